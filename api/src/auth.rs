@@ -1,0 +1,248 @@
+//! Who is calling: API keys (`sk_...`, looked up by digest) and session JWTs (HS256, with
+//! expiry), both as `Authorization: Bearer`. The [`Caller`] extractor authenticates, applies the
+//! per-client rate limit, and answers 401 for anything missing, malformed, expired or revoked.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use apinfer_core::auth::looks_like_api_key;
+use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
+use apinfer_core::store::accounts::{self, Role};
+use apinfer_core::store::api_keys::{self, Scope};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Signing and verification keys for session tokens.
+pub struct SessionKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_seconds: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    /// The user.
+    sub: String,
+    /// The account the session acts for.
+    acct: String,
+    iat: i64,
+    exp: i64,
+}
+
+impl SessionKeys {
+    pub fn new(config: &Config) -> Self {
+        let secret = config.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        SessionKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_seconds: config.session_ttl_seconds,
+        }
+    }
+
+    /// Issues a session token for `user` acting for `account`.
+    pub fn issue(&self, user: &UserId, account: &AccountId, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), ApiError> {
+        let expires_at = now + chrono::Duration::seconds(self.ttl_seconds);
+        let claims = Claims { sub: user.to_string(), acct: account.to_string(), iat: now.timestamp(), exp: expires_at.timestamp() };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("signing a session token")))?;
+        Ok((token, expires_at))
+    }
+
+    /// Verifies a token: signature (HS256 only, so `alg: none` fails), and expiry. Any
+    /// failure is a plain 401, whatever the reason.
+    fn verify(&self, token: &str) -> Result<(UserId, AccountId), ApiError> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ApiError::unauthorized("the bearer token is invalid or expired"))?;
+        match (UserId::parse(&data.claims.sub), AccountId::parse(&data.claims.acct)) {
+            (Some(user), Some(account)) => Ok((user, account)),
+            _ => Err(ApiError::unauthorized("the bearer token is invalid or expired")),
+        }
+    }
+}
+
+/// How the caller authenticated.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    Session { role: Role, is_admin: bool },
+    ApiKey { key_id: ApiKeyId, scopes: Vec<Scope> },
+}
+
+/// An authenticated caller, acting for one account.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub account_id: AccountId,
+    /// The session's user, or the user who created the key.
+    pub user_id: UserId,
+    pub credential: Credential,
+}
+
+impl Caller {
+    /// Sessions may do whatever their role allows; keys need the scope.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session { .. } => Ok(()),
+            Credential::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
+            Credential::ApiKey { .. } => Err(ApiError::forbidden(
+                "missing_scope",
+                format!("this API key lacks the {} scope", scope.as_str()),
+            )),
+        }
+    }
+
+    /// A session of an owner or admin of the account (managing keys, members, settings).
+    pub fn require_manager(&self) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session { role, .. } if role.can_manage() => Ok(()),
+            Credential::Session { .. } => Err(ApiError::forbidden("owner_or_admin_required", "only the account's owner or admins may do this")),
+            Credential::ApiKey { .. } => Err(ApiError::forbidden("session_required", "this endpoint needs a session token from /v1/auth/login, not an API key")),
+        }
+    }
+
+    /// A session of an apinfer platform admin (users created with `--admin`).
+    pub fn require_platform_admin(&self) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session { is_admin: true, .. } => Ok(()),
+            _ => Err(ApiError::forbidden("admin_required", "only apinfer administrators may do this")),
+        }
+    }
+
+    pub fn api_key_id(&self) -> Option<&ApiKeyId> {
+        match &self.credential {
+            Credential::ApiKey { key_id, .. } => Some(key_id),
+            Credential::Session { .. } => None,
+        }
+    }
+
+    /// The session's role in the account (keys act with no role of their own).
+    pub fn role(&self) -> Option<Role> {
+        match &self.credential {
+            Credential::Session { role, .. } => Some(*role),
+            Credential::ApiKey { .. } => None,
+        }
+    }
+
+    /// The key the rate limiter counts this caller under.
+    fn rate_limit_key(&self) -> String {
+        match &self.credential {
+            Credential::ApiKey { key_id, .. } => key_id.to_string(),
+            Credential::Session { .. } => format!("{}:{}", self.user_id, self.account_id),
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiError> {
+    let now = state.now();
+    if looks_like_api_key(&token) {
+        return state
+            .db(move |conn| {
+                let Some(key) = api_keys::find_by_secret(conn, &token)? else { return Ok(None) };
+                if !key.is_usable(now) {
+                    return Ok(None);
+                }
+                api_keys::touch(conn, &key.id, now)?;
+                Ok(Some(Caller {
+                    account_id: key.account_id,
+                    user_id: key.user_id,
+                    credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes },
+                }))
+            })
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the API key is invalid, expired or revoked"));
+    }
+    let (user_id, account_id) = state.sessions.verify(&token)?;
+    state
+        .db(move |conn| {
+            let user = accounts::get_user(conn, &user_id);
+            let membership = accounts::membership(conn, &account_id, &user_id)?;
+            Ok(match (user, membership) {
+                (Ok(user), Some(m)) => Some(Caller {
+                    account_id,
+                    user_id,
+                    credential: Credential::Session { role: m.role, is_admin: user.is_admin },
+                }),
+                _ => None,
+            })
+        })
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+            let token = bearer(&req).ok_or_else(|| {
+                ApiError::new(
+                    crate::error::ErrorKind::AuthenticationRequired,
+                    "missing_token",
+                    "send an API key or session token as `Authorization: Bearer <token>`",
+                )
+            })?;
+            let caller = authenticate(&state, token).await?;
+            match state.limits.check_client(&caller.rate_limit_key()) {
+                Ok(status) => {
+                    req.extensions_mut().insert(status);
+                    Ok(caller)
+                }
+                Err((status, error)) => {
+                    req.extensions_mut().insert(status);
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+/// Applies the per-IP limit of `/v1/auth/*` (against password guessing). Extract it first in
+/// auth handlers.
+pub struct AuthRateLimited;
+
+impl FromRequest for AuthRateLimited {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return std::future::ready(Err(ApiError::internal(anyhow::anyhow!("application state missing"))));
+        };
+        let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        let outcome = match state.limits.check_auth_ip(&ip) {
+            Ok(status) => {
+                req.extensions_mut().insert(status);
+                Ok(AuthRateLimited)
+            }
+            Err((status, error)) => {
+                req.extensions_mut().insert(status);
+                Err(error)
+            }
+        };
+        std::future::ready(outcome)
+    }
+}

@@ -1,0 +1,175 @@
+//! Configuration: `APINFER_*` environment variables over an optional `apinfer.toml` (path from
+//! `APINFER_CONFIG`, default `./apinfer.toml`), over defaults. CLI flags override both.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `sqlite://FILE` (default `sqlite://apinfer.db`) or `postgres://...`.
+    pub database_url: String,
+    /// Listen address, default `127.0.0.1:8080`.
+    pub addr: String,
+    /// `development` (default) or `production`: production refuses to start without secrets.
+    pub environment: Environment,
+    pub jwt_secret: SecretString,
+    pub payments_webhook_secret: SecretString,
+    /// Session token lifetime.
+    pub session_ttl_seconds: i64,
+    /// Sustained requests per second per API key or session.
+    pub rate_limit_per_second: u32,
+    /// Burst allowance per API key or session.
+    pub rate_limit_burst: u32,
+    /// Requests per minute per client IP on `/v1/auth/*`.
+    pub auth_rate_limit_per_minute: u32,
+    /// Accept webhook URLs on loopback/private addresses.
+    pub allow_private_webhooks: bool,
+    /// How long a hold may stay unresolved before the sweeper releases it.
+    pub hold_timeout_seconds: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Connections in the database pool.
+    pub db_pool_size: u32,
+    /// Emit logs as JSON lines.
+    pub log_json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// The optional file, every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    addr: Option<String>,
+    environment: Option<String>,
+    jwt_secret: Option<String>,
+    payments_webhook_secret: Option<String>,
+    session_ttl_seconds: Option<i64>,
+    rate_limit_per_second: Option<u32>,
+    rate_limit_burst: Option<u32>,
+    auth_rate_limit_per_minute: Option<u32>,
+    allow_private_webhooks: Option<bool>,
+    hold_timeout_seconds: Option<u64>,
+    max_body_bytes: Option<usize>,
+    db_pool_size: Option<u32>,
+    log_json: Option<bool>,
+}
+
+/// Where a secret came from, so start-up can warn about generated ones.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    Configured,
+    Generated,
+}
+
+impl Config {
+    /// Defaults suitable for tests and development (secrets generated).
+    pub fn development(database_url: impl Into<String>) -> Config {
+        Config {
+            database_url: database_url.into(),
+            addr: "127.0.0.1:8080".into(),
+            environment: Environment::Development,
+            jwt_secret: generated_secret(),
+            payments_webhook_secret: generated_secret(),
+            session_ttl_seconds: 24 * 3600,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            auth_rate_limit_per_minute: 30,
+            allow_private_webhooks: false,
+            hold_timeout_seconds: 300,
+            max_body_bytes: 64 * 1024,
+            db_pool_size: 16,
+            log_json: false,
+        }
+    }
+
+    /// Loads file and environment. Returns the config and which secrets were generated.
+    pub fn load() -> anyhow::Result<(Config, Vec<&'static str>)> {
+        let path = std::env::var("APINFER_CONFIG").unwrap_or_else(|_| "apinfer.toml".into());
+        let file = read_file(Path::new(&path))?;
+        let env = |name: &str| std::env::var(format!("APINFER_{name}")).ok().filter(|v| !v.is_empty());
+        let mut generated = Vec::new();
+        let mut config = Config::development(
+            env("DATABASE_URL").or(file.database_url).unwrap_or_else(|| "sqlite://apinfer.db".into()),
+        );
+        if let Some(addr) = env("ADDR").or(file.addr) {
+            config.addr = addr;
+        }
+        config.environment = match env("ENV").or(file.environment).as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => bail!("APINFER_ENV must be development or production, not {other:?}"),
+        };
+        for (name, value, slot) in [
+            ("JWT_SECRET", file.jwt_secret, &mut config.jwt_secret),
+            ("PAYMENTS_WEBHOOK_SECRET", file.payments_webhook_secret, &mut config.payments_webhook_secret),
+        ] {
+            match env(name).or(value) {
+                Some(secret) if secret.len() >= 16 => *slot = SecretString::from(secret),
+                Some(_) => bail!("APINFER_{name} must be at least 16 characters"),
+                None if config.environment == Environment::Production => {
+                    bail!("APINFER_{name} is required in production (APINFER_ENV=production)")
+                }
+                None => generated.push(match name {
+                    "JWT_SECRET" => "APINFER_JWT_SECRET",
+                    _ => "APINFER_PAYMENTS_WEBHOOK_SECRET",
+                }),
+            }
+        }
+        config.session_ttl_seconds = parse_env("SESSION_TTL_SECONDS")?.or(file.session_ttl_seconds).unwrap_or(config.session_ttl_seconds);
+        config.rate_limit_per_second = parse_env("RATE_LIMIT_PER_SECOND")?.or(file.rate_limit_per_second).unwrap_or(config.rate_limit_per_second);
+        config.rate_limit_burst = parse_env("RATE_LIMIT_BURST")?.or(file.rate_limit_burst).unwrap_or(config.rate_limit_burst);
+        config.auth_rate_limit_per_minute = parse_env("AUTH_RATE_LIMIT_PER_MINUTE")?
+            .or(file.auth_rate_limit_per_minute)
+            .unwrap_or(config.auth_rate_limit_per_minute);
+        config.allow_private_webhooks = parse_env("ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks).unwrap_or(false);
+        config.hold_timeout_seconds = parse_env("HOLD_TIMEOUT_SECONDS")?.or(file.hold_timeout_seconds).unwrap_or(config.hold_timeout_seconds);
+        config.max_body_bytes = parse_env("MAX_BODY_BYTES")?.or(file.max_body_bytes).unwrap_or(config.max_body_bytes);
+        config.db_pool_size = parse_env("DB_POOL_SIZE")?.or(file.db_pool_size).unwrap_or(config.db_pool_size);
+        config.log_json = parse_env("LOG_JSON")?.or(file.log_json).unwrap_or(false);
+        config.validate()?;
+        Ok((config, generated))
+    }
+
+    /// Checks the values that would otherwise fail obscurely later.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 || self.auth_rate_limit_per_minute == 0 {
+            bail!("rate limits must be positive");
+        }
+        if self.session_ttl_seconds <= 0 || self.hold_timeout_seconds == 0 || self.db_pool_size == 0 {
+            bail!("session TTL, hold timeout and pool size must be positive");
+        }
+        if self.jwt_secret.expose_secret().len() < 16 {
+            bail!("the JWT secret must be at least 16 characters");
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match std::env::var(format!("APINFER_{name}")) {
+        Ok(v) if !v.is_empty() => v.parse().map(Some).map_err(|_| anyhow::anyhow!("APINFER_{name} has an invalid value {v:?}")),
+        _ => Ok(None),
+    }
+}
+
+fn generated_secret() -> SecretString {
+    SecretString::from(apinfer_core::ids::random_base62(48))
+}

@@ -1,0 +1,15 @@
+//! apinfer's HTTP API (actix-web): routes, authentication, errors, idempotency, rate limits,
+//! telemetry and the OpenAPI document. Business rules live in `apinfer_core`.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

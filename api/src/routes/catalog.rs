@@ -1,0 +1,162 @@
+//! The public catalog: packages, models, and price quotes. No authentication needed.
+
+use actix_web::{get, web, HttpResponse};
+use apinfer_core::pricing::{generation_cost, Quality};
+use apinfer_core::store::catalog::{self, Model, Package};
+use apinfer_core::Credits;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use super::views::{list_view, MoneyView};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// A credit package.
+#[derive(Serialize, ToSchema)]
+pub struct PackageView {
+    #[schema(example = "standard")]
+    pub id: String,
+    #[schema(example = "Standard Package")]
+    pub name: String,
+    /// Credits the package adds to the balance.
+    #[schema(value_type = String, example = "5000")]
+    pub credits: Credits,
+    /// What it costs.
+    pub price: MoneyView,
+    /// Price of one credit in this package.
+    pub price_per_credit: MoneyView,
+    /// The most popular package.
+    pub popular: bool,
+    /// Whether it can be bought.
+    pub active: bool,
+}
+
+impl From<Package> for PackageView {
+    fn from(p: Package) -> Self {
+        PackageView {
+            price_per_credit: MoneyView { amount: p.price.per_credit(p.credits), currency: p.price.currency().code().to_string() },
+            id: p.id,
+            name: p.name,
+            credits: p.credits,
+            price: p.price.into(),
+            popular: p.popular,
+            active: p.active,
+        }
+    }
+}
+
+/// An image model and its price.
+#[derive(Serialize, ToSchema)]
+pub struct ModelView {
+    #[schema(example = "qwen-image")]
+    pub id: String,
+    #[schema(example = "Qwen-Image")]
+    pub name: String,
+    /// `basic` (0.1–1 credits per image), `standard` (1–5) or `premium` (5–20).
+    #[schema(example = "standard")]
+    pub tier: String,
+    /// Credits per image at standard quality, whatever the resolution.
+    #[schema(value_type = String, example = "1.75")]
+    pub credits_per_image: Credits,
+    /// Multiplier per quality: `standard` 1, `high` 1.5, `ultra` 2.
+    #[schema(example = json!({"standard": "1", "high": "1.5", "ultra": "2"}))]
+    pub quality_multipliers: BTreeMap<String, String>,
+    /// Supported sizes, `WIDTHxHEIGHT`; all cost the same.
+    #[schema(example = json!(["1024x1024"]))]
+    pub sizes: Vec<String>,
+    /// Whether it can be used.
+    pub active: bool,
+}
+
+impl From<Model> for ModelView {
+    fn from(m: Model) -> Self {
+        ModelView {
+            id: m.id,
+            name: m.name,
+            tier: m.tier.as_str().to_string(),
+            credits_per_image: m.credits_per_image,
+            quality_multipliers: Quality::ALL.iter().map(|q| (q.as_str().to_string(), q.multiplier_text().to_string())).collect(),
+            sizes: m.sizes,
+            active: m.active,
+        }
+    }
+}
+
+list_view!(PackageList, PackageView, "A list of credit packages.");
+list_view!(ModelList, ModelView, "A list of image models.");
+
+/// The credit packages on sale.
+#[utoipa::path(tag = "catalog", responses((status = 200, description = "Packages in price order", body = PackageList)))]
+#[get("/packages")]
+pub async fn packages(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let packages = state.db(|conn| catalog::list_packages(conn, false)).await?;
+    Ok(HttpResponse::Ok().json(PackageList { data: packages.into_iter().map(PackageView::from).collect(), has_more: false, next_cursor: None }))
+}
+
+/// The image models and their prices.
+#[utoipa::path(tag = "catalog", responses((status = 200, description = "Models", body = ModelList)))]
+#[get("/models")]
+pub async fn models(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let models = state.db(|conn| catalog::list_models(conn, false)).await?;
+    Ok(HttpResponse::Ok().json(ModelList { data: models.into_iter().map(ModelView::from).collect(), has_more: false, next_cursor: None }))
+}
+
+/// What to price.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuoteParams {
+    /// Model id, e.g. `qwen-image`.
+    pub model: String,
+    /// `standard` (default), `high` (or `hd`) or `ultra`.
+    pub quality: Option<String>,
+    /// Number of images, 1–10 (default 1).
+    pub n: Option<u32>,
+}
+
+/// A price quote.
+#[derive(Serialize, ToSchema)]
+pub struct QuoteView {
+    pub model: String,
+    pub quality: String,
+    pub n: u32,
+    #[schema(value_type = String, example = "1.75")]
+    pub credits_per_image: Credits,
+    /// `credits_per_image × quality multiplier × n`.
+    #[schema(value_type = String, example = "2.625")]
+    pub total_credits: Credits,
+}
+
+/// Price a generation without making it.
+#[utoipa::path(tag = "catalog", params(QuoteParams), responses(
+    (status = 200, description = "The price", body = QuoteView),
+    (status = 400, description = "Invalid quality or n", body = ErrorBody),
+    (status = 404, description = "No such model", body = ErrorBody),
+))]
+#[get("/pricing/quote")]
+pub async fn quote(state: web::Data<AppState>, params: web::Query<QuoteParams>) -> Result<HttpResponse, ApiError> {
+    let QuoteParams { model, quality, n } = params.into_inner();
+    let quality = parse_quality(quality.as_deref())?;
+    let n = n.unwrap_or(1);
+    let model = state.db(move |conn| catalog::get_model(conn, &model)).await?;
+    if !model.active {
+        return Err(ApiError::not_found("model"));
+    }
+    let total = generation_cost(model.credits_per_image, quality, n)?;
+    Ok(HttpResponse::Ok().json(QuoteView {
+        model: model.id,
+        quality: quality.as_str().to_string(),
+        n,
+        credits_per_image: model.credits_per_image,
+        total_credits: total,
+    }))
+}
+
+/// Parses a quality name, defaulting to standard.
+pub fn parse_quality(text: Option<&str>) -> Result<Quality, ApiError> {
+    match text {
+        None => Ok(Quality::Standard),
+        Some(q) => Quality::parse(q)
+            .ok_or_else(|| ApiError::invalid("invalid_quality", "quality must be standard, high (or hd) or ultra", Some("quality"))),
+    }
+}

@@ -1,0 +1,42 @@
+//! The route table: one list that builds both the actix router and the OpenAPI document.
+
+pub mod account;
+pub mod admin;
+pub mod api_keys;
+pub mod auth;
+pub mod balance;
+pub mod catalog;
+pub mod ops;
+pub mod transactions;
+pub mod views;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Everything under `/v1`.
+pub fn v1(cfg: &mut ServiceConfig) {
+    cfg.service(auth::signup)
+        .service(auth::login)
+        .service(account::me)
+        .service(account::account)
+        .service(api_keys::create)
+        .service(api_keys::list)
+        .service(api_keys::revoke)
+        .service(catalog::packages)
+        .service(catalog::models)
+        .service(catalog::quote)
+        .service(balance::balance)
+        .service(transactions::list)
+        .service(admin::create_adjustment)
+        .service(admin::update_account)
+        .service(admin::list_models)
+        .service(admin::create_model)
+        .service(admin::update_model)
+        .service(admin::list_packages)
+        .service(admin::create_package)
+        .service(admin::update_package);
+}
+
+/// Operational endpoints at the root.
+pub fn ops(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz).service(ops::readyz).service(ops::metrics).service(ops::openapi_yaml);
+}

@@ -1,0 +1,71 @@
+//! Response and request shapes shared by several resources.
+
+use apinfer_core::Money;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// An amount of money.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
+pub struct MoneyView {
+    /// Decimal amount with two fractional digits, as a string.
+    #[schema(example = "50.00")]
+    pub amount: String,
+    /// ISO 4217 currency code.
+    #[schema(example = "CNY")]
+    pub currency: String,
+}
+
+impl From<Money> for MoneyView {
+    fn from(m: Money) -> Self {
+        MoneyView { amount: m.amount_string(), currency: m.currency().code().to_string() }
+    }
+}
+
+impl MoneyView {
+    pub fn to_money(&self, param: &str) -> Result<Money, ApiError> {
+        let currency = apinfer_core::credits::Currency::parse(&self.currency)
+            .ok_or_else(|| ApiError::invalid("invalid_currency", "currency must be CNY", Some(&format!("{param}.currency"))))?;
+        Money::parse(&self.amount, currency).ok_or_else(|| {
+            ApiError::invalid("invalid_amount", "amount must be a decimal string with at most 2 fractional digits", Some(&format!("{param}.amount")))
+        })
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Deserialize, utoipa::IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(20),
+            Some(n) if (1..=100).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::invalid("invalid_limit", "limit must be between 1 and 100", Some("limit"))),
+        }
+    }
+}
+
+/// Declares a list envelope `{data, has_more, next_cursor}` for one item type.
+macro_rules! list_view {
+    ($name:ident, $item:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The items, newest first.
+            pub data: Vec<$item>,
+            /// Whether another page follows.
+            pub has_more: bool,
+            /// Pass as `cursor` to get the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+pub(crate) use list_view;

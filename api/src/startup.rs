@@ -1,0 +1,139 @@
+//! Building the application: the pool, migrations, state, background tasks and the server.
+//! `main` and the tests both go through [`build`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use apinfer_core::db::Pool;
+use apinfer_core::store::idempotency;
+use apinfer_core::{Clock, SystemClock};
+use utoipa::OpenApi;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::SessionKeys;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
+use crate::rate_limit::RateLimits;
+use crate::routes;
+use crate::state::AppState;
+
+/// A built, not yet running, server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server is stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens (and migrates) the database and binds the listener, with the real clock.
+pub async fn build(config: Config) -> anyhow::Result<Application> {
+    build_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`build`] with an injected clock (tests travel in time with it).
+pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    let pool = open_database(&config).await?;
+    let listener = TcpListener::bind(&config.addr).with_context(|| format!("binding {}", config.addr))?;
+    let port = listener.local_addr()?.port();
+    let state = web::Data::new(AppState {
+        sessions: SessionKeys::new(&config),
+        limits: RateLimits::new(&config),
+        metrics: Metrics::default(),
+        pool,
+        clock,
+        config,
+    });
+    spawn_maintenance(state.clone());
+    let server_state = state.clone();
+    let server = HttpServer::new(move || app(server_state.clone()))
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+    Ok(Application { server, port, state })
+}
+
+/// Opens the pool and applies migrations (off the async executor).
+pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
+    let (url, size) = (config.database_url.clone(), config.db_pool_size);
+    tokio::task::spawn_blocking(move || {
+        let pool = Pool::connect(&url, size)?;
+        pool.migrate()?;
+        Ok::<_, apinfer_core::Error>(pool)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("opening the database: {e:?}"))
+}
+
+/// Mounts every route on `app`; returns the app and the OpenAPI document it describes.
+pub fn route_table<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope::scope("/v1").configure(routes::v1))
+        .configure(routes::ops)
+        .split_for_parts()
+}
+
+/// The application: middleware, extractor configuration, routes and docs.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+    let max_body = state.config.max_body_bytes;
+    let base = App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(max_body))
+        .app_data(web::JsonConfig::default().limit(max_body))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::invalid("invalid_parameter", format!("invalid query string: {e}"), None).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            ApiError::invalid("invalid_parameter", format!("invalid path: {e}"), None).into()
+        }));
+    let (app, doc) = route_table(base);
+    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .route("/docs", web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }))
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(ApiError::new(crate::error::ErrorKind::NotFound, "route_not_found", "no route matches this path"))
+        }))
+        .wrap(from_fn(crate::telemetry::middleware))
+}
+
+/// Periodic upkeep: prune rate-limiter state, purge expired idempotency records.
+fn spawn_maintenance(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.limits.prune();
+            let now = state.now();
+            if let Err(e) = state.db(move |conn| idempotency::purge_expired(conn, now)).await {
+                tracing::warn!(error = %e, "purging idempotency records failed");
+            }
+        }
+    });
+}

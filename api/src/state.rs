@@ -1,0 +1,48 @@
+//! Shared application state and the bridge from async handlers to blocking diesel work.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use apinfer_core::db::{DbConn, Pool};
+use apinfer_core::Clock;
+
+use crate::auth::SessionKeys;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub sessions: SessionKeys,
+    pub limits: RateLimits,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Runs blocking database work on actix's blocking pool with a pooled connection.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> apinfer_core::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow!("blocking task failed: {e}")))?
+        .map_err(ApiError::from)
+    }
+
+    /// Now, at the microsecond precision both databases store, so responses written before
+    /// and read after a round-trip agree.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::DurationRound;
+        let now = self.clock.now();
+        now.duration_trunc(chrono::Duration::microseconds(1)).unwrap_or(now)
+    }
+}

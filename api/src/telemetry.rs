@@ -1,0 +1,108 @@
+//! Request ids, structured logs, metrics and response headers, in one middleware that wraps
+//! every request.
+//!
+//! Each request gets an id (`req_...`), available to any code it runs as
+//! [`current_request_id`] and returned in `X-Request-Id`. Error responses that did not come
+//! from [`ApiError`] (framework rejections, unknown routes) are rewritten into the contract's
+//! error shape here, so every error a client sees has one shape.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, ResponseError};
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::error::{from_framework_status, ApiError};
+use crate::rate_limit::RateLimitStatus;
+use crate::state::AppState;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served, or `req_unknown` outside one.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "req_unknown".to_string())
+}
+
+/// Installs the global subscriber: human-readable or JSON lines, filtered by `RUST_LOG`
+/// (default `info`). Safe to call more than once.
+pub fn init(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// The middleware: id, span, metrics, rate-limit headers, error shape.
+pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let request_id = format!("req_{}", apinfer_core::ids::random_base62(20));
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
+    let result = REQUEST_ID
+        .scope(request_id.clone(), async move {
+            let res = next.call(req).await?.map_into_boxed_body();
+            Ok::<_, actix_web::Error>(normalize_error(res))
+        })
+        .instrument(span.clone())
+        .await;
+    let mut res = match result {
+        Ok(res) => res,
+        Err(e) => return Err(e),
+    };
+    let status = res.status();
+    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let elapsed = started.elapsed();
+    if let Some(state) = state {
+        state.metrics.observe_request(&method, &route, status.as_u16(), elapsed);
+    }
+    let limit = res.request().extensions().get::<RateLimitStatus>().copied();
+    let headers = res.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), value);
+    }
+    if let Some(limit) = limit {
+        headers.insert(HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(limit.limit));
+        headers.insert(HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(limit.remaining));
+    }
+    span.in_scope(|| {
+        tracing::info!(status = status.as_u16(), route = %route, elapsed_ms = elapsed.as_secs_f64() * 1e3, "served");
+    });
+    Ok(res)
+}
+
+/// Rewrites a framework error response into the contract's error body.
+fn normalize_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let api_error = match res.response().error() {
+        Some(err) if err.as_error::<ApiError>().is_some() => return res,
+        Some(err) => from_framework_status(status, &err.to_string()),
+        None => {
+            let is_json = res
+                .headers()
+                .get(actix_web::http::header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            if is_json {
+                return res;
+            }
+            from_framework_status(status, "")
+        }
+    };
+    let (req, _) = res.into_parts();
+    let mut response = api_error.error_response();
+    *response.status_mut() = status;
+    ServiceResponse::new(req, response)
+}
+
+/// Runs `fut` with `request_id` as the current request id (for work moved to another task).
+pub fn with_request_id<F: std::future::Future>(request_id: String, fut: F) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(request_id, fut)
+}

@@ -1,0 +1,189 @@
+//! One storage layer over two databases: SQLite (embedded default) and PostgreSQL.
+//!
+//! Connections come from an r2d2 pool of [`DbConn`], chosen by URL scheme (never by trial, so a
+//! PostgreSQL outage can never silently fall back to a new SQLite file). Each backend has its
+//! own migration set under `migrations/`. Money-moving work runs in [`write_transaction`],
+//! which on SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so that concurrent writers
+//! queue on `busy_timeout` instead of failing on a lock upgrade.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::{Error, Result};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file path (or `:memory:`).
+    Sqlite(String),
+    /// A libpq URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://path`, `sqlite:path` or a bare
+    /// path → SQLite.
+    pub fn parse(url: &str) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        if path.is_empty() || url.contains("://") && !url.starts_with("sqlite://") {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "unsupported database URL (use sqlite://FILE or postgres://...)"
+            )));
+        }
+        Ok(DatabaseUrl::Sqlite(path.to_string()))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseUrl::Postgres(_))
+    }
+}
+
+/// r2d2 manager that opens the backend its URL names and sets SQLite up for concurrent use.
+#[derive(Clone, Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the writer; busy_timeout makes writers queue.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        match conn {
+            DbConn::Pg(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+            DbConn::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        }
+    }
+}
+
+/// The shared connection pool.
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("postgres", &self.url.is_postgres()).finish()
+    }
+}
+
+/// A connection checked out of the pool.
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+impl Pool {
+    /// Opens a pool. SQLite gets a small pool (one writer at a time anyway).
+    pub fn connect(url: &str, max_size: u32) -> Result<Pool> {
+        let url = DatabaseUrl::parse(url)?;
+        let inner = r2d2::Pool::builder()
+            .max_size(max_size)
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(false)
+            .build(Manager { url: url.clone() })
+            .context("opening the database")
+            .map_err(Error::Unavailable)?;
+        Ok(Pool { inner, url })
+    }
+
+    pub fn get(&self) -> Result<PooledConn> {
+        Ok(self.inner.get()?)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.is_postgres()
+    }
+
+    /// Applies pending migrations for this backend.
+    pub fn migrate(&self) -> Result<()> {
+        let mut conn = self.get()?;
+        let migrations = if self.is_postgres() { POSTGRES_MIGRATIONS } else { SQLITE_MIGRATIONS };
+        conn.run_pending_migrations(migrations)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("running migrations: {e}")))?;
+        Ok(())
+    }
+
+}
+
+/// Checks that the database answers.
+pub fn ping(conn: &mut DbConn) -> Result<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map_err(|e| Error::Unavailable(e.into()))?;
+    Ok(())
+}
+
+/// Runs `f` in one transaction that may write. On SQLite the write lock is taken first
+/// (`BEGIN IMMEDIATE`); on PostgreSQL it is an ordinary READ COMMITTED transaction whose
+/// conditional updates re-check their predicate after any row lock wait.
+pub fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T>
+where
+    F: FnOnce(&mut DbConn) -> Result<T>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+    .map_err(map_begin_error)?;
+    match f(conn) {
+        Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+fn map_begin_error(e: diesel::result::Error) -> Error {
+    Error::Unavailable(anyhow::Error::new(e).context("beginning a transaction"))
+}
+
+/// Whether a diesel error is a unique-constraint violation.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}

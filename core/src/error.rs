@@ -1,0 +1,62 @@
+//! The domain's error type. Business outcomes (not found, insufficient credits, conflicts) are
+//! variants of their own; infrastructure failures carry their cause for the log and are shown
+//! to clients only as an opaque internal error by the API layer.
+
+use crate::Credits;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named thing does not exist, or belongs to another account.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The request is well-formed JSON but breaks a rule; `param` names the field.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String, param: Option<String> },
+    /// Not enough available credits.
+    #[error("insufficient credits: {required} needed, {available} available")]
+    InsufficientCredits { required: Credits, available: Credits },
+    /// A key's or member's spending cap would be passed.
+    #[error("{message}")]
+    SpendLimitExceeded { message: String },
+    /// The request conflicts with the current state (duplicate email, personal account members).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The caller may not do this.
+    #[error("{message}")]
+    PermissionDenied { message: String },
+    /// The database is unreachable or the pool is exhausted.
+    #[error("database unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else that went wrong underneath.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl Into<String>, param: impl Into<Option<&'static str>>) -> Self {
+        Error::Invalid { code, message: message.into(), param: param.into().map(str::to_string) }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match e {
+            D::NotFound => Error::NotFound("record"),
+            D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Error::Unavailable(e.into()),
+            other => Error::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Self {
+        Error::Unavailable(e.into())
+    }
+}

@@ -1,0 +1,18 @@
+//! apinfer's domain: exact credits and money, typed ids, pricing, and the storage layer that
+//! moves credits (accounts, ledger, keys, catalog, idempotency records).
+//!
+//! Nothing here knows about HTTP. Every rule about how credits move lives in this crate, so
+//! that "how is X charged" has one answer, found in one file.
+
+pub mod auth;
+pub mod clock;
+pub mod credits;
+pub mod db;
+pub mod error;
+pub mod ids;
+pub mod pricing;
+pub mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use credits::{Credits, CreditsError, Money};
+pub use error::{Error, Result};

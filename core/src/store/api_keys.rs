@@ -1,0 +1,258 @@
+//! API keys: random secrets shown once, stored as a digest, with scopes, an optional total
+//! spend limit, an optional expiry, and immediate revocation.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{naive, utc};
+use crate::auth::{api_key_digest, generate_api_key};
+use crate::db::schema::api_keys;
+use crate::db::DbConn;
+use crate::ids::{AccountId, ApiKeyId, UserId};
+use crate::{Credits, Error, Result};
+
+/// What a key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    #[serde(rename = "balance:read")]
+    BalanceRead,
+    #[serde(rename = "usage:read")]
+    UsageRead,
+    #[serde(rename = "generations:write")]
+    GenerationsWrite,
+    #[serde(rename = "purchases:write")]
+    PurchasesWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::BalanceRead, Scope::UsageRead, Scope::GenerationsWrite, Scope::PurchasesWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::BalanceRead => "balance:read",
+            Scope::UsageRead => "usage:read",
+            Scope::GenerationsWrite => "generations:write",
+            Scope::PurchasesWrite => "purchases:write",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A key as its account sees it (never the secret).
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub spend_limit: Option<Credits>,
+    pub spent: Credits,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ApiKey {
+    /// Whether the key may authenticate at `now`.
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+struct KeyRow {
+    id: String,
+    account_id: String,
+    user_id: String,
+    name: String,
+    prefix: String,
+    scopes: String,
+    spend_limit: Option<i64>,
+    spent: i64,
+    expires_at: Option<chrono::NaiveDateTime>,
+    last_used_at: Option<chrono::NaiveDateTime>,
+    revoked_at: Option<chrono::NaiveDateTime>,
+    created_at: chrono::NaiveDateTime,
+}
+
+impl From<KeyRow> for ApiKey {
+    fn from(row: KeyRow) -> Self {
+        ApiKey {
+            id: ApiKeyId::from_db(row.id),
+            account_id: AccountId::from_db(row.account_id),
+            user_id: UserId::from_db(row.user_id),
+            name: row.name,
+            prefix: row.prefix,
+            scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
+            spend_limit: row.spend_limit.map(Credits::from_units),
+            spent: Credits::from_units(row.spent),
+            expires_at: row.expires_at.map(utc),
+            last_used_at: row.last_used_at.map(utc),
+            revoked_at: row.revoked_at.map(utc),
+            created_at: utc(row.created_at),
+        }
+    }
+}
+
+/// What a new key should be.
+pub struct NewKey<'a> {
+    pub account_id: &'a AccountId,
+    pub user_id: &'a UserId,
+    pub name: &'a str,
+    pub scopes: &'a [Scope],
+    pub spend_limit: Option<Credits>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a key; returns it with its secret, which is not stored and cannot be shown again.
+pub fn create(conn: &mut DbConn, new: NewKey<'_>, now: DateTime<Utc>) -> Result<(ApiKey, String)> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("invalid_name", "name must be 1–100 characters", "name"));
+    }
+    if new.scopes.is_empty() {
+        return Err(Error::invalid("invalid_scopes", "at least one scope is required", "scopes"));
+    }
+    if new.spend_limit.is_some_and(Credits::is_negative) {
+        return Err(Error::invalid("invalid_amount", "spend_limit must not be negative", "spend_limit"));
+    }
+    if new.expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::invalid("invalid_expiry", "expires_at must be in the future", "expires_at"));
+    }
+    let mut scopes: Vec<Scope> = Vec::new();
+    for s in new.scopes {
+        if !scopes.contains(s) {
+            scopes.push(*s);
+        }
+    }
+    let secret = generate_api_key();
+    let id = ApiKeyId::generate();
+    let scope_text = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
+    diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::id.eq(id.as_str()),
+            api_keys::account_id.eq(new.account_id.as_str()),
+            api_keys::user_id.eq(new.user_id.as_str()),
+            api_keys::name.eq(name),
+            api_keys::prefix.eq(&secret.prefix),
+            api_keys::key_hash.eq(&secret.digest),
+            api_keys::scopes.eq(&scope_text),
+            api_keys::spend_limit.eq(new.spend_limit.map(Credits::units)),
+            api_keys::expires_at.eq(new.expires_at.map(naive)),
+            api_keys::created_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    let key = ApiKey {
+        id,
+        account_id: new.account_id.clone(),
+        user_id: new.user_id.clone(),
+        name: name.to_string(),
+        prefix: secret.prefix,
+        scopes,
+        spend_limit: new.spend_limit,
+        spent: Credits::ZERO,
+        expires_at: new.expires_at.map(|t| utc(naive(t))),
+        last_used_at: None,
+        revoked_at: None,
+        created_at: utc(naive(now)),
+    };
+    Ok((key, secret.secret))
+}
+
+/// The key whose secret this is, if any (revoked and expired keys included: the caller
+/// decides, so that it can tell them apart in logs).
+pub fn find_by_secret(conn: &mut DbConn, secret: &str) -> Result<Option<ApiKey>> {
+    Ok(api_keys::table
+        .filter(api_keys::key_hash.eq(api_key_digest(secret)))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(ApiKey::from))
+}
+
+/// Records use, at most once a minute per key so that authentication stays read-mostly.
+pub fn touch(conn: &mut DbConn, id: &ApiKeyId, now: DateTime<Utc>) -> Result<()> {
+    let stale = naive(now - chrono::Duration::seconds(60));
+    diesel::update(
+        api_keys::table
+            .find(id.as_str())
+            .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(stale))),
+    )
+    .set(api_keys::last_used_at.eq(naive(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The account's live keys, newest first.
+pub fn list(conn: &mut DbConn, account: &AccountId) -> Result<Vec<ApiKey>> {
+    Ok(api_keys::table
+        .filter(api_keys::account_id.eq(account.as_str()))
+        .filter(api_keys::revoked_at.is_null())
+        .order((api_keys::created_at.desc(), api_keys::id.desc()))
+        .select(KeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(ApiKey::from)
+        .collect())
+}
+
+pub fn get(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId) -> Result<ApiKey> {
+    api_keys::table
+        .find(id.as_str())
+        .filter(api_keys::account_id.eq(account.as_str()))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(ApiKey::from)
+        .ok_or(Error::NotFound("api key"))
+}
+
+/// Revokes a live key of this account; effective for every later request.
+pub fn revoke(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId, now: DateTime<Utc>) -> Result<ApiKey> {
+    let updated = diesel::update(
+        api_keys::table
+            .find(id.as_str())
+            .filter(api_keys::account_id.eq(account.as_str()))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(naive(now)))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::NotFound("api key"));
+    }
+    get(conn, account, id)
+}
+
+/// Counts `amount` against the key's spend limit, atomically: fails with
+/// [`Error::SpendLimitExceeded`] (changing nothing) if it would pass the limit.
+/// Run inside the same transaction as the balance change it accompanies.
+pub fn charge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
+    let units = amount.units();
+    let updated = diesel::update(
+        api_keys::table
+            .find(id.as_str())
+            .filter(api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable()))),
+    )
+    .set(api_keys::spent.eq(api_keys::spent + units))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() });
+    }
+    Ok(())
+}
+
+/// Gives back spend counted by [`charge_spend`] for work that was not done.
+pub fn uncharge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
+    diesel::update(api_keys::table.find(id.as_str()))
+        .set(api_keys::spent.eq(api_keys::spent - amount.units()))
+        .execute(conn)?;
+    Ok(())
+}

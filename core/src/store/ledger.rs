@@ -1,0 +1,314 @@
+//! The credit ledger: balances and the append-only entries that explain them.
+//!
+//! Every change of `accounts.balance` happens in [`append_entry`], which updates the balance
+//! with one conditional statement and appends the entry carrying `balance_after`, both inside
+//! the caller's transaction. A debit is `UPDATE ... WHERE balance - held >= amount`, so no
+//! interleaving of concurrent requests (threads, processes, either database) can overdraw: the
+//! database re-checks the predicate under the row lock, and the schema's CHECK constraints back
+//! it up. Hence, always: sum(entries.credits) == balance, and balance - held >= 0.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{naive, utc};
+use crate::db::schema::{accounts, ledger_entries};
+use crate::db::{write_transaction, DbConn};
+use crate::ids::{AccountId, ApiKeyId, TransactionId, UserId};
+use crate::{Credits, Error, Result};
+
+/// Why credits moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryType {
+    Purchase,
+    Generation,
+    Refund,
+    Adjustment,
+    AutoTopup,
+}
+
+impl EntryType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryType::Purchase => "purchase",
+            EntryType::Generation => "generation",
+            EntryType::Refund => "refund",
+            EntryType::Adjustment => "adjustment",
+            EntryType::AutoTopup => "auto_topup",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntryType> {
+        match text {
+            "purchase" => Some(EntryType::Purchase),
+            "generation" => Some(EntryType::Generation),
+            "refund" => Some(EntryType::Refund),
+            "adjustment" => Some(EntryType::Adjustment),
+            "auto_topup" => Some(EntryType::AutoTopup),
+            _ => None,
+        }
+    }
+}
+
+/// One ledger entry.
+#[derive(Clone, Debug)]
+pub struct LedgerEntry {
+    pub id: TransactionId,
+    pub account_id: AccountId,
+    pub entry_type: EntryType,
+    /// Signed: positive adds credits, negative removes them.
+    pub credits: Credits,
+    pub balance_after: Credits,
+    pub reference_id: Option<String>,
+    pub description: String,
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An account's balance as the API reports it.
+#[derive(Clone, Debug)]
+pub struct Balance {
+    pub account_id: AccountId,
+    pub balance: Credits,
+    /// Reserved by work in flight.
+    pub held: Credits,
+    pub low_balance_threshold: Option<Credits>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Balance {
+    /// `balance − held`, never below zero.
+    pub fn available(&self) -> Credits {
+        self.balance.checked_sub(self.held).filter(|c| !c.is_negative()).unwrap_or(Credits::ZERO)
+    }
+}
+
+/// A ledger entry to append.
+#[derive(Clone, Debug)]
+pub struct NewEntry<'a> {
+    pub account_id: &'a AccountId,
+    pub entry_type: EntryType,
+    pub credits: Credits,
+    pub reference_id: Option<&'a str>,
+    pub description: &'a str,
+    pub user_id: Option<&'a UserId>,
+    pub api_key_id: Option<&'a ApiKeyId>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ledger_entries)]
+struct EntryRow {
+    id: String,
+    account_id: String,
+    entry_type: String,
+    credits: i64,
+    balance_after: i64,
+    reference_id: Option<String>,
+    description: String,
+    user_id: Option<String>,
+    api_key_id: Option<String>,
+    created_at: chrono::NaiveDateTime,
+}
+
+impl From<EntryRow> for LedgerEntry {
+    fn from(row: EntryRow) -> Self {
+        LedgerEntry {
+            id: TransactionId::from_db(row.id),
+            account_id: AccountId::from_db(row.account_id),
+            entry_type: EntryType::parse(&row.entry_type).unwrap_or(EntryType::Adjustment),
+            credits: Credits::from_units(row.credits),
+            balance_after: Credits::from_units(row.balance_after),
+            reference_id: row.reference_id,
+            description: row.description,
+            user_id: row.user_id.map(UserId::from_db),
+            api_key_id: row.api_key_id.map(ApiKeyId::from_db),
+            created_at: utc(row.created_at),
+        }
+    }
+}
+
+/// Applies `entry.credits` to the balance and appends the entry. Must run inside a write
+/// transaction. A debit that would take `available` below zero fails with
+/// [`Error::InsufficientCredits`] and changes nothing.
+pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) -> Result<LedgerEntry> {
+    let amount = entry.credits.units();
+    let account = accounts::table.find(entry.account_id.as_str());
+    let updated: Option<i64> = if amount >= 0 {
+        diesel::update(account)
+            .set((accounts::balance.eq(accounts::balance + amount), accounts::updated_at.eq(naive(now))))
+            .returning(accounts::balance)
+            .get_result(conn)
+            .optional()?
+    } else {
+        let debit = -amount;
+        diesel::update(account.filter((accounts::balance - accounts::held).ge(debit)))
+            .set((accounts::balance.eq(accounts::balance - debit), accounts::updated_at.eq(naive(now))))
+            .returning(accounts::balance)
+            .get_result(conn)
+            .optional()?
+    };
+    let Some(balance_after) = updated else {
+        let current = balance(conn, entry.account_id)?;
+        return Err(Error::InsufficientCredits {
+            required: Credits::from_units(-amount),
+            available: current.available(),
+        });
+    };
+    insert_entry(conn, &entry, Credits::from_units(balance_after), now)
+}
+
+/// Appends an entry whose balance change the caller has already applied in this transaction
+/// (e.g. capturing a hold moves `balance` and `held` together).
+pub fn insert_entry(conn: &mut DbConn, entry: &NewEntry<'_>, balance_after: Credits, now: DateTime<Utc>) -> Result<LedgerEntry> {
+    let id = TransactionId::generate();
+    diesel::insert_into(ledger_entries::table)
+        .values((
+            ledger_entries::id.eq(id.as_str()),
+            ledger_entries::account_id.eq(entry.account_id.as_str()),
+            ledger_entries::entry_type.eq(entry.entry_type.as_str()),
+            ledger_entries::credits.eq(entry.credits.units()),
+            ledger_entries::balance_after.eq(balance_after.units()),
+            ledger_entries::reference_id.eq(entry.reference_id),
+            ledger_entries::description.eq(entry.description),
+            ledger_entries::user_id.eq(entry.user_id.map(UserId::as_str)),
+            ledger_entries::api_key_id.eq(entry.api_key_id.map(ApiKeyId::as_str)),
+            ledger_entries::created_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    Ok(LedgerEntry {
+        id,
+        account_id: entry.account_id.clone(),
+        entry_type: entry.entry_type,
+        credits: entry.credits,
+        balance_after,
+        reference_id: entry.reference_id.map(str::to_string),
+        description: entry.description.to_string(),
+        user_id: entry.user_id.cloned(),
+        api_key_id: entry.api_key_id.cloned(),
+        created_at: now,
+    })
+}
+
+/// The account's current balance.
+pub fn balance(conn: &mut DbConn, account: &AccountId) -> Result<Balance> {
+    let row: Option<(i64, i64, Option<i64>, chrono::NaiveDateTime)> = accounts::table
+        .find(account.as_str())
+        .select((accounts::balance, accounts::held, accounts::low_balance_threshold, accounts::updated_at))
+        .first(conn)
+        .optional()?;
+    let (balance, held, threshold, updated_at) = row.ok_or(Error::NotFound("account"))?;
+    Ok(Balance {
+        account_id: account.clone(),
+        balance: Credits::from_units(balance),
+        held: Credits::from_units(held),
+        low_balance_threshold: threshold.map(Credits::from_units),
+        updated_at: utc(updated_at),
+    })
+}
+
+/// A manual correction by an apinfer admin: ledger type `adjustment`, with a required reason.
+/// Adjustments are not credit lots: they are never refundable, and spending consumes purchase
+/// lots first (see the purchases module). A negative adjustment cannot take `available` below
+/// zero.
+pub fn adjust(
+    conn: &mut DbConn,
+    account: &AccountId,
+    credits: Credits,
+    reason: &str,
+    admin: &UserId,
+    now: DateTime<Utc>,
+) -> Result<LedgerEntry> {
+    if credits == Credits::ZERO {
+        return Err(Error::invalid("invalid_amount", "credits must not be zero", "credits"));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::invalid("reason_required", "a reason is required for every adjustment", "reason"));
+    }
+    write_transaction(conn, |conn| {
+        append_entry(
+            conn,
+            NewEntry {
+                account_id: account,
+                entry_type: EntryType::Adjustment,
+                credits,
+                reference_id: None,
+                description: reason,
+                user_id: Some(admin),
+                api_key_id: None,
+            },
+            now,
+        )
+    })
+}
+
+/// Filters for listing entries.
+#[derive(Clone, Debug, Default)]
+pub struct EntryFilter {
+    pub entry_type: Option<EntryType>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One page of a newest-first listing.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+/// Entries newest first, strictly older than the `after` entry (the previous page's last id).
+/// Ordering is by the append sequence, so pages stay stable while new entries arrive.
+pub fn list_entries(
+    conn: &mut DbConn,
+    account: &AccountId,
+    filter: &EntryFilter,
+    after: Option<&TransactionId>,
+    limit: i64,
+) -> Result<Page<LedgerEntry>> {
+    let mut query = ledger_entries::table
+        .filter(ledger_entries::account_id.eq(account.as_str()))
+        .into_boxed();
+    if let Some(t) = filter.entry_type {
+        query = query.filter(ledger_entries::entry_type.eq(t.as_str()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(ledger_entries::created_at.ge(naive(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(ledger_entries::created_at.lt(naive(to)));
+    }
+    if let Some(after) = after {
+        let seq: i64 = ledger_entries::table
+            .filter(ledger_entries::id.eq(after.as_str()))
+            .filter(ledger_entries::account_id.eq(account.as_str()))
+            .select(ledger_entries::seq)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::invalid("invalid_cursor", "cursor does not name an entry of this list", "cursor"))?;
+        query = query.filter(ledger_entries::seq.lt(seq));
+    }
+    let mut items: Vec<LedgerEntry> = query
+        .order(ledger_entries::seq.desc())
+        .limit(limit + 1)
+        .select(EntryRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(LedgerEntry::from)
+        .collect();
+    let has_more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    Ok(Page { items, has_more })
+}
+
+/// Sum of all the account's entries (for invariant checks: it must equal the balance).
+/// The sum is cast to BIGINT in SQL so that neither backend routes it through NUMERIC/REAL.
+pub fn entries_sum(conn: &mut DbConn, account: &AccountId) -> Result<Credits> {
+    let sum: i64 = ledger_entries::table
+        .filter(ledger_entries::account_id.eq(account.as_str()))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(credits), 0) AS BIGINT)"))
+        .first(conn)?;
+    Ok(Credits::from_units(sum))
+}

@@ -1,0 +1,23 @@
+//! Repositories: the only code that reads or writes tables. Each function takes a connection
+//! and returns domain values; callers that must be atomic wrap calls in
+//! [`crate::db::write_transaction`].
+
+pub mod accounts;
+pub mod api_keys;
+pub mod catalog;
+pub mod idempotency;
+pub mod ledger;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// Timestamps are stored as UTC without zone and at microsecond precision, the finest both
+/// backends keep, so a value reads back exactly as it was written.
+pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    use chrono::{SubsecRound, Timelike};
+    let t = t.naive_utc();
+    t.with_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or_else(|| t.trunc_subsecs(0))
+}
