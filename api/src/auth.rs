@@ -54,9 +54,19 @@ impl SessionKeys {
     }
 
     /// Issues a session token for `user` acting for `account`.
-    pub fn issue(&self, user: &UserId, account: &AccountId, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), ApiError> {
+    pub fn issue(
+        &self,
+        user: &UserId,
+        account: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
         let expires_at = now + chrono::Duration::seconds(self.ttl_seconds);
-        let claims = Claims { sub: user.to_string(), acct: account.to_string(), iat: now.timestamp(), exp: expires_at.timestamp() };
+        let claims = Claims {
+            sub: user.to_string(),
+            acct: account.to_string(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+        };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("signing a session token")))?;
         Ok((token, expires_at))
@@ -96,10 +106,9 @@ impl Caller {
         match &self.credential {
             Credential::Session { .. } => Ok(()),
             Credential::ApiKey { scopes, .. } if scopes.contains(&scope) => Ok(()),
-            Credential::ApiKey { .. } => Err(ApiError::forbidden(
-                "missing_scope",
-                format!("this API key lacks the {} scope", scope.as_str()),
-            )),
+            Credential::ApiKey { .. } => {
+                Err(ApiError::forbidden("missing_scope", format!("this API key lacks the {} scope", scope.as_str())))
+            }
         }
     }
 
@@ -107,8 +116,13 @@ impl Caller {
     pub fn require_manager(&self) -> Result<(), ApiError> {
         match &self.credential {
             Credential::Session { role, .. } if role.can_manage() => Ok(()),
-            Credential::Session { .. } => Err(ApiError::forbidden("owner_or_admin_required", "only the account's owner or admins may do this")),
-            Credential::ApiKey { .. } => Err(ApiError::forbidden("session_required", "this endpoint needs a session token from /v1/auth/login, not an API key")),
+            Credential::Session { .. } => {
+                Err(ApiError::forbidden("owner_or_admin_required", "only the account's owner or admins may do this"))
+            }
+            Credential::ApiKey { .. } => Err(ApiError::forbidden(
+                "session_required",
+                "this endpoint needs a session token from /v1/auth/login, not an API key",
+            )),
         }
     }
 

@@ -125,14 +125,19 @@ impl Config {
                 }),
             }
         }
-        config.session_ttl_seconds = parse_env("SESSION_TTL_SECONDS")?.or(file.session_ttl_seconds).unwrap_or(config.session_ttl_seconds);
-        config.rate_limit_per_second = parse_env("RATE_LIMIT_PER_SECOND")?.or(file.rate_limit_per_second).unwrap_or(config.rate_limit_per_second);
-        config.rate_limit_burst = parse_env("RATE_LIMIT_BURST")?.or(file.rate_limit_burst).unwrap_or(config.rate_limit_burst);
+        config.session_ttl_seconds =
+            parse_env("SESSION_TTL_SECONDS")?.or(file.session_ttl_seconds).unwrap_or(config.session_ttl_seconds);
+        config.rate_limit_per_second =
+            parse_env("RATE_LIMIT_PER_SECOND")?.or(file.rate_limit_per_second).unwrap_or(config.rate_limit_per_second);
+        config.rate_limit_burst =
+            parse_env("RATE_LIMIT_BURST")?.or(file.rate_limit_burst).unwrap_or(config.rate_limit_burst);
         config.auth_rate_limit_per_minute = parse_env("AUTH_RATE_LIMIT_PER_MINUTE")?
             .or(file.auth_rate_limit_per_minute)
             .unwrap_or(config.auth_rate_limit_per_minute);
-        config.allow_private_webhooks = parse_env("ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks).unwrap_or(false);
-        config.hold_timeout_seconds = parse_env("HOLD_TIMEOUT_SECONDS")?.or(file.hold_timeout_seconds).unwrap_or(config.hold_timeout_seconds);
+        config.allow_private_webhooks =
+            parse_env("ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks).unwrap_or(false);
+        config.hold_timeout_seconds =
+            parse_env("HOLD_TIMEOUT_SECONDS")?.or(file.hold_timeout_seconds).unwrap_or(config.hold_timeout_seconds);
         config.max_body_bytes = parse_env("MAX_BODY_BYTES")?.or(file.max_body_bytes).unwrap_or(config.max_body_bytes);
         config.db_pool_size = parse_env("DB_POOL_SIZE")?.or(file.db_pool_size).unwrap_or(config.db_pool_size);
         config.log_json = parse_env("LOG_JSON")?.or(file.log_json).unwrap_or(false);
@@ -165,7 +170,9 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 
 fn parse_env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
     match std::env::var(format!("APINFER_{name}")) {
-        Ok(v) if !v.is_empty() => v.parse().map(Some).map_err(|_| anyhow::anyhow!("APINFER_{name} has an invalid value {v:?}")),
+        Ok(v) if !v.is_empty() => {
+            v.parse().map(Some).map_err(|_| anyhow::anyhow!("APINFER_{name} has an invalid value {v:?}"))
+        }
         _ => Ok(None),
     }
 }

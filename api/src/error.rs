@@ -58,9 +58,10 @@ impl ErrorKind {
     /// The contract's `type` string.
     pub fn type_name(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::Unprocessable | ErrorKind::PayloadTooLarge | ErrorKind::MethodNotAllowed => {
-                "invalid_request"
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::Unprocessable
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::MethodNotAllowed => "invalid_request",
             ErrorKind::AuthenticationRequired => "authentication_required",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::NotFound => "not_found",
@@ -142,7 +143,11 @@ impl ApiError {
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
-        let mut e = ApiError::new(ErrorKind::RateLimited, "rate_limited", "too many requests; retry after the Retry-After delay");
+        let mut e = ApiError::new(
+            ErrorKind::RateLimited,
+            "rate_limited",
+            "too many requests; retry after the Retry-After delay",
+        );
         e.retry_after = Some(retry_after.max(1));
         e
     }
@@ -154,7 +159,11 @@ impl ApiError {
     }
 
     pub fn unavailable(source: anyhow::Error) -> Self {
-        let mut e = ApiError::new(ErrorKind::Unavailable, "service_unavailable", "the service is temporarily unavailable; retry shortly");
+        let mut e = ApiError::new(
+            ErrorKind::Unavailable,
+            "service_unavailable",
+            "the service is temporarily unavailable; retry shortly",
+        );
         e.source = Some(source);
         e
     }

@@ -82,10 +82,12 @@ where
             state.db(move |conn| idempotency::claim(conn, &account, &key, &hash, now)).await?
         };
         match claim {
-            Claim::Replay { status, body } => Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-                .insert_header(("Idempotent-Replayed", "true"))
-                .content_type("application/json")
-                .body(body)),
+            Claim::Replay { status, body } => {
+                Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                    .insert_header(("Idempotent-Replayed", "true"))
+                    .content_type("application/json")
+                    .body(body))
+            }
             Claim::Mismatch => Err(ApiError::new(
                 ErrorKind::IdempotencyConflict,
                 "idempotency_key_reused",
@@ -106,7 +108,9 @@ where
                 let (account_c, key_c) = (account.clone(), key.clone());
                 let saved = match stored {
                     Some((status, Ok(body))) => {
-                        state.db(move |conn| idempotency::complete(conn, &account_c, &key_c, status.as_u16(), &body)).await
+                        state
+                            .db(move |conn| idempotency::complete(conn, &account_c, &key_c, status.as_u16(), &body))
+                            .await
                     }
                     _ => state.db(move |conn| idempotency::release(conn, &account_c, &key_c)).await,
                 };
@@ -146,7 +150,8 @@ fn canonical(value: &Value) -> String {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries.iter().map(|(k, v)| format!("{}:{}", Value::String((*k).clone()), canonical(v))).collect();
+            let inner: Vec<String> =
+                entries.iter().map(|(k, v)| format!("{}:{}", Value::String((*k).clone()), canonical(v))).collect();
             format!("{{{}}}", inner.join(","))
         }
         Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),

@@ -103,7 +103,13 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("creating the user")?;
-            println!("created user {} ({}) with account {}{}", user.id, user.email, account.id, if admin { " [admin]" } else { "" });
+            println!(
+                "created user {} ({}) with account {}{}",
+                user.id,
+                user.email,
+                account.id,
+                if admin { " [admin]" } else { "" }
+            );
         }
     }
     Ok(())

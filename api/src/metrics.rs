@@ -59,20 +59,26 @@ impl Metrics {
         out.push_str("# HELP apinfer_http_requests_total HTTP requests served, by method, route and status.\n");
         out.push_str("# TYPE apinfer_http_requests_total counter\n");
         for ((method, route, status), n) in &inner.requests {
-            let _ = writeln!(out, "apinfer_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "apinfer_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         out.push_str("# HELP apinfer_http_request_duration_seconds HTTP request latency, by method and route.\n");
         out.push_str("# TYPE apinfer_http_request_duration_seconds histogram\n");
         for ((method, route), h) in &inner.latency {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "apinfer_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ =
+                    writeln!(out, "apinfer_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
             }
             let _ = writeln!(out, "apinfer_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(out, "apinfer_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "apinfer_http_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
-        out.push_str("# HELP apinfer_credits_moved_total Credits moved through the ledger by this process, by entry type.\n");
+        out.push_str(
+            "# HELP apinfer_credits_moved_total Credits moved through the ledger by this process, by entry type.\n",
+        );
         out.push_str("# TYPE apinfer_credits_moved_total counter\n");
         for (kind, units) in &inner.credits {
             let _ = writeln!(out, "apinfer_credits_moved_total{{type=\"{kind}\"}} {}", Credits::from_units(*units));

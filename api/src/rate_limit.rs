@@ -36,7 +36,8 @@ fn nonzero(n: u32) -> NonZeroU32 {
 
 impl RateLimits {
     pub fn new(config: &Config) -> Self {
-        let per_client = Quota::per_second(nonzero(config.rate_limit_per_second)).allow_burst(nonzero(config.rate_limit_burst));
+        let per_client =
+            Quota::per_second(nonzero(config.rate_limit_per_second)).allow_burst(nonzero(config.rate_limit_burst));
         let auth = Quota::per_minute(nonzero(config.auth_rate_limit_per_minute));
         RateLimits {
             per_client: RateLimiter::keyed(per_client).with_middleware::<StateInformationMiddleware>(),
@@ -57,7 +58,12 @@ impl RateLimits {
         Self::check(&self.auth_per_ip, &self.clock, self.auth_per_minute, ip)
     }
 
-    fn check(limiter: &Keyed, clock: &DefaultClock, limit: u32, key: &str) -> Result<RateLimitStatus, (RateLimitStatus, ApiError)> {
+    fn check(
+        limiter: &Keyed,
+        clock: &DefaultClock,
+        limit: u32,
+        key: &str,
+    ) -> Result<RateLimitStatus, (RateLimitStatus, ApiError)> {
         match limiter.check_key(&key.to_string()) {
             Ok(snapshot) => Ok(RateLimitStatus { limit, remaining: snapshot.remaining_burst_capacity() }),
             Err(not_until) => {

@@ -68,10 +68,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     });
     spawn_maintenance(state.clone());
     let server_state = state.clone();
-    let server = HttpServer::new(move || app(server_state.clone()))
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .run();
+    let server = HttpServer::new(move || app(server_state.clone())).listen(listener)?.shutdown_timeout(10).run();
     Ok(Application { server, port, state })
 }
 
@@ -102,23 +99,39 @@ where
 /// The application: middleware, extractor configuration, routes and docs.
 pub fn app(
     state: web::Data<AppState>,
-) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let max_body = state.config.max_body_bytes;
-    let base = App::new()
-        .app_data(state)
-        .app_data(web::PayloadConfig::new(max_body))
-        .app_data(web::JsonConfig::default().limit(max_body))
-        .app_data(web::QueryConfig::default().error_handler(|e, _| {
-            ApiError::invalid("invalid_parameter", format!("invalid query string: {e}"), None).into()
-        }))
-        .app_data(web::PathConfig::default().error_handler(|e, _| {
-            ApiError::invalid("invalid_parameter", format!("invalid path: {e}"), None).into()
-        }));
+    let base =
+        App::new()
+            .app_data(state)
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::JsonConfig::default().limit(max_body))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::invalid("invalid_parameter", format!("invalid query string: {e}"), None).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                ApiError::invalid("invalid_parameter", format!("invalid path: {e}"), None).into()
+            }));
     let (app, doc) = route_table(base);
     app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
-        .route("/docs", web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }))
+        .route(
+            "/docs",
+            web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }),
+        )
         .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::new(crate::error::ErrorKind::NotFound, "route_not_found", "no route matches this path"))
+            Err::<HttpResponse, _>(ApiError::new(
+                crate::error::ErrorKind::NotFound,
+                "route_not_found",
+                "no route matches this path",
+            ))
         }))
         .wrap(from_fn(crate::telemetry::middleware))
 }

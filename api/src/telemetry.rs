@@ -38,7 +38,10 @@ pub fn init(json: bool) {
 }
 
 /// The middleware: id, span, metrics, rate-limit headers, error shape.
-pub async fn middleware(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = format!("req_{}", apinfer_core::ids::random_base62(20));
     let started = Instant::now();
     let method = req.method().to_string();
@@ -103,6 +106,9 @@ fn normalize_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
 }
 
 /// Runs `fut` with `request_id` as the current request id (for work moved to another task).
-pub fn with_request_id<F: std::future::Future>(request_id: String, fut: F) -> impl std::future::Future<Output = F::Output> {
+pub fn with_request_id<F: std::future::Future>(
+    request_id: String,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
     REQUEST_ID.scope(request_id, fut)
 }

@@ -56,8 +56,9 @@ impl Credits {
         }
         let value = Decimal::from_str_exact(text).map_err(|e| match e {
             rust_decimal::Error::Underflow => CreditsError::TooPrecise,
-            rust_decimal::Error::ExceedsMaximumPossibleValue
-            | rust_decimal::Error::LessThanMinimumPossibleValue => CreditsError::TooLarge,
+            rust_decimal::Error::ExceedsMaximumPossibleValue | rust_decimal::Error::LessThanMinimumPossibleValue => {
+                CreditsError::TooLarge
+            }
             _ => CreditsError::NotANumber,
         })?;
         Self::from_decimal(value)
@@ -68,9 +69,7 @@ impl Credits {
         if value.scale() > FRACTION_DIGITS {
             return Err(CreditsError::TooPrecise);
         }
-        let units = value
-            .checked_mul(Decimal::from(UNITS_PER_CREDIT))
-            .ok_or(CreditsError::TooLarge)?;
+        let units = value.checked_mul(Decimal::from(UNITS_PER_CREDIT)).ok_or(CreditsError::TooLarge)?;
         i64::try_from(units).map(Credits).map_err(|_| CreditsError::TooLarge)
     }
 
@@ -143,9 +142,7 @@ impl<'de> Deserialize<'de> for Credits {
                 Credits::from_decimal(Decimal::from(v)).map_err(|e| E::custom(format!("credits {e}")))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Credits, E> {
-                Err(E::custom(
-                    "credits must be sent as a decimal string such as \"1.75\", not a JSON float",
-                ))
+                Err(E::custom("credits must be sent as a decimal string such as \"1.75\", not a JSON float"))
             }
         }
         deserializer.deserialize_any(CreditsVisitor)

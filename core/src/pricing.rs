@@ -97,10 +97,7 @@ impl Tier {
         if per_image < low || per_image > high {
             return Err(Error::invalid(
                 "price_outside_tier",
-                format!(
-                    "credits_per_image {per_image} is outside the {} tier's range {low}–{high}",
-                    self.as_str()
-                ),
+                format!("credits_per_image {per_image} is outside the {} tier's range {low}–{high}", self.as_str()),
                 "credits_per_image",
             ));
         }
@@ -117,19 +114,11 @@ pub const MAX_IMAGES_PER_REQUEST: u32 = 10;
 /// to the next 1/10,000 credit, so apinfer never charges less than the published price.
 pub fn generation_cost(per_image: Credits, quality: Quality, n: u32) -> Result<Credits> {
     if n == 0 || n > MAX_IMAGES_PER_REQUEST {
-        return Err(Error::invalid(
-            "invalid_n",
-            format!("n must be between 1 and {MAX_IMAGES_PER_REQUEST}"),
-            "n",
-        ));
+        return Err(Error::invalid("invalid_n", format!("n must be between 1 and {MAX_IMAGES_PER_REQUEST}"), "n"));
     }
     let (num, den) = quality.multiplier();
     let overflow = || Error::invalid("amount_too_large", "the cost is too large", None);
-    let scaled = per_image
-        .units()
-        .checked_mul(num)
-        .and_then(|v| v.checked_mul(i64::from(n)))
-        .ok_or_else(overflow)?;
+    let scaled = per_image.units().checked_mul(num).and_then(|v| v.checked_mul(i64::from(n))).ok_or_else(overflow)?;
     let units = scaled.checked_add(den - 1).ok_or_else(overflow)? / den;
     Ok(Credits::from_units(units))
 }

@@ -1,1 +1,13 @@
+//! End-to-end tests over HTTP against the real application, on SQLite and PostgreSQL.
 
+mod helpers;
+
+mod admin;
+mod auth;
+mod catalog;
+mod errors;
+mod idempotency;
+mod keys;
+mod ledger;
+mod limits;
+mod ops;

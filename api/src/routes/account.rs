@@ -43,7 +43,12 @@ pub struct AccountView {
 
 impl From<Account> for AccountView {
     fn from(a: Account) -> Self {
-        AccountView { id: a.id.to_string(), account_type: a.account_type.as_str().to_string(), name: a.name, created_at: a.created_at }
+        AccountView {
+            id: a.id.to_string(),
+            account_type: a.account_type.as_str().to_string(),
+            name: a.name,
+            created_at: a.created_at,
+        }
     }
 }
 

@@ -111,7 +111,8 @@ pub async fn update_account(
 }
 
 fn parse_tier(text: &str) -> Result<Tier, ApiError> {
-    Tier::parse(text).ok_or_else(|| ApiError::invalid("invalid_tier", "tier must be basic, standard or premium", Some("tier")))
+    Tier::parse(text)
+        .ok_or_else(|| ApiError::invalid("invalid_tier", "tier must be basic, standard or premium", Some("tier")))
 }
 
 /// A new model.
@@ -153,7 +154,11 @@ pub struct UpdateModelRequest {
 pub async fn list_models(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_platform_admin()?;
     let models = state.db(|conn| catalog::list_models(conn, true)).await?;
-    Ok(HttpResponse::Ok().json(ModelList { data: models.into_iter().map(ModelView::from).collect(), has_more: false, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(ModelList {
+        data: models.into_iter().map(ModelView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
 }
 
 /// Add a model.
@@ -165,7 +170,11 @@ pub async fn list_models(caller: Caller, state: web::Data<AppState>) -> Result<H
     (status = 422, description = "Price outside the tier's range", body = ErrorBody),
 ))]
 #[post("/admin/models")]
-pub async fn create_model(caller: Caller, state: web::Data<AppState>, body: crate::extract::Json<CreateModelRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_model(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<CreateModelRequest>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_platform_admin()?;
     let r = body.into_inner();
     let model = Model {
@@ -248,7 +257,11 @@ pub struct UpdatePackageRequest {
 pub async fn list_packages(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_platform_admin()?;
     let packages = state.db(|conn| catalog::list_packages(conn, true)).await?;
-    Ok(HttpResponse::Ok().json(PackageList { data: packages.into_iter().map(PackageView::from).collect(), has_more: false, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(PackageList {
+        data: packages.into_iter().map(PackageView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
 }
 
 /// Add a package.
@@ -259,7 +272,11 @@ pub async fn list_packages(caller: Caller, state: web::Data<AppState>) -> Result
     (status = 409, description = "The id is taken", body = ErrorBody),
 ))]
 #[post("/admin/packages")]
-pub async fn create_package(caller: Caller, state: web::Data<AppState>, body: crate::extract::Json<CreatePackageRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_package(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<CreatePackageRequest>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_platform_admin()?;
     let r = body.into_inner();
     let package = Package {

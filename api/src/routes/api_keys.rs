@@ -93,7 +93,11 @@ list_view!(ApiKeyList, ApiKeyView, "A list of API keys.");
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
 ))]
 #[post("/api-keys")]
-pub async fn create(caller: Caller, state: web::Data<AppState>, body: crate::extract::Json<CreateApiKeyRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<CreateApiKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_manager()?;
     let request = body.into_inner();
     let mut scopes = Vec::with_capacity(request.scopes.len());
@@ -133,7 +137,11 @@ pub async fn create(caller: Caller, state: web::Data<AppState>, body: crate::ext
 pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_manager()?;
     let keys = state.db(move |conn| api_keys::list(conn, &caller.account_id)).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyList { data: keys.into_iter().map(ApiKeyView::from).collect(), has_more: false, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        data: keys.into_iter().map(ApiKeyView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
 }
 
 /// Revoke an API key; it stops working at once.
@@ -144,7 +152,11 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
     (status = 404, description = "No such live key in this account", body = ErrorBody),
 ))]
 #[delete("/api-keys/{id}")]
-pub async fn revoke(caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_manager()?;
     let id = ApiKeyId::parse(&id).ok_or_else(|| ApiError::not_found("api key"))?;
     let now = state.now();

@@ -67,7 +67,9 @@ pub struct LoginResponse {
 fn check_email(email: &str) -> Result<(), ApiError> {
     let email = email.trim();
     let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
         && !email.chars().any(char::is_whitespace);
     if valid {
         Ok(())
@@ -96,7 +98,11 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     (status = 429, description = "Too many attempts from this IP", body = ErrorBody),
 ))]
 #[post("/auth/signup")]
-pub async fn signup(_limit: AuthRateLimited, state: web::Data<AppState>, body: crate::extract::Json<SignupRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn signup(
+    _limit: AuthRateLimited,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
     let SignupRequest { email, password, name } = body.into_inner();
     check_email(&email)?;
     check_password(&password)?;
@@ -127,7 +133,11 @@ pub async fn signup(_limit: AuthRateLimited, state: web::Data<AppState>, body: c
     (status = 429, description = "Too many attempts from this IP", body = ErrorBody),
 ))]
 #[post("/auth/login")]
-pub async fn login(_limit: AuthRateLimited, state: web::Data<AppState>, body: crate::extract::Json<LoginRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    _limit: AuthRateLimited,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password, account_id } = body.into_inner();
     let requested = match account_id {
         Some(id) => Some(AccountId::parse(&id).ok_or_else(|| ApiError::not_found("account"))?),

@@ -35,7 +35,10 @@ pub struct PackageView {
 impl From<Package> for PackageView {
     fn from(p: Package) -> Self {
         PackageView {
-            price_per_credit: MoneyView { amount: p.price.per_credit(p.credits), currency: p.price.currency().code().to_string() },
+            price_per_credit: MoneyView {
+                amount: p.price.per_credit(p.credits),
+                currency: p.price.currency().code().to_string(),
+            },
             id: p.id,
             name: p.name,
             credits: p.credits,
@@ -76,7 +79,10 @@ impl From<Model> for ModelView {
             name: m.name,
             tier: m.tier.as_str().to_string(),
             credits_per_image: m.credits_per_image,
-            quality_multipliers: Quality::ALL.iter().map(|q| (q.as_str().to_string(), q.multiplier_text().to_string())).collect(),
+            quality_multipliers: Quality::ALL
+                .iter()
+                .map(|q| (q.as_str().to_string(), q.multiplier_text().to_string()))
+                .collect(),
             sizes: m.sizes,
             active: m.active,
         }
@@ -91,7 +97,11 @@ list_view!(ModelList, ModelView, "A list of image models.");
 #[get("/packages")]
 pub async fn packages(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let packages = state.db(|conn| catalog::list_packages(conn, false)).await?;
-    Ok(HttpResponse::Ok().json(PackageList { data: packages.into_iter().map(PackageView::from).collect(), has_more: false, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(PackageList {
+        data: packages.into_iter().map(PackageView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
 }
 
 /// The image models and their prices.
@@ -99,7 +109,11 @@ pub async fn packages(state: web::Data<AppState>) -> Result<HttpResponse, ApiErr
 #[get("/models")]
 pub async fn models(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let models = state.db(|conn| catalog::list_models(conn, false)).await?;
-    Ok(HttpResponse::Ok().json(ModelList { data: models.into_iter().map(ModelView::from).collect(), has_more: false, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(ModelList {
+        data: models.into_iter().map(ModelView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
 }
 
 /// What to price.
@@ -156,7 +170,8 @@ pub async fn quote(state: web::Data<AppState>, params: web::Query<QuoteParams>) 
 pub fn parse_quality(text: Option<&str>) -> Result<Quality, ApiError> {
     match text {
         None => Ok(Quality::Standard),
-        Some(q) => Quality::parse(q)
-            .ok_or_else(|| ApiError::invalid("invalid_quality", "quality must be standard, high (or hd) or ultra", Some("quality"))),
+        Some(q) => Quality::parse(q).ok_or_else(|| {
+            ApiError::invalid("invalid_quality", "quality must be standard, high (or hd) or ultra", Some("quality"))
+        }),
     }
 }

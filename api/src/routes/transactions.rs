@@ -90,15 +90,23 @@ pub async fn list(
     let entry_type = match filter.entry_type.as_deref() {
         None => None,
         Some(t) => Some(EntryType::parse(t).ok_or_else(|| {
-            ApiError::invalid("invalid_type", "type must be purchase, generation, refund, adjustment or auto_topup", Some("type"))
+            ApiError::invalid(
+                "invalid_type",
+                "type must be purchase, generation, refund, adjustment or auto_topup",
+                Some("type"),
+            )
         })?),
     };
     let filter = EntryFilter { entry_type, from: filter.from, to: filter.to };
     let cursor = match page.cursor.as_deref() {
         None => None,
-        Some(c) => Some(TransactionId::parse(c).ok_or_else(|| ApiError::invalid("invalid_cursor", "cursor is not valid", Some("cursor")))?),
+        Some(c) => Some(
+            TransactionId::parse(c)
+                .ok_or_else(|| ApiError::invalid("invalid_cursor", "cursor is not valid", Some("cursor")))?,
+        ),
     };
-    let page = state.db(move |conn| ledger::list_entries(conn, &caller.account_id, &filter, cursor.as_ref(), limit)).await?;
+    let page =
+        state.db(move |conn| ledger::list_entries(conn, &caller.account_id, &filter, cursor.as_ref(), limit)).await?;
     let next_cursor = if page.has_more { page.items.last().map(|e| e.id.to_string()) } else { None };
     Ok(HttpResponse::Ok().json(TransactionList {
         data: page.items.into_iter().map(TransactionView::from).collect(),

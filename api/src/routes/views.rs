@@ -25,10 +25,15 @@ impl From<Money> for MoneyView {
 
 impl MoneyView {
     pub fn to_money(&self, param: &str) -> Result<Money, ApiError> {
-        let currency = apinfer_core::credits::Currency::parse(&self.currency)
-            .ok_or_else(|| ApiError::invalid("invalid_currency", "currency must be CNY", Some(&format!("{param}.currency"))))?;
+        let currency = apinfer_core::credits::Currency::parse(&self.currency).ok_or_else(|| {
+            ApiError::invalid("invalid_currency", "currency must be CNY", Some(&format!("{param}.currency")))
+        })?;
         Money::parse(&self.amount, currency).ok_or_else(|| {
-            ApiError::invalid("invalid_amount", "amount must be a decimal string with at most 2 fractional digits", Some(&format!("{param}.amount")))
+            ApiError::invalid(
+                "invalid_amount",
+                "amount must be a decimal string with at most 2 fractional digits",
+                Some(&format!("{param}.amount")),
+            )
         })
     }
 }

@@ -143,7 +143,6 @@ impl Pool {
             .map_err(|e| Error::Internal(anyhow::anyhow!("running migrations: {e}")))?;
         Ok(())
     }
-
 }
 
 /// Checks that the database answers.

@@ -267,20 +267,20 @@ fn into_membership((account, role, limit): (AccountRow, String, Option<i64>)) ->
 
 /// The user's own account: the one they own, created with them.
 pub fn owned_account(conn: &mut DbConn, user: &UserId) -> Result<Membership> {
-    memberships_of(conn, user)?
-        .into_iter()
-        .find(|m| m.role == Role::Owner)
-        .ok_or(Error::NotFound("account"))
+    memberships_of(conn, user)?.into_iter().find(|m| m.role == Role::Owner).ok_or(Error::NotFound("account"))
 }
 
 /// Changes an account's type (admin only, by the API layer's check).
-pub fn set_account_type(conn: &mut DbConn, id: &AccountId, account_type: AccountType, now: DateTime<Utc>) -> Result<Account> {
+pub fn set_account_type(
+    conn: &mut DbConn,
+    id: &AccountId,
+    account_type: AccountType,
+    now: DateTime<Utc>,
+) -> Result<Account> {
     write_transaction(conn, |conn| {
         if account_type == AccountType::Personal {
-            let members: i64 = memberships::table
-                .filter(memberships::account_id.eq(id.as_str()))
-                .count()
-                .get_result(conn)?;
+            let members: i64 =
+                memberships::table.filter(memberships::account_id.eq(id.as_str())).count().get_result(conn)?;
             if members > 1 {
                 return Err(Error::conflict(
                     "account_has_members",

@@ -182,9 +182,7 @@ pub fn find_by_secret(conn: &mut DbConn, secret: &str) -> Result<Option<ApiKey>>
 pub fn touch(conn: &mut DbConn, id: &ApiKeyId, now: DateTime<Utc>) -> Result<()> {
     let stale = naive(now - chrono::Duration::seconds(60));
     diesel::update(
-        api_keys::table
-            .find(id.as_str())
-            .filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(stale))),
+        api_keys::table.find(id.as_str()).filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(stale))),
     )
     .set(api_keys::last_used_at.eq(naive(now)))
     .execute(conn)?;
@@ -236,13 +234,12 @@ pub fn revoke(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId, now: DateTi
 /// Run inside the same transaction as the balance change it accompanies.
 pub fn charge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
     let units = amount.units();
-    let updated = diesel::update(
-        api_keys::table
-            .find(id.as_str())
-            .filter(api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable()))),
-    )
-    .set(api_keys::spent.eq(api_keys::spent + units))
-    .execute(conn)?;
+    let updated =
+        diesel::update(api_keys::table.find(id.as_str()).filter(
+            api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable())),
+        ))
+        .set(api_keys::spent.eq(api_keys::spent + units))
+        .execute(conn)?;
     if updated == 0 {
         return Err(Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() });
     }

@@ -154,7 +154,11 @@ pub fn parse_size(size: &str) -> Option<(u32, u32)> {
 
 fn check_sizes(sizes: &[String]) -> Result<()> {
     if sizes.is_empty() || sizes.iter().any(|s| parse_size(s).is_none()) {
-        return Err(Error::invalid("invalid_sizes", "sizes must be a non-empty list of WIDTHxHEIGHT (64–4096)", "sizes"));
+        return Err(Error::invalid(
+            "invalid_sizes",
+            "sizes must be a non-empty list of WIDTHxHEIGHT (64–4096)",
+            "sizes",
+        ));
     }
     Ok(())
 }
@@ -176,7 +180,13 @@ pub fn create_model(conn: &mut DbConn, model: &Model, now: DateTime<Utc>) -> Res
             models::created_at.eq(naive(now)),
         ))
         .execute(conn)
-        .map_err(|e| if is_unique_violation(&e) { Error::conflict("model_exists", "a model with this id already exists") } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict("model_exists", "a model with this id already exists")
+            } else {
+                e.into()
+            }
+        })?;
     get_model(conn, &model.id)
 }
 
@@ -244,7 +254,13 @@ pub fn create_package(conn: &mut DbConn, package: &Package, now: DateTime<Utc>) 
             packages::created_at.eq(naive(now)),
         ))
         .execute(conn)
-        .map_err(|e| if is_unique_violation(&e) { Error::conflict("package_exists", "a package with this id already exists") } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict("package_exists", "a package with this id already exists")
+            } else {
+                e.into()
+            }
+        })?;
     get_package(conn, &package.id)
 }
 

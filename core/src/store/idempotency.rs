@@ -32,7 +32,13 @@ pub enum Claim {
     InFlight,
 }
 
-pub fn claim(conn: &mut DbConn, account: &AccountId, key: &str, request_hash: &str, now: DateTime<Utc>) -> Result<Claim> {
+pub fn claim(
+    conn: &mut DbConn,
+    account: &AccountId,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Claim> {
     write_transaction(conn, |conn| {
         let insert = diesel::insert_into(ik::table)
             .values((

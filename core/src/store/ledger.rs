@@ -161,7 +161,12 @@ pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) 
 
 /// Appends an entry whose balance change the caller has already applied in this transaction
 /// (e.g. capturing a hold moves `balance` and `held` together).
-pub fn insert_entry(conn: &mut DbConn, entry: &NewEntry<'_>, balance_after: Credits, now: DateTime<Utc>) -> Result<LedgerEntry> {
+pub fn insert_entry(
+    conn: &mut DbConn,
+    entry: &NewEntry<'_>,
+    balance_after: Credits,
+    now: DateTime<Utc>,
+) -> Result<LedgerEntry> {
     let id = TransactionId::generate();
     diesel::insert_into(ledger_entries::table)
         .values((
@@ -268,9 +273,7 @@ pub fn list_entries(
     after: Option<&TransactionId>,
     limit: i64,
 ) -> Result<Page<LedgerEntry>> {
-    let mut query = ledger_entries::table
-        .filter(ledger_entries::account_id.eq(account.as_str()))
-        .into_boxed();
+    let mut query = ledger_entries::table.filter(ledger_entries::account_id.eq(account.as_str())).into_boxed();
     if let Some(t) = filter.entry_type {
         query = query.filter(ledger_entries::entry_type.eq(t.as_str()));
     }

@@ -1,0 +1,321 @@
+//! The test harness: a real apinfer app (the same `startup::build` as `main`) on port 0 with a
+//! fresh database per test, SQLite (a temp file) or PostgreSQL (a new database on
+//! `APINFER_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432`). Where no
+//! PostgreSQL answers, PostgreSQL tests print a notice and pass, except under `CI=true`.
+
+use std::sync::Arc;
+
+use apinfer_api::config::Config;
+use apinfer_api::startup::{self, Application};
+use apinfer_core::auth::hash_password;
+use apinfer_core::clock::OffsetClock;
+use apinfer_core::store::accounts::{self, NewUser};
+use diesel::{Connection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: OffsetClock,
+    pub config: Config,
+    pub app_state: actix_web::web::Data<apinfer_api::state::AppState>,
+    _db: TestDb,
+}
+
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+            }
+        }
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("APINFER_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A user logged in through the API, with their account and session token.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub password: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub token: String,
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        self.body
+    }
+
+    /// Asserts an error of the contract's shape, with this status, type and code.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, error_type: &str, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        let e = &self.body["error"];
+        assert_eq!(e["type"], error_type, "{}", self.text);
+        assert_eq!(e["code"], code, "{}", self.text);
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.text);
+        assert!(e.get("param").is_some(), "param must be present (maybe null): {}", self.text);
+        assert_eq!(e["request_id"].as_str(), self.header("x-request-id"), "request_id must match X-Request-Id");
+        self.body
+    }
+}
+
+impl TestApp {
+    /// Spawns with default test configuration; `None` when the backend is unavailable here.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let (url, db) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("apinfer.db").display());
+                (url, TestDb::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let mut conn = match diesel::PgConnection::establish(&format!("{admin_url}/postgres")) {
+                    Ok(conn) => conn,
+                    Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                        eprintln!("NOTICE: skipping PostgreSQL test, no server at {admin_url}: {e}");
+                        return None;
+                    }
+                    Err(e) => panic!("CI=true and PostgreSQL at {admin_url} is unreachable: {e}"),
+                };
+                let name = format!("apinfer_test_{}", apinfer_core::ids::random_base62(16).to_lowercase());
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                (format!("{admin_url}/{name}"), TestDb::Postgres { admin_url: format!("{admin_url}/postgres"), name })
+            }
+        };
+        let mut config = Config::development(url);
+        config.addr = "127.0.0.1:0".into();
+        config.rate_limit_per_second = 10_000;
+        config.rate_limit_burst = 10_000;
+        config.auth_rate_limit_per_minute = 10_000;
+        config.db_pool_size = 8;
+        configure(&mut config);
+        if std::env::var("TEST_LOG").is_ok() {
+            apinfer_api::telemetry::init(false);
+        }
+        let clock = OffsetClock::default();
+        let app: Application =
+            startup::build_with_clock(config.clone(), Arc::new(clock.clone())).await.expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let app_state = app.state();
+        tokio::spawn(app.run());
+        Some(TestApp { base, client: reqwest::Client::new(), clock, config, app_state, _db: db })
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    /// Signs a new user up through the API.
+    pub async fn signup(&self, email: &str) -> TestUser {
+        let password = "correct horse battery".to_string();
+        let body = self.post("/v1/auth/signup", None, json!({"email": email, "password": password})).await.expect(201);
+        TestUser {
+            password,
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+            account_id: body["account"]["id"].as_str().unwrap().to_string(),
+            token: body["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Creates an apinfer administrator (as `apinfer admin create-user --admin` does) and logs in.
+    pub async fn admin(&self) -> TestUser {
+        let email = format!("admin-{}@apinfer.test", apinfer_core::ids::random_base62(8).to_lowercase());
+        let password = "admin password 123".to_string();
+        let pool = self.app_state.pool.clone();
+        let e = email.clone();
+        let p = password.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().unwrap();
+            let hash = hash_password(&p).unwrap();
+            accounts::create_user_with_account(
+                &mut conn,
+                NewUser { email: &e, password_hash: &hash, name: Some("Admin"), is_admin: true },
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        })
+        .await
+        .unwrap();
+        let login = self.post("/v1/auth/login", None, json!({"email": email, "password": password})).await.expect(200);
+        let me = self.get("/v1/me", login["token"].as_str()).await.expect(200);
+        TestUser {
+            password,
+            user_id: me["user"]["id"].as_str().unwrap().to_string(),
+            account_id: me["account"]["id"].as_str().unwrap().to_string(),
+            token: login["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Creates an API key for the user's account with these scopes; returns (id, secret).
+    pub async fn api_key(&self, user: &TestUser, scopes: &[&str]) -> (String, String) {
+        let body =
+            self.post("/v1/api-keys", Some(&user.token), json!({"name": "test", "scopes": scopes})).await.expect(201);
+        (body["id"].as_str().unwrap().to_string(), body["key"].as_str().unwrap().to_string())
+    }
+
+    /// Adds credits to an account through an admin adjustment.
+    pub async fn grant(&self, admin: &TestUser, account_id: &str, credits: &str) {
+        self.post(
+            &format!("/v1/admin/accounts/{account_id}/adjustments"),
+            Some(&admin.token),
+            json!({"credits": credits, "reason": "test grant"}),
+        )
+        .await
+        .expect(201);
+    }
+
+    pub async fn balance(&self, token: &str) -> Value {
+        self.get("/v1/balance", Some(token)).await.expect(200)
+    }
+
+    /// Every ledger entry of the caller's account, walking all pages.
+    pub async fn all_transactions(&self, token: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/transactions?limit=100&cursor={c}"),
+                None => "/v1/transactions?limit=100".to_string(),
+            };
+            let page = self.get(&path, Some(token)).await.expect(200);
+            out.extend(page["data"].as_array().unwrap().iter().cloned());
+            if !page["has_more"].as_bool().unwrap() {
+                break;
+            }
+            cursor = page["next_cursor"].as_str().map(str::to_string);
+        }
+        out
+    }
+
+    /// Asserts the ledger invariant through the API: entries sum to the balance, and
+    /// `available = balance − held ≥ 0`.
+    pub async fn assert_ledger_consistent(&self, token: &str) {
+        let balance = self.balance(token).await;
+        let entries = self.all_transactions(token).await;
+        let sum: rust_decimal::Decimal = entries.iter().map(|e| dec(&e["credits"])).sum();
+        assert_eq!(sum, dec(&balance["balance"]), "ledger sum must equal the balance");
+        assert_eq!(dec(&balance["available"]), dec(&balance["balance"]) - dec(&balance["held"]));
+        assert!(dec(&balance["available"]) >= rust_decimal::Decimal::ZERO);
+    }
+}
+
+/// A JSON credits string as an exact decimal.
+pub fn dec(v: &Value) -> rust_decimal::Decimal {
+    v.as_str().unwrap_or_else(|| panic!("expected a decimal string, got {v}")).parse().unwrap()
+}
+
+/// Declares each named `async fn(Backend)` test once per backend:
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Like [`backend_tests!`] for tests that build their own app: each named
+/// `async fn(Backend)` runs once per backend.
+#[macro_export]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod per_backend_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await; }
+            )*
+        }
+        mod per_backend_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::helpers::Backend::Postgres).await; }
+            )*
+        }
+    };
+}

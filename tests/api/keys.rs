@@ -1,0 +1,123 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::helpers::TestApp;
+
+async fn keys_are_shown_once_listed_without_secret_and_scoped(app: TestApp) {
+    let ada = app.signup("ada@example.com").await;
+    let created = app
+        .post(
+            "/v1/api-keys",
+            Some(&ada.token),
+            json!({"name": "script", "scopes": ["balance:read"], "spend_limit": "50"}),
+        )
+        .await
+        .expect(201);
+    let secret = created["key"].as_str().unwrap();
+    assert!(secret.starts_with("sk_") && secret.len() >= 35, "{secret}");
+    assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
+    assert_eq!(created["spend_limit"], "50");
+    assert_eq!(created["spent"], "0");
+    let list = app.get("/v1/api-keys", Some(&ada.token)).await.expect(200);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(secret), "the secret must never be listed");
+    assert!(list["data"][0].get("key").is_none());
+    // The key works for its scope, and is rejected (403) outside it.
+    let balance = app.get("/v1/balance", Some(secret)).await.expect(200);
+    assert_eq!(balance["account_id"], ada.account_id.as_str());
+    app.get("/v1/transactions", Some(secret)).await.expect_error(403, "permission_denied", "missing_scope");
+    // Keys cannot manage keys.
+    app.post("/v1/api-keys", Some(secret), json!({"name": "x", "scopes": ["balance:read"]})).await.expect_error(
+        403,
+        "permission_denied",
+        "session_required",
+    );
+    // last_used_at is recorded.
+    let list = app.get("/v1/api-keys", Some(&ada.token)).await.expect(200);
+    assert!(list["data"][0]["last_used_at"].as_str().is_some());
+}
+
+async fn revocation_is_immediate_and_foreign_keys_are_404(app: TestApp) {
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let (id, secret) = app.api_key(&ada, &["balance:read"]).await;
+    app.get("/v1/balance", Some(&secret)).await.expect(200);
+    // Bob cannot see or revoke Ada's key: 404, not 403.
+    app.request(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&bob.token), None, &[]).await.expect_error(
+        404,
+        "not_found",
+        "resource_missing",
+    );
+    app.get("/v1/balance", Some(&secret)).await.expect(200);
+    let revoked =
+        app.request(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&ada.token), None, &[]).await.expect(200);
+    assert!(revoked["revoked_at"].as_str().is_some());
+    app.get("/v1/balance", Some(&secret)).await.expect_error(401, "authentication_required", "invalid_token");
+    app.request(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&ada.token), None, &[]).await.expect_error(
+        404,
+        "not_found",
+        "resource_missing",
+    );
+    assert!(app.get("/v1/api-keys", Some(&ada.token)).await.expect(200)["data"].as_array().unwrap().is_empty());
+}
+
+async fn keys_expire(app: TestApp) {
+    let ada = app.signup("ada@example.com").await;
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let created = app
+        .post(
+            "/v1/api-keys",
+            Some(&ada.token),
+            json!({"name": "short-lived", "scopes": ["balance:read"], "expires_at": expires}),
+        )
+        .await
+        .expect(201);
+    let secret = created["key"].as_str().unwrap();
+    app.get("/v1/balance", Some(secret)).await.expect(200);
+    app.clock.advance(chrono::Duration::hours(2));
+    app.get("/v1/balance", Some(secret)).await.expect_error(401, "authentication_required", "invalid_token");
+}
+
+async fn key_creation_validates_input(app: TestApp) {
+    let ada = app.signup("ada@example.com").await;
+    let bad_scope =
+        app.post("/v1/api-keys", Some(&ada.token), json!({"name": "k", "scopes": ["balance:read", "root"]})).await;
+    assert_eq!(bad_scope.expect_error(400, "invalid_request", "invalid_scope")["error"]["param"], "scopes.1");
+    app.post("/v1/api-keys", Some(&ada.token), json!({"name": "k", "scopes": []})).await.expect_error(
+        400,
+        "invalid_request",
+        "invalid_scopes",
+    );
+    app.post("/v1/api-keys", Some(&ada.token), json!({"name": "", "scopes": ["usage:read"]})).await.expect_error(
+        400,
+        "invalid_request",
+        "invalid_name",
+    );
+    let precise = app
+        .post(
+            "/v1/api-keys",
+            Some(&ada.token),
+            json!({"name": "k", "scopes": ["usage:read"], "spend_limit": "1.00001"}),
+        )
+        .await;
+    assert_eq!(precise.expect_error(400, "invalid_request", "invalid_parameter")["error"]["param"], "spend_limit");
+    app.post("/v1/api-keys", Some(&ada.token), json!({"name": "k", "scopes": ["usage:read"], "spend_limit": 1.5}))
+        .await
+        .expect_error(400, "invalid_request", "invalid_parameter");
+    app.post(
+        "/v1/api-keys",
+        Some(&ada.token),
+        json!({"name": "k", "scopes": ["usage:read"], "expires_at": "2001-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect_error(400, "invalid_request", "invalid_expiry");
+    assert!(app.get("/v1/api-keys", Some(&ada.token)).await.expect(200)["data"].as_array().unwrap().is_empty());
+}
+
+backend_tests!(
+    keys_are_shown_once_listed_without_secret_and_scoped,
+    revocation_is_immediate_and_foreign_keys_are_404,
+    keys_expire,
+    key_creation_validates_input,
+);

@@ -1,0 +1,65 @@
+use crate::backend_tests;
+use crate::helpers::TestApp;
+
+async fn health_readiness_and_metrics(app: TestApp) {
+    let health = app.get("/healthz", None).await;
+    assert_eq!((health.status.as_u16(), health.text.as_str()), (200, "ok"));
+    let ready = app.get("/readyz", None).await;
+    assert_eq!((ready.status.as_u16(), ready.text.as_str()), (200, "ready"));
+    let admin = app.admin().await;
+    let ada = app.signup("ada@example.com").await;
+    app.grant(&admin, &ada.account_id, "5").await;
+    app.balance(&ada.token).await;
+    let metrics = app.get("/metrics", None).await;
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text;
+    assert!(
+        text.contains("apinfer_http_requests_total{method=\"GET\",route=\"/v1/balance\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "apinfer_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/balance\",le=\"+Inf\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("apinfer_credits_moved_total{type=\"adjustment\"} 5"), "{text}");
+    assert!(text.contains("apinfer_credits_spent_total 0"), "{text}");
+}
+
+/// The committed `openapi.yaml` is exactly what the server serves (regenerate with
+/// `cargo run -p apinfer-api -- openapi > openapi.yaml`).
+async fn committed_openapi_matches_the_served_document(app: TestApp) {
+    let served = app.get("/openapi.yaml", None).await;
+    assert_eq!(served.status, 200);
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
+        .expect("openapi.yaml at the repository root");
+    assert!(
+        committed == served.text,
+        "openapi.yaml is stale: run `cargo run -p apinfer-api -- openapi > openapi.yaml`"
+    );
+    let json = app.get("/openapi.json", None).await.expect(200);
+    assert_eq!(json["openapi"], "3.1.0");
+    let yaml: serde_json::Value = serde_yaml::from_str(&committed).unwrap();
+    assert_eq!(yaml, json, "the JSON and YAML documents agree");
+    // Every operation documents its responses with descriptions (required by OpenAPI).
+    for (path, item) in json["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path} {status}");
+            }
+        }
+    }
+}
+
+async fn docs_are_served_offline(app: TestApp) {
+    let page = app.get("/docs/", None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.to_lowercase().contains("swagger"), "{}", page.text);
+    assert!(!page.text.contains("https://"), "the docs page must not load anything from the internet");
+    let bundle = app.get("/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(bundle.status, 200);
+    assert!(bundle.text.len() > 100_000);
+}
+
+backend_tests!(health_readiness_and_metrics, committed_openapi_matches_the_served_document, docs_are_served_offline);
