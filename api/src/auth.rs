@@ -112,6 +112,22 @@ impl Caller {
         }
     }
 
+    /// Sessions may do whatever their role allows; keys need one of the scopes.
+    pub fn require_any_scope(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        match scopes.iter().find_map(|s| self.require_scope(*s).ok()) {
+            Some(()) => Ok(()),
+            None => self.require_scope(scopes[0]),
+        }
+    }
+
+    /// Owner/admin sessions, or keys with the scope (members' sessions may not).
+    pub fn require_manager_or_scope(&self, scope: Scope) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::Session { .. } => self.require_manager(),
+            Credential::ApiKey { .. } => self.require_scope(scope),
+        }
+    }
+
     /// A session of an owner or admin of the account (managing keys, members, settings).
     pub fn require_manager(&self) -> Result<(), ApiError> {
         match &self.credential {

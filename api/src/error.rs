@@ -210,12 +210,12 @@ impl From<CoreError> for ApiError {
         match e {
             CoreError::NotFound(what) => ApiError::not_found(what),
             CoreError::Invalid { code, message, param } => {
-                let kind = if code.starts_with("invalid") || code == "reason_required" {
-                    ErrorKind::InvalidRequest
-                } else {
-                    ErrorKind::Unprocessable
-                };
-                let mut err = ApiError::new(kind, code, message);
+                let mut err = ApiError::new(ErrorKind::InvalidRequest, code, message);
+                err.param = param;
+                err
+            }
+            CoreError::Unprocessable { code, message, param } => {
+                let mut err = ApiError::new(ErrorKind::Unprocessable, code, message);
                 err.param = param;
                 err
             }

@@ -62,6 +62,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
         metrics: Metrics::default(),
+        payments: Arc::new(apinfer_core::payments::sandbox::SandboxProvider),
         pool,
         clock,
         config,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use apinfer_core::db::{DbConn, Pool};
+use apinfer_core::payments::PaymentProvider;
 use apinfer_core::Clock;
 
 use crate::auth::SessionKeys;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub sessions: SessionKeys,
     pub limits: RateLimits,
     pub metrics: Metrics,
+    /// Takes payments (the built-in sandbox by default).
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {

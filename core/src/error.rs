@@ -14,6 +14,10 @@ pub enum Error {
     /// The request is well-formed JSON but breaks a rule; `param` names the field.
     #[error("{message}")]
     Invalid { code: &'static str, message: String, param: Option<String> },
+    /// The request is valid but the rules forbid it now (422): a refund past its window, a
+    /// price outside its tier.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String, param: Option<String> },
     /// Not enough available credits.
     #[error("insufficient credits: {required} needed, {available} available")]
     InsufficientCredits { required: Credits, available: Credits },
@@ -37,6 +41,14 @@ pub enum Error {
 impl Error {
     pub fn invalid(code: &'static str, message: impl Into<String>, param: impl Into<Option<&'static str>>) -> Self {
         Error::Invalid { code, message: message.into(), param: param.into().map(str::to_string) }
+    }
+
+    pub fn unprocessable(
+        code: &'static str,
+        message: impl Into<String>,
+        param: impl Into<Option<&'static str>>,
+    ) -> Self {
+        Error::Unprocessable { code, message: message.into(), param: param.into().map(str::to_string) }
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {

@@ -10,7 +10,10 @@ pub mod credits;
 pub mod db;
 pub mod error;
 pub mod ids;
+pub mod payments;
 pub mod pricing;
+pub mod purchasing;
+pub mod signature;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};

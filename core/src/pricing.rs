@@ -95,7 +95,7 @@ impl Tier {
     pub fn check_price(self, per_image: Credits) -> Result<()> {
         let (low, high) = self.bounds();
         if per_image < low || per_image > high {
-            return Err(Error::invalid(
+            return Err(Error::unprocessable(
                 "price_outside_tier",
                 format!("credits_per_image {per_image} is outside the {} tier's range {low}–{high}", self.as_str()),
                 "credits_per_image",

@@ -232,6 +232,35 @@ impl TestApp {
         .expect(201);
     }
 
+    /// Buys a package with a card through the API; returns the purchase.
+    pub async fn buy(&self, token: &str, package: &str, card: &str) -> Value {
+        self.post("/v1/purchases", Some(token), json!({"package_id": package, "payment_method": card_payment(card)}))
+            .await
+            .expect(201)
+    }
+
+    /// Delivers a payment provider event, signed with the server's webhook secret at `at`.
+    pub async fn payment_webhook(&self, event_id: &str, event_type: &str, purchase_id: &str, at: i64) -> Resp {
+        let body = json!({"id": event_id, "type": event_type, "data": {"purchase_id": purchase_id}}).to_string();
+        let secret = secrecy::ExposeSecret::expose_secret(&self.config.payments_webhook_secret).to_string();
+        let signature = apinfer_core::signature::sign(secret.as_bytes(), at, body.as_bytes());
+        self.raw_post("/v1/webhooks/payments/sandbox", body, &[("Apinfer-Signature", &signature)]).await
+    }
+
+    /// POSTs a raw body.
+    pub async fn raw_post(&self, path: &str, body: String, headers: &[(&str, &str)]) -> Resp {
+        let mut req =
+            self.client.post(format!("{}{}", self.base, path)).header("content-type", "application/json").body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        Resp { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::Null), text }
+    }
+
     pub async fn balance(&self, token: &str) -> Value {
         self.get("/v1/balance", Some(token)).await.expect(200)
     }
@@ -265,6 +294,12 @@ impl TestApp {
         assert_eq!(dec(&balance["available"]), dec(&balance["balance"]) - dec(&balance["held"]));
         assert!(dec(&balance["available"]) >= rust_decimal::Decimal::ZERO);
     }
+}
+
+/// A card payment method with a test card number.
+pub fn card_payment(number: &str) -> Value {
+    let cvc = if number.len() == 15 { "1234" } else { "123" };
+    json!({"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": cvc}})
 }
 
 /// A JSON credits string as an exact decimal.

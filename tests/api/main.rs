@@ -11,3 +11,4 @@ mod keys;
 mod ledger;
 mod limits;
 mod ops;
+mod purchases;

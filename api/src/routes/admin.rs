@@ -3,17 +3,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use apinfer_core::ids::AccountId;
+use apinfer_core::ids::{AccountId, PurchaseId, RefundId};
 use apinfer_core::pricing::Tier;
 use apinfer_core::store::accounts::{self, AccountType};
 use apinfer_core::store::catalog::{self, Model, ModelChanges, Package, PackageChanges};
-use apinfer_core::store::ledger;
+use apinfer_core::store::{ledger, purchases};
 use apinfer_core::Credits;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::account::AccountView;
 use super::catalog::{ModelList, ModelView, PackageList, PackageView};
+use super::purchases::{PurchaseView, RefundView};
 use super::transactions::TransactionView;
 use super::views::MoneyView;
 use crate::auth::Caller;
@@ -26,7 +27,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct AdjustmentRequest {
     /// Signed credits: positive adds, negative removes (never below `available`).
-    #[schema(value_type = String, example = "25")]
+    #[schema(value_type = String, format = "decimal", example = "25")]
     pub credits: Credits,
     /// Why; required, shown in the ledger as the description.
     #[schema(example = "compensation for incident 42")]
@@ -126,7 +127,7 @@ pub struct CreateModelRequest {
     /// `basic`, `standard` or `premium`.
     pub tier: String,
     /// Must lie within the tier's range.
-    #[schema(value_type = String, example = "0.5")]
+    #[schema(value_type = String, format = "decimal", example = "0.5")]
     pub credits_per_image: Credits,
     /// Supported sizes (default `["1024x1024"]`).
     pub sizes: Option<Vec<String>>,
@@ -139,7 +140,7 @@ pub struct CreateModelRequest {
 pub struct UpdateModelRequest {
     pub name: Option<String>,
     pub tier: Option<String>,
-    #[schema(value_type = Option<String>, example = "2")]
+    #[schema(value_type = Option<String>, format = "decimal", example = "2")]
     pub credits_per_image: Option<Credits>,
     pub sizes: Option<Vec<String>>,
     pub active: Option<bool>,
@@ -229,7 +230,7 @@ pub struct CreatePackageRequest {
     #[schema(example = "mega")]
     pub id: String,
     pub name: String,
-    #[schema(value_type = String, example = "100000")]
+    #[schema(value_type = String, format = "decimal", example = "100000")]
     pub credits: Credits,
     pub price: MoneyView,
     pub popular: Option<bool>,
@@ -241,7 +242,7 @@ pub struct CreatePackageRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePackageRequest {
     pub name: Option<String>,
-    #[schema(value_type = Option<String>, example = "6000")]
+    #[schema(value_type = Option<String>, format = "decimal", example = "6000")]
     pub credits: Option<Credits>,
     pub price: Option<MoneyView>,
     pub popular: Option<bool>,
@@ -320,4 +321,55 @@ pub async fn update_package(
     let id = id.into_inner();
     let package = state.db(move |conn| catalog::update_package(conn, &id, changes)).await?;
     Ok(HttpResponse::Ok().json(PackageView::from(package)))
+}
+
+/// Confirm that a bank transfer (or wallet payment) arrived: credits the purchase, once.
+/// Confirming a purchase already credited changes nothing.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "`pur_...`")),
+    responses(
+        (status = 200, description = "The purchase, succeeded", body = PurchaseView),
+        (status = 403, description = "Not an apinfer admin", body = ErrorBody),
+        (status = 404, description = "No such purchase", body = ErrorBody),
+        (status = 409, description = "The purchase failed or was refunded", body = ErrorBody),
+    ))]
+#[post("/admin/purchases/{id}/confirm")]
+pub async fn confirm_purchase(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_platform_admin()?;
+    let id = PurchaseId::parse(&id).ok_or_else(|| ApiError::not_found("purchase"))?;
+    let now = state.now();
+    let (purchase, credited) = state.db(move |conn| purchases::credit(conn, &id, None, now)).await?;
+    if credited {
+        state.metrics.observe_credits(apinfer_core::store::ledger::EntryType::Purchase, purchase.credits);
+    } else if purchase.succeeded_at.is_none() {
+        return Err(ApiError::new(
+            crate::error::ErrorKind::Conflict,
+            "purchase_not_awaiting_payment",
+            format!("a {} purchase cannot be confirmed", purchase.status.as_str()),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(PurchaseView::from(purchase)))
+}
+
+/// Mark a refund's money as arrived at the customer (`succeeded`).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "`ref_...`")),
+    responses(
+        (status = 200, description = "The refund, succeeded", body = RefundView),
+        (status = 403, description = "Not an apinfer admin", body = ErrorBody),
+        (status = 404, description = "No such refund", body = ErrorBody),
+    ))]
+#[post("/admin/refunds/{id}/complete")]
+pub async fn complete_refund(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_platform_admin()?;
+    let id = RefundId::parse(&id).ok_or_else(|| ApiError::not_found("refund"))?;
+    let now = state.now();
+    let refund = state.db(move |conn| purchases::complete_refund(conn, &id, now)).await?;
+    Ok(HttpResponse::Ok().json(RefundView::from(refund)))
 }

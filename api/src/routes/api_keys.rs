@@ -28,7 +28,7 @@ pub struct CreateApiKeyRequest {
     #[schema(example = json!(["balance:read", "generations:write"]))]
     pub scopes: Vec<String>,
     /// Most credits the key may spend in total; no limit when absent.
-    #[schema(value_type = Option<String>, example = "500")]
+    #[schema(value_type = Option<String>, format = "decimal", example = "500")]
     pub spend_limit: Option<Credits>,
     /// When the key stops working; never when absent.
     pub expires_at: Option<DateTime<Utc>>,
@@ -45,10 +45,10 @@ pub struct ApiKeyView {
     pub prefix: String,
     pub scopes: Vec<String>,
     /// Credits the key may spend in total, or null for no limit.
-    #[schema(value_type = Option<String>, example = "500")]
+    #[schema(value_type = Option<String>, format = "decimal", example = "500")]
     pub spend_limit: Option<Credits>,
     /// Credits spent (or held) through this key so far.
-    #[schema(value_type = String, example = "12.25")]
+    #[schema(value_type = String, format = "decimal", example = "12.25")]
     pub spent: Credits,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,

@@ -17,16 +17,16 @@ use crate::state::AppState;
 pub struct BalanceView {
     pub account_id: String,
     /// All credits on the account.
-    #[schema(value_type = String, example = "5000")]
+    #[schema(value_type = String, format = "decimal", example = "5000")]
     pub balance: Credits,
     /// Reserved by generations in flight.
-    #[schema(value_type = String, example = "3.5")]
+    #[schema(value_type = String, format = "decimal", example = "3.5")]
     pub held: Credits,
     /// `balance − held`: what can be spent now; never below 0.
-    #[schema(value_type = String, example = "4996.5")]
+    #[schema(value_type = String, format = "decimal", example = "4996.5")]
     pub available: Credits,
     /// Below this `available`, a low-balance alert fires (null when alerts are off).
-    #[schema(value_type = Option<String>, example = "100")]
+    #[schema(value_type = Option<String>, format = "decimal", example = "100")]
     pub low_balance_threshold: Option<Credits>,
     pub updated_at: DateTime<Utc>,
 }

@@ -20,7 +20,7 @@ pub struct PackageView {
     #[schema(example = "Standard Package")]
     pub name: String,
     /// Credits the package adds to the balance.
-    #[schema(value_type = String, example = "5000")]
+    #[schema(value_type = String, format = "decimal", example = "5000")]
     pub credits: Credits,
     /// What it costs.
     pub price: MoneyView,
@@ -60,7 +60,7 @@ pub struct ModelView {
     #[schema(example = "standard")]
     pub tier: String,
     /// Credits per image at standard quality, whatever the resolution.
-    #[schema(value_type = String, example = "1.75")]
+    #[schema(value_type = String, format = "decimal", example = "1.75")]
     pub credits_per_image: Credits,
     /// Multiplier per quality: `standard` 1, `high` 1.5, `ultra` 2.
     #[schema(example = json!({"standard": "1", "high": "1.5", "ultra": "2"}))]
@@ -134,10 +134,10 @@ pub struct QuoteView {
     pub model: String,
     pub quality: String,
     pub n: u32,
-    #[schema(value_type = String, example = "1.75")]
+    #[schema(value_type = String, format = "decimal", example = "1.75")]
     pub credits_per_image: Credits,
     /// `credits_per_image × quality multiplier × n`.
-    #[schema(value_type = String, example = "2.625")]
+    #[schema(value_type = String, format = "decimal", example = "2.625")]
     pub total_credits: Credits,
 }
 

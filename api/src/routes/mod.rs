@@ -7,8 +7,11 @@ pub mod auth;
 pub mod balance;
 pub mod catalog;
 pub mod ops;
+pub mod payment_methods;
+pub mod purchases;
 pub mod transactions;
 pub mod views;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -26,6 +29,17 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(catalog::quote)
         .service(balance::balance)
         .service(transactions::list)
+        .service(purchases::create)
+        .service(purchases::list)
+        .service(purchases::retrieve)
+        .service(purchases::refund)
+        .service(purchases::list_refunds)
+        .service(payment_methods::create)
+        .service(payment_methods::list)
+        .service(payment_methods::remove)
+        .service(webhooks::payments)
+        .service(admin::confirm_purchase)
+        .service(admin::complete_refund)
         .service(admin::create_adjustment)
         .service(admin::update_account)
         .service(admin::list_models)

@@ -24,10 +24,10 @@ pub struct TransactionView {
     #[schema(example = "generation")]
     pub entry_type: String,
     /// Signed: positive added credits, negative removed them.
-    #[schema(value_type = String, example = "-1.75")]
+    #[schema(value_type = String, format = "decimal", example = "-1.75")]
     pub credits: Credits,
     /// The balance right after this entry.
-    #[schema(value_type = String, example = "98.25")]
+    #[schema(value_type = String, format = "decimal", example = "98.25")]
     pub balance_after: Credits,
     /// The purchase, generation or refund this entry belongs to.
     pub reference_id: Option<String>,
@@ -98,13 +98,7 @@ pub async fn list(
         })?),
     };
     let filter = EntryFilter { entry_type, from: filter.from, to: filter.to };
-    let cursor = match page.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            TransactionId::parse(c)
-                .ok_or_else(|| ApiError::invalid("invalid_cursor", "cursor is not valid", Some("cursor")))?,
-        ),
-    };
+    let cursor = page.cursor_as(TransactionId::parse)?;
     let page =
         state.db(move |conn| ledger::list_entries(conn, &caller.account_id, &filter, cursor.as_ref(), limit)).await?;
     let next_cursor = if page.has_more { page.items.last().map(|e| e.id.to_string()) } else { None };

@@ -56,6 +56,16 @@ impl PageParams {
             Some(_) => Err(ApiError::invalid("invalid_limit", "limit must be between 1 and 100", Some("limit"))),
         }
     }
+
+    /// The cursor as a typed id; a cursor that cannot be one is a 400.
+    pub fn cursor_as<T>(&self, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ApiError> {
+        match self.cursor.as_deref() {
+            None => Ok(None),
+            Some(c) => parse(c)
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid("invalid_cursor", "cursor is not valid", Some("cursor"))),
+        }
+    }
 }
 
 /// Declares a list envelope `{data, has_more, next_cursor}` for one item type.

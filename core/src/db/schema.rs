@@ -109,6 +109,78 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(ledger_entries -> accounts (account_id));
 
+diesel::table! {
+    payment_methods (id) {
+        id -> Text,
+        account_id -> Text,
+        provider -> Text,
+        token -> Text,
+        brand -> Text,
+        last4 -> Text,
+        exp_month -> Integer,
+        exp_year -> Integer,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    purchases (id) {
+        id -> Text,
+        account_id -> Text,
+        package_id -> Text,
+        credits -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        method_type -> Text,
+        card_brand -> Nullable<Text>,
+        card_last4 -> Nullable<Text>,
+        payment_method_id -> Nullable<Text>,
+        provider -> Text,
+        provider_charge -> Nullable<Text>,
+        next_action_type -> Nullable<Text>,
+        next_action_url -> Nullable<Text>,
+        bank_reference -> Nullable<Text>,
+        bank_beneficiary -> Nullable<Text>,
+        bank_name -> Nullable<Text>,
+        bank_account -> Nullable<Text>,
+        credits_remaining -> BigInt,
+        refunded_credits -> BigInt,
+        failure_code -> Nullable<Text>,
+        failure_message -> Nullable<Text>,
+        auto_topup -> Bool,
+        user_id -> Nullable<Text>,
+        api_key_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        succeeded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        account_id -> Text,
+        purchase_id -> Text,
+        credits -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        provider_refund -> Nullable<Text>,
+        expected_by -> Timestamp,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_events (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        received_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -118,4 +190,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     packages,
     models,
     idempotency_keys,
+    payment_methods,
+    purchases,
+    refunds,
+    webhook_events,
 );

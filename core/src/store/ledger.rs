@@ -214,9 +214,9 @@ pub fn balance(conn: &mut DbConn, account: &AccountId) -> Result<Balance> {
 }
 
 /// A manual correction by an apinfer admin: ledger type `adjustment`, with a required reason.
-/// Adjustments are not credit lots: they are never refundable, and spending consumes purchase
-/// lots first (see the purchases module). A negative adjustment cannot take `available` below
-/// zero.
+/// Positive adjustments are not credit lots: they are never refundable, and spending consumes
+/// purchase lots first. A negative adjustment is a debit like any other: it consumes lots
+/// oldest first and cannot take `available` below zero.
 pub fn adjust(
     conn: &mut DbConn,
     account: &AccountId,
@@ -233,7 +233,7 @@ pub fn adjust(
         return Err(Error::invalid("reason_required", "a reason is required for every adjustment", "reason"));
     }
     write_transaction(conn, |conn| {
-        append_entry(
+        let entry = append_entry(
             conn,
             NewEntry {
                 account_id: account,
@@ -245,7 +245,11 @@ pub fn adjust(
                 api_key_id: None,
             },
             now,
-        )
+        )?;
+        if credits.is_negative() {
+            super::purchases::consume_lots(conn, account, Credits::from_units(-credits.units()))?;
+        }
+        Ok(entry)
     })
 }
 
@@ -262,6 +266,28 @@ pub struct EntryFilter {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// A page from `limit + 1` fetched items: the extra one only says another page follows.
+    pub fn from_overfetch(mut items: Vec<T>, limit: i64) -> Self {
+        let has_more = items.len() as i64 > limit;
+        items.truncate(limit.max(0) as usize);
+        Page { items, has_more }
+    }
+}
+
+/// Takes the account's row lock for the rest of the transaction (every money-moving
+/// transaction on an account starts with a write to its row, so they serialize per account),
+/// and returns its balance.
+pub fn lock_account(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<Balance> {
+    let updated = diesel::update(accounts::table.find(account.as_str()))
+        .set(accounts::updated_at.eq(naive(now)))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::NotFound("account"));
+    }
+    balance(conn, account)
 }
 
 /// Entries newest first, strictly older than the `after` entry (the previous page's last id).
@@ -293,7 +319,7 @@ pub fn list_entries(
             .ok_or_else(|| Error::invalid("invalid_cursor", "cursor does not name an entry of this list", "cursor"))?;
         query = query.filter(ledger_entries::seq.lt(seq));
     }
-    let mut items: Vec<LedgerEntry> = query
+    let items: Vec<LedgerEntry> = query
         .order(ledger_entries::seq.desc())
         .limit(limit + 1)
         .select(EntryRow::as_select())
@@ -301,9 +327,7 @@ pub fn list_entries(
         .into_iter()
         .map(LedgerEntry::from)
         .collect();
-    let has_more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    Ok(Page { items, has_more })
+    Ok(Page::from_overfetch(items, limit))
 }
 
 /// Sum of all the account's entries (for invariant checks: it must equal the balance).

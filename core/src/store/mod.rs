@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod catalog;
 pub mod idempotency;
 pub mod ledger;
+pub mod purchases;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

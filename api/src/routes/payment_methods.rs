@@ -1,0 +1,129 @@
+//! Saved cards, for purchases by `payment_method_id` and automatic top-up.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use apinfer_core::ids::PaymentMethodId;
+use apinfer_core::payments::Card;
+use apinfer_core::store::api_keys::Scope;
+use apinfer_core::store::purchases::{self, PaymentMethod};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::purchases::CardInput;
+use super::views::list_view;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody, ErrorKind};
+use crate::state::AppState;
+
+/// A card to save.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentMethodRequest {
+    /// `card`.
+    #[serde(rename = "type")]
+    pub method_type: String,
+    pub card: CardInput,
+}
+
+/// A saved card (the number is kept only by the payment provider).
+#[derive(Serialize, ToSchema)]
+pub struct PaymentMethodView {
+    /// `pm_...`
+    pub id: String,
+    /// `card`.
+    #[serde(rename = "type")]
+    pub method_type: String,
+    /// `visa`, `mastercard` or `amex`.
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i32,
+    pub exp_year: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PaymentMethod> for PaymentMethodView {
+    fn from(pm: PaymentMethod) -> Self {
+        PaymentMethodView {
+            id: pm.id.to_string(),
+            method_type: "card".into(),
+            brand: pm.brand,
+            last4: pm.last4,
+            exp_month: pm.exp_month,
+            exp_year: pm.exp_year,
+            created_at: pm.created_at,
+        }
+    }
+}
+
+list_view!(PaymentMethodList, PaymentMethodView, "The account's saved cards.");
+
+/// Save a card (owner/admin session or `purchases:write`).
+#[utoipa::path(tag = "payment_methods", security(("bearer" = [])), request_body = CreatePaymentMethodRequest, responses(
+    (status = 201, description = "The saved card", body = PaymentMethodView),
+    (status = 400, description = "Invalid card", body = ErrorBody),
+    (status = 402, description = "The provider refused the card", body = ErrorBody),
+    (status = 403, description = "Not allowed", body = ErrorBody),
+))]
+#[post("/payment-methods")]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<CreatePaymentMethodRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_manager_or_scope(Scope::PurchasesWrite)?;
+    let request = body.into_inner();
+    if request.method_type != "card" {
+        return Err(ApiError::invalid("invalid_payment_method", "only cards can be saved", Some("type")));
+    }
+    let now = state.now();
+    let c = request.card;
+    let card = Card::parse(&c.number, c.exp_month, c.exp_year, &c.cvc, now, "card")?;
+    let saved =
+        state.payments.save_card(&card).map_err(|d| ApiError::new(ErrorKind::PaymentFailed, d.code, d.message))?;
+    let pm = PaymentMethod {
+        id: PaymentMethodId::generate(),
+        account_id: caller.account_id,
+        provider: state.payments.name().to_string(),
+        token: saved.token,
+        brand: card.brand.as_str().to_string(),
+        last4: card.last4().to_string(),
+        exp_month: card.exp_month as i32,
+        exp_year: card.exp_year,
+        created_at: now,
+    };
+    let pm = state.db(move |conn| purchases::save_payment_method(conn, &pm)).await?;
+    Ok(HttpResponse::Created().json(PaymentMethodView::from(pm)))
+}
+
+/// The account's saved cards.
+#[utoipa::path(tag = "payment_methods", security(("bearer" = [])), responses(
+    (status = 200, description = "Saved cards, newest first", body = PaymentMethodList),
+))]
+#[get("/payment-methods")]
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require_manager_or_scope(Scope::PurchasesWrite)?;
+    let pms = state.db(move |conn| purchases::list_payment_methods(conn, &caller.account_id)).await?;
+    Ok(HttpResponse::Ok().json(PaymentMethodList {
+        data: pms.into_iter().map(PaymentMethodView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
+}
+
+/// Forget a saved card.
+#[utoipa::path(tag = "payment_methods", security(("bearer" = [])), params(("id" = String, Path, description = "`pm_...`")), responses(
+    (status = 200, description = "The deleted card", body = PaymentMethodView),
+    (status = 404, description = "No such card in this account", body = ErrorBody),
+))]
+#[delete("/payment-methods/{id}")]
+pub async fn remove(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_manager_or_scope(Scope::PurchasesWrite)?;
+    let id = PaymentMethodId::parse(&id).ok_or_else(|| ApiError::not_found("payment method"))?;
+    let now = state.now();
+    let pm = state.db(move |conn| purchases::delete_payment_method(conn, &caller.account_id, &id, now)).await?;
+    Ok(HttpResponse::Ok().json(PaymentMethodView::from(pm)))
+}

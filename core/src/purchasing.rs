@@ -1,0 +1,145 @@
+//! How a credit package is bought: record the purchase, take the payment through the
+//! provider, and credit the balance exactly once.
+//!
+//! Cards are charged at once: the purchase is recorded as `processing` first (its id is the
+//! provider's idempotency reference), so a process that dies mid-charge leaves a visible
+//! record rather than an untracked charge; on success the credits are on the balance before
+//! this returns. Wallets answer `requires_action` and bank transfers `pending`, credited later
+//! by the provider's webhook or an admin's confirmation.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::DbConn;
+use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
+use crate::payments::{Card, ChargeSource, PaymentDeclined, PaymentProvider, Wallet};
+use crate::store::catalog;
+use crate::store::purchases::{self, MethodType, NewPurchase, Purchase, PurchaseStatus};
+use crate::Result;
+
+/// How the customer pays.
+pub enum Payment {
+    NewCard(Card),
+    SavedCard(PaymentMethodId),
+    Wallet(Wallet),
+    BankTransfer,
+}
+
+/// A purchase to make.
+pub struct PurchaseRequest<'a> {
+    pub account_id: &'a AccountId,
+    pub package_id: &'a str,
+    pub payment: Payment,
+    pub user_id: Option<&'a UserId>,
+    pub api_key_id: Option<&'a ApiKeyId>,
+    /// Made by automatic top-up (ledger type `auto_topup`).
+    pub auto_topup: bool,
+}
+
+/// What came of it.
+pub enum PurchaseOutcome {
+    /// Succeeded, or awaiting the customer/bank (`requires_action`, `pending`).
+    Accepted(Purchase),
+    /// The card was declined; the purchase is recorded as `failed`.
+    Declined(Purchase, PaymentDeclined),
+}
+
+/// Buys a package. Provider calls are blocking; run this off the async executor.
+pub fn purchase(
+    conn: &mut DbConn,
+    provider: &dyn PaymentProvider,
+    request: PurchaseRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<PurchaseOutcome> {
+    let package = catalog::get_package(conn, request.package_id)?;
+    let id = PurchaseId::generate();
+    let base = |method_type, card, payment_method_id| NewPurchase {
+        account_id: request.account_id,
+        package: &package,
+        method_type,
+        card,
+        payment_method_id,
+        provider: provider.name(),
+        auto_topup: request.auto_topup,
+        user_id: request.user_id,
+        api_key_id: request.api_key_id,
+    };
+    match &request.payment {
+        Payment::NewCard(card) => {
+            let new = base(MethodType::Card, Some((card.brand, card.last4())), None);
+            purchases::insert(conn, new, PurchaseStatus::Processing, None, None, &id, now)?;
+            charge(conn, provider, &id, ChargeSource::Card(card), package.price, now)
+        }
+        Payment::SavedCard(pm_id) => {
+            let pm = purchases::get_payment_method(conn, request.account_id, pm_id)?;
+            let brand = crate::payments::CardBrand::parse(&pm.brand);
+            let new = base(MethodType::Card, brand.map(|b| (b, pm.last4.as_str())), Some(pm_id));
+            purchases::insert(conn, new, PurchaseStatus::Processing, None, None, &id, now)?;
+            charge(conn, provider, &id, ChargeSource::Saved(&pm.token), package.price, now)
+        }
+        Payment::Wallet(wallet) => {
+            let action = provider.start_wallet_payment(*wallet, package.price, id.as_str());
+            let method = match wallet {
+                Wallet::Alipay => MethodType::Alipay,
+                Wallet::WechatPay => MethodType::WechatPay,
+            };
+            match action {
+                Ok(next) => Ok(PurchaseOutcome::Accepted(purchases::insert(
+                    conn,
+                    base(method, None, None),
+                    PurchaseStatus::RequiresAction,
+                    Some(&next),
+                    None,
+                    &id,
+                    now,
+                )?)),
+                Err(declined) => {
+                    purchases::insert(
+                        conn,
+                        base(method, None, None),
+                        PurchaseStatus::Processing,
+                        None,
+                        None,
+                        &id,
+                        now,
+                    )?;
+                    let failed = purchases::mark_failed(conn, &id, declined.code, &declined.message)?;
+                    Ok(PurchaseOutcome::Declined(failed, declined))
+                }
+            }
+        }
+        Payment::BankTransfer => {
+            let instructions = provider.start_bank_transfer(package.price, id.as_str()).map_err(|d| {
+                crate::Error::Internal(anyhow::anyhow!("the payment provider refused a bank transfer: {}", d.message))
+            })?;
+            Ok(PurchaseOutcome::Accepted(purchases::insert(
+                conn,
+                base(MethodType::BankTransfer, None, None),
+                PurchaseStatus::Pending,
+                None,
+                Some(&instructions),
+                &id,
+                now,
+            )?))
+        }
+    }
+}
+
+fn charge(
+    conn: &mut DbConn,
+    provider: &dyn PaymentProvider,
+    id: &PurchaseId,
+    source: ChargeSource<'_>,
+    amount: crate::Money,
+    now: DateTime<Utc>,
+) -> Result<PurchaseOutcome> {
+    match provider.charge(source, amount, id.as_str()) {
+        Ok(charge_id) => {
+            let (purchase, _) = purchases::credit(conn, id, Some(&charge_id), now)?;
+            Ok(PurchaseOutcome::Accepted(purchase))
+        }
+        Err(declined) => {
+            let failed = purchases::mark_failed(conn, id, declined.code, &declined.message)?;
+            Ok(PurchaseOutcome::Declined(failed, declined))
+        }
+    }
+}

@@ -1,0 +1,1 @@
+DROP TABLE webhook_events; DROP TABLE refunds; DROP TABLE purchases; DROP TABLE payment_methods;
