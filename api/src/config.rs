@@ -36,6 +36,31 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Emit logs as JSON lines.
     pub log_json: bool,
+    /// An OpenAI-compatible upstream image provider, if configured.
+    pub upstream: Option<UpstreamConfig>,
+    /// How often the sweeper looks for expired holds.
+    pub sweep_interval_seconds: u64,
+}
+
+/// The `openai-compatible` provider: where to send which models.
+#[derive(Clone, Debug)]
+pub struct UpstreamConfig {
+    /// e.g. `https://api.example.com/v1`; requests go to `{base_url}/images/generations`.
+    pub base_url: String,
+    pub api_key: SecretString,
+    /// apinfer model ids served by the upstream (`*` for all); the rest render locally.
+    pub models: Vec<String>,
+    /// The model name sent upstream (default: the apinfer model id).
+    pub upstream_model: Option<String>,
+    pub timeout_seconds: u64,
+    pub max_retries: u32,
+}
+
+impl UpstreamConfig {
+    /// Whether this apinfer model goes upstream.
+    pub fn serves(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m == "*" || m == model)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +87,13 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     db_pool_size: Option<u32>,
     log_json: Option<bool>,
+    upstream_base_url: Option<String>,
+    upstream_api_key: Option<String>,
+    upstream_models: Option<String>,
+    upstream_model: Option<String>,
+    upstream_timeout_seconds: Option<u64>,
+    upstream_max_retries: Option<u32>,
+    sweep_interval_seconds: Option<u64>,
 }
 
 /// Where a secret came from, so start-up can warn about generated ones.
@@ -89,6 +121,8 @@ impl Config {
             max_body_bytes: 64 * 1024,
             db_pool_size: 16,
             log_json: false,
+            upstream: None,
+            sweep_interval_seconds: 5,
         }
     }
 
@@ -141,6 +175,23 @@ impl Config {
         config.max_body_bytes = parse_env("MAX_BODY_BYTES")?.or(file.max_body_bytes).unwrap_or(config.max_body_bytes);
         config.db_pool_size = parse_env("DB_POOL_SIZE")?.or(file.db_pool_size).unwrap_or(config.db_pool_size);
         config.log_json = parse_env("LOG_JSON")?.or(file.log_json).unwrap_or(false);
+        config.sweep_interval_seconds = parse_env("SWEEP_INTERVAL_SECONDS")?
+            .or(file.sweep_interval_seconds)
+            .unwrap_or(config.sweep_interval_seconds);
+        if let Some(base_url) = env("UPSTREAM_BASE_URL").or(file.upstream_base_url) {
+            let api_key = env("UPSTREAM_API_KEY").or(file.upstream_api_key).ok_or_else(|| {
+                anyhow::anyhow!("APINFER_UPSTREAM_API_KEY is required with APINFER_UPSTREAM_BASE_URL")
+            })?;
+            let models = env("UPSTREAM_MODELS").or(file.upstream_models).unwrap_or_else(|| "*".into());
+            config.upstream = Some(UpstreamConfig {
+                base_url,
+                api_key: SecretString::from(api_key),
+                models: models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect(),
+                upstream_model: env("UPSTREAM_MODEL").or(file.upstream_model),
+                timeout_seconds: parse_env("UPSTREAM_TIMEOUT_SECONDS")?.or(file.upstream_timeout_seconds).unwrap_or(60),
+                max_retries: parse_env("UPSTREAM_MAX_RETRIES")?.or(file.upstream_max_retries).unwrap_or(2),
+            });
+        }
         config.validate()?;
         Ok((config, generated))
     }

@@ -88,6 +88,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The cause, logged for 5xx, never shown.
     pub source: Option<anyhow::Error>,
+    /// The generation a failure is about (502 `upstream_error`).
+    pub generation_id: Option<String>,
 }
 
 /// The contract's error body.
@@ -112,11 +114,22 @@ pub struct ErrorDetail {
     pub param: Option<String>,
     /// The id of the request (also in `X-Request-Id`).
     pub request_id: String,
+    /// For a failed generation (502): its id. It was not charged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_id: Option<String>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError { kind, code: code.into(), message: message.into(), param: None, retry_after: None, source: None }
+        ApiError {
+            kind,
+            code: code.into(),
+            message: message.into(),
+            param: None,
+            retry_after: None,
+            source: None,
+            generation_id: None,
+        }
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -177,6 +190,7 @@ impl ApiError {
                 message: self.message.clone(),
                 param: self.param.clone(),
                 request_id: current_request_id(),
+                generation_id: self.generation_id.clone(),
             },
         }
     }

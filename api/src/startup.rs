@@ -63,11 +63,13 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         limits: RateLimits::new(&config),
         metrics: Metrics::default(),
         payments: Arc::new(apinfer_core::payments::sandbox::SandboxProvider),
+        providers: crate::generation::Providers::from_config(&config)?,
         pool,
         clock,
         config,
     });
     spawn_maintenance(state.clone());
+    crate::generation::spawn_hold_sweeper(state.clone());
     let server_state = state.clone();
     let server = HttpServer::new(move || app(server_state.clone())).listen(listener)?.shutdown_timeout(10).run();
     Ok(Application { server, port, state })

@@ -10,6 +10,7 @@ use apinfer_core::Clock;
 use crate::auth::SessionKeys;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::generation::Providers;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Takes payments (the built-in sandbox by default).
     pub payments: Arc<dyn PaymentProvider>,
+    /// Render images (local, or an OpenAI-compatible upstream per model).
+    pub providers: Providers,
 }
 
 impl AppState {

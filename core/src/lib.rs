@@ -9,6 +9,7 @@ pub mod clock;
 pub mod credits;
 pub mod db;
 pub mod error;
+pub mod generating;
 pub mod ids;
 pub mod payments;
 pub mod pricing;

@@ -29,9 +29,41 @@ pub struct TestApp {
     _db: TestDb,
 }
 
-enum TestDb {
+/// A fresh database for one test, dropped (PostgreSQL) or deleted (SQLite) afterwards.
+pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A new empty database and its URL; `None` (with a notice) where PostgreSQL is absent
+    /// outside CI.
+    pub fn create(backend: Backend) -> Option<(String, TestDb)> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("apinfer.db").display());
+                Some((url, TestDb::Sqlite(dir)))
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let mut conn = match diesel::PgConnection::establish(&format!("{admin_url}/postgres")) {
+                    Ok(conn) => conn,
+                    Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                        eprintln!("NOTICE: skipping PostgreSQL test, no server at {admin_url}: {e}");
+                        return None;
+                    }
+                    Err(e) => panic!("CI=true and PostgreSQL at {admin_url} is unreachable: {e}"),
+                };
+                let name = format!("apinfer_test_{}", apinfer_core::ids::random_base62(16).to_lowercase());
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                Some((
+                    format!("{admin_url}/{name}"),
+                    TestDb::Postgres { admin_url: format!("{admin_url}/postgres"), name },
+                ))
+            }
+        }
+    }
 }
 
 impl Drop for TestDb {
@@ -99,27 +131,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
-        let (url, db) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("apinfer.db").display());
-                (url, TestDb::Sqlite(dir))
-            }
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url();
-                let mut conn = match diesel::PgConnection::establish(&format!("{admin_url}/postgres")) {
-                    Ok(conn) => conn,
-                    Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
-                        eprintln!("NOTICE: skipping PostgreSQL test, no server at {admin_url}: {e}");
-                        return None;
-                    }
-                    Err(e) => panic!("CI=true and PostgreSQL at {admin_url} is unreachable: {e}"),
-                };
-                let name = format!("apinfer_test_{}", apinfer_core::ids::random_base62(16).to_lowercase());
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
-                (format!("{admin_url}/{name}"), TestDb::Postgres { admin_url: format!("{admin_url}/postgres"), name })
-            }
-        };
+        let (url, db) = TestDb::create(backend)?;
         let mut config = Config::development(url);
         config.addr = "127.0.0.1:0".into();
         config.rate_limit_per_second = 10_000;

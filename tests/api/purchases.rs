@@ -456,3 +456,52 @@ backend_tests!(
     lots_are_spent_oldest_first_and_refunds_return_the_unused_part,
     refunds_exact_amounts_window_and_idempotency,
 );
+
+/// A refund never takes credits held by a generation in flight.
+async fn refunds_leave_held_credits_alone(backend: crate::helpers::Backend) {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let mock = MockServer::start().await;
+    let uri = mock.uri();
+    let Some(app) = TestApp::spawn_with(backend, move |c| {
+        c.upstream = Some(apinfer_api::config::UpstreamConfig {
+            base_url: format!("{uri}/v1"),
+            api_key: secrecy::SecretString::from("k"),
+            models: vec!["qwen-image".into()],
+            upstream_model: None,
+            timeout_seconds: 3,
+            max_retries: 0,
+        });
+    })
+    .await
+    else {
+        return;
+    };
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_delay(std::time::Duration::from_millis(1500)))
+        .mount(&mock)
+        .await;
+    let ada = app.signup("ada@example.com").await;
+    let p = app.buy(&ada.token, "basic", "4242424242424242").await;
+    let generation = app.post(
+        "/v1/generations",
+        Some(&ada.token),
+        json!({"model": "qwen-image", "prompt": "x", "quality": "ultra", "n": 10}),
+    );
+    let refund = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(app.balance(&ada.token).await["held"], "35");
+        app.post(&format!("/v1/purchases/{}/refund", p["id"].as_str().unwrap()), Some(&ada.token), json!({}))
+            .await
+            .expect(201)
+    };
+    let (failed, refund) = futures::join!(generation, refund);
+    assert_eq!(refund["credits"], "65", "100 unused, 35 of them held: 65 refundable");
+    assert_eq!(refund["amount"]["amount"], "6.50");
+    failed.expect_error(502, "upstream_error", "upstream_error");
+    let b = app.balance(&ada.token).await;
+    assert_eq!((b["balance"].as_str(), b["held"].as_str()), (Some("35"), Some("0")));
+    app.assert_ledger_consistent(&ada.token).await;
+}
+
+crate::per_backend!(refunds_leave_held_credits_alone);

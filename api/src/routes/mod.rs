@@ -6,6 +6,8 @@ pub mod api_keys;
 pub mod auth;
 pub mod balance;
 pub mod catalog;
+pub mod generations;
+pub mod images;
 pub mod ops;
 pub mod payment_methods;
 pub mod purchases;
@@ -37,6 +39,11 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(payment_methods::create)
         .service(payment_methods::list)
         .service(payment_methods::remove)
+        .service(generations::create)
+        .service(generations::list)
+        .service(generations::retrieve)
+        .service(generations::image)
+        .service(images::create)
         .service(webhooks::payments)
         .service(admin::confirm_purchase)
         .service(admin::complete_refund)

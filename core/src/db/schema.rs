@@ -181,6 +181,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    holds (id) {
+        id -> Text,
+        account_id -> Text,
+        amount -> BigInt,
+        api_key_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        reference_id -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    generations (id) {
+        id -> Text,
+        account_id -> Text,
+        api_key_id -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        model -> Text,
+        prompt -> Text,
+        size -> Text,
+        width -> Integer,
+        height -> Integer,
+        quality -> Text,
+        n -> Integer,
+        response_format -> Text,
+        status -> Text,
+        credits_cost -> BigInt,
+        credits_charged -> BigInt,
+        hold_id -> Text,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    generation_images (generation_id, idx) {
+        generation_id -> Text,
+        idx -> Integer,
+        content_type -> Text,
+        width -> Integer,
+        height -> Integer,
+        data -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -194,4 +245,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchases,
     refunds,
     webhook_events,
+    holds,
+    generations,
+    generation_images,
 );

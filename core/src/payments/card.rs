@@ -169,7 +169,7 @@ mod tests {
     use super::*;
 
     fn parse(number: &str, cvc: &str) -> Result<Card> {
-        Card::parse(number, 12, 2099, cvc, Utc::now(), "card")
+        Card::parse(number, 12, 2040, cvc, Utc::now(), "card")
     }
 
     #[test]
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(code(parse("42424242", "123")), "invalid_card_number");
         assert_eq!(code(parse("378282246310005", "123")), "invalid_cvc");
         assert_eq!(code(Card::parse("4242424242424242", 1, 2020, "123", Utc::now(), "card")), "invalid_expiry_year");
-        assert_eq!(code(Card::parse("4242424242424242", 13, 2099, "123", Utc::now(), "card")), "invalid_expiry_month");
+        assert_eq!(code(Card::parse("4242424242424242", 13, 2040, "123", Utc::now(), "card")), "invalid_expiry_month");
     }
 
     #[test]

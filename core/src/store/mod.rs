@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod catalog;
+pub mod generations;
+pub mod holds;
 pub mod idempotency;
 pub mod ledger;
 pub mod purchases;

@@ -1,0 +1,164 @@
+//! Runs a generation end to end: reserve (core), render (a provider, no lock held), then
+//! capture or release (core). Shared by `/v1/generations` and the OpenAI-compatible
+//! `/v1/images/generations`, so both charge exactly alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apinfer_core::generating::{self, GenerationRequest};
+use apinfer_core::pricing::Quality;
+use apinfer_core::store::generations::{Generation, NewImage};
+use apinfer_core::store::ledger::EntryType;
+
+use crate::auth::Caller;
+use crate::config::{Config, UpstreamConfig};
+use crate::error::{ApiError, ErrorKind};
+use crate::providers::{ImageProvider, ImageRequest, LocalProvider, OpenAiCompatibleConfig, OpenAiCompatibleProvider};
+use crate::state::AppState;
+
+/// Which provider renders which model.
+pub struct Providers {
+    local: Arc<dyn ImageProvider>,
+    upstream: Option<(UpstreamConfig, Arc<dyn ImageProvider>)>,
+}
+
+impl Providers {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let upstream = match &config.upstream {
+            None => None,
+            Some(u) => {
+                let provider = OpenAiCompatibleProvider::new(OpenAiCompatibleConfig {
+                    base_url: u.base_url.clone(),
+                    api_key: u.api_key.clone(),
+                    upstream_model: u.upstream_model.clone(),
+                    connect_timeout: Duration::from_secs(10),
+                    request_timeout: Duration::from_secs(u.timeout_seconds),
+                    max_retries: u.max_retries,
+                    backoff_base: Duration::from_millis(200),
+                })
+                .map_err(|e| anyhow::anyhow!("configuring the upstream provider: {e}"))?;
+                Some((u.clone(), Arc::new(provider) as Arc<dyn ImageProvider>))
+            }
+        };
+        Ok(Providers { local: Arc::new(LocalProvider), upstream })
+    }
+
+    /// The provider for a model: the upstream if configured for it, else the local renderer.
+    pub fn for_model(&self, model: &str) -> Arc<dyn ImageProvider> {
+        match &self.upstream {
+            Some((config, provider)) if config.serves(model) => provider.clone(),
+            _ => self.local.clone(),
+        }
+    }
+}
+
+/// What the caller asked for, already typed.
+pub struct GenerateCommand {
+    pub model: String,
+    pub prompt: String,
+    pub size: Option<String>,
+    pub quality: Quality,
+    pub n: u32,
+    pub response_format: String,
+}
+
+/// Prices, reserves, renders, and captures or releases. Returns the succeeded generation and
+/// its images' bytes; a provider failure is a 502 `upstream_error` naming the generation,
+/// which was not charged.
+pub async fn generate(
+    state: &AppState,
+    caller: &Caller,
+    command: GenerateCommand,
+) -> Result<(Generation, Vec<Vec<u8>>), ApiError> {
+    let now = state.now();
+    let hold_expires_at = now + chrono::Duration::seconds(state.config.hold_timeout_seconds as i64);
+    let (account, key, user) = (caller.account_id.clone(), caller.api_key_id().cloned(), caller.user_id.clone());
+    let GenerateCommand { model, prompt, size, quality, n, response_format } = command;
+    let (generation, hold) = state
+        .db(move |conn| {
+            let request = GenerationRequest {
+                account_id: &account,
+                api_key_id: key.as_ref(),
+                user_id: Some(&user),
+                model: &model,
+                prompt: &prompt,
+                size: size.as_deref(),
+                quality,
+                n,
+                response_format: &response_format,
+            };
+            generating::start(conn, request, hold_expires_at, now)
+        })
+        .await?;
+    let request = ImageRequest {
+        model: generation.model.clone(),
+        prompt: generation.prompt.clone(),
+        width: generation.width,
+        height: generation.height,
+        quality: generation.quality.as_str().to_string(),
+        n: generation.n,
+    };
+    let provider = state.providers.for_model(&generation.model);
+    match provider.generate(&request).await {
+        Ok(images) => {
+            let bytes: Vec<Vec<u8>> = images.iter().map(|i| i.bytes.clone()).collect();
+            let now = state.now();
+            let stored = state
+                .db(move |conn| {
+                    let new: Vec<NewImage<'_>> = images
+                        .iter()
+                        .map(|i| NewImage {
+                            content_type: &i.content_type,
+                            width: i.width,
+                            height: i.height,
+                            data: &i.bytes,
+                        })
+                        .collect();
+                    generating::succeed(conn, &generation, &hold, &new, now)
+                })
+                .await;
+            match stored {
+                Ok(generation) => {
+                    state.metrics.observe_credits(EntryType::Generation, generation.credits_charged);
+                    Ok((generation, bytes))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Err(error) => {
+            tracing::warn!(generation = %generation.id, provider = provider.kind(), error = %error, "provider failed");
+            let now = state.now();
+            let message = error.to_string();
+            let id = generation.id.to_string();
+            let failed =
+                state.db(move |conn| generating::fail(conn, &generation, "upstream_error", &message, now)).await?;
+            let mut api_error = ApiError::new(
+                ErrorKind::UpstreamError,
+                "upstream_error",
+                format!(
+                    "the image provider failed ({}); generation {id} was not charged",
+                    failed.error_message.unwrap_or_default()
+                ),
+            );
+            api_error.generation_id = Some(id);
+            Err(api_error)
+        }
+    }
+}
+
+/// Releases expired holds every `interval` (and once at start-up, after a crash).
+pub fn spawn_hold_sweeper(state: actix_web::web::Data<AppState>) {
+    let interval = Duration::from_secs(state.config.sweep_interval_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            let now = state.now();
+            match state.db(move |conn| generating::release_expired_holds(conn, now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(released = n, "released expired credit holds"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+            }
+        }
+    });
+}

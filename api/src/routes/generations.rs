@@ -1,0 +1,248 @@
+//! Image generations: priced per model and quality, held while rendering, charged on success.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use apinfer_core::ids::GenerationId;
+use apinfer_core::store::api_keys::Scope;
+use apinfer_core::store::generations::{self, Generation};
+use apinfer_core::Credits;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::catalog::parse_quality;
+use super::views::{list_view, PageParams};
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::generation::{generate, GenerateCommand};
+use crate::idempotency::{self, parse_json, IdempotencyKey};
+use crate::state::AppState;
+
+/// What to generate.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGenerationRequest {
+    #[schema(example = "qwen-image")]
+    pub model: String,
+    /// 1–4000 characters.
+    #[schema(example = "a lighthouse at dusk, oil painting")]
+    pub prompt: String,
+    /// One of the model's sizes (default `1024x1024`); the size never changes the cost.
+    #[schema(example = "1024x1024")]
+    pub size: Option<String>,
+    /// `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
+    #[schema(example = "standard")]
+    pub quality: Option<String>,
+    /// Number of images, 1–10 (default 1).
+    #[schema(example = 1)]
+    pub n: Option<u32>,
+    /// `url` (default) or `b64_json` (images inline too).
+    #[schema(example = "url")]
+    pub response_format: Option<String>,
+}
+
+/// One generated image.
+#[derive(Serialize, ToSchema)]
+pub struct ImageView {
+    /// Position in the generation, from 0.
+    pub index: i32,
+    /// Where to download it (send the same `Authorization` header).
+    pub url: String,
+    /// The image, base64-encoded, when `response_format` was `b64_json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b64_json: Option<String>,
+    pub width: i32,
+    pub height: i32,
+    /// `image/png` from the local renderer.
+    pub content_type: String,
+}
+
+/// An image generation.
+#[derive(Serialize, ToSchema)]
+pub struct GenerationView {
+    /// `gen_...`
+    pub id: String,
+    pub model: String,
+    pub prompt: String,
+    pub size: String,
+    pub quality: String,
+    pub n: u32,
+    /// `processing`, `succeeded` or `failed`.
+    pub status: String,
+    /// Credits charged: the cost once succeeded, 0 if it failed.
+    #[schema(value_type = String, format = "decimal", example = "1.75")]
+    pub credits_charged: Credits,
+    pub images: Vec<ImageView>,
+    /// Why it failed (`upstream_error`, `hold_expired`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl GenerationView {
+    /// Builds the view; `inline` carries the image bytes for `b64_json`.
+    pub fn new(g: Generation, base_url: &str, inline: Option<&[Vec<u8>]>) -> Self {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let images = g
+            .images
+            .iter()
+            .map(|i| ImageView {
+                index: i.index,
+                url: format!("{base_url}/v1/generations/{}/images/{}", g.id, i.index),
+                b64_json: inline.and_then(|all| all.get(i.index as usize)).map(|bytes| engine.encode(bytes)),
+                width: i.width,
+                height: i.height,
+                content_type: i.content_type.clone(),
+            })
+            .collect();
+        GenerationView {
+            id: g.id.to_string(),
+            model: g.model,
+            prompt: g.prompt,
+            size: g.size,
+            quality: g.quality.as_str().to_string(),
+            n: g.n,
+            status: g.status.as_str().to_string(),
+            credits_charged: g.credits_charged,
+            images,
+            error_code: g.error_code,
+            error_message: g.error_message,
+            created_at: g.created_at,
+            completed_at: g.completed_at,
+        }
+    }
+}
+
+list_view!(GenerationList, GenerationView, "A page of generations.");
+
+/// The server's own base URL as the client reached it.
+pub fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// Generate images (scope `generations:write`; honours `Idempotency-Key`).
+///
+/// The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
+/// called, charged when the images exist, and released if the provider fails (502
+/// `upstream_error` with the `generation_id`; nothing charged).
+#[utoipa::path(tag = "generations", security(("bearer" = [])), request_body = CreateGenerationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, description = "The succeeded generation", body = GenerationView),
+        (status = 400, description = "Invalid prompt, size, quality, n or response_format", body = ErrorBody),
+        (status = 402, description = "`insufficient_credits` (nothing held, no provider call) or `spend_limit_exceeded`", body = ErrorBody),
+        (status = 403, description = "The key lacks `generations:write`", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 409, description = "Idempotency conflict", body = ErrorBody),
+        (status = 502, description = "The image provider failed; nothing charged", body = ErrorBody),
+    ))]
+#[post("/generations")]
+pub async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    key: IdempotencyKey,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::GenerationsWrite)?;
+    let request: CreateGenerationRequest = parse_json(&body)?;
+    let command = GenerateCommand {
+        quality: parse_quality(request.quality.as_deref())?,
+        model: request.model,
+        prompt: request.prompt,
+        size: request.size,
+        n: request.n.unwrap_or(1),
+        response_format: request.response_format.unwrap_or_else(|| "url".into()),
+    };
+    let base = base_url(&req);
+    let run_state = state.clone();
+    idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
+        let inline = command.response_format == "b64_json";
+        let (generation, images) = generate(&run_state, &caller, command).await?;
+        Ok((StatusCode::CREATED, GenerationView::new(generation, &base, inline.then_some(images.as_slice()))))
+    })
+    .await
+}
+
+/// Filters for the generation history.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GenerationFilter {
+    /// Only this model's generations.
+    pub model: Option<String>,
+}
+
+/// The account's generations, newest first (scope `generations:write` or `usage:read`).
+#[utoipa::path(tag = "generations", security(("bearer" = [])), params(GenerationFilter, PageParams), responses(
+    (status = 200, description = "A page of generations", body = GenerationList),
+    (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
+))]
+#[get("/generations")]
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    filter: web::Query<GenerationFilter>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
+    let limit = page.limit()?;
+    let cursor = page.cursor_as(GenerationId::parse)?;
+    let model = filter.into_inner().model;
+    let page = state
+        .db(move |conn| generations::list(conn, &caller.account_id, model.as_deref(), cursor.as_ref(), limit))
+        .await?;
+    let next_cursor = page.has_more.then(|| page.items.last().map(|g| g.id.to_string())).flatten();
+    let base = base_url(&req);
+    Ok(HttpResponse::Ok().json(GenerationList {
+        data: page.items.into_iter().map(|g| GenerationView::new(g, &base, None)).collect(),
+        has_more: page.has_more,
+        next_cursor,
+    }))
+}
+
+/// One generation (scope `generations:write` or `usage:read`).
+#[utoipa::path(tag = "generations", security(("bearer" = [])), params(("id" = String, Path, description = "`gen_...`")), responses(
+    (status = 200, description = "The generation", body = GenerationView),
+    (status = 404, description = "No such generation in this account", body = ErrorBody),
+))]
+#[get("/generations/{id}")]
+pub async fn retrieve(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
+    let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
+    let generation = state.db(move |conn| generations::get(conn, &caller.account_id, &id)).await?;
+    Ok(HttpResponse::Ok().json(GenerationView::new(generation, &base_url(&req), None)))
+}
+
+/// Download one image of a generation (its bytes, `image/png` from the local renderer).
+#[utoipa::path(tag = "generations", security(("bearer" = [])),
+    params(("id" = String, Path, description = "`gen_...`"), ("index" = i32, Path, description = "Image index, from 0")),
+    responses(
+        (status = 200, description = "The image bytes", body = Vec<u8>, content_type = "image/png"),
+        (status = 404, description = "No such generation or image in this account", body = ErrorBody),
+    ))]
+#[get("/generations/{id}/images/{index}")]
+pub async fn image(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
+    let (id, index) = path.into_inner();
+    let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
+    let (content_type, bytes) = state.db(move |conn| generations::image(conn, &caller.account_id, &id, index)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .body(bytes))
+}

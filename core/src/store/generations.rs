@@ -1,0 +1,279 @@
+//! Image generations and their stored images. Images live in the database
+//! (`generation_images`, BLOB/BYTEA): one backup covers everything, and several server
+//! processes sharing one PostgreSQL serve each other's images.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::ledger::Page;
+use super::{naive, utc};
+use crate::db::schema::{generation_images, generations};
+use crate::db::DbConn;
+use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
+use crate::pricing::Quality;
+use crate::{Credits, Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenerationStatus {
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+impl GenerationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenerationStatus::Processing => "processing",
+            GenerationStatus::Succeeded => "succeeded",
+            GenerationStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "processing" => GenerationStatus::Processing,
+            "succeeded" => GenerationStatus::Succeeded,
+            _ => GenerationStatus::Failed,
+        }
+    }
+}
+
+/// Metadata of one stored image.
+#[derive(Clone, Debug)]
+pub struct ImageMeta {
+    pub index: i32,
+    pub content_type: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Generation {
+    pub id: GenerationId,
+    pub account_id: AccountId,
+    pub api_key_id: Option<ApiKeyId>,
+    pub user_id: Option<UserId>,
+    pub model: String,
+    pub prompt: String,
+    pub size: String,
+    pub width: u32,
+    pub height: u32,
+    pub quality: Quality,
+    pub n: u32,
+    pub response_format: String,
+    pub status: GenerationStatus,
+    /// What it costs (held while processing).
+    pub credits_cost: Credits,
+    /// What was charged: the cost once succeeded, zero otherwise.
+    pub credits_charged: Credits,
+    pub hold_id: HoldId,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub images: Vec<ImageMeta>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = generations)]
+struct GenerationRow {
+    id: String,
+    account_id: String,
+    api_key_id: Option<String>,
+    user_id: Option<String>,
+    model: String,
+    prompt: String,
+    size: String,
+    width: i32,
+    height: i32,
+    quality: String,
+    n: i32,
+    response_format: String,
+    status: String,
+    credits_cost: i64,
+    credits_charged: i64,
+    hold_id: String,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    created_at: chrono::NaiveDateTime,
+    completed_at: Option<chrono::NaiveDateTime>,
+}
+
+impl GenerationRow {
+    fn into_generation(self, images: Vec<ImageMeta>) -> Generation {
+        Generation {
+            id: GenerationId::from_db(self.id),
+            account_id: AccountId::from_db(self.account_id),
+            api_key_id: self.api_key_id.map(ApiKeyId::from_db),
+            user_id: self.user_id.map(UserId::from_db),
+            model: self.model,
+            prompt: self.prompt,
+            size: self.size,
+            width: self.width as u32,
+            height: self.height as u32,
+            quality: Quality::parse(&self.quality).unwrap_or_default(),
+            n: self.n as u32,
+            response_format: self.response_format,
+            status: GenerationStatus::parse(&self.status),
+            credits_cost: Credits::from_units(self.credits_cost),
+            credits_charged: Credits::from_units(self.credits_charged),
+            hold_id: HoldId::from_db(self.hold_id),
+            error_code: self.error_code,
+            error_message: self.error_message,
+            images,
+            created_at: utc(self.created_at),
+            completed_at: self.completed_at.map(utc),
+        }
+    }
+}
+
+/// Inserts a new `processing` generation (inside the transaction that reserves its hold).
+pub fn insert(conn: &mut DbConn, g: &Generation) -> Result<()> {
+    diesel::insert_into(generations::table)
+        .values((
+            generations::id.eq(g.id.as_str()),
+            generations::account_id.eq(g.account_id.as_str()),
+            generations::api_key_id.eq(g.api_key_id.as_ref().map(ApiKeyId::as_str)),
+            generations::user_id.eq(g.user_id.as_ref().map(UserId::as_str)),
+            generations::model.eq(&g.model),
+            generations::prompt.eq(&g.prompt),
+            generations::size.eq(&g.size),
+            generations::width.eq(g.width as i32),
+            generations::height.eq(g.height as i32),
+            generations::quality.eq(g.quality.as_str()),
+            generations::n.eq(g.n as i32),
+            generations::response_format.eq(&g.response_format),
+            generations::status.eq(g.status.as_str()),
+            generations::credits_cost.eq(g.credits_cost.units()),
+            generations::hold_id.eq(g.hold_id.as_str()),
+            generations::created_at.eq(naive(g.created_at)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One image to store.
+pub struct NewImage<'a> {
+    pub content_type: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub data: &'a [u8],
+}
+
+/// Marks a processing generation succeeded with its images (in the capture transaction).
+pub fn mark_succeeded(
+    conn: &mut DbConn,
+    id: &GenerationId,
+    charged: Credits,
+    images: &[NewImage<'_>],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for (index, image) in images.iter().enumerate() {
+        diesel::insert_into(generation_images::table)
+            .values((
+                generation_images::generation_id.eq(id.as_str()),
+                generation_images::idx.eq(index as i32),
+                generation_images::content_type.eq(image.content_type),
+                generation_images::width.eq(image.width as i32),
+                generation_images::height.eq(image.height as i32),
+                generation_images::data.eq(image.data),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(generations::table.find(id.as_str()).filter(generations::status.eq("processing")))
+        .set((
+            generations::status.eq("succeeded"),
+            generations::credits_charged.eq(charged.units()),
+            generations::completed_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a processing generation failed; nothing was charged.
+pub fn mark_failed(conn: &mut DbConn, id: &GenerationId, code: &str, message: &str, now: DateTime<Utc>) -> Result<()> {
+    diesel::update(generations::table.find(id.as_str()).filter(generations::status.eq("processing")))
+        .set((
+            generations::status.eq("failed"),
+            generations::error_code.eq(code),
+            generations::error_message.eq(message),
+            generations::completed_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn images_of(conn: &mut DbConn, id: &str) -> Result<Vec<ImageMeta>> {
+    Ok(generation_images::table
+        .filter(generation_images::generation_id.eq(id))
+        .order(generation_images::idx.asc())
+        .select((
+            generation_images::idx,
+            generation_images::content_type,
+            generation_images::width,
+            generation_images::height,
+        ))
+        .load::<(i32, String, i32, i32)>(conn)?
+        .into_iter()
+        .map(|(index, content_type, width, height)| ImageMeta { index, content_type, width, height })
+        .collect())
+}
+
+/// One of the account's generations.
+pub fn get(conn: &mut DbConn, account: &AccountId, id: &GenerationId) -> Result<Generation> {
+    let row = generations::table
+        .find(id.as_str())
+        .filter(generations::account_id.eq(account.as_str()))
+        .select(GenerationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("generation"))?;
+    let images = images_of(conn, id.as_str())?;
+    Ok(row.into_generation(images))
+}
+
+/// The account's generations, newest first, optionally of one model.
+pub fn list(
+    conn: &mut DbConn,
+    account: &AccountId,
+    model: Option<&str>,
+    after: Option<&GenerationId>,
+    limit: i64,
+) -> Result<Page<Generation>> {
+    let mut query = generations::table.filter(generations::account_id.eq(account.as_str())).into_boxed();
+    if let Some(model) = model {
+        query = query.filter(generations::model.eq(model.to_string()));
+    }
+    if let Some(after) = after {
+        let cursor = get(conn, account, after)
+            .map_err(|_| Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor"))?;
+        let at = naive(cursor.created_at);
+        query = query.filter(
+            generations::created_at
+                .lt(at)
+                .or(generations::created_at.eq(at).and(generations::id.lt(after.as_str().to_string()))),
+        );
+    }
+    let rows: Vec<GenerationRow> = query
+        .order((generations::created_at.desc(), generations::id.desc()))
+        .limit(limit + 1)
+        .select(GenerationRow::as_select())
+        .load(conn)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let images = images_of(conn, &row.id)?;
+        items.push(row.into_generation(images));
+    }
+    Ok(Page::from_overfetch(items, limit))
+}
+
+/// An image's bytes and content type.
+pub fn image(conn: &mut DbConn, account: &AccountId, id: &GenerationId, index: i32) -> Result<(String, Vec<u8>)> {
+    get(conn, account, id)?;
+    generation_images::table
+        .find((id.as_str(), index))
+        .select((generation_images::content_type, generation_images::data))
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("image"))
+}

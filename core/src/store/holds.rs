@@ -1,0 +1,158 @@
+//! Two-phase spending: reserve credits (a hold lowers `available`), then capture them when the
+//! work is done or release them when it fails or is abandoned.
+//!
+//! Each phase is its own short transaction, so no row lock is held while the work runs. A
+//! hold carries an expiry: [`expired`] lists the holds whose request died with its process,
+//! and [`release`] frees them (the server's sweeper does this periodically). Capture and
+//! release are conditional on the hold being `active`, so whichever comes first wins and the
+//! other changes nothing. An API key's spend limit is charged at reserve time and given back
+//! on release, in the same transactions, so concurrent spends cannot pass it.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::api_keys;
+use super::ledger::{balance, insert_entry, EntryType, LedgerEntry, NewEntry};
+use super::naive;
+use super::purchases::consume_lots;
+use crate::db::schema::{accounts, holds};
+use crate::db::DbConn;
+use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
+use crate::{Credits, Error, Result};
+
+/// An active reservation of credits.
+#[derive(Clone, Debug)]
+pub struct Hold {
+    pub id: HoldId,
+    pub account_id: AccountId,
+    pub amount: Credits,
+    pub api_key_id: Option<ApiKeyId>,
+    pub user_id: Option<UserId>,
+    pub reference_id: String,
+}
+
+/// Who reserves what, for what.
+pub struct HoldRequest<'a> {
+    pub account_id: &'a AccountId,
+    pub amount: Credits,
+    pub api_key_id: Option<&'a ApiKeyId>,
+    pub user_id: Option<&'a UserId>,
+    pub reference_id: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Reserves credits inside the caller's write transaction. Fails with
+/// [`Error::InsufficientCredits`] or [`Error::SpendLimitExceeded`], reserving nothing.
+pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<Hold> {
+    let amount = request.amount.units();
+    let reserved = diesel::update(
+        accounts::table.find(request.account_id.as_str()).filter((accounts::balance - accounts::held).ge(amount)),
+    )
+    .set((accounts::held.eq(accounts::held + amount), accounts::updated_at.eq(naive(now))))
+    .execute(conn)?;
+    if reserved == 0 {
+        let current = balance(conn, request.account_id)?;
+        return Err(Error::InsufficientCredits { required: request.amount, available: current.available() });
+    }
+    if let Some(key) = request.api_key_id {
+        api_keys::charge_spend(conn, key, request.amount)?;
+    }
+    let id = HoldId::generate();
+    diesel::insert_into(holds::table)
+        .values((
+            holds::id.eq(id.as_str()),
+            holds::account_id.eq(request.account_id.as_str()),
+            holds::amount.eq(amount),
+            holds::api_key_id.eq(request.api_key_id.map(ApiKeyId::as_str)),
+            holds::user_id.eq(request.user_id.map(UserId::as_str)),
+            holds::reference_id.eq(request.reference_id),
+            holds::status.eq("active"),
+            holds::expires_at.eq(naive(request.expires_at)),
+            holds::created_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    Ok(Hold {
+        id,
+        account_id: request.account_id.clone(),
+        amount: request.amount,
+        api_key_id: request.api_key_id.cloned(),
+        user_id: request.user_id.cloned(),
+        reference_id: request.reference_id.to_string(),
+    })
+}
+
+/// Turns an active hold into a spend (ledger entry `entry_type`, lots consumed oldest first),
+/// inside the caller's write transaction. Fails with a conflict if the hold is no longer
+/// active (released by the sweeper).
+pub fn capture(
+    conn: &mut DbConn,
+    hold: &Hold,
+    entry_type: EntryType,
+    description: &str,
+    now: DateTime<Utc>,
+) -> Result<LedgerEntry> {
+    let claimed = diesel::update(holds::table.find(hold.id.as_str()).filter(holds::status.eq("active")))
+        .set((holds::status.eq("captured"), holds::resolved_at.eq(naive(now))))
+        .execute(conn)?;
+    if claimed == 0 {
+        return Err(Error::conflict("hold_expired", "the credit hold expired before the work finished"));
+    }
+    let amount = hold.amount.units();
+    let balance_after: i64 = diesel::update(accounts::table.find(hold.account_id.as_str()))
+        .set((
+            accounts::balance.eq(accounts::balance - amount),
+            accounts::held.eq(accounts::held - amount),
+            accounts::updated_at.eq(naive(now)),
+        ))
+        .returning(accounts::balance)
+        .get_result(conn)?;
+    let entry = insert_entry(
+        conn,
+        &NewEntry {
+            account_id: &hold.account_id,
+            entry_type,
+            credits: Credits::from_units(-amount),
+            reference_id: Some(&hold.reference_id),
+            description,
+            user_id: hold.user_id.as_ref(),
+            api_key_id: hold.api_key_id.as_ref(),
+        },
+        Credits::from_units(balance_after),
+        now,
+    )?;
+    consume_lots(conn, &hold.account_id, hold.amount)?;
+    Ok(entry)
+}
+
+/// Releases an active hold inside the caller's write transaction; false if it was already
+/// captured or released.
+pub fn release(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
+    let row: Option<(String, i64, Option<String>)> =
+        diesel::update(holds::table.find(id.as_str()).filter(holds::status.eq("active")))
+            .set((holds::status.eq("released"), holds::resolved_at.eq(naive(now))))
+            .returning((holds::account_id, holds::amount, holds::api_key_id))
+            .get_result(conn)
+            .optional()?;
+    let Some((account_id, amount, api_key_id)) = row else { return Ok(false) };
+    diesel::update(accounts::table.find(&account_id))
+        .set((accounts::held.eq(accounts::held - amount), accounts::updated_at.eq(naive(now))))
+        .execute(conn)?;
+    if let Some(key) = api_key_id {
+        api_keys::uncharge_spend(conn, &ApiKeyId::from_db(key), Credits::from_units(amount))?;
+    }
+    Ok(true)
+}
+
+/// Active holds past their expiry (their requests died or hung), oldest first.
+pub fn expired(conn: &mut DbConn, now: DateTime<Utc>, limit: i64) -> Result<Vec<(HoldId, String)>> {
+    Ok(holds::table
+        .filter(holds::status.eq("active"))
+        .filter(holds::expires_at.le(naive(now)))
+        .order(holds::expires_at.asc())
+        .limit(limit)
+        .select((holds::id, holds::reference_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(id, reference)| (HoldId::from_db(id), reference))
+        .collect())
+}

@@ -1,0 +1,1 @@
+DROP TABLE generation_images; DROP TABLE generations; DROP TABLE holds;
