@@ -47,11 +47,12 @@ async fn start(url: &str, upstream: &str) -> Server {
     let port = free_port();
     let child =
         command(url, upstream).args(["serve", "--addr", &format!("127.0.0.1:{port}")]).spawn().expect("apinfer starts");
-    let base = format!("http://127.0.0.1:{port}");
+    // The guard kills and reaps the process on every path, including a failed start.
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return Server { child, base };
+        if client.get(format!("{}/readyz", server.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
