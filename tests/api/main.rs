@@ -12,5 +12,6 @@ mod idempotency;
 mod keys;
 mod ledger;
 mod limits;
+mod members;
 mod ops;
 mod purchases;

@@ -8,6 +8,7 @@ pub mod balance;
 pub mod catalog;
 pub mod generations;
 pub mod images;
+pub mod members;
 pub mod ops;
 pub mod payment_methods;
 pub mod purchases;
@@ -23,6 +24,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(auth::login)
         .service(account::me)
         .service(account::account)
+        .service(members::list)
+        .service(members::add)
+        .service(members::remove)
         .service(api_keys::create)
         .service(api_keys::list)
         .service(api_keys::revoke)

@@ -232,6 +232,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    member_spend (account_id, user_id, month) {
+        account_id -> Text,
+        user_id -> Text,
+        month -> Text,
+        spent -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -248,4 +257,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     holds,
     generations,
     generation_images,
+    member_spend,
 );

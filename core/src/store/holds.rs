@@ -6,15 +6,16 @@
 //! and [`release`] frees them (the server's sweeper does this periodically). Capture and
 //! release are conditional on the hold being `active`, so whichever comes first wins and the
 //! other changes nothing. An API key's spend limit is charged at reserve time and given back
-//! on release, in the same transactions, so concurrent spends cannot pass it.
+//! on release, in the same transactions, so concurrent spends cannot pass it; so is a
+//! member's monthly limit.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::api_keys;
 use super::ledger::{balance, insert_entry, EntryType, LedgerEntry, NewEntry};
 use super::naive;
 use super::purchases::consume_lots;
+use super::{api_keys, members};
 use crate::db::schema::{accounts, holds};
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
@@ -56,6 +57,9 @@ pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) 
     }
     if let Some(key) = request.api_key_id {
         api_keys::charge_spend(conn, key, request.amount)?;
+    }
+    if let Some(user) = request.user_id {
+        members::charge_month(conn, request.account_id, user, request.amount, now)?;
     }
     let id = HoldId::generate();
     diesel::insert_into(holds::table)
@@ -127,18 +131,28 @@ pub fn capture(
 /// Releases an active hold inside the caller's write transaction; false if it was already
 /// captured or released.
 pub fn release(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
-    let row: Option<(String, i64, Option<String>)> =
-        diesel::update(holds::table.find(id.as_str()).filter(holds::status.eq("active")))
-            .set((holds::status.eq("released"), holds::resolved_at.eq(naive(now))))
-            .returning((holds::account_id, holds::amount, holds::api_key_id))
-            .get_result(conn)
-            .optional()?;
-    let Some((account_id, amount, api_key_id)) = row else { return Ok(false) };
+    type Released = (String, i64, Option<String>, Option<String>, chrono::NaiveDateTime);
+    let row: Option<Released> = diesel::update(holds::table.find(id.as_str()).filter(holds::status.eq("active")))
+        .set((holds::status.eq("released"), holds::resolved_at.eq(naive(now))))
+        .returning((holds::account_id, holds::amount, holds::api_key_id, holds::user_id, holds::created_at))
+        .get_result(conn)
+        .optional()?;
+    let Some((account_id, amount, api_key_id, user_id, created_at)) = row else { return Ok(false) };
     diesel::update(accounts::table.find(&account_id))
         .set((accounts::held.eq(accounts::held - amount), accounts::updated_at.eq(naive(now))))
         .execute(conn)?;
     if let Some(key) = api_key_id {
         api_keys::uncharge_spend(conn, &ApiKeyId::from_db(key), Credits::from_units(amount))?;
+    }
+    if let Some(user) = user_id {
+        let account = AccountId::from_db(account_id);
+        members::uncharge_month(
+            conn,
+            &account,
+            &UserId::from_db(user),
+            Credits::from_units(amount),
+            super::utc(created_at),
+        )?;
     }
     Ok(true)
 }

@@ -9,6 +9,7 @@ pub mod generations;
 pub mod holds;
 pub mod idempotency;
 pub mod ledger;
+pub mod members;
 pub mod purchases;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

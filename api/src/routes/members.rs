@@ -1,0 +1,126 @@
+//! Members of family and business accounts (managed by the owner and admins).
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use apinfer_core::ids::UserId;
+use apinfer_core::store::accounts::Role;
+use apinfer_core::store::members::{self, Member};
+use apinfer_core::Credits;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::views::list_view;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// A user to add.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    /// An existing user's email.
+    #[schema(example = "bob@example.com")]
+    pub email: String,
+    /// `admin` (manages keys, members, settings) or `member` (spends and reads).
+    #[schema(example = "member")]
+    pub role: String,
+    /// Most credits the member may spend per calendar month (UTC); no limit when absent.
+    #[schema(value_type = Option<String>, format = "decimal", example = "500")]
+    pub monthly_spend_limit: Option<Credits>,
+}
+
+/// A member of the account.
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    /// `usr_...`
+    pub user_id: String,
+    pub email: String,
+    pub name: Option<String>,
+    /// `owner`, `admin` or `member`.
+    pub role: String,
+    #[schema(value_type = Option<String>, format = "decimal", example = "500")]
+    pub monthly_spend_limit: Option<Credits>,
+    /// Spent (or held) this calendar month, counted against the limit.
+    #[schema(value_type = String, format = "decimal", example = "12.25")]
+    pub spent_this_month: Credits,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl From<Member> for MemberView {
+    fn from(m: Member) -> Self {
+        MemberView {
+            user_id: m.user_id.to_string(),
+            email: m.email,
+            name: m.name,
+            role: m.role.as_str().to_string(),
+            monthly_spend_limit: m.monthly_spend_limit,
+            spent_this_month: m.spent_this_month,
+            joined_at: m.joined_at,
+        }
+    }
+}
+
+list_view!(MemberList, MemberView, "The account's members.");
+
+/// The account's members (owner or admin session).
+#[utoipa::path(tag = "account", security(("bearer" = [])), responses(
+    (status = 200, description = "Members, owner first", body = MemberList),
+    (status = 403, description = "Not an owner/admin session", body = ErrorBody),
+))]
+#[get("/account/members")]
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
+    let now = state.now();
+    let members = state.db(move |conn| members::list(conn, &caller.account_id, now)).await?;
+    Ok(HttpResponse::Ok().json(MemberList {
+        data: members.into_iter().map(MemberView::from).collect(),
+        has_more: false,
+        next_cursor: None,
+    }))
+}
+
+/// Add an existing user to a family or business account (owner or admin session).
+#[utoipa::path(tag = "account", security(("bearer" = [])), request_body = AddMemberRequest, responses(
+    (status = 201, description = "The new member", body = MemberView),
+    (status = 400, description = "Invalid role or limit", body = ErrorBody),
+    (status = 403, description = "Not an owner/admin session", body = ErrorBody),
+    (status = 404, description = "No user with this email", body = ErrorBody),
+    (status = 409, description = "A personal account, or already a member", body = ErrorBody),
+))]
+#[post("/account/members")]
+pub async fn add(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<AddMemberRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
+    let request = body.into_inner();
+    let role = Role::parse(&request.role)
+        .filter(|r| *r != Role::Owner)
+        .ok_or_else(|| ApiError::invalid("invalid_role", "role must be admin or member", Some("role")))?;
+    let now = state.now();
+    let member = state
+        .db(move |conn| members::add(conn, &caller.account_id, &request.email, role, request.monthly_spend_limit, now))
+        .await?;
+    Ok(HttpResponse::Created().json(MemberView::from(member)))
+}
+
+/// Remove a member (owner or admin session); the owner cannot be removed.
+#[utoipa::path(tag = "account", security(("bearer" = [])), params(("user_id" = String, Path, description = "`usr_...`")), responses(
+    (status = 200, description = "The removed member", body = MemberView),
+    (status = 403, description = "Not an owner/admin session", body = ErrorBody),
+    (status = 404, description = "No such member", body = ErrorBody),
+    (status = 409, description = "The owner cannot be removed", body = ErrorBody),
+))]
+#[delete("/account/members/{user_id}")]
+pub async fn remove(
+    caller: Caller,
+    state: web::Data<AppState>,
+    user_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_manager()?;
+    let user = UserId::parse(&user_id).ok_or_else(|| ApiError::not_found("member"))?;
+    let now = state.now();
+    let member = state.db(move |conn| members::remove(conn, &caller.account_id, &user, now)).await?;
+    Ok(HttpResponse::Ok().json(MemberView::from(member)))
+}
