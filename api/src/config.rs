@@ -40,6 +40,21 @@ pub struct Config {
     pub upstream: Option<UpstreamConfig>,
     /// How often the sweeper looks for expired holds.
     pub sweep_interval_seconds: u64,
+    /// How often the webhook and top-up workers run.
+    pub worker_interval_ms: u64,
+    /// Per-attempt timeout of outbound webhooks.
+    pub webhook_timeout_seconds: u64,
+    /// Backoff base between webhook attempts (doubles each attempt, capped at 1 h).
+    pub webhook_backoff_base_ms: u64,
+    /// Attempts before a webhook event is given up.
+    pub webhook_max_attempts: i32,
+}
+
+impl Config {
+    /// The webhook backoff base as a duration.
+    pub fn webhook_backoff_base(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.webhook_backoff_base_ms)
+    }
 }
 
 /// The `openai-compatible` provider: where to send which models.
@@ -94,6 +109,10 @@ struct FileConfig {
     upstream_timeout_seconds: Option<u64>,
     upstream_max_retries: Option<u32>,
     sweep_interval_seconds: Option<u64>,
+    worker_interval_ms: Option<u64>,
+    webhook_timeout_seconds: Option<u64>,
+    webhook_backoff_base_ms: Option<u64>,
+    webhook_max_attempts: Option<i32>,
 }
 
 /// Where a secret came from, so start-up can warn about generated ones.
@@ -123,6 +142,10 @@ impl Config {
             log_json: false,
             upstream: None,
             sweep_interval_seconds: 5,
+            worker_interval_ms: 1000,
+            webhook_timeout_seconds: 10,
+            webhook_backoff_base_ms: 30_000,
+            webhook_max_attempts: 8,
         }
     }
 
@@ -178,6 +201,16 @@ impl Config {
         config.sweep_interval_seconds = parse_env("SWEEP_INTERVAL_SECONDS")?
             .or(file.sweep_interval_seconds)
             .unwrap_or(config.sweep_interval_seconds);
+        config.worker_interval_ms =
+            parse_env("WORKER_INTERVAL_MS")?.or(file.worker_interval_ms).unwrap_or(config.worker_interval_ms);
+        config.webhook_timeout_seconds = parse_env("WEBHOOK_TIMEOUT_SECONDS")?
+            .or(file.webhook_timeout_seconds)
+            .unwrap_or(config.webhook_timeout_seconds);
+        config.webhook_backoff_base_ms = parse_env("WEBHOOK_BACKOFF_BASE_MS")?
+            .or(file.webhook_backoff_base_ms)
+            .unwrap_or(config.webhook_backoff_base_ms);
+        config.webhook_max_attempts =
+            parse_env("WEBHOOK_MAX_ATTEMPTS")?.or(file.webhook_max_attempts).unwrap_or(config.webhook_max_attempts);
         if let Some(base_url) = env("UPSTREAM_BASE_URL").or(file.upstream_base_url) {
             let api_key = env("UPSTREAM_API_KEY").or(file.upstream_api_key).ok_or_else(|| {
                 anyhow::anyhow!("APINFER_UPSTREAM_API_KEY is required with APINFER_UPSTREAM_BASE_URL")

@@ -9,6 +9,7 @@ pub mod generation;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;

@@ -32,6 +32,8 @@ Authenticated requests are rate limited per API key or session (`X-RateLimit-Lim
         (name = "balance", description = "The credit balance"),
         (name = "transactions", description = "The credit ledger"),
         (name = "generations", description = "Image generations, charged per model, quality and count"),
+        (name = "usage", description = "Usage analytics and notifications"),
+        (name = "settings", description = "Low-balance alerts and automatic top-up"),
         (name = "purchases", description = "Buying credit packages, and refunds of unused credits"),
         (name = "payment_methods", description = "Saved cards"),
         (name = "webhooks", description = "Signed events from payment providers"),

@@ -70,6 +70,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     });
     spawn_maintenance(state.clone());
     crate::generation::spawn_hold_sweeper(state.clone());
+    crate::outbound::spawn_workers(state.clone());
     let server_state = state.clone();
     let server = HttpServer::new(move || app(server_state.clone())).listen(listener)?.shutdown_timeout(10).run();
     Ok(Application { server, port, state })

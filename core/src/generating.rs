@@ -13,6 +13,7 @@ use crate::store::catalog::{self, parse_size};
 use crate::store::generations::{self, Generation, GenerationStatus, NewImage};
 use crate::store::holds::{self, Hold, HoldRequest};
 use crate::store::ledger::EntryType;
+use crate::store::usage;
 use crate::{Credits, Error, Result};
 
 /// Longest accepted prompt, in characters.
@@ -122,6 +123,16 @@ pub fn succeed(
     );
     let captured = write_transaction(conn, |conn| {
         holds::capture(conn, hold, EntryType::Generation, &description, now)?;
+        usage::record(
+            conn,
+            &generation.account_id,
+            now,
+            &generation.model,
+            generation.api_key_id.as_ref(),
+            generation.user_id.as_ref(),
+            hold.amount,
+            generation.n,
+        )?;
         generations::mark_succeeded(conn, &generation.id, hold.amount, images, now)
     });
     match captured {

@@ -138,6 +138,12 @@ impl TestApp {
         config.rate_limit_burst = 10_000;
         config.auth_rate_limit_per_minute = 10_000;
         config.db_pool_size = 8;
+        // Background workers run often so tests see their effects quickly; webhook receivers
+        // in tests listen on loopback, which production refuses by default.
+        config.worker_interval_ms = 50;
+        config.webhook_backoff_base_ms = 50;
+        config.webhook_timeout_seconds = 2;
+        config.allow_private_webhooks = true;
         configure(&mut config);
         if std::env::var("TEST_LOG").is_ok() {
             apinfer_api::telemetry::init(false);

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod alerts;
 mod auth;
 mod catalog;
 mod crash;
@@ -15,3 +16,4 @@ mod limits;
 mod members;
 mod ops;
 mod purchases;
+mod usage;

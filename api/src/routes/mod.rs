@@ -9,10 +9,13 @@ pub mod catalog;
 pub mod generations;
 pub mod images;
 pub mod members;
+pub mod notifications;
 pub mod ops;
 pub mod payment_methods;
 pub mod purchases;
+pub mod settings;
 pub mod transactions;
+pub mod usage;
 pub mod views;
 pub mod webhooks;
 
@@ -35,6 +38,13 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(catalog::quote)
         .service(balance::balance)
         .service(transactions::list)
+        .service(usage::usage_report)
+        .service(usage::export)
+        .service(notifications::list)
+        .service(settings::get_alert)
+        .service(settings::put_alert)
+        .service(settings::get_topup)
+        .service(settings::put_topup)
         .service(purchases::create)
         .service(purchases::list)
         .service(purchases::retrieve)

@@ -21,6 +21,8 @@ diesel::table! {
         low_balance_threshold -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        auto_topup_threshold -> Nullable<BigInt>,
+        webhook_secret -> Nullable<Text>,
     }
 }
 
@@ -241,6 +243,90 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    usage_daily (account_id, day, model, api_key_id, user_id) {
+        account_id -> Text,
+        day -> Text,
+        model -> Text,
+        api_key_id -> Text,
+        user_id -> Text,
+        credits -> BigInt,
+        generations -> BigInt,
+        images -> BigInt,
+    }
+}
+
+diesel::table! {
+    alert_settings (account_id) {
+        account_id -> Text,
+        enabled -> Bool,
+        threshold -> BigInt,
+        webhook_url -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auto_topup_settings (account_id) {
+        account_id -> Text,
+        enabled -> Bool,
+        threshold -> BigInt,
+        package_id -> Text,
+        payment_method_id -> Text,
+        max_topups_per_day -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auto_topup_requests (id) {
+        id -> Text,
+        account_id -> Text,
+        status -> Text,
+        purchase_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        message -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        account_id -> Text,
+        url -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Text,
+        attempt -> Integer,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -258,4 +344,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     generations,
     generation_images,
     member_spend,
+    usage_daily,
+    alert_settings,
+    auto_topup_settings,
+    auto_topup_requests,
+    notifications,
+    webhook_deliveries,
+    webhook_attempts,
 );

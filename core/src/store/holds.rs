@@ -12,7 +12,8 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::ledger::{balance, insert_entry, EntryType, LedgerEntry, NewEntry};
+use super::alerts;
+use super::ledger::{balance, insert_entry, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT};
 use super::naive;
 use super::purchases::consume_lots;
 use super::{api_keys, members};
@@ -46,15 +47,19 @@ pub struct HoldRequest<'a> {
 /// [`Error::InsufficientCredits`] or [`Error::SpendLimitExceeded`], reserving nothing.
 pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<Hold> {
     let amount = request.amount.units();
-    let reserved = diesel::update(
+    let reserved: Option<AfterDebit> = diesel::update(
         accounts::table.find(request.account_id.as_str()).filter((accounts::balance - accounts::held).ge(amount)),
     )
     .set((accounts::held.eq(accounts::held + amount), accounts::updated_at.eq(naive(now))))
-    .execute(conn)?;
-    if reserved == 0 {
+    .returning(AFTER_DEBIT)
+    .get_result(conn)
+    .optional()?;
+    let Some((balance_after, held_after, low, auto)) = reserved else {
         let current = balance(conn, request.account_id)?;
         return Err(Error::InsufficientCredits { required: request.amount, available: current.available() });
-    }
+    };
+    let available_after = balance_after - held_after;
+    alerts::on_available_drop(conn, request.account_id, available_after + amount, available_after, low, auto, now)?;
     if let Some(key) = request.api_key_id {
         api_keys::charge_spend(conn, key, request.amount)?;
     }

@@ -129,6 +129,18 @@ impl From<EntryRow> for LedgerEntry {
     }
 }
 
+/// What a debit's UPDATE returns: balance, held, and the account's alert and top-up
+/// thresholds, so that a threshold crossing is detected without another query.
+pub type AfterDebit = (i64, i64, Option<i64>, Option<i64>);
+
+/// The columns of [`AfterDebit`].
+pub const AFTER_DEBIT: (
+    accounts::balance,
+    accounts::held,
+    accounts::low_balance_threshold,
+    accounts::auto_topup_threshold,
+) = (accounts::balance, accounts::held, accounts::low_balance_threshold, accounts::auto_topup_threshold);
+
 /// Applies `entry.credits` to the balance and appends the entry. Must run inside a write
 /// transaction. A debit that would take `available` below zero fails with
 /// [`Error::InsufficientCredits`] and changes nothing.
@@ -143,11 +155,16 @@ pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) 
             .optional()?
     } else {
         let debit = -amount;
-        diesel::update(account.filter((accounts::balance - accounts::held).ge(debit)))
+        let after: Option<AfterDebit> = diesel::update(account.filter((accounts::balance - accounts::held).ge(debit)))
             .set((accounts::balance.eq(accounts::balance - debit), accounts::updated_at.eq(naive(now))))
-            .returning(accounts::balance)
+            .returning(AFTER_DEBIT)
             .get_result(conn)
-            .optional()?
+            .optional()?;
+        if let Some((balance_after, held, low, auto)) = after {
+            let available = balance_after - held;
+            super::alerts::on_available_drop(conn, entry.account_id, available + debit, available, low, auto, now)?;
+        }
+        after.map(|(balance_after, ..)| balance_after)
     };
     let Some(balance_after) = updated else {
         let current = balance(conn, entry.account_id)?;

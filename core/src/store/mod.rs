@@ -3,7 +3,9 @@
 //! [`crate::db::write_transaction`].
 
 pub mod accounts;
+pub mod alerts;
 pub mod api_keys;
+pub mod autotopup;
 pub mod catalog;
 pub mod generations;
 pub mod holds;
@@ -11,6 +13,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod members;
 pub mod purchases;
+pub mod usage;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

@@ -1,0 +1,1 @@
+DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE notifications; DROP TABLE auto_topup_requests; DROP TABLE auto_topup_settings; DROP TABLE alert_settings; DROP TABLE usage_daily; ALTER TABLE accounts DROP COLUMN webhook_secret; ALTER TABLE accounts DROP COLUMN auto_topup_threshold;
