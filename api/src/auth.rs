@@ -180,24 +180,79 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
 }
 
+/// Verified API keys, kept briefly so that authenticating a key costs no database round-trip
+/// on most requests. Revoking a key removes it here at once; other processes sharing the
+/// database notice within the TTL (`APINFER_KEY_CACHE_SECONDS`). Expiry is checked on every
+/// use. Bounded: when full, the cache is cleared.
+pub struct KeyCache {
+    ttl: std::time::Duration,
+    entries: std::sync::RwLock<std::collections::HashMap<String, CachedKey>>,
+}
+
+#[derive(Clone)]
+struct CachedKey {
+    caller: Caller,
+    expires_at: Option<DateTime<Utc>>,
+    verified_at: std::time::Instant,
+}
+
+const KEY_CACHE_CAPACITY: usize = 100_000;
+
+impl KeyCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        KeyCache { ttl, entries: Default::default() }
+    }
+
+    fn get(&self, digest: &str, now: DateTime<Utc>) -> Option<Caller> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let hit = entries.get(digest)?;
+        (hit.verified_at.elapsed() < self.ttl && hit.expires_at.is_none_or(|e| e > now)).then(|| hit.caller.clone())
+    }
+
+    fn put(&self, digest: String, caller: Caller, expires_at: Option<DateTime<Utc>>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= KEY_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(digest, CachedKey { caller, expires_at, verified_at: std::time::Instant::now() });
+    }
+
+    /// Forgets a key (on revocation).
+    pub fn invalidate(&self, key: &ApiKeyId) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, e| e.caller.api_key_id() != Some(key));
+    }
+}
+
 async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiError> {
     let now = state.now();
     if looks_like_api_key(&token) {
-        return state
+        let digest = apinfer_core::auth::api_key_digest(&token);
+        if let Some(caller) = state.key_cache.get(&digest, now) {
+            return Ok(caller);
+        }
+        let found = state
             .db(move |conn| {
                 let Some(key) = api_keys::find_by_secret(conn, &token)? else { return Ok(None) };
                 if !key.is_usable(now) {
                     return Ok(None);
                 }
                 api_keys::touch(conn, &key.id, now)?;
-                Ok(Some(Caller {
+                let caller = Caller {
                     account_id: key.account_id,
                     user_id: key.user_id,
                     credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes },
-                }))
+                };
+                Ok(Some((caller, key.expires_at)))
             })
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the API key is invalid, expired or revoked"));
+            .await?;
+        let (caller, expires_at) =
+            found.ok_or_else(|| ApiError::unauthorized("the API key is invalid, expired or revoked"))?;
+        state.key_cache.put(digest, caller.clone(), expires_at);
+        return Ok(caller);
     }
     let (user_id, account_id) = state.sessions.verify(&token)?;
     state

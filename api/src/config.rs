@@ -48,6 +48,8 @@ pub struct Config {
     pub webhook_backoff_base_ms: u64,
     /// Attempts before a webhook event is given up.
     pub webhook_max_attempts: i32,
+    /// How long a verified API key is trusted without a database read (0 disables).
+    pub key_cache_seconds: u64,
 }
 
 impl Config {
@@ -113,6 +115,7 @@ struct FileConfig {
     webhook_timeout_seconds: Option<u64>,
     webhook_backoff_base_ms: Option<u64>,
     webhook_max_attempts: Option<i32>,
+    key_cache_seconds: Option<u64>,
 }
 
 /// Where a secret came from, so start-up can warn about generated ones.
@@ -146,6 +149,7 @@ impl Config {
             webhook_timeout_seconds: 10,
             webhook_backoff_base_ms: 30_000,
             webhook_max_attempts: 8,
+            key_cache_seconds: 10,
         }
     }
 
@@ -211,6 +215,8 @@ impl Config {
             .unwrap_or(config.webhook_backoff_base_ms);
         config.webhook_max_attempts =
             parse_env("WEBHOOK_MAX_ATTEMPTS")?.or(file.webhook_max_attempts).unwrap_or(config.webhook_max_attempts);
+        config.key_cache_seconds =
+            parse_env("KEY_CACHE_SECONDS")?.or(file.key_cache_seconds).unwrap_or(config.key_cache_seconds);
         if let Some(base_url) = env("UPSTREAM_BASE_URL").or(file.upstream_base_url) {
             let api_key = env("UPSTREAM_API_KEY").or(file.upstream_api_key).ok_or_else(|| {
                 anyhow::anyhow!("APINFER_UPSTREAM_API_KEY is required with APINFER_UPSTREAM_BASE_URL")

@@ -7,7 +7,7 @@ use apinfer_core::db::{DbConn, Pool};
 use apinfer_core::payments::PaymentProvider;
 use apinfer_core::Clock;
 
-use crate::auth::SessionKeys;
+use crate::auth::{KeyCache, SessionKeys};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::generation::Providers;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub payments: Arc<dyn PaymentProvider>,
     /// Render images (local, or an OpenAI-compatible upstream per model).
     pub providers: Providers,
+    /// Recently verified API keys.
+    pub key_cache: KeyCache,
 }
 
 impl AppState {

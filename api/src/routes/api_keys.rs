@@ -161,5 +161,6 @@ pub async fn revoke(
     let id = ApiKeyId::parse(&id).ok_or_else(|| ApiError::not_found("api key"))?;
     let now = state.now();
     let key = state.db(move |conn| api_keys::revoke(conn, &caller.account_id, &id, now)).await?;
+    state.key_cache.invalidate(&key.id);
     Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
 }
