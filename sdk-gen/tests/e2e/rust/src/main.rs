@@ -1,0 +1,273 @@
+//! End-to-end test of the generated Rust SDK against a real apinfer server; see the Python twin
+//! (`../python/e2e_test.py`) for the environment it expects.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apinfer::{
+    AdjustmentRequest, CardInput, Client, CreateApiKeyRequest, CreateGenerationRequest, CreatePurchaseRequest, Decimal,
+    Error, LoginRequest, PaymentMethodInput, RequestOptions, SignupRequest, TransactionsListParams,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).expect("a decimal literal")
+}
+
+fn check(name: &str) {
+    println!("ok: {name}");
+}
+
+fn anon(base: &str) -> Client {
+    Client::builder().base_url(base).api_key("").build().expect("client")
+}
+
+fn with_key(base: &str, key: &str) -> Client {
+    Client::builder().base_url(base).api_key(key).build().expect("client")
+}
+
+async fn new_user(base: &str, tag: &str) -> (String, String) {
+    let email = format!("rs-{tag}-{}@example.com", std::process::id());
+    let signup = anon(base)
+        .auth()
+        .signup(&SignupRequest { email, password: "correct horse battery".into(), name: None })
+        .await
+        .expect("signup");
+    let session = with_key(base, &signup.token);
+    let created = session
+        .api_keys()
+        .create(&CreateApiKeyRequest {
+            name: "e2e".into(),
+            scopes: ["balance:read", "usage:read", "purchases:write", "generations:write"].map(String::from).to_vec(),
+            spend_limit: None,
+            expires_at: None,
+        })
+        .await
+        .expect("api key");
+    (created.key, signup.account.id)
+}
+
+fn adjustment(credits: &str, reason: &str) -> AdjustmentRequest {
+    AdjustmentRequest { credits: dec(credits), reason: reason.into() }
+}
+
+/// A one-connection-per-request HTTP server that answers 503 first, then 201 with `body`,
+/// recording each request's `Idempotency-Key`.
+async fn flaky_server(body: String) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then the body by Content-Length.
+            let (head, mut rest) = loop {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), Vec::new());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break (String::from_utf8_lossy(&buf[..i]).to_string(), buf[i + 4..].to_vec());
+                }
+            };
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                })
+            };
+            let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            while rest.len() < len {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                rest.extend_from_slice(&chunk[..n]);
+            }
+            let count = {
+                let mut s = seen2.lock().expect("lock");
+                s.push(header("idempotency-key"));
+                s.len()
+            };
+            let (status, payload) = if count == 1 {
+                ("503 Service Unavailable", r#"{"error":{"type":"unavailable","code":"unavailable","message":"x","request_id":"req_1"}}"#.to_owned())
+            } else {
+                ("201 Created", body.clone())
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nretry-after: 0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+            let _ = sock.write_all(response.as_bytes()).await;
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::main]
+async fn main() {
+    let base = env("APINFER_E2E_BASE_URL");
+    let rl_base = env("APINFER_E2E_RL_BASE_URL");
+    let admin_email = env("APINFER_E2E_ADMIN_EMAIL");
+    let admin_password = env("APINFER_E2E_ADMIN_PASSWORD");
+
+    let packages = anon(&base).catalog().packages().await.expect("packages");
+    assert!(!packages.data.is_empty());
+    check("public catalog");
+
+    let (key, account_id) = new_user(&base, "main").await;
+    let client = with_key(&base, &key);
+    let login = anon(&base)
+        .auth()
+        .login(&LoginRequest { email: admin_email, password: admin_password, account_id: None })
+        .await
+        .expect("admin login");
+    let admin = with_key(&base, &login.token);
+
+    let balance = client.balance().retrieve().await.expect("balance");
+    assert_eq!(balance.available, Decimal::ZERO);
+    assert_eq!(balance.account_id, account_id);
+    check("balance");
+
+    let fox = CreateGenerationRequest {
+        model: "qwen-image".into(),
+        prompt: "a red fox".into(),
+        size: Some("512x512".into()),
+        ..Default::default()
+    };
+    match client.generations().create(&fox).await {
+        Err(Error::InsufficientCredits(e)) => assert_eq!(e.r#type.as_deref(), Some("insufficient_credits")),
+        other => panic!("expected InsufficientCredits, got {other:?}"),
+    }
+    assert_eq!(client.balance().retrieve().await.expect("balance").held, Decimal::ZERO);
+    check("typed 402 InsufficientCredits from a generation");
+
+    let idem = format!("rs-e2e-{}", std::process::id());
+    let first = admin
+        .admin()
+        .with_options(RequestOptions::new().idempotency_key(&idem))
+        .create_adjustment(&account_id, &adjustment("100.5", "e2e grant"))
+        .await
+        .expect("grant");
+    let again = admin
+        .admin()
+        .with_options(RequestOptions::new().idempotency_key(&idem))
+        .create_adjustment(&account_id, &adjustment("100.5", "e2e grant"))
+        .await
+        .expect("replay");
+    assert_eq!(first.id, again.id);
+    assert_eq!(first.credits, dec("100.5"));
+    assert_eq!(client.balance().retrieve().await.expect("balance").balance, dec("100.5"));
+    check("idempotency key sent and replayed");
+
+    let (mock_url, seen) = flaky_server(serde_json::to_string(&first).expect("json")).await;
+    let mocked = with_key(&mock_url, "sk_x");
+    let entry = mocked.admin().create_adjustment("acct_x", &adjustment("1", "r")).await.expect("retried");
+    assert_eq!(entry.id, first.id);
+    {
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(seen[0].is_some() && seen[0] == seen[1], "{seen:?}");
+    }
+    check("retry after 503 reuses the generated idempotency key");
+
+    for i in 0..24 {
+        admin.admin().create_adjustment(&account_id, &adjustment("0.25", &format!("page filler {i}"))).await.expect("filler");
+    }
+    let params = TransactionsListParams { limit: Some(10), ..Default::default() };
+    let mut ledger = client.transactions().list(&params);
+    let mut txs = Vec::new();
+    while let Some(tx) = ledger.next().await {
+        txs.push(tx.expect("transaction"));
+    }
+    assert_eq!(txs.len(), 25);
+    let total: Decimal = txs.iter().map(|t| t.credits).sum();
+    assert_eq!(total, dec("106.5"));
+    let page = client.transactions().list_page(&params).await.expect("page");
+    assert_eq!(page.data.len(), 10);
+    assert!(page.has_more && page.next_cursor.is_some());
+    let all = client.transactions().list(&params).collect_all().await.expect("all");
+    assert_eq!(all.len(), 25);
+    check("auto-pagination over 3 pages; exact decimal sum");
+
+    match admin.admin().create_adjustment(&account_id, &adjustment("-1000000", "too much")).await {
+        Err(Error::InsufficientCredits(e)) => {
+            assert_eq!(e.status_code, 402);
+            assert_eq!(e.r#type.as_deref(), Some("insufficient_credits"));
+            assert!(e.request_id.is_some() && !e.message.is_empty());
+        }
+        other => panic!("expected InsufficientCredits, got {other:?}"),
+    }
+    check("typed 402 InsufficientCredits from an adjustment");
+
+    let card = |number: &str| CreatePurchaseRequest {
+        package_id: "basic".into(),
+        payment_method: PaymentMethodInput {
+            r#type: "card".into(),
+            card: Some(CardInput { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() }),
+            payment_method_id: None,
+        },
+    };
+    let purchase = client.purchases().create(&card("4242424242424242")).await.expect("purchase");
+    assert_eq!(purchase.status, "succeeded");
+    assert_eq!(purchase.credits, dec("100"));
+    assert_eq!(client.balance().retrieve().await.expect("balance").balance, dec("206.5"));
+    check("purchase with a card");
+    let generation = client.generations().create(&fox).await.expect("generation");
+    assert_eq!(generation.credits_charged, dec("1.75"));
+    let png = client.generations().image(&generation.id, 0).await.expect("image");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{:?}", &png[..png.len().min(16)]);
+    assert_eq!(client.balance().retrieve().await.expect("balance").available, dec("204.75"));
+    check("generation and its PNG download");
+    match client.purchases().create(&card("4000000000000002")).await {
+        Err(Error::PaymentFailed(e)) => assert_eq!(e.code.as_deref(), Some("card_declined")),
+        other => panic!("expected PaymentFailed, got {other:?}"),
+    }
+    check("typed 402 PaymentFailed (declined card)");
+
+    let bad = Client::builder().base_url(&base).api_key(format!("sk_{}", "x".repeat(40))).max_retries(0).build().expect("client");
+    match bad.balance().retrieve().await {
+        Err(Error::Authentication(e)) => {
+            assert_eq!(e.status_code, 401);
+            assert_eq!(e.r#type.as_deref(), Some("authentication_required"));
+        }
+        other => panic!("expected Authentication, got {other:?}"),
+    }
+    check("typed 401 Authentication");
+
+    match admin.admin().create_adjustment("acct_doesnotexist", &adjustment("1", "nobody")).await {
+        Err(e @ Error::NotFound(_)) => assert_eq!(e.status_code(), Some(404)),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    check("typed 404 NotFound");
+
+    let (rl_key, _) = new_user(&rl_base, "rl").await;
+    let rl = Client::builder().base_url(&rl_base).api_key(&rl_key).max_retries(4).build().expect("client");
+    let started = Instant::now();
+    for _ in 0..6 {
+        assert_eq!(rl.balance().retrieve().await.expect("waited out").balance, Decimal::ZERO);
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_secs(1), "6 calls at 2/s should have waited, took {elapsed:?}");
+    let no_retry = Client::builder().base_url(&rl_base).api_key(&rl_key).max_retries(0).build().expect("client");
+    let mut limited = None;
+    for _ in 0..6 {
+        if let Err(e) = no_retry.balance().retrieve().await {
+            limited = Some(e);
+            break;
+        }
+    }
+    assert!(matches!(limited, Some(Error::RateLimit(_))), "{limited:?}");
+    check(&format!("rate limit waited out ({elapsed:?}); typed 429 without retries"));
+
+    println!("rust e2e: all checks passed");
+}
