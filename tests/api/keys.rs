@@ -19,6 +19,7 @@ async fn keys_are_shown_once_listed_without_secret_and_scoped(app: TestApp) {
     assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
     assert_eq!(created["spend_limit"], "50");
     assert_eq!(created["spent"], "0");
+    assert_eq!(created["created_by"], ada.user_id.as_str(), "a key records the user who made it");
     let list = app.get("/v1/api-keys", Some(&ada.token)).await.expect(200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(secret), "the secret must never be listed");

@@ -14,6 +14,7 @@ mod keys;
 mod ledger;
 mod limits;
 mod members;
+mod openai_sdk;
 mod ops;
 mod purchases;
 mod usage;

@@ -54,6 +54,8 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     /// Set once the key is revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The user who made the key (`usr_...`); their monthly limit applies to its spends.
+    pub created_by: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -69,6 +71,7 @@ impl From<ApiKey> for ApiKeyView {
             expires_at: k.expires_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+            created_by: k.user_id.to_string(),
             created_at: k.created_at,
         }
     }

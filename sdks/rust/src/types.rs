@@ -68,6 +68,8 @@ pub struct ApiKeyList {
 pub struct ApiKeyView {
     /// `created_at`.
     pub created_at: DateTime<Utc>,
+    /// The user who made the key (`usr_...`); their monthly limit applies to its spends.
+    pub created_by: String,
     /// `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
@@ -248,6 +250,8 @@ pub struct CreatePurchaseRequest {
 pub struct CreatedApiKey {
     /// `created_at`.
     pub created_at: DateTime<Utc>,
+    /// The user who made the key (`usr_...`); their monthly limit applies to its spends.
+    pub created_by: String,
     /// `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,

@@ -81,6 +81,10 @@ export interface ApiKeyList {
  */
 export interface ApiKeyView {
   created_at: string;
+  /**
+   * The user who made the key (`usr_...`); their monthly limit applies to its spends.
+   */
+  created_by: string;
   expires_at?: string | null;
   /**
    * `key_...`
@@ -286,6 +290,10 @@ export interface CreatePurchaseRequest {
  */
 export interface CreatedApiKey {
   created_at: string;
+  /**
+   * The user who made the key (`usr_...`); their monthly limit applies to its spends.
+   */
+  created_by: string;
   expires_at?: string | null;
   /**
    * `key_...`

@@ -161,6 +161,8 @@ class ApiKeyView(Model):
     """An API key (the secret is only in the creation response)."""
 
     created_at: datetime.datetime
+    created_by: str
+    """The user who made the key (`usr_...`); their monthly limit applies to its spends."""
     id: str
     """`key_...`"""
     name: str
@@ -178,6 +180,7 @@ class ApiKeyView(Model):
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("created_at", "created_at", "datetime", True),
+        ("created_by", "created_by", "str", True),
         ("id", "id", "str", True),
         ("name", "name", "str", True),
         ("prefix", "prefix", "str", True),
@@ -409,6 +412,8 @@ class CreatedApiKey(Model):
     """A newly created key, with its secret shown this once."""
 
     created_at: datetime.datetime
+    created_by: str
+    """The user who made the key (`usr_...`); their monthly limit applies to its spends."""
     id: str
     """`key_...`"""
     key: str
@@ -428,6 +433,7 @@ class CreatedApiKey(Model):
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("created_at", "created_at", "datetime", True),
+        ("created_by", "created_by", "str", True),
         ("id", "id", "str", True),
         ("key", "key", "str", True),
         ("name", "name", "str", True),
