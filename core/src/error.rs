@@ -30,7 +30,7 @@ pub enum Error {
     /// The caller may not do this.
     #[error("{message}")]
     PermissionDenied { message: String },
-    /// The database is unreachable or the pool is exhausted.
+    /// The database is unreachable, the pool is exhausted, or a connection broke mid-statement.
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// Anything else that went wrong underneath.
@@ -57,14 +57,49 @@ impl Error {
 }
 
 impl From<diesel::result::Error> for Error {
+    /// Not found stays not found; a lost or unusable connection is [`Error::Unavailable`]
+    /// (503, retry), and so is a serialization failure; text PostgreSQL cannot store (a NUL
+    /// character) is the client's error; anything else is internal.
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error as D};
-        match e {
+        match &e {
             D::NotFound => Error::NotFound("record"),
-            D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Error::Unavailable(e.into()),
-            other => Error::Internal(anyhow::Error::new(other)),
+            D::BrokenTransactionManager => Error::Unavailable(e.into()),
+            D::DatabaseError(kind, info) => {
+                let message = info.message().to_ascii_lowercase();
+                match kind {
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand
+                    | DatabaseErrorKind::SerializationFailure => Error::Unavailable(e.into()),
+                    _ if message.contains("0x00") => {
+                        Error::invalid("invalid_character", "text must not contain NUL (\\u0000) characters", None)
+                    }
+                    _ if is_connection_failure(&message) => Error::Unavailable(e.into()),
+                    _ => Error::Internal(anyhow::Error::new(e)),
+                }
+            }
+            _ => Error::Internal(anyhow::Error::new(e)),
         }
     }
+}
+
+/// Messages libpq and SQLite give when the database went away mid-statement.
+fn is_connection_failure(message: &str) -> bool {
+    [
+        "server closed the connection",
+        "terminating connection",
+        "connection to server",
+        "no connection to the server",
+        "could not receive data",
+        "could not send data",
+        "connection reset",
+        "broken pipe",
+        "lost synchronization",
+        "database is locked",
+        "the database system is",
+    ]
+    .iter()
+    .any(|pattern| message.contains(pattern))
 }
 
 impl From<r2d2::Error> for Error {
