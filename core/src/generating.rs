@@ -56,7 +56,11 @@ pub fn start(
             "response_format",
         ));
     }
-    let model = catalog::get_model(conn, request.model).ok().filter(|m| m.active).ok_or(Error::NotFound("model"))?;
+    let model = match catalog::get_model(conn, request.model) {
+        Ok(model) if model.active => model,
+        Ok(_) | Err(Error::NotFound(_)) => return Err(Error::NotFound("model")),
+        Err(e) => return Err(e),
+    };
     let size = request.size.unwrap_or("1024x1024");
     let (width, height) = parse_size(size).filter(|_| model.sizes.iter().any(|s| s == size)).ok_or_else(|| {
         Error::invalid("invalid_size", format!("size must be one of {}", model.sizes.join(", ")), "size")

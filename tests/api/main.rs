@@ -18,3 +18,11 @@ mod openai_sdk;
 mod ops;
 mod purchases;
 mod usage;
+
+// Reliability and security (issue 8).
+mod bad_input;
+mod multi_process;
+mod outage;
+mod processes;
+mod races;
+mod security;

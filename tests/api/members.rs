@@ -231,8 +231,9 @@ async fn authorization_matrix(app: TestApp) {
         let res = app.request(Method::DELETE, &format!("/v1/api-keys/{key_id}"), Some(token), None, &[]).await;
         assert_eq!(res.status.as_u16(), want, "{who} revoke: {}", res.text);
     }
-    // No endpoint moves credits between accounts: the other account spent only its own.
-    assert_eq!(app.balance(&other.token).await["balance"], "100");
+    // No endpoint moves credits between accounts: the other account has exactly what it
+    // bought (100) less what it spent itself (one image, 1.75).
+    assert_eq!(app.balance(&other.token).await["balance"], "98.25");
     app.assert_ledger_consistent(&ada.token).await;
     app.assert_ledger_consistent(&other.token).await;
 }

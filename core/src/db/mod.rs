@@ -172,7 +172,9 @@ where
             }
         },
         Err(e) => {
-            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            // If the rollback fails too (the connection died), the original error is the one
+            // worth reporting; the pool discards the broken connection.
+            let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
             Err(e)
         }
     }

@@ -245,8 +245,7 @@ pub fn list(
         query = query.filter(generations::model.eq(model.to_string()));
     }
     if let Some(after) = after {
-        let cursor = get(conn, account, after)
-            .map_err(|_| Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor"))?;
+        let cursor = get(conn, account, after).map_err(super::cursor_error)?;
         let at = naive(cursor.created_at);
         query = query.filter(
             generations::created_at

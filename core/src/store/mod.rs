@@ -28,3 +28,14 @@ pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     let t = t.naive_utc();
     t.with_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or_else(|| t.trunc_subsecs(0))
 }
+
+/// A cursor that names nothing in the list is the client's error; a database failure while
+/// looking it up stays what it is.
+pub(crate) fn cursor_error(e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::NotFound(_) => {
+            crate::Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor")
+        }
+        other => other,
+    }
+}

@@ -285,8 +285,7 @@ pub fn get(conn: &mut DbConn, account: &AccountId, id: &PurchaseId) -> Result<Pu
 pub fn list(conn: &mut DbConn, account: &AccountId, after: Option<&PurchaseId>, limit: i64) -> Result<Page<Purchase>> {
     let mut query = purchases::table.filter(purchases::account_id.eq(account.as_str())).into_boxed();
     if let Some(after) = after {
-        let cursor = get(conn, account, after)
-            .map_err(|_| Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor"))?;
+        let cursor = get(conn, account, after).map_err(super::cursor_error)?;
         let at = naive(cursor.created_at);
         query = query.filter(
             purchases::created_at
@@ -564,9 +563,8 @@ pub fn list_refunds(
     let mut query = refunds::table.filter(refunds::account_id.eq(account.as_str())).into_boxed();
     if let Some(after) = after {
         let cursor = get_refund_any(conn, after)
-            .ok()
-            .filter(|r| &r.account_id == account)
-            .ok_or_else(|| Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor"))?;
+            .and_then(|r| if &r.account_id == account { Ok(r) } else { Err(Error::NotFound("refund")) })
+            .map_err(super::cursor_error)?;
         let at = naive(cursor.created_at);
         query = query.filter(
             refunds::created_at.lt(at).or(refunds::created_at.eq(at).and(refunds::id.lt(after.as_str().to_string()))),

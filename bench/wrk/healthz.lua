@@ -1,0 +1,2 @@
+-- GET /healthz: the framework ceiling (no auth, no database).
+dofile(os.getenv("WRK_DIR") .. "/report.lua")

@@ -1,0 +1,70 @@
+//! Two `apinfer serve` processes on one PostgreSQL database, racing spends on one account whose
+//! balance fits exactly k of them: exactly k succeed, whichever process serves them, and the
+//! ledger still explains the balance.
+
+use futures::future::join_all;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestDb};
+use crate::processes::{apinfer, create_admin, serve, Client};
+
+/// Spends that fit in the balance.
+const K: usize = 12;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_never_overdraw() {
+    let Some((url, _db)) = TestDb::create(Backend::Postgres) else { return };
+    create_admin(apinfer(&url), "ops@example.com", "ops password 1");
+    let (a, b) = tokio::join!(serve(apinfer(&url)), serve(apinfer(&url)));
+    let (ca, cb) = (Client::new(&a.base), Client::new(&b.base));
+    let admin = ca.login("ops@example.com", "ops password 1").await;
+    let (token, account) = ca.signup("ada@example.com", "ada password 1").await;
+    // Sessions are valid on both processes (shared secret, shared database).
+    assert_eq!(cb.get("/v1/balance", Some(&token)).await.0, 200);
+    let grant = format!("{}", Decimal::new(175, 2) * Decimal::from(K));
+    let path = format!("/v1/admin/accounts/{account}/adjustments");
+    assert_eq!(cb.post(&path, Some(&admin), json!({"credits": grant, "reason": "k spends"})).await.0, 201);
+
+    // 30 generations and 10 equal negative adjustments (1.75 each), spread over both processes.
+    let generation = json!({"model": "qwen-image", "prompt": "two processes", "size": "512x512"});
+    let attempts = (0..40).map(|i| {
+        let client = if i % 2 == 0 { ca.clone() } else { cb.clone() };
+        let (token, admin, path, generation) = (token.clone(), admin.clone(), path.clone(), generation.clone());
+        async move {
+            if i % 4 == 3 {
+                client.post(&path, Some(&admin), json!({"credits": "-1.75", "reason": "race"})).await
+            } else {
+                client.post("/v1/generations", Some(&token), generation).await
+            }
+        }
+    });
+    let results = join_all(attempts).await;
+    for (status, body) in &results {
+        assert!(
+            *status == 201 || (*status == 402 && body["error"]["code"] == "insufficient_credits"),
+            "{status}: {body}"
+        );
+    }
+    let succeeded = results.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(succeeded, K, "exactly the spends that fit succeed");
+
+    for client in [&ca, &cb] {
+        let (status, balance) = client.get("/v1/balance", Some(&token)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (balance["balance"].as_str(), balance["held"].as_str(), balance["available"].as_str()),
+            (Some("0"), Some("0"), Some("0"))
+        );
+    }
+    let (_, page) = cb.get("/v1/transactions?limit=100", Some(&token)).await;
+    let entries = page["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1 + K, "the grant and one entry per successful spend");
+    let sum: Decimal = entries.iter().map(|e| e["credits"].as_str().unwrap().parse::<Decimal>().unwrap()).sum();
+    assert_eq!(sum, Decimal::ZERO, "ledger sum = balance");
+    let mut after = Decimal::new(175, 2) * Decimal::from(K);
+    for e in entries.iter().rev().skip(1) {
+        after -= Decimal::new(175, 2);
+        assert_eq!(e["balance_after"].as_str().unwrap().parse::<Decimal>().unwrap(), after, "{e}");
+    }
+}
