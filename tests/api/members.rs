@@ -206,6 +206,93 @@ async fn authorization_matrix(app: TestApp) {
             None,
             [403, 403, 403, 403, 403, 403, 403, 403, 401],
         ),
+        (
+            Method::POST,
+            "/v1/admin/refunds/ref_none/complete".into(),
+            None,
+            [403, 403, 403, 403, 403, 403, 403, 403, 401],
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/admin/accounts/{}", ada.account_id),
+            Some(json!({"type": "business"})),
+            [403, 403, 403, 403, 403, 403, 403, 403, 401],
+        ),
+        (
+            Method::POST,
+            "/v1/admin/models".into(),
+            Some(json!({"id": "m", "name": "M", "tier": "basic", "credits_per_image": "0.5"})),
+            [403, 403, 403, 403, 403, 403, 403, 403, 401],
+        ),
+        (
+            Method::PATCH,
+            "/v1/admin/models/qwen-image".into(),
+            Some(json!({"active": false})),
+            [403, 403, 403, 403, 403, 403, 403, 403, 401],
+        ),
+        (Method::GET, "/v1/admin/packages".into(), None, [403, 403, 403, 403, 403, 403, 403, 403, 401]),
+        (
+            Method::POST,
+            "/v1/admin/packages".into(),
+            Some(json!({"id": "p", "name": "P", "credits": "1", "price": {"amount": "1", "currency": "CNY"}})),
+            [403, 403, 403, 403, 403, 403, 403, 403, 401],
+        ),
+        (
+            Method::PATCH,
+            "/v1/admin/packages/basic".into(),
+            Some(json!({"active": false})),
+            [403, 403, 403, 403, 403, 403, 403, 403, 401],
+        ),
+        // Public, and the signed provider webhook (unsigned here: 400 for everyone).
+        (Method::GET, "/v1/packages".into(), None, [200; 9]),
+        (Method::GET, "/v1/models".into(), None, [200; 9]),
+        (Method::GET, "/v1/pricing/quote?model=qwen-image".into(), None, [200; 9]),
+        (
+            Method::POST,
+            "/v1/webhooks/payments/sandbox".into(),
+            Some(json!({"id": "evt_x", "type": "payment.succeeded", "data": {"purchase_id": pur}})),
+            [400; 9],
+        ),
+        // Members: the role is checked after the caller's rights (so managers get 400 here).
+        (
+            Method::POST,
+            "/v1/account/members".into(),
+            Some(json!({"email": "eve@example.com", "role": "owner"})),
+            [400, 400, 403, 403, 403, 403, 403, 400, 401],
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/account/members/{}", ada.user_id),
+            None,
+            [409, 409, 403, 403, 403, 403, 403, 404, 401],
+        ),
+        // Usage and notifications: sessions and `usage:read` keys.
+        (Method::GET, "/v1/usage".into(), None, [200, 200, 200, 403, 200, 403, 403, 200, 401]),
+        (Method::GET, "/v1/usage/export?format=csv".into(), None, [200, 200, 200, 403, 200, 403, 403, 200, 401]),
+        (Method::GET, "/v1/notifications".into(), None, [200, 200, 200, 403, 200, 403, 403, 200, 401]),
+        // Settings: owner and admin sessions only.
+        (Method::GET, "/v1/settings/low-balance-alert".into(), None, [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+        (
+            Method::PUT,
+            "/v1/settings/low-balance-alert".into(),
+            Some(json!({"enabled": false, "threshold": "1"})),
+            [200, 200, 403, 403, 403, 403, 403, 200, 401],
+        ),
+        (Method::GET, "/v1/settings/auto-topup".into(), None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+        (
+            Method::POST,
+            "/v1/payment-methods".into(),
+            Some(
+                json!({"type": "card", "card": {"number": "5555555555554444", "exp_month": 1, "exp_year": 2040, "cvc": "123"}}),
+            ),
+            [201, 201, 403, 403, 403, 403, 201, 201, 401],
+        ),
+        (
+            Method::POST,
+            "/v1/images/generations".into(),
+            Some(json!({"model": "qwen-image", "prompt": "m", "size": "512x512"})),
+            [200, 200, 200, 403, 403, 200, 403, 200, 401],
+        ),
     ];
     for (method, path, body, expected) in cases {
         for ((who, token), want) in callers.iter().zip(expected) {
@@ -233,7 +320,8 @@ async fn authorization_matrix(app: TestApp) {
     }
     // No endpoint moves credits between accounts: the other account has exactly what it
     // bought (100) less what it spent itself (one image, 1.75).
-    assert_eq!(app.balance(&other.token).await["balance"], "98.25");
+    let other_entries = app.all_transactions(&other.token).await;
+    assert_eq!(app.balance(&other.token).await["balance"], "98.25", "{other_entries:#?}");
     app.assert_ledger_consistent(&ada.token).await;
     app.assert_ledger_consistent(&other.token).await;
 }
