@@ -4,7 +4,8 @@
 //! the first page of `/v1/transactions`.
 //!
 //! `cargo bench -p apinfer-core --bench usage` (PostgreSQL from `APINFER_TEST_POSTGRES_URL`,
-//! default `postgres://postgres@127.0.0.1:5432`; `USAGE_BENCH_ENTRIES` overrides the count).
+//! default `postgres://postgres@127.0.0.1:5432`; `USAGE_BENCH_ENTRIES` overrides the count; under
+//! `cargo test` it seeds 10,000 as a smoke check).
 
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,9 @@ fn run(name: &str, url: &str, entries: i64) {
 }
 
 fn main() {
-    let entries: i64 = std::env::var("USAGE_BENCH_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    // `cargo test --all-targets` runs this binary without `--bench`: a small smoke run then.
+    let default = if std::env::args().any(|a| a == "--bench") { 1_000_000 } else { 10_000 };
+    let entries: i64 = std::env::var("USAGE_BENCH_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let dir = std::env::temp_dir().join(format!("apinfer-usage-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     run("sqlite", &format!("sqlite://{}", dir.join("bench.db").display()), entries);
