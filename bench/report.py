@@ -81,4 +81,3 @@ for label, value, target in checks:
     if target is not None:
         verdict = f"target >= {target:.0%}: " + ("met" if value >= target else "MISSED")
     print(f"  {label:<58} {value:>8.1%}  {verdict}")
-print("  usage query over 1M ledger entries: not measured (GET /v1/usage does not exist yet)")
