@@ -311,5 +311,44 @@ backend_tests!(
     auto_topup_buys_once_per_crossing_within_the_daily_maximum,
     declined_auto_topups_notify_and_wait_for_the_next_crossing,
     auto_topup_settings_are_validated,
+    abandoned_top_ups_do_not_block_the_account,
 );
 per_backend!(webhook_urls_are_checked);
+
+/// A top-up left `running` by a process that died blocks the account's top-ups only until its
+/// lease (10 minutes) passes.
+async fn abandoned_top_ups_do_not_block_the_account(app: TestApp) {
+    use diesel::RunQueryDsl;
+    let (_, ada) = setup(&app, "6").await;
+    let pm = save_card(&app, &ada.token, "4242424242424242").await;
+    let settings = json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": pm, "max_topups_per_day": 5});
+    app.request(Method::PUT, "/v1/settings/auto-topup", Some(&ada.token), Some(settings), &[]).await.expect(200);
+    // What a worker killed mid-top-up leaves behind.
+    let pool = app.app_state.pool.clone();
+    let account = ada.account_id.clone();
+    let started = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S").to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO auto_topup_requests (id, account_id, status, created_at, started_at) \
+             VALUES ('atr_crashed', '{account}', 'running', '{started}', '{started}')"
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(generate(&app, &ada.token).await, 201); // crosses 5: a top-up is queued
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        notifications(&app, &ada.token, "auto_topup_succeeded").await.is_empty(),
+        "blocked while the other may still run"
+    );
+    app.clock.advance(chrono::Duration::minutes(11));
+    eventually("the queued top-up", || async {
+        !notifications(&app, &ada.token, "auto_topup_succeeded").await.is_empty()
+    })
+    .await;
+    assert_eq!(app.balance(&ada.token).await["balance"], "104.25");
+    app.assert_ledger_consistent(&ada.token).await;
+}

@@ -19,6 +19,9 @@ use crate::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use crate::store::catalog;
 use crate::{Credits, Error, Result};
 
+/// How long a running top-up may take before it counts as abandoned.
+const RUNNING_LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
 #[derive(Clone, Debug)]
 pub struct AutoTopup {
     pub enabled: bool,
@@ -107,6 +110,20 @@ pub fn run_pending(conn: &mut DbConn, provider: &dyn PaymentProvider, now: DateT
 fn claim(conn: &mut DbConn, id: &str, account: &AccountId, now: DateTime<Utc>) -> Result<bool> {
     write_transaction(conn, |conn| {
         lock_account(conn, account, now)?;
+        // A request left running by a process that died would block the account for ever:
+        // past the lease it is marked failed (its purchase, if any, records what happened).
+        diesel::update(
+            auto_topup_requests::table
+                .filter(auto_topup_requests::account_id.eq(account.as_str()))
+                .filter(auto_topup_requests::status.eq("running"))
+                .filter(auto_topup_requests::started_at.lt(naive(now - RUNNING_LEASE))),
+        )
+        .set((
+            auto_topup_requests::status.eq("failed"),
+            auto_topup_requests::detail.eq("abandoned: the process running it stopped"),
+            auto_topup_requests::finished_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
         let running: i64 = auto_topup_requests::table
             .filter(auto_topup_requests::account_id.eq(account.as_str()))
             .filter(auto_topup_requests::status.eq("running"))
