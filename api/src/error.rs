@@ -242,7 +242,6 @@ impl From<CoreError> for ApiError {
                 ApiError::new(ErrorKind::InsufficientCredits, "spend_limit_exceeded", message)
             }
             CoreError::Conflict { code, message } => ApiError::new(ErrorKind::Conflict, code, message),
-            CoreError::PermissionDenied { message } => ApiError::forbidden("permission_denied", message),
             CoreError::Unavailable(source) => ApiError::unavailable(source),
             CoreError::Internal(source) => ApiError::internal(source),
         }

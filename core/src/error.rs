@@ -27,9 +27,6 @@ pub enum Error {
     /// The request conflicts with the current state (duplicate email, personal account members).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    /// The caller may not do this.
-    #[error("{message}")]
-    PermissionDenied { message: String },
     /// The database is unreachable, the pool is exhausted, or a connection broke mid-statement.
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),

@@ -346,13 +346,3 @@ pub fn list_entries(
         .collect();
     Ok(Page::from_overfetch(items, limit))
 }
-
-/// Sum of all the account's entries (for invariant checks: it must equal the balance).
-/// The sum is cast to BIGINT in SQL so that neither backend routes it through NUMERIC/REAL.
-pub fn entries_sum(conn: &mut DbConn, account: &AccountId) -> Result<Credits> {
-    let sum: i64 = ledger_entries::table
-        .filter(ledger_entries::account_id.eq(account.as_str()))
-        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(credits), 0) AS BIGINT)"))
-        .first(conn)?;
-    Ok(Credits::from_units(sum))
-}
