@@ -6,6 +6,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod catalog;
+mod cli;
 mod crash;
 mod errors;
 mod generations;
