@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apinfer_core::generating::{self, GenerationRequest};
+use apinfer_core::generating::{self, Captured, GenerationRequest};
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::generations::{Generation, NewImage};
 use apinfer_core::store::ledger::EntryType;
@@ -40,7 +40,7 @@ impl Providers {
                 Some((u.clone(), Arc::new(provider) as Arc<dyn ImageProvider>))
             }
         };
-        Ok(Providers { local: Arc::new(LocalProvider), upstream })
+        Ok(Providers { local: Arc::new(LocalProvider::default()), upstream })
     }
 
     /// The provider for a model: the upstream if configured for it, else the local renderer.
@@ -74,8 +74,10 @@ pub async fn generate(
     let hold_expires_at = now + chrono::Duration::seconds(state.config.hold_timeout_seconds as i64);
     let (account, key, user) = (caller.account_id.clone(), caller.api_key_id().cloned(), caller.user_id.clone());
     let GenerateCommand { model, prompt, size, quality, n, response_format } = command;
+    let lane = state.writes.lane_of(account.as_str());
     let (generation, hold) = state
-        .db(move |conn| {
+        .writes
+        .run(lane.clone(), move |conn| {
             let request = GenerationRequest {
                 account_id: &account,
                 api_key_id: key.as_ref(),
@@ -87,7 +89,7 @@ pub async fn generate(
                 n,
                 response_format: &response_format,
             };
-            generating::start(conn, request, hold_expires_at, now)
+            generating::reserve(conn, &request, hold_expires_at, now)
         })
         .await?;
     let request = ImageRequest {
@@ -103,8 +105,9 @@ pub async fn generate(
         Ok(images) => {
             let bytes: Vec<Vec<u8>> = images.iter().map(|i| i.bytes.clone()).collect();
             let now = state.now();
-            let stored = state
-                .db(move |conn| {
+            let captured = state
+                .writes
+                .run(lane, move |conn| {
                     let new: Vec<NewImage<'_>> = images
                         .iter()
                         .map(|i| NewImage {
@@ -114,15 +117,17 @@ pub async fn generate(
                             data: &i.bytes,
                         })
                         .collect();
-                    generating::succeed(conn, &generation, &hold, &new, now)
+                    generating::capture(conn, &generation, &hold, &new, now)
                 })
-                .await;
-            match stored {
-                Ok(generation) => {
+                .await?;
+            match captured {
+                Captured::Succeeded(generation) => {
                     state.metrics.observe_credits(EntryType::Generation, generation.credits_charged);
-                    Ok((generation, bytes))
+                    Ok((*generation, bytes))
                 }
-                Err(e) => Err(e),
+                Captured::HoldExpired { message } => {
+                    Err(ApiError::from(apinfer_core::Error::conflict("hold_expired", message)))
+                }
             }
         }
         Err(error) => {
@@ -130,8 +135,10 @@ pub async fn generate(
             let now = state.now();
             let message = error.to_string();
             let id = generation.id.to_string();
-            let failed =
-                state.db(move |conn| generating::fail(conn, &generation, "upstream_error", &message, now)).await?;
+            let failed = state
+                .writes
+                .run(lane, move |conn| generating::release(conn, &generation, "upstream_error", &message, now))
+                .await?;
             let mut api_error = ApiError::new(
                 ErrorKind::UpstreamError,
                 "upstream_error",

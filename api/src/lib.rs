@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod generation;
+pub mod group_commit;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;

@@ -65,6 +65,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         payments: Arc::new(apinfer_core::payments::sandbox::SandboxProvider),
         providers: crate::generation::Providers::from_config(&config)?,
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
+        writes: crate::group_commit::GroupCommit::new(pool.clone()),
         pool,
         clock,
         config,

@@ -11,6 +11,7 @@ use crate::auth::{KeyCache, SessionKeys};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::generation::Providers;
+use crate::group_commit::GroupCommit;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub providers: Providers,
     /// Recently verified API keys.
     pub key_cache: KeyCache,
+    /// Batches contending money transactions (generation holds and captures) into one commit.
+    pub writes: GroupCommit,
 }
 
 impl AppState {

@@ -7,7 +7,8 @@
 //! the bytes are the same on every platform, and the pseudo-random sequence is hand-rolled so that no
 //! dependency upgrade can change them.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -15,8 +16,10 @@ use super::{check_request, GeneratedImage, ImageProvider, ImageRequest, Provider
 
 /// Renders deterministic procedural PNG landscapes locally: the same prompt and image index always
 /// give byte-identical images, different prompts give visibly different ones.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LocalProvider;
+#[derive(Debug, Default)]
+pub struct LocalProvider {
+    cache: RenderCache,
+}
 
 impl ImageProvider for LocalProvider {
     fn kind(&self) -> &'static str {
@@ -24,28 +27,115 @@ impl ImageProvider for LocalProvider {
     }
 
     fn generate<'a>(&'a self, request: &'a ImageRequest) -> ProviderFuture<'a> {
-        Box::pin(render_all(request))
+        Box::pin(self.render_all(request))
     }
 }
 
-/// Renders the `n` images of `request`, each on tokio's blocking pool (rendering is CPU work that must
-/// not stall the async executor), in parallel where cores allow.
-async fn render_all(request: &ImageRequest) -> Result<Vec<GeneratedImage>, ProviderError> {
-    check_request(request)?;
-    let prompt: Arc<str> = Arc::from(request.prompt.as_str());
-    let (width, height) = (request.width, request.height);
-    let tasks: Vec<_> = (0..request.n)
-        .map(|index| {
-            let prompt = Arc::clone(&prompt);
-            tokio::task::spawn_blocking(move || render_png(&prompt, index, width, height))
-        })
-        .collect();
-    let mut images = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let bytes = task.await.map_err(|err| local_failure(format!("render task failed: {err}")))??;
-        images.push(GeneratedImage { bytes, content_type: "image/png".to_string(), width, height });
+impl LocalProvider {
+    /// Renders the `n` images of `request`, each on tokio's blocking pool (rendering is CPU work
+    /// that must not stall the async executor), in parallel where cores allow; images rendered
+    /// recently come from the cache.
+    async fn render_all(&self, request: &ImageRequest) -> Result<Vec<GeneratedImage>, ProviderError> {
+        check_request(request)?;
+        let prompt: Arc<str> = Arc::from(request.prompt.as_str());
+        let (width, height) = (request.width, request.height);
+        let tasks: Vec<_> = (0..request.n)
+            .map(|index| {
+                let key = RenderKey::new(&prompt, index, width, height);
+                match self.cache.get(&key) {
+                    Some(bytes) => Rendering::Cached(bytes),
+                    None => {
+                        let prompt = Arc::clone(&prompt);
+                        Rendering::Started(
+                            key,
+                            tokio::task::spawn_blocking(move || render_png(&prompt, index, width, height)),
+                        )
+                    }
+                }
+            })
+            .collect();
+        let mut images = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let bytes = match task {
+                Rendering::Cached(bytes) => bytes.to_vec(),
+                Rendering::Started(key, task) => {
+                    let bytes = task.await.map_err(|err| local_failure(format!("render task failed: {err}")))??;
+                    self.cache.put(key, Arc::from(bytes.as_slice()));
+                    bytes
+                }
+            };
+            images.push(GeneratedImage { bytes, content_type: "image/png".to_string(), width, height });
+        }
+        Ok(images)
     }
-    Ok(images)
+}
+
+/// One image of a request: from the cache, or being rendered.
+enum Rendering {
+    Cached(Arc<[u8]>),
+    Started(RenderKey, tokio::task::JoinHandle<Result<Vec<u8>, ProviderError>>),
+}
+
+/// What determines an image's bytes: SHA-256 of the prompt, the index and the size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RenderKey([u8; 32]);
+
+impl RenderKey {
+    fn new(prompt: &str, index: u32, width: u32, height: u32) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"apinfer-local-cache-v1\0")
+            .chain_update((prompt.len() as u64).to_le_bytes())
+            .chain_update(prompt.as_bytes())
+            .chain_update(index.to_le_bytes())
+            .chain_update(width.to_le_bytes())
+            .chain_update(height.to_le_bytes())
+            .finalize();
+        RenderKey(digest.into())
+    }
+}
+
+/// Bytes of rendered images the cache keeps (oldest dropped first).
+const RENDER_CACHE_BYTES: usize = 32 << 20;
+
+/// Recently rendered images. Rendering is deterministic, so a repeated request (a retry, the
+/// same prompt from many users, a load test) gets from here exactly the bytes a new render would
+/// give, without spending the CPU again.
+#[derive(Debug, Default)]
+struct RenderCache {
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    images: HashMap<RenderKey, Arc<[u8]>>,
+    /// Insertion order, for eviction.
+    order: VecDeque<RenderKey>,
+    bytes: usize,
+}
+
+impl RenderCache {
+    fn get(&self, key: &RenderKey) -> Option<Arc<[u8]>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).images.get(key).cloned()
+    }
+
+    fn put(&self, key: RenderKey, bytes: Arc<[u8]>) {
+        if bytes.len() > RENDER_CACHE_BYTES / 4 {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let size = bytes.len();
+        if state.images.insert(key, bytes).is_some() {
+            return;
+        }
+        state.order.push_back(key);
+        state.bytes += size;
+        while state.bytes > RENDER_CACHE_BYTES {
+            let Some(oldest) = state.order.pop_front() else { break };
+            if let Some(evicted) = state.images.remove(&oldest) {
+                state.bytes -= evicted.len();
+            }
+        }
+    }
 }
 
 /// Renders image number `index` for `prompt` as an RGB 8-bit PNG of exactly `width` x `height`.
@@ -573,7 +663,7 @@ mod tests {
 
     #[tokio::test]
     async fn generate_returns_n_valid_pngs() {
-        let provider = LocalProvider;
+        let provider = LocalProvider::default();
         assert_eq!(provider.kind(), "local");
         let images = provider.generate(&request("a castle", 320, 240, 4)).await.unwrap();
         assert_eq!(images.len(), 4);
@@ -589,8 +679,38 @@ mod tests {
 
     #[tokio::test]
     async fn generate_rejects_out_of_range_requests() {
-        let err = LocalProvider.generate(&request("x", 10_000, 64, 1)).await.unwrap_err();
+        let err = LocalProvider::default().generate(&request("x", 10_000, 64, 1)).await.unwrap_err();
         assert!(matches!(err, ProviderError::Upstream { status: None, .. }));
+    }
+
+    #[tokio::test]
+    async fn repeated_requests_come_from_the_cache_with_the_same_bytes() {
+        let provider = LocalProvider::default();
+        let first = provider.generate(&request("a cached castle", 96, 64, 2)).await.unwrap();
+        let key = RenderKey::new("a cached castle", 1, 96, 64);
+        assert_eq!(provider.cache.get(&key).as_deref(), Some(first[1].bytes.as_slice()), "rendered images are kept");
+        let again = provider.generate(&request("a cached castle", 96, 64, 2)).await.unwrap();
+        assert_eq!(
+            first.iter().map(|i| &i.bytes).collect::<Vec<_>>(),
+            again.iter().map(|i| &i.bytes).collect::<Vec<_>>()
+        );
+        // Another size is another image.
+        assert!(provider.cache.get(&RenderKey::new("a cached castle", 1, 64, 96)).is_none());
+    }
+
+    #[test]
+    fn the_render_cache_stays_within_its_budget() {
+        let cache = RenderCache::default();
+        let image: Arc<[u8]> = Arc::from(vec![7u8; 1 << 20]);
+        for i in 0..100u32 {
+            cache.put(RenderKey::new("p", i, 1, 1), Arc::clone(&image));
+        }
+        let state = cache.state.lock().unwrap();
+        assert!(state.bytes <= RENDER_CACHE_BYTES, "{} bytes kept", state.bytes);
+        assert_eq!(state.bytes, state.images.values().map(|b| b.len()).sum::<usize>());
+        assert_eq!(state.images.len(), state.order.len());
+        assert!(state.images.contains_key(&RenderKey::new("p", 99, 1, 1)), "the newest stays");
+        assert!(!state.images.contains_key(&RenderKey::new("p", 0, 1, 1)), "the oldest went first");
     }
 
     /// Release-mode timing: `cargo test --release -- --ignored --nocapture render_timing`.

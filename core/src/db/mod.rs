@@ -180,6 +180,21 @@ where
     }
 }
 
+/// Runs `f` in a savepoint of the caller's open write transaction: if `f` fails, what it wrote
+/// is undone and the transaction goes on without it.
+pub fn savepoint<T, F>(conn: &mut DbConn, f: F) -> Result<T>
+where
+    F: FnOnce(&mut DbConn) -> Result<T>,
+{
+    type Manager = <DbConn as Connection>::TransactionManager;
+    Manager::begin_transaction(conn)?;
+    let outcome = f(conn).and_then(|value| Manager::commit_transaction(conn).map(|()| value).map_err(Error::from));
+    if outcome.is_err() {
+        let _ = Manager::rollback_transaction(conn);
+    }
+    outcome
+}
+
 fn map_begin_error(e: diesel::result::Error) -> Error {
     Error::Unavailable(anyhow::Error::new(e).context("beginning a transaction"))
 }

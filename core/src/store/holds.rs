@@ -90,22 +90,25 @@ pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) 
     })
 }
 
-/// Turns an active hold into a spend (ledger entry `entry_type`, lots consumed oldest first),
-/// inside the caller's write transaction. Fails with a conflict if the hold is no longer
-/// active (released by the sweeper).
-pub fn capture(
+/// Marks an active hold captured, inside the caller's write transaction (which must already
+/// hold the account's row lock: see [`lock_account_row`]); false if it is no longer active
+/// (released by the sweeper), and then nothing changed.
+pub fn claim_for_capture(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
+    let claimed = diesel::update(holds::table.find(id.as_str()).filter(holds::status.eq("active")))
+        .set((holds::status.eq("captured"), holds::resolved_at.eq(naive(now))))
+        .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Turns a hold claimed by [`claim_for_capture`] into a spend: `balance` and `held` fall
+/// together, a ledger entry `entry_type` is appended, and lots are consumed oldest first.
+pub fn settle_captured(
     conn: &mut DbConn,
     hold: &Hold,
     entry_type: EntryType,
     description: &str,
     now: DateTime<Utc>,
 ) -> Result<LedgerEntry> {
-    let claimed = diesel::update(holds::table.find(hold.id.as_str()).filter(holds::status.eq("active")))
-        .set((holds::status.eq("captured"), holds::resolved_at.eq(naive(now))))
-        .execute(conn)?;
-    if claimed == 0 {
-        return Err(Error::conflict("hold_expired", "the credit hold expired before the work finished"));
-    }
     let amount = hold.amount.units();
     let balance_after: i64 = diesel::update(accounts::table.find(hold.account_id.as_str()))
         .set((
@@ -133,15 +136,35 @@ pub fn capture(
     Ok(entry)
 }
 
-/// Releases an active hold inside the caller's write transaction; false if it was already
-/// captured or released.
-pub fn release(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
+/// Takes the account's row lock for the rest of the transaction. Every transaction that moves
+/// an account's credits takes this lock before any other row of that account (its holds, lots,
+/// key and member counters), so that transactions on one account (several requests' work
+/// batched in one transaction included) always lock in the same order and cannot deadlock.
+pub fn lock_account_row(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<()> {
+    let locked = diesel::update(accounts::table.find(account.as_str()))
+        .set(accounts::updated_at.eq(naive(now)))
+        .execute(conn)?;
+    if locked == 0 {
+        return Err(Error::NotFound("account"));
+    }
+    Ok(())
+}
+
+/// Releases an active hold of `account` inside the caller's write transaction (taking the
+/// account's row lock first); false if it was already captured or released.
+pub fn release(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
     type Released = (String, i64, Option<String>, Option<String>, chrono::NaiveDateTime);
-    let row: Option<Released> = diesel::update(holds::table.find(id.as_str()).filter(holds::status.eq("active")))
-        .set((holds::status.eq("released"), holds::resolved_at.eq(naive(now))))
-        .returning((holds::account_id, holds::amount, holds::api_key_id, holds::user_id, holds::created_at))
-        .get_result(conn)
-        .optional()?;
+    lock_account_row(conn, account, now)?;
+    let row: Option<Released> = diesel::update(
+        holds::table
+            .find(id.as_str())
+            .filter(holds::account_id.eq(account.as_str()))
+            .filter(holds::status.eq("active")),
+    )
+    .set((holds::status.eq("released"), holds::resolved_at.eq(naive(now))))
+    .returning((holds::account_id, holds::amount, holds::api_key_id, holds::user_id, holds::created_at))
+    .get_result(conn)
+    .optional()?;
     let Some((account_id, amount, api_key_id, user_id, created_at)) = row else { return Ok(false) };
     diesel::update(accounts::table.find(&account_id))
         .set((accounts::held.eq(accounts::held - amount), accounts::updated_at.eq(naive(now))))
@@ -162,16 +185,27 @@ pub fn release(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<boo
     Ok(true)
 }
 
+/// An active hold past its expiry: its account, id, and what it reserved for.
+pub struct ExpiredHold {
+    pub account_id: AccountId,
+    pub id: HoldId,
+    pub reference_id: String,
+}
+
 /// Active holds past their expiry (their requests died or hung), oldest first.
-pub fn expired(conn: &mut DbConn, now: DateTime<Utc>, limit: i64) -> Result<Vec<(HoldId, String)>> {
+pub fn expired(conn: &mut DbConn, now: DateTime<Utc>, limit: i64) -> Result<Vec<ExpiredHold>> {
     Ok(holds::table
         .filter(holds::status.eq("active"))
         .filter(holds::expires_at.le(naive(now)))
         .order(holds::expires_at.asc())
         .limit(limit)
-        .select((holds::id, holds::reference_id))
-        .load::<(String, String)>(conn)?
+        .select((holds::account_id, holds::id, holds::reference_id))
+        .load::<(String, String, String)>(conn)?
         .into_iter()
-        .map(|(id, reference)| (HoldId::from_db(id), reference))
+        .map(|(account, id, reference_id)| ExpiredHold {
+            account_id: AccountId::from_db(account),
+            id: HoldId::from_db(id),
+            reference_id,
+        })
         .collect())
 }
