@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use apinfer_core::generating::{self, Captured, GenerationRequest};
 use apinfer_core::pricing::Quality;
-use apinfer_core::store::generations::{Generation, NewImage};
+use apinfer_core::store::generations::{self, Generation, NewImage};
 use apinfer_core::store::ledger::EntryType;
 
 use crate::auth::Caller;
@@ -104,17 +104,20 @@ pub async fn generate(
     match provider.generate(&request).await {
         Ok(images) => {
             let bytes: Vec<Vec<u8>> = images.iter().map(|i| i.bytes.clone()).collect();
+            let blob_ids: Vec<String> = images.iter().map(|i| generations::blob_id(&i.bytes)).collect();
             let now = state.now();
             let captured = state
                 .writes
                 .run(lane, move |conn| {
                     let new: Vec<NewImage<'_>> = images
                         .iter()
-                        .map(|i| NewImage {
+                        .zip(&blob_ids)
+                        .map(|(i, blob_id)| NewImage {
                             content_type: &i.content_type,
                             width: i.width,
                             height: i.height,
                             data: &i.bytes,
+                            blob_id,
                         })
                         .collect();
                     generating::capture(conn, &generation, &hold, &new, now)

@@ -109,6 +109,22 @@ async fn images_are_real_pngs_served_with_auth(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(first, original);
+    // Stored once: three images shown, two distinct contents.
+    let pool = app.app_state.pool.clone();
+    let (images, blobs) = tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = pool.get().unwrap();
+        let mut count = |sql: &str| diesel::sql_query(sql).get_result::<Count>(&mut conn).unwrap().n;
+        (count("SELECT COUNT(*) AS n FROM generation_images"), count("SELECT COUNT(*) AS n FROM image_blobs"))
+    })
+    .await
+    .unwrap();
+    assert_eq!((images, blobs), (3, 2));
     assert!(again["images"][0].get("b64_json").is_none(), "url format has no inline image");
     // Others cannot see it; unknown indexes are 404.
     let bob = app.signup("bob@example.com").await;

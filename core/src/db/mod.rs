@@ -203,3 +203,93 @@ fn map_begin_error(e: diesel::result::Error) -> Error {
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::{Binary, Text};
+
+    use super::*;
+
+    #[derive(diesel::QueryableByName)]
+    struct Image {
+        #[diesel(sql_type = Text)]
+        blob_id: String,
+        #[diesel(sql_type = Binary)]
+        data: Vec<u8>,
+    }
+
+    /// Images stored before the content-addressed store keep their bytes, under a per-image id.
+    fn migrates_stored_images(url: &str, migrations: fn() -> EmbeddedMigrations) {
+        let pool = Pool::connect(url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let applied_before = 5;
+        for _ in 0..applied_before {
+            conn.run_next_migration(migrations()).unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO accounts (id, name, balance, created_at, updated_at) \
+               VALUES ('acct_m', 'm', 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00'); \
+             INSERT INTO generations (id, account_id, model, prompt, size, width, height, quality, n, \
+               response_format, status, credits_cost, hold_id, created_at) \
+               VALUES ('gen_m', 'acct_m', 'qwen-image', 'p', '64x64', 64, 64, 'standard', 2, 'url', \
+               'succeeded', 10000, 'hold_m', '2026-11-01 00:00:00');",
+        )
+        .unwrap();
+        for (idx, data) in [(0, "'png zero'"), (1, "'png one'")] {
+            let bytes = if pool.is_postgres() {
+                format!("convert_to({data}, 'UTF8')")
+            } else {
+                format!("CAST({data} AS BLOB)")
+            };
+            conn.batch_execute(&format!(
+                "INSERT INTO generation_images (generation_id, idx, content_type, width, height, data) \
+                 VALUES ('gen_m', {idx}, 'image/png', 64, 64, {bytes})"
+            ))
+            .unwrap();
+        }
+        conn.run_pending_migrations(migrations()).unwrap();
+        let images: Vec<Image> = diesel::sql_query(
+            "SELECT i.blob_id, b.data FROM generation_images i JOIN image_blobs b ON b.id = i.blob_id \
+             WHERE i.generation_id = 'gen_m' ORDER BY i.idx",
+        )
+        .load(&mut conn)
+        .unwrap();
+        let images: Vec<(String, Vec<u8>)> = images.into_iter().map(|i| (i.blob_id, i.data)).collect();
+        assert_eq!(
+            images,
+            [("legacy:gen_m:0".to_string(), b"png zero".to_vec()), ("legacy:gen_m:1".to_string(), b"png one".to_vec())]
+        );
+        // And back down: the bytes return to generation_images.
+        conn.revert_last_migration(migrations()).unwrap();
+        let back: Vec<Image> =
+            diesel::sql_query("SELECT generation_id AS blob_id, data FROM generation_images WHERE idx = 1")
+                .load(&mut conn)
+                .unwrap();
+        assert_eq!(back[0].data, b"png one");
+    }
+
+    #[test]
+    fn sqlite_migrates_stored_images_to_the_blob_store() {
+        let dir = std::env::temp_dir().join(format!("apinfer-migrate-{}", crate::ids::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        migrates_stored_images(&format!("sqlite://{}", dir.join("m.db").display()), || SQLITE_MIGRATIONS);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn postgres_migrates_stored_images_to_the_blob_store() {
+        let base =
+            std::env::var("APINFER_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let Ok(mut admin) = PgConnection::establish(&format!("{base}/postgres")) else {
+            assert!(std::env::var("CI").is_err(), "no PostgreSQL at {base}");
+            eprintln!("NOTICE: skipped, no PostgreSQL at {base}");
+            return;
+        };
+        let name = format!("apinfer_migrate_{}", crate::ids::random_base62(10).to_lowercase());
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+        let outcome =
+            std::panic::catch_unwind(|| migrates_stored_images(&format!("{base}/{name}"), || POSTGRES_MIGRATIONS));
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+        outcome.unwrap();
+    }
+}

@@ -230,6 +230,13 @@ diesel::table! {
         content_type -> Text,
         width -> Integer,
         height -> Integer,
+        blob_id -> Text,
+    }
+}
+
+diesel::table! {
+    image_blobs (id) {
+        id -> Text,
         data -> Binary,
     }
 }
@@ -327,6 +334,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(generation_images -> image_blobs (blob_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -343,6 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     holds,
     generations,
     generation_images,
+    image_blobs,
     member_spend,
     usage_daily,
     alert_settings,

@@ -1,13 +1,15 @@
-//! Image generations and their stored images. Images live in the database
-//! (`generation_images`, BLOB/BYTEA): one backup covers everything, and several server
-//! processes sharing one PostgreSQL serve each other's images.
+//! Image generations and their stored images. Images live in the database: one backup covers
+//! everything, and several server processes sharing one PostgreSQL serve each other's images.
+//! Their bytes are content-addressed (`image_blobs`, keyed `sha256:<hex>`): an image that many
+//! generations produced (a popular prompt on a deterministic model, a retried request) is
+//! stored once, and `generation_images` records which generation showed which blob.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::ledger::Page;
 use super::{naive, utc};
-use crate::db::schema::{generation_images, generations};
+use crate::db::schema::{generation_images, generations, image_blobs};
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
 use crate::pricing::Quality;
@@ -158,6 +160,26 @@ pub struct NewImage<'a> {
     pub width: u32,
     pub height: u32,
     pub data: &'a [u8],
+    /// [`blob_id`] of `data`.
+    pub blob_id: &'a str,
+}
+
+/// The content address of image bytes: `sha256:<hex>`. Compute it before the write
+/// transaction: hashing is CPU work that needs no lock.
+pub fn blob_id(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// Stores `data` under `id` unless it is stored already.
+fn store_blob(conn: &mut DbConn, id: &str, data: &[u8]) -> Result<()> {
+    let stored: Option<String> = image_blobs::table.find(id).select(image_blobs::id).get_result(conn).optional()?;
+    if stored.is_none() {
+        diesel::insert_into(image_blobs::table)
+            .values((image_blobs::id.eq(id), image_blobs::data.eq(data)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Marks a processing generation succeeded with its images (in the capture transaction).
@@ -169,6 +191,7 @@ pub fn mark_succeeded(
     now: DateTime<Utc>,
 ) -> Result<()> {
     for (index, image) in images.iter().enumerate() {
+        store_blob(conn, image.blob_id, image.data)?;
         diesel::insert_into(generation_images::table)
             .values((
                 generation_images::generation_id.eq(id.as_str()),
@@ -176,7 +199,7 @@ pub fn mark_succeeded(
                 generation_images::content_type.eq(image.content_type),
                 generation_images::width.eq(image.width as i32),
                 generation_images::height.eq(image.height as i32),
-                generation_images::data.eq(image.data),
+                generation_images::blob_id.eq(image.blob_id),
             ))
             .execute(conn)?;
     }
@@ -270,8 +293,10 @@ pub fn list(
 pub fn image(conn: &mut DbConn, account: &AccountId, id: &GenerationId, index: i32) -> Result<(String, Vec<u8>)> {
     get(conn, account, id)?;
     generation_images::table
-        .find((id.as_str(), index))
-        .select((generation_images::content_type, generation_images::data))
+        .inner_join(image_blobs::table)
+        .filter(generation_images::generation_id.eq(id.as_str()))
+        .filter(generation_images::idx.eq(index))
+        .select((generation_images::content_type, image_blobs::data))
         .first(conn)
         .optional()?
         .ok_or(Error::NotFound("image"))
