@@ -67,6 +67,8 @@ for backend in ("sqlite", "postgres"):
     checks.append((f"{backend}: generation spread / raw spend tx spread", ratio(spread, ceiling_spread), 0.50))
     checks.append((f"{backend}: generation hot / raw spend tx hot", ratio(hot, ceiling_hot), None))
     checks.append((f"{backend}: generation hot / generation spread", ratio(hot, spread), 0.80 if backend == "sqlite" else None))
+    unique = rate("generation", backend, "unique")
+    checks.append((f"{backend}: generation unique prompts / raw spend tx spread", ratio(unique, ceiling_spread), None))
     if backend == "postgres":
         pg_spread = rate("pgbench", "postgres", "spread")
         pg_hot = rate("pgbench", "postgres", "hot")

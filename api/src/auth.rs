@@ -186,7 +186,7 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 /// use. Bounded: when full, the cache is cleared.
 pub struct KeyCache {
     ttl: std::time::Duration,
-    entries: std::sync::RwLock<std::collections::HashMap<String, CachedKey>>,
+    entries: std::sync::RwLock<std::collections::HashMap<KeyDigest, CachedKey>>,
 }
 
 #[derive(Clone)]
@@ -198,18 +198,26 @@ struct CachedKey {
 
 const KEY_CACHE_CAPACITY: usize = 100_000;
 
+/// SHA-256 of a key's secret: what the cache is keyed by (never the secret itself).
+type KeyDigest = [u8; 32];
+
+fn key_digest(secret: &str) -> KeyDigest {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes()).into()
+}
+
 impl KeyCache {
     pub fn new(ttl: std::time::Duration) -> Self {
         KeyCache { ttl, entries: Default::default() }
     }
 
-    fn get(&self, digest: &str, now: DateTime<Utc>) -> Option<Caller> {
+    fn get(&self, digest: &KeyDigest, now: DateTime<Utc>) -> Option<Caller> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let hit = entries.get(digest)?;
         (hit.verified_at.elapsed() < self.ttl && hit.expires_at.is_none_or(|e| e > now)).then(|| hit.caller.clone())
     }
 
-    fn put(&self, digest: String, caller: Caller, expires_at: Option<DateTime<Utc>>) {
+    fn put(&self, digest: KeyDigest, caller: Caller, expires_at: Option<DateTime<Utc>>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -230,7 +238,7 @@ impl KeyCache {
 async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiError> {
     let now = state.now();
     if looks_like_api_key(&token) {
-        let digest = apinfer_core::auth::api_key_digest(&token);
+        let digest = key_digest(&token);
         if let Some(caller) = state.key_cache.get(&digest, now) {
             return Ok(caller);
         }

@@ -99,8 +99,8 @@ pub fn spawn_workers(state: web::Data<AppState>) {
             if let Err(e) = deliver_due(&state, &client).await {
                 tracing::warn!(error = %e, "webhook delivery round failed");
             }
-            let (now, provider) = (state.now(), state.payments.clone());
-            match state.db(move |conn| autotopup::run_pending(conn, provider.as_ref(), now)).await {
+            let (clock, provider) = (state.clone(), state.payments.clone());
+            match state.db(move |conn| autotopup::run_pending(conn, provider.as_ref(), &|| clock.now())).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(handled = n, "automatic top-ups run"),
                 Err(e) => tracing::warn!(error = %e, "automatic top-up round failed"),

@@ -104,8 +104,23 @@ impl Credits {
 }
 
 impl fmt::Display for Credits {
+    /// The shortest exact decimal (`"1.75"`, `"100"`, `"-0.0001"`), as [`Credits::to_decimal`]
+    /// prints, written straight from the integer (every balance and amount in every response
+    /// goes through here).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_decimal())
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let units = self.0.unsigned_abs();
+        let scale = 10_u64.pow(FRACTION_DIGITS);
+        let (whole, mut fraction) = (units / scale, units % scale);
+        if fraction == 0 {
+            return write!(f, "{sign}{whole}");
+        }
+        let mut width = FRACTION_DIGITS as usize;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        write!(f, "{sign}{whole}.{fraction:0width$}")
     }
 }
 
@@ -223,6 +238,18 @@ impl Money {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn display_is_the_normalized_decimal() {
+        let samples = [0, 1, 9, 10, 100, 1_000, 9_999, 10_000, 10_001, 17_500, 12_345_678, 1_000_000_000_000_000]
+            .into_iter()
+            .flat_map(|u: i64| [u, -u])
+            .chain([i64::MAX, i64::MIN + 1]);
+        for units in samples {
+            let credits = Credits::from_units(units);
+            assert_eq!(credits.to_string(), credits.to_decimal().to_string(), "{units} units");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -54,6 +54,6 @@ impl From<Balance> for BalanceView {
 #[get("/balance")]
 pub async fn balance(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BalanceRead)?;
-    let balance = state.db(move |conn| ledger::balance(conn, &caller.account_id)).await?;
+    let balance = state.read(move |conn| ledger::balance(conn, &caller.account_id)).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(balance)))
 }

@@ -135,6 +135,14 @@ impl Pool {
         self.url.is_postgres()
     }
 
+    /// On SQLite, the database file; `None` on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => Some(path),
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+
     /// Applies pending migrations for this backend.
     pub fn migrate(&self) -> Result<()> {
         let mut conn = self.get()?;
@@ -143,6 +151,16 @@ impl Pool {
             .map_err(|e| Error::Internal(anyhow::anyhow!("running migrations: {e}")))?;
         Ok(())
     }
+}
+
+/// Opens a read-only SQLite connection for point reads made outside the pool (see the API's
+/// `AppState::read`). In WAL mode readers never wait for the writer; the short busy timeout
+/// bounds the rare wait (a checkpoint resetting the log) so that a caller can fall back.
+pub fn open_sqlite_reader(path: &str) -> Result<DbConn> {
+    let mut conn = SqliteConnection::establish(path).map_err(|e| Error::Unavailable(e.into()))?;
+    conn.batch_execute("PRAGMA busy_timeout = 20; PRAGMA query_only = ON;")
+        .map_err(|e| Error::Unavailable(e.into()))?;
+    Ok(DbConn::Sqlite(conn))
 }
 
 /// Checks that the database answers.

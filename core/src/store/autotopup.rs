@@ -87,7 +87,15 @@ pub fn put(conn: &mut DbConn, account: &AccountId, settings: &AutoTopup, now: Da
 }
 
 /// Runs pending top-up requests; returns how many were handled.
-pub fn run_pending(conn: &mut DbConn, provider: &dyn PaymentProvider, now: DateTime<Utc>) -> Result<usize> {
+///
+/// `now` is read for each request as it starts: a round can take long (a slow card provider,
+/// many accounts), and a request must not start with a stale `started_at` that another process
+/// would take for an abandoned one, nor share its purchase time with the round's others.
+pub fn run_pending(
+    conn: &mut DbConn,
+    provider: &dyn PaymentProvider,
+    now: &dyn Fn() -> DateTime<Utc>,
+) -> Result<usize> {
     let pending: Vec<(String, String)> = auto_topup_requests::table
         .filter(auto_topup_requests::status.eq("pending"))
         .order(auto_topup_requests::created_at.asc())
@@ -97,8 +105,9 @@ pub fn run_pending(conn: &mut DbConn, provider: &dyn PaymentProvider, now: DateT
     let mut handled = 0;
     for (id, account) in pending {
         let account = AccountId::from_db(account);
-        if claim(conn, &id, &account, now)? {
-            run_one(conn, provider, &id, &account, now)?;
+        let started = now();
+        if claim(conn, &id, &account, started)? {
+            run_one(conn, provider, &id, &account, started)?;
             handled += 1;
         }
     }
