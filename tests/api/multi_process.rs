@@ -1,13 +1,16 @@
-//! Two `apinfer serve` processes on one PostgreSQL database, racing spends on one account whose
-//! balance fits exactly k of them: exactly k succeed, whichever process serves them, and the
-//! ledger still explains the balance.
+//! Two `apinfer serve` processes on one PostgreSQL database: racing spends on one account whose
+//! balance fits exactly k of them (exactly k succeed, whichever process serves them, and the
+//! ledger still explains the balance), and the mixed race of `races.rs` split over both
+//! processes, with both processes' workers running the automatic top-ups.
 
+use apinfer_core::db::Pool;
 use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::helpers::{Backend, TestDb};
 use crate::processes::{apinfer, create_admin, serve, Client};
+use crate::races::race_on_one_account;
 
 /// Spends that fit in the balance.
 const K: usize = 12;
@@ -67,4 +70,26 @@ async fn two_processes_on_one_postgres_never_overdraw() {
         after -= Decimal::new(175, 2);
         assert_eq!(e["balance_after"].as_str().unwrap().parse::<Decimal>().unwrap(), after, "{e}");
     }
+}
+
+/// The 100 mixed operations of `races.rs` (generations, card purchases, wallet webhooks
+/// delivered to both processes at once, refunds requested on both at once, admin adjustments
+/// up and down, a key with a spend limit, automatic top-ups), half of them served by each
+/// process, then every invariant checked through the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_keep_every_invariant_in_a_mixed_race() {
+    let Some((url, _db)) = TestDb::create(Backend::Postgres) else { return };
+    create_admin(apinfer(&url), "ops@example.com", "ops password 1");
+    // Both workers poll for top-ups often, so the race's top-ups are contended across processes.
+    let fast_worker = || {
+        let mut cmd = apinfer(&url);
+        cmd.env("APINFER_WORKER_INTERVAL_MS", "50");
+        cmd
+    };
+    let (a, b) = tokio::join!(serve(fast_worker()), serve(fast_worker()));
+    let (ca, cb) = (Client::new(&a.base), Client::new(&b.base));
+    let admin = cb.login("ops@example.com", "ops password 1").await;
+    let (token, account) = ca.signup("ada@example.com", "ada password 1").await;
+    let pool = Pool::connect(&url, 2).expect("the test database");
+    race_on_one_account(&[&ca, &cb], &pool, &admin, &token, &account).await;
 }

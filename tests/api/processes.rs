@@ -134,3 +134,24 @@ impl Client {
         (body["token"].as_str().unwrap().to_string(), body["account"]["id"].as_str().unwrap().to_string())
     }
 }
+
+impl Client {
+    /// Delivers a payment provider event to the sandbox webhook, signed with [`WEBHOOK_SECRET`]
+    /// at `at` (unix seconds); returns the status and the JSON body.
+    pub async fn payment_webhook(&self, event_id: &str, event_type: &str, purchase_id: &str, at: i64) -> (u16, Value) {
+        let body = json!({"id": event_id, "type": event_type, "data": {"purchase_id": purchase_id}}).to_string();
+        let signature = apinfer_core::signature::sign(WEBHOOK_SECRET.as_bytes(), at, body.as_bytes());
+        let res = self
+            .http
+            .post(format!("{}/v1/webhooks/payments/sandbox", self.base))
+            .header("content-type", "application/json")
+            .header("Apinfer-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
