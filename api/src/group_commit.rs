@@ -158,9 +158,20 @@ impl GroupCommit {
     fn commit_until_idle(&self, lane: &str, mut batch: Vec<Box<dyn Work>>) {
         let _unwinding = GiveUpOnPanic { lanes: &self.lanes, lane };
         loop {
-            self.commit(batch);
+            let unreachable = self.commit(batch);
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             let queue = lanes.get_mut(lane).expect("a lane with a committer is present");
+            if let Some(error) = unreachable {
+                // No connection could be had: what queued meanwhile would wait for it in vain
+                // (and outlive its holds), so it fails now too, as it would have alone.
+                let waiting: Vec<_> = queue.drain(..).collect();
+                lanes.remove(lane);
+                drop(lanes);
+                for job in waiting {
+                    job.abandon(&error);
+                }
+                return;
+            }
             if queue.is_empty() {
                 lanes.remove(lane);
                 return;
@@ -170,22 +181,23 @@ impl GroupCommit {
         }
     }
 
-    /// Runs one batch in one transaction and answers each of its requests.
-    fn commit(&self, mut batch: Vec<Box<dyn Work>>) {
+    /// Runs one batch in one transaction and answers each of its requests; the error if no
+    /// connection could be had.
+    fn commit(&self, mut batch: Vec<Box<dyn Work>>) -> Option<Error> {
         let mut conn = match self.pool.get() {
             Ok(conn) => conn,
             Err(error) => {
                 for job in batch {
                     job.abandon(&error);
                 }
-                return;
+                return Some(error);
             }
         };
         self.stats.transactions.fetch_add(1, Ordering::Relaxed);
         self.stats.units.fetch_add(batch.len() as u64, Ordering::Relaxed);
         if batch.len() == 1 {
             batch.pop().expect("one job").run_alone(&mut conn);
-            return;
+            return None;
         }
         let mut answers = Vec::with_capacity(batch.len());
         let committed = write_transaction(&mut conn, |conn| {
@@ -196,6 +208,7 @@ impl GroupCommit {
         for answer in answers {
             answer(error.as_ref());
         }
+        None
     }
 }
 
