@@ -164,7 +164,7 @@ impl GroupCommit {
             if let Some(error) = unreachable {
                 // No connection could be had: what queued meanwhile would wait for it in vain
                 // (and outlive its holds), so it fails now too, as it would have alone.
-                let waiting: Vec<_> = queue.drain(..).collect();
+                let waiting = std::mem::take(queue);
                 lanes.remove(lane);
                 drop(lanes);
                 for job in waiting {
