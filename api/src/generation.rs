@@ -103,20 +103,31 @@ pub async fn generate(
     let provider = state.providers.for_model(&generation.model);
     match provider.generate(&request).await {
         Ok(images) => {
-            let bytes: Vec<Vec<u8>> = images.iter().map(|i| i.bytes.clone()).collect();
+            // The bytes go to the content-addressed store first, outside the money transaction.
             let blob_ids: Vec<String> = images.iter().map(|i| generations::blob_id(&i.bytes)).collect();
+            // If this fails, the hold stays until the sweeper releases it: nothing is charged.
+            let (images, blob_ids) = state
+                .db(move |conn| {
+                    let blobs: Vec<(&str, &[u8])> =
+                        blob_ids.iter().zip(&images).map(|(id, i)| (id.as_str(), i.bytes.as_slice())).collect();
+                    generations::store_blobs(conn, &blobs)?;
+                    Ok((images, blob_ids))
+                })
+                .await?;
+            let shown: Vec<(String, u32, u32)> =
+                images.iter().map(|i| (i.content_type.clone(), i.width, i.height)).collect();
+            let bytes: Vec<Vec<u8>> = images.into_iter().map(|i| i.bytes).collect();
             let now = state.now();
             let captured = state
                 .writes
                 .run(lane, move |conn| {
-                    let new: Vec<NewImage<'_>> = images
+                    let new: Vec<NewImage<'_>> = shown
                         .iter()
                         .zip(&blob_ids)
-                        .map(|(i, blob_id)| NewImage {
-                            content_type: &i.content_type,
-                            width: i.width,
-                            height: i.height,
-                            data: &i.bytes,
+                        .map(|((content_type, width, height), blob_id)| NewImage {
+                            content_type,
+                            width: *width,
+                            height: *height,
                             blob_id,
                         })
                         .collect();

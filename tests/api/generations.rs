@@ -355,7 +355,47 @@ async fn openai_compatible_endpoint_charges_alike(app: TestApp) {
     assert!(err["error"]["message"].as_str().is_some(), "OpenAI clients read error.message");
 }
 
+/// Many accounts generating the same new image at once (each in its own transaction, on
+/// PostgreSQL each account's in its own lane): every one succeeds and is charged, and the bytes
+/// are stored once.
+async fn the_same_image_on_many_accounts_at_once(app: TestApp) {
+    let admin = app.admin().await;
+    let mut keys = Vec::new();
+    for i in 0..8 {
+        let user = app.signup(&format!("same-image-{i}@example.com")).await;
+        app.grant(&admin, &user.account_id, "20").await;
+        keys.push(app.api_key(&user, &["generations:write", "balance:read", "usage:read"]).await.1);
+    }
+    let body = json!({"model": "qwen-image", "prompt": "one popular prompt", "size": "512x512", "n": 2});
+    let answers = futures::future::join_all(
+        (0..32).map(|i| app.post("/v1/generations", Some(keys[i % keys.len()].as_str()), body.clone())),
+    )
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status.as_u16(), 201, "{}", answer.text);
+    }
+    for key in &keys {
+        assert_eq!(app.balance(key).await["balance"], "6", "four generations of 2 × 1.75");
+        app.assert_ledger_consistent(key).await;
+    }
+    let pool = app.app_state.pool.clone();
+    let blobs = tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = "SELECT COUNT(*) AS n FROM image_blobs";
+        diesel::sql_query(sql).get_result::<Count>(&mut pool.get().unwrap()).unwrap().n
+    })
+    .await
+    .unwrap();
+    assert_eq!(blobs, 2, "two distinct images, stored once each");
+}
+
 backend_tests!(
+    the_same_image_on_many_accounts_at_once,
     generations_charge_exactly_the_guides_prices,
     images_are_real_pngs_served_with_auth,
     bad_requests_hold_nothing,

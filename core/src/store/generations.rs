@@ -154,13 +154,12 @@ pub fn insert(conn: &mut DbConn, g: &Generation) -> Result<()> {
     Ok(())
 }
 
-/// One image to store.
+/// One image of a generation, its bytes already stored by [`store_blobs`].
 pub struct NewImage<'a> {
     pub content_type: &'a str,
     pub width: u32,
     pub height: u32,
-    pub data: &'a [u8],
-    /// [`blob_id`] of `data`.
+    /// [`blob_id`] of its bytes.
     pub blob_id: &'a str,
 }
 
@@ -171,13 +170,25 @@ pub fn blob_id(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
-/// Stores `data` under `id` unless it is stored already.
-fn store_blob(conn: &mut DbConn, id: &str, data: &[u8]) -> Result<()> {
-    let stored: Option<String> = image_blobs::table.find(id).select(image_blobs::id).get_result(conn).optional()?;
-    if stored.is_none() {
-        diesel::insert_into(image_blobs::table)
+/// Stores image bytes under their [`blob_id`]s, unless stored already. Call it before the
+/// capture transaction, outside any transaction: each blob is one statement of its own, so
+/// captures of the same image on different accounts never wait on each other's uncommitted
+/// rows (and cannot deadlock over two images stored in opposite orders). Blobs are immutable;
+/// one whose capture then fails stays, unreferenced, for the next generation of that image.
+pub fn store_blobs(conn: &mut DbConn, blobs: &[(&str, &[u8])]) -> Result<()> {
+    for &(id, data) in blobs {
+        let stored: Option<String> = image_blobs::table.find(id).select(image_blobs::id).get_result(conn).optional()?;
+        if stored.is_some() {
+            continue;
+        }
+        let insert = diesel::insert_into(image_blobs::table)
             .values((image_blobs::id.eq(id), image_blobs::data.eq(data)))
-            .execute(conn)?;
+            .on_conflict_do_nothing();
+        // ON CONFLICT cannot be expressed over the multi-backend, so run it on the concrete one.
+        match conn {
+            DbConn::Sqlite(c) => insert.execute(c)?,
+            DbConn::Pg(c) => insert.execute(c)?,
+        };
     }
     Ok(())
 }
@@ -191,7 +202,6 @@ pub fn mark_succeeded(
     now: DateTime<Utc>,
 ) -> Result<()> {
     for (index, image) in images.iter().enumerate() {
-        store_blob(conn, image.blob_id, image.data)?;
         diesel::insert_into(generation_images::table)
             .values((
                 generation_images::generation_id.eq(id.as_str()),
