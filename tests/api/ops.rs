@@ -1,3 +1,5 @@
+use serde_json::json;
+
 use crate::backend_tests;
 use crate::helpers::TestApp;
 
@@ -10,6 +12,8 @@ async fn health_readiness_and_metrics(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     app.grant(&admin, &ada.account_id, "5").await;
     app.balance(&ada.token).await;
+    let generation = json!({"model": "qwen-image", "prompt": "metrics", "size": "512x512"});
+    app.post("/v1/generations", Some(&ada.token), generation).await.expect(201);
     let metrics = app.get("/metrics", None).await;
     assert_eq!(metrics.status, 200);
     let text = metrics.text;
@@ -24,7 +28,10 @@ async fn health_readiness_and_metrics(app: TestApp) {
         "{text}"
     );
     assert!(text.contains("apinfer_credits_moved_total{type=\"adjustment\"} 5"), "{text}");
-    assert!(text.contains("apinfer_credits_spent_total 0"), "{text}");
+    assert!(text.contains("apinfer_credits_spent_total 1.75\n"), "{text}");
+    // One generation alone: its hold and its capture, one transaction each.
+    assert!(text.contains("apinfer_group_commit_transactions_total 2\n"), "{text}");
+    assert!(text.contains("apinfer_group_commit_units_total 2\n"), "{text}");
 }
 
 /// The committed `openapi.yaml` is exactly what the server serves (regenerate with

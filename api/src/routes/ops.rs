@@ -27,7 +27,20 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    let mut text = state.metrics.render();
+    let writes = state.writes.stats();
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    text.push_str(&format!(
+        "# HELP apinfer_group_commit_transactions_total Transactions run by group commit (generation holds, captures, releases).\n\
+         # TYPE apinfer_group_commit_transactions_total counter\n\
+         apinfer_group_commit_transactions_total {}\n\
+         # HELP apinfer_group_commit_units_total Requests' units of work those transactions carried (units ÷ transactions = mean batch).\n\
+         # TYPE apinfer_group_commit_units_total counter\n\
+         apinfer_group_commit_units_total {}\n",
+        load(&writes.transactions),
+        load(&writes.units)
+    ));
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }
 
 /// This API's OpenAPI 3.1 document, as YAML (JSON at `/openapi.json`).
