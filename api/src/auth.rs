@@ -248,17 +248,23 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiErro
                 if !key.is_usable(now) {
                     return Ok(None);
                 }
-                api_keys::touch(conn, &key.id, now)?;
+                let touch = api_keys::needs_touch(&key, now).then(|| key.id.clone());
                 let caller = Caller {
                     account_id: key.account_id,
                     user_id: key.user_id,
                     credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes },
                 };
-                Ok(Some((caller, key.expires_at)))
+                Ok(Some((caller, key.expires_at, touch)))
             })
             .await?;
-        let (caller, expires_at) =
+        let (caller, expires_at, touch) =
             found.ok_or_else(|| ApiError::unauthorized("the API key is invalid, expired or revoked"))?;
+        if let Some(key) = touch {
+            // A write: on SQLite it queues with the generations' writes (one writer) instead of
+            // polling for the write lock.
+            let lane = state.writes.lane_of(caller.account_id.as_str());
+            state.writes.run(lane, move |conn| api_keys::touch(conn, &key, now)).await?;
+        }
         state.key_cache.put(digest, caller.clone(), expires_at);
         return Ok(caller);
     }

@@ -72,6 +72,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     });
     spawn_maintenance(state.clone());
     crate::generation::spawn_hold_sweeper(state.clone());
+    spawn_checkpointer(state.clone());
     crate::outbound::spawn_workers(state.clone());
     let server_state = state.clone();
     let server = HttpServer::new(move || app(server_state.clone())).listen(listener)?.shutdown_timeout(10).run();
@@ -140,6 +141,24 @@ pub fn app(
             ))
         }))
         .wrap(from_fn(crate::telemetry::middleware))
+}
+
+/// On SQLite, checkpoints the WAL five times a second off the request path, so that the
+/// transactions that commit (the group-commit lane above all) do not stop to copy pages and
+/// fsync; the connection's automatic checkpoint is only the backstop.
+fn spawn_checkpointer(state: web::Data<AppState>) {
+    if state.pool.is_postgres() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.db(apinfer_core::db::checkpoint).await {
+                tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+            }
+        }
+    });
 }
 
 /// Periodic upkeep: prune rate-limiter state, purge expired idempotency records.

@@ -178,9 +178,19 @@ pub fn find_by_secret(conn: &mut DbConn, secret: &str) -> Result<Option<ApiKey>>
         .map(ApiKey::from))
 }
 
+/// How stale `last_used_at` may get: it is written at most this often per key.
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Whether [`touch`] has anything to record for `key` (the row as just read): nothing when it
+/// was used within the minute, so that authentication stays read-only then (on SQLite even an
+/// `UPDATE` that changes no row waits for the write lock).
+pub fn needs_touch(key: &ApiKey, now: DateTime<Utc>) -> bool {
+    key.last_used_at.is_none_or(|used| used < now - TOUCH_EVERY)
+}
+
 /// Records use, at most once a minute per key so that authentication stays read-mostly.
 pub fn touch(conn: &mut DbConn, id: &ApiKeyId, now: DateTime<Utc>) -> Result<()> {
-    let stale = naive(now - chrono::Duration::seconds(60));
+    let stale = naive(now - TOUCH_EVERY);
     diesel::update(
         api_keys::table.find(id.as_str()).filter(api_keys::last_used_at.is_null().or(api_keys::last_used_at.lt(stale))),
     )
