@@ -158,10 +158,12 @@ impl Pool {
 
 /// Opens a read-only SQLite connection for point reads made outside the pool (see the API's
 /// `AppState::read`). In WAL mode readers never wait for the writer; the short busy timeout
-/// bounds the rare wait (a checkpoint resetting the log) so that a caller can fall back.
+/// bounds the rare wait (a checkpoint resetting the log) so that a caller can fall back. Pages of
+/// the database file are read through a memory map (no `pread` per page after a write elsewhere
+/// invalidated the connection's cache).
 pub fn open_sqlite_reader(path: &str) -> Result<DbConn> {
     let mut conn = SqliteConnection::establish(path).map_err(|e| Error::Unavailable(e.into()))?;
-    conn.batch_execute("PRAGMA busy_timeout = 20; PRAGMA query_only = ON;")
+    conn.batch_execute("PRAGMA busy_timeout = 20; PRAGMA query_only = ON; PRAGMA mmap_size = 268435456;")
         .map_err(|e| Error::Unavailable(e.into()))?;
     Ok(DbConn::Sqlite(conn))
 }
