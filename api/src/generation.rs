@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apinfer_core::generating::{self, Captured, GenerationRequest};
+use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::generations::{self, Generation, NewImage};
 use apinfer_core::store::ledger::EntryType;
@@ -62,6 +63,31 @@ pub struct GenerateCommand {
     pub response_format: String,
 }
 
+/// Who asked for what.
+struct Asked {
+    account: AccountId,
+    key: Option<ApiKeyId>,
+    user: UserId,
+    command: GenerateCommand,
+}
+
+impl Asked {
+    fn request(&self) -> GenerationRequest<'_> {
+        let c = &self.command;
+        GenerationRequest {
+            account_id: &self.account,
+            api_key_id: self.key.as_ref(),
+            user_id: Some(&self.user),
+            model: &c.model,
+            prompt: &c.prompt,
+            size: c.size.as_deref(),
+            quality: c.quality,
+            n: c.n,
+            response_format: &c.response_format,
+        }
+    }
+}
+
 /// Prices, reserves, renders, and captures or releases. Returns the succeeded generation and
 /// its images' bytes; a provider failure is a 502 `upstream_error` naming the generation,
 /// which was not charged.
@@ -72,25 +98,22 @@ pub async fn generate(
 ) -> Result<(Generation, Vec<Vec<u8>>), ApiError> {
     let now = state.now();
     let hold_expires_at = now + chrono::Duration::seconds(state.config.hold_timeout_seconds as i64);
-    let (account, key, user) = (caller.account_id.clone(), caller.api_key_id().cloned(), caller.user_id.clone());
-    let GenerateCommand { model, prompt, size, quality, n, response_format } = command;
-    let lane = state.writes.lane_of(account.as_str());
+    let asked = Arc::new(Asked {
+        account: caller.account_id.clone(),
+        key: caller.api_key_id().cloned(),
+        user: caller.user_id.clone(),
+        command,
+    });
+    // Validating and pricing only read, so they stay out of the write queue (and a bad request
+    // never waits for it).
+    let prepared = {
+        let asked = Arc::clone(&asked);
+        state.read(move |conn| generating::prepare(conn, &asked.request())).await?
+    };
+    let lane = state.writes.lane_of(asked.account.as_str());
     let (generation, hold) = state
         .writes
-        .run(lane.clone(), move |conn| {
-            let request = GenerationRequest {
-                account_id: &account,
-                api_key_id: key.as_ref(),
-                user_id: Some(&user),
-                model: &model,
-                prompt: &prompt,
-                size: size.as_deref(),
-                quality,
-                n,
-                response_format: &response_format,
-            };
-            generating::reserve(conn, &request, hold_expires_at, now)
-        })
+        .run(lane.clone(), move |conn| generating::reserve(conn, &asked.request(), prepared, hold_expires_at, now))
         .await?;
     let request = ImageRequest {
         model: generation.model.clone(),

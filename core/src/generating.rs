@@ -85,17 +85,17 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Pre
     })
 }
 
-/// Validates, prices and reserves, inside the caller's write transaction (several requests may
-/// share one: see the API's group commit): the generation is recorded as `processing` with its
-/// hold. On error the caller rolls back (the transaction, or its savepoint): nothing is held or
-/// recorded.
+/// Reserves what [`prepare`] priced, inside the caller's write transaction (several requests
+/// may share one: see the API's group commit): the generation is recorded as `processing` with
+/// its hold. On error the caller rolls back (the transaction, or its savepoint): nothing is held
+/// or recorded.
 pub fn reserve(
     conn: &mut DbConn,
     request: &GenerationRequest<'_>,
+    prepared: Prepared,
     hold_expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(Generation, Hold)> {
-    let prepared = prepare(conn, request)?;
     let id = GenerationId::generate();
     let hold = holds::reserve(
         conn,
