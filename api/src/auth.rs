@@ -201,11 +201,6 @@ const KEY_CACHE_CAPACITY: usize = 100_000;
 /// SHA-256 of a key's secret: what the cache is keyed by (never the secret itself).
 type KeyDigest = [u8; 32];
 
-fn key_digest(secret: &str) -> KeyDigest {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(secret.as_bytes()).into()
-}
-
 impl KeyCache {
     pub fn new(ttl: std::time::Duration) -> Self {
         KeyCache { ttl, entries: Default::default() }
@@ -238,7 +233,7 @@ impl KeyCache {
 async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiError> {
     let now = state.now();
     if looks_like_api_key(&token) {
-        let digest = key_digest(&token);
+        let digest = apinfer_core::auth::api_key_sha256(&token);
         if let Some(caller) = state.key_cache.get(&digest, now) {
             return Ok(caller);
         }

@@ -102,6 +102,25 @@ pub struct Stats {
     pub units: AtomicU64,
 }
 
+impl Stats {
+    /// Appends the counters in Prometheus text format.
+    pub fn render(&self, out: &mut String) {
+        let (transactions, units) = (self.transactions.load(Ordering::Relaxed), self.units.load(Ordering::Relaxed));
+        out.push_str(
+            "# HELP apinfer_group_commit_transactions_total Transactions run by group commit \
+             (generation holds, captures, releases).\n\
+             # TYPE apinfer_group_commit_transactions_total counter\n",
+        );
+        out.push_str(&format!("apinfer_group_commit_transactions_total {transactions}\n"));
+        out.push_str(
+            "# HELP apinfer_group_commit_units_total Requests' units of work those transactions carried \
+             (units / transactions = mean batch).\n\
+             # TYPE apinfer_group_commit_units_total counter\n",
+        );
+        out.push_str(&format!("apinfer_group_commit_units_total {units}\n"));
+    }
+}
+
 impl GroupCommit {
     pub fn new(pool: Pool) -> Self {
         GroupCommit { pool, lanes: Arc::default(), stats: Arc::default() }

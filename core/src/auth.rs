@@ -58,9 +58,14 @@ pub fn looks_like_api_key(token: &str) -> bool {
     token.strip_prefix("sk_").is_some_and(|rest| rest.len() >= 32 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// The stored digest of an API key secret.
+/// SHA-256 of an API key secret (what the API's key cache is keyed by).
+pub fn api_key_sha256(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The stored digest of an API key secret: [`api_key_sha256`] in hex.
 pub fn api_key_digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    hex::encode(api_key_sha256(secret))
 }
 
 #[cfg(test)]

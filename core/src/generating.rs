@@ -12,7 +12,7 @@ use crate::pricing::{generation_cost, Quality};
 use crate::store::catalog::{self, parse_size};
 use crate::store::generations::{self, Generation, GenerationStatus, ImageMeta, NewImage};
 use crate::store::holds::{self, Hold, HoldRequest};
-use crate::store::ledger::EntryType;
+use crate::store::ledger::{self, EntryType};
 use crate::store::usage;
 use crate::{Credits, Error, Result};
 
@@ -156,7 +156,7 @@ pub fn capture(
     images: &[NewImage<'_>],
     now: DateTime<Utc>,
 ) -> Result<Captured> {
-    holds::lock_account_row(conn, &generation.account_id, now)?;
+    ledger::lock_account_row(conn, &generation.account_id, now)?;
     if !holds::claim_for_capture(conn, &hold.id, now)? {
         let message = "the credit hold expired before the work finished; nothing was charged".to_string();
         generations::mark_failed(conn, &generation.id, "hold_expired", &message, now)?;

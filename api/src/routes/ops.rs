@@ -28,18 +28,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut text = state.metrics.render();
-    let writes = state.writes.stats();
-    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
-    text.push_str(&format!(
-        "# HELP apinfer_group_commit_transactions_total Transactions run by group commit (generation holds, captures, releases).\n\
-         # TYPE apinfer_group_commit_transactions_total counter\n\
-         apinfer_group_commit_transactions_total {}\n\
-         # HELP apinfer_group_commit_units_total Requests' units of work those transactions carried (units ÷ transactions = mean batch).\n\
-         # TYPE apinfer_group_commit_units_total counter\n\
-         apinfer_group_commit_units_total {}\n",
-        load(&writes.transactions),
-        load(&writes.units)
-    ));
+    state.writes.stats().render(&mut text);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }
 

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::alerts::notify;
-use super::ledger::lock_account;
+use super::ledger::lock_account_row;
 use super::{naive, purchases};
 use crate::db::schema::{accounts, auto_topup_requests, auto_topup_settings, purchases as purchases_table};
 use crate::db::{write_transaction, DbConn};
@@ -118,7 +118,7 @@ pub fn run_pending(
 /// the account row lock serializes claimers across processes).
 fn claim(conn: &mut DbConn, id: &str, account: &AccountId, now: DateTime<Utc>) -> Result<bool> {
     write_transaction(conn, |conn| {
-        lock_account(conn, account, now)?;
+        lock_account_row(conn, account, now)?;
         // A request left running by a process that died would block the account for ever:
         // past the lease it is marked failed (its purchase, if any, records what happened).
         diesel::update(

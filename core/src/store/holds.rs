@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::alerts;
-use super::ledger::{balance, insert_entry, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT};
+use super::ledger::{
+    balance, insert_entry, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
+};
 use super::naive;
 use super::purchases::consume_lots;
 use super::{api_keys, members};
@@ -136,24 +138,10 @@ pub fn settle_captured(
     Ok(entry)
 }
 
-/// Takes the account's row lock for the rest of the transaction. Every transaction that moves
-/// an account's credits takes this lock before any other row of that account (its holds, lots,
-/// key and member counters), so that transactions on one account (several requests' work
-/// batched in one transaction included) always lock in the same order and cannot deadlock.
-pub fn lock_account_row(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<()> {
-    let locked = diesel::update(accounts::table.find(account.as_str()))
-        .set(accounts::updated_at.eq(naive(now)))
-        .execute(conn)?;
-    if locked == 0 {
-        return Err(Error::NotFound("account"));
-    }
-    Ok(())
-}
-
 /// Releases an active hold of `account` inside the caller's write transaction (taking the
 /// account's row lock first); false if it was already captured or released.
 pub fn release(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
-    type Released = (String, i64, Option<String>, Option<String>, chrono::NaiveDateTime);
+    type Released = (i64, Option<String>, Option<String>, chrono::NaiveDateTime);
     lock_account_row(conn, account, now)?;
     let row: Option<Released> = diesel::update(
         holds::table
@@ -162,21 +150,20 @@ pub fn release(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTim
             .filter(holds::status.eq("active")),
     )
     .set((holds::status.eq("released"), holds::resolved_at.eq(naive(now))))
-    .returning((holds::account_id, holds::amount, holds::api_key_id, holds::user_id, holds::created_at))
+    .returning((holds::amount, holds::api_key_id, holds::user_id, holds::created_at))
     .get_result(conn)
     .optional()?;
-    let Some((account_id, amount, api_key_id, user_id, created_at)) = row else { return Ok(false) };
-    diesel::update(accounts::table.find(&account_id))
+    let Some((amount, api_key_id, user_id, created_at)) = row else { return Ok(false) };
+    diesel::update(accounts::table.find(account.as_str()))
         .set((accounts::held.eq(accounts::held - amount), accounts::updated_at.eq(naive(now))))
         .execute(conn)?;
     if let Some(key) = api_key_id {
         api_keys::uncharge_spend(conn, &ApiKeyId::from_db(key), Credits::from_units(amount))?;
     }
     if let Some(user) = user_id {
-        let account = AccountId::from_db(account_id);
         members::uncharge_month(
             conn,
-            &account,
+            account,
             &UserId::from_db(user),
             Credits::from_units(amount),
             super::utc(created_at),

@@ -294,16 +294,24 @@ impl<T> Page<T> {
     }
 }
 
-/// Takes the account's row lock for the rest of the transaction (every money-moving
-/// transaction on an account starts with a write to its row, so they serialize per account),
-/// and returns its balance.
-pub fn lock_account(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<Balance> {
+/// Takes the account's row lock for the rest of the transaction. Every transaction that moves
+/// an account's credits takes this lock before any other row of that account (its holds, lots,
+/// key and member counters), so that transactions on one account (several requests' work
+/// batched in one transaction included, see the API's group commit) always lock in the same
+/// order and cannot deadlock.
+pub fn lock_account_row(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<()> {
     let updated = diesel::update(accounts::table.find(account.as_str()))
         .set(accounts::updated_at.eq(naive(now)))
         .execute(conn)?;
     if updated == 0 {
         return Err(Error::NotFound("account"));
     }
+    Ok(())
+}
+
+/// [`lock_account_row`], and the balance as it is under the lock.
+pub fn lock_account(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<Balance> {
+    lock_account_row(conn, account, now)?;
     balance(conn, account)
 }
 
