@@ -257,8 +257,7 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiErro
         if let Some(key) = touch {
             // A write: on SQLite it queues with the generations' writes (one writer) instead of
             // polling for the write lock.
-            let lane = state.writes.lane_of(caller.account_id.as_str());
-            state.writes.run(lane, move |conn| api_keys::touch(conn, &key, now)).await?;
+            state.writes.run(caller.account_id.as_str(), move |conn| api_keys::touch(conn, &key, now)).await?;
         }
         state.key_cache.put(digest, caller.clone(), expires_at);
         return Ok(caller);

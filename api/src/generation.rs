@@ -5,15 +5,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apinfer_core::generating::{self, Captured, GenerationRequest};
+use apinfer_core::db::DbConn;
+use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::generations::{self, Generation, NewImage};
+use apinfer_core::store::holds::Hold;
 use apinfer_core::store::ledger::EntryType;
+use chrono::{DateTime, Utc};
 
 use crate::auth::Caller;
 use crate::config::{Config, UpstreamConfig};
 use crate::error::{ApiError, ErrorKind};
+use crate::group_commit::SetWork;
 use crate::providers::{ImageProvider, ImageRequest, LocalProvider, OpenAiCompatibleConfig, OpenAiCompatibleProvider};
 use crate::state::AppState;
 
@@ -88,6 +92,83 @@ impl Asked {
     }
 }
 
+/// A hold to reserve, waiting in the write queue.
+struct Reserve {
+    asked: Arc<Asked>,
+    prepared: Prepared,
+    hold_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl Reserve {
+    fn reservation(&self) -> Reservation<'_> {
+        Reservation {
+            request: self.asked.request(),
+            prepared: &self.prepared,
+            hold_expires_at: self.hold_expires_at,
+            now: self.now,
+        }
+    }
+}
+
+impl SetWork for Reserve {
+    type Output = (Generation, Hold);
+
+    fn run_one(&self, conn: &mut DbConn) -> apinfer_core::Result<Self::Output> {
+        generating::reserve(conn, &self.reservation())
+    }
+
+    fn run_set(items: &[&Self], conn: &mut DbConn) -> apinfer_core::Result<Vec<apinfer_core::Result<Self::Output>>> {
+        let reservations: Vec<Reservation<'_>> = items.iter().map(|item| item.reservation()).collect();
+        generating::reserve_set(conn, &reservations)
+    }
+}
+
+/// A delivered generation to capture, waiting in the write queue; its images' bytes are
+/// stored already.
+struct Deliver {
+    generation: Generation,
+    hold: Hold,
+    /// Content type, width and height of each image.
+    shown: Vec<(String, u32, u32)>,
+    blob_ids: Vec<String>,
+    now: DateTime<Utc>,
+}
+
+impl Deliver {
+    fn images(&self) -> Vec<NewImage<'_>> {
+        self.shown
+            .iter()
+            .zip(&self.blob_ids)
+            .map(|((content_type, width, height), blob_id)| NewImage {
+                content_type,
+                width: *width,
+                height: *height,
+                blob_id,
+            })
+            .collect()
+    }
+
+    fn capture<'a>(&'a self, images: &'a [NewImage<'a>]) -> Capture<'a> {
+        Capture { generation: &self.generation, hold: &self.hold, images, now: self.now }
+    }
+}
+
+impl SetWork for Deliver {
+    type Output = Captured;
+
+    fn run_one(&self, conn: &mut DbConn) -> apinfer_core::Result<Captured> {
+        let images = self.images();
+        generating::capture(conn, &self.capture(&images))
+    }
+
+    fn run_set(items: &[&Self], conn: &mut DbConn) -> apinfer_core::Result<Vec<apinfer_core::Result<Captured>>> {
+        let images: Vec<Vec<NewImage<'_>>> = items.iter().map(|item| item.images()).collect();
+        let captures: Vec<Capture<'_>> = items.iter().zip(&images).map(|(item, images)| item.capture(images)).collect();
+        Ok(generating::capture_set(conn, &captures)?.into_iter().map(Ok).collect())
+    }
+}
+
 /// Prices, reserves, renders, and captures or releases. Returns the succeeded generation and
 /// its images' bytes; a provider failure is a 502 `upstream_error` naming the generation,
 /// which was not charged.
@@ -110,11 +191,8 @@ pub async fn generate(
         let asked = Arc::clone(&asked);
         state.read(move |conn| generating::prepare(conn, &asked.request())).await?
     };
-    let lane = state.writes.lane_of(asked.account.as_str());
-    let (generation, hold) = state
-        .writes
-        .run(lane.clone(), move |conn| generating::reserve(conn, &asked.request(), prepared, hold_expires_at, now))
-        .await?;
+    let account = asked.account.to_string();
+    let (generation, hold) = state.writes.run_set(&account, Reserve { asked, prepared, hold_expires_at, now }).await?;
     let request = ImageRequest {
         model: generation.model.clone(),
         prompt: generation.prompt.clone(),
@@ -126,37 +204,35 @@ pub async fn generate(
     let provider = state.providers.for_model(&generation.model);
     match provider.generate(&request).await {
         Ok(images) => {
-            // The bytes go to the content-addressed store first, outside the money transaction.
+            // The bytes go to the content-addressed store first, outside the money transaction;
+            // those stored already (a repeated image) need only a read to tell.
             let blob_ids: Vec<String> = images.iter().map(|i| generations::blob_id(&i.bytes)).collect();
+            let missing = {
+                let ids = blob_ids.clone();
+                state.read(move |conn| generations::missing_blobs(conn, &ids)).await?
+            };
             // If this fails, the hold stays until the sweeper releases it: nothing is charged.
-            let (images, blob_ids) = state
-                .db(move |conn| {
-                    let blobs: Vec<(&str, &[u8])> =
-                        blob_ids.iter().zip(&images).map(|(id, i)| (id.as_str(), i.bytes.as_slice())).collect();
-                    generations::store_blobs(conn, &blobs)?;
-                    Ok((images, blob_ids))
-                })
-                .await?;
+            let (images, blob_ids) = if missing.is_empty() {
+                (images, blob_ids)
+            } else {
+                state
+                    .db(move |conn| {
+                        let blobs: Vec<(&str, &[u8])> = blob_ids
+                            .iter()
+                            .zip(&images)
+                            .filter(|(id, _)| missing.contains(id))
+                            .map(|(id, i)| (id.as_str(), i.bytes.as_slice()))
+                            .collect();
+                        generations::store_blobs(conn, &blobs)?;
+                        Ok((images, blob_ids))
+                    })
+                    .await?
+            };
             let shown: Vec<(String, u32, u32)> =
                 images.iter().map(|i| (i.content_type.clone(), i.width, i.height)).collect();
             let bytes: Vec<Vec<u8>> = images.into_iter().map(|i| i.bytes).collect();
             let now = state.now();
-            let captured = state
-                .writes
-                .run(lane, move |conn| {
-                    let new: Vec<NewImage<'_>> = shown
-                        .iter()
-                        .zip(&blob_ids)
-                        .map(|((content_type, width, height), blob_id)| NewImage {
-                            content_type,
-                            width: *width,
-                            height: *height,
-                            blob_id,
-                        })
-                        .collect();
-                    generating::capture(conn, &generation, &hold, &new, now)
-                })
-                .await?;
+            let captured = state.writes.run_set(&account, Deliver { generation, hold, shown, blob_ids, now }).await?;
             match captured {
                 Captured::Succeeded(generation) => {
                     state.metrics.observe_credits(EntryType::Generation, generation.credits_charged);
@@ -174,7 +250,7 @@ pub async fn generate(
             let id = generation.id.to_string();
             let failed = state
                 .writes
-                .run(lane, move |conn| generating::release(conn, &generation, "upstream_error", &message, now))
+                .run(&account, move |conn| generating::release(conn, &generation, "upstream_error", &message, now))
                 .await?;
             let mut api_error = ApiError::new(
                 ErrorKind::UpstreamError,

@@ -10,17 +10,24 @@
 //! combining). Alone, a request's work runs exactly as before, in its own transaction; under
 //! contention, one commit serves many requests.
 //!
+//! Work that knows how to run as a set of its kind ([`SetWork`]: generation holds and
+//! captures) does so inside a batch: one set's statements (per account, not per request) instead
+//! of a savepoint and all of the statements per request. Should a set fail as a whole, it is
+//! rolled back and its requests run one by one in savepoints, as any other work.
+//!
 //! Each request's work succeeds or fails on its own: a failure rolls back its savepoint (or
 //! its transaction, alone), and its error is its answer. No request hears of success before
 //! the commit that makes it durable; if that commit fails, every request of the batch gets the
 //! error and nothing of the batch was written.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use apinfer_core::db::{savepoint, write_transaction, DbConn, Pool};
+use apinfer_core::store::ledger;
 use apinfer_core::{Error, Result};
 use tokio::sync::oneshot;
 
@@ -29,12 +36,30 @@ use crate::error::ApiError;
 /// Most units of work in one transaction: bounds how long a batch holds its locks.
 const MAX_BATCH: usize = 64;
 
+/// Lanes on PostgreSQL (see [`GroupCommit::lane_of`]).
+const POSTGRES_LANES: u32 = 2;
+
 /// How a unit of work that ran in a batch answers, once the batch's transaction has ended (with
 /// the commit's error, if it failed).
 type Answer = Box<dyn FnOnce(Option<&Error>) + Send>;
 
 /// Units of work waiting for a committer, per lane. A lane is present while it has a committer.
 type Lanes = Mutex<HashMap<String, Vec<Box<dyn Work>>>>;
+
+/// Work that can also run together with other work of its kind as one set, in fewer
+/// statements than one by one.
+pub trait SetWork: Send + Sized + 'static {
+    type Output: Send + 'static;
+    /// Runs this alone (in its own transaction, or a savepoint of a batch).
+    fn run_one(&self, conn: &mut DbConn) -> Result<Self::Output>;
+    /// Runs several as one set inside the batch's transaction: one outcome per item, in order,
+    /// each the one it would have had alone. `Err` means the set failed as a whole: it is rolled
+    /// back, and the items run one by one.
+    fn run_set(items: &[&Self], conn: &mut DbConn) -> Result<Vec<Result<Self::Output>>>;
+}
+
+/// How a set of one kind of work runs, given its units (all of that kind).
+type SetRunner = fn(Vec<Box<dyn Work>>, &mut DbConn, &Stats) -> Vec<Answer>;
 
 /// One request's unit of work, type-erased so that different work can share a batch.
 trait Work: Send {
@@ -44,9 +69,17 @@ trait Work: Send {
     fn run_in_batch(self: Box<Self>, conn: &mut DbConn) -> Answer;
     /// Answers without running (no connection could be had).
     fn abandon(self: Box<Self>, error: &Error);
+    /// The account whose credits this work moves (its row is locked first in a batch).
+    fn account(&self) -> &str;
+    /// For work that can run as a set: its kind, and how a set of that kind runs.
+    fn set_kind(&self) -> Option<(TypeId, SetRunner)> {
+        None
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
 struct Job<F, T> {
+    account: String,
     work: F,
     answer: oneshot::Sender<Result<T>>,
 }
@@ -62,19 +95,126 @@ where
 
     fn run_in_batch(self: Box<Self>, conn: &mut DbConn) -> Answer {
         let outcome = savepoint(conn, self.work);
-        let answer = self.answer;
-        Box::new(move |commit_error| {
-            let _ = answer.send(match (outcome, commit_error) {
-                (Ok(value), None) => Ok(value),
-                (Ok(_), Some(error)) => Err(same_error(error)),
-                (Err(error), _) => Err(error),
-            });
-        })
+        answer_after_commit(self.answer, outcome)
     }
 
     fn abandon(self: Box<Self>, error: &Error) {
         let _ = self.answer.send(Err(same_error(error)));
     }
+
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+struct SetJob<S: SetWork> {
+    account: String,
+    work: S,
+    answer: oneshot::Sender<Result<S::Output>>,
+}
+
+impl<S: SetWork> Work for SetJob<S> {
+    fn run_alone(self: Box<Self>, conn: &mut DbConn) {
+        let work = &self.work;
+        let _ = self.answer.send(write_transaction(conn, |conn| work.run_one(conn)));
+    }
+
+    fn run_in_batch(self: Box<Self>, conn: &mut DbConn) -> Answer {
+        let outcome = savepoint(conn, |conn| self.work.run_one(conn));
+        answer_after_commit(self.answer, outcome)
+    }
+
+    fn abandon(self: Box<Self>, error: &Error) {
+        let _ = self.answer.send(Err(same_error(error)));
+    }
+
+    fn set_kind(&self) -> Option<(TypeId, SetRunner)> {
+        Some((TypeId::of::<S>(), run_set::<S>))
+    }
+
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// Runs units of work of kind `S` as one set in a savepoint; if the set fails as a whole, one
+/// by one instead.
+fn run_set<S: SetWork>(units: Vec<Box<dyn Work>>, conn: &mut DbConn, stats: &Stats) -> Vec<Answer> {
+    let jobs: Vec<SetJob<S>> = units
+        .into_iter()
+        .map(|unit| *unit.into_any().downcast::<SetJob<S>>().expect("a set holds work of one kind"))
+        .collect();
+    let items: Vec<&S> = jobs.iter().map(|job| &job.work).collect();
+    let ran = savepoint(conn, |conn| {
+        let outcomes = S::run_set(&items, conn)?;
+        if outcomes.len() != items.len() {
+            return Err(Error::Internal(anyhow!("a set answered {} of {} items", outcomes.len(), items.len())));
+        }
+        Ok(outcomes)
+    });
+    match ran {
+        Ok(outcomes) => {
+            stats.set_units.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            jobs.into_iter().zip(outcomes).map(|(job, outcome)| answer_after_commit(job.answer, outcome)).collect()
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, units = jobs.len(), "a set of work failed as a whole; running it one by one");
+            stats.set_fallbacks.fetch_add(1, Ordering::Relaxed);
+            jobs.into_iter().map(|job| Box::new(job).run_in_batch(conn)).collect()
+        }
+    }
+}
+
+/// How a unit that ran in a batch answers once the batch's transaction has ended: its own
+/// outcome if the commit succeeded, else the commit's error.
+fn answer_after_commit<T: Send + 'static>(answer: oneshot::Sender<Result<T>>, outcome: Result<T>) -> Answer {
+    Box::new(move |commit_error| {
+        let _ = answer.send(match (outcome, commit_error) {
+            (Ok(value), None) => Ok(value),
+            (Ok(_), Some(error)) => Err(same_error(error)),
+            (Err(error), _) => Err(error),
+        });
+    })
+}
+
+/// Units of one set kind in a batch.
+struct Set {
+    kind: TypeId,
+    runner: SetRunner,
+    units: Vec<Box<dyn Work>>,
+}
+
+/// Runs a batch's units inside its transaction: work of a set kind as sets (a kind with one
+/// unit in the batch as a single unit), the rest each in its own savepoint. The batch's
+/// requests were all waiting at once, so any order is one they could have run in.
+fn run_batch(batch: Vec<Box<dyn Work>>, conn: &mut DbConn, stats: &Stats) -> Vec<Answer> {
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut sets: Vec<Set> = Vec::new();
+    for unit in batch {
+        match unit.set_kind() {
+            Some((kind, runner)) => match sets.iter_mut().find(|set| set.kind == kind) {
+                Some(set) => set.units.push(unit),
+                None => sets.push(Set { kind, runner, units: vec![unit] }),
+            },
+            None => answers.push(unit.run_in_batch(conn)),
+        }
+    }
+    for Set { runner, mut units, .. } in sets {
+        if units.len() == 1 {
+            answers.push(units.pop().expect("one unit").run_in_batch(conn));
+        } else {
+            answers.extend(runner(units, conn, stats));
+        }
+    }
+    answers
 }
 
 /// A copy of a batch-wide error for each request of the batch.
@@ -100,6 +240,10 @@ pub struct Stats {
     pub transactions: AtomicU64,
     /// Units of work they ran in them.
     pub units: AtomicU64,
+    /// Units that ran as part of a set (see [`SetWork`]).
+    pub set_units: AtomicU64,
+    /// Sets that failed as a whole and ran one by one instead.
+    pub set_fallbacks: AtomicU64,
 }
 
 impl Stats {
@@ -118,6 +262,20 @@ impl Stats {
              # TYPE apinfer_group_commit_units_total counter\n",
         );
         out.push_str(&format!("apinfer_group_commit_units_total {units}\n"));
+        let (set_units, set_fallbacks) =
+            (self.set_units.load(Ordering::Relaxed), self.set_fallbacks.load(Ordering::Relaxed));
+        out.push_str(
+            "# HELP apinfer_group_commit_set_units_total Units of work run as part of a set \
+             (holds or captures of one batch, in statements per account rather than per request).\n\
+             # TYPE apinfer_group_commit_set_units_total counter\n",
+        );
+        out.push_str(&format!("apinfer_group_commit_set_units_total {set_units}\n"));
+        out.push_str(
+            "# HELP apinfer_group_commit_set_fallbacks_total Sets that failed as a whole and ran one \
+             by one instead.\n\
+             # TYPE apinfer_group_commit_set_fallbacks_total counter\n",
+        );
+        out.push_str(&format!("apinfer_group_commit_set_fallbacks_total {set_fallbacks}\n"));
     }
 }
 
@@ -130,25 +288,41 @@ impl GroupCommit {
         &self.stats
     }
 
-    /// The lane of writes to `account`: the account itself on PostgreSQL (row locks), the
-    /// database on SQLite (one writer at a time).
-    pub fn lane_of(&self, account: &str) -> String {
+    /// The lane of writes to `account`: on SQLite the database (one writer at a time); on
+    /// PostgreSQL one of [`POSTGRES_LANES`], by account, so that busy accounts share batches
+    /// while lanes commit in parallel (their accounts are disjoint, so they never wait on each
+    /// other's row locks).
+    fn lane_of(&self, account: &str) -> String {
         if self.pool.is_postgres() {
-            account.to_string()
+            let hash = account.bytes().fold(0_u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            (hash % POSTGRES_LANES).to_string()
         } else {
             String::new()
         }
     }
 
-    /// Runs `work` inside a write transaction on `lane`, possibly together with other
-    /// requests' work; answers once its outcome is durable (or failed).
-    pub async fn run<T, F>(&self, lane: String, work: F) -> Result<T, ApiError>
+    /// Runs `work`, which moves `account`'s credits, inside a write transaction, possibly
+    /// together with other requests' work; answers once its outcome is durable (or failed).
+    pub async fn run<T, F>(&self, account: &str, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let job: Box<dyn Work> = Box::new(Job { work, answer });
+        self.submit(Box::new(Job { account: account.to_string(), work, answer }));
+        Self::outcome(answered).await
+    }
+
+    /// [`run`](Self::run) for work that runs as a set with other work of its kind in a batch.
+    pub async fn run_set<S: SetWork>(&self, account: &str, work: S) -> Result<S::Output, ApiError> {
+        let (answer, answered) = oneshot::channel();
+        self.submit(Box::new(SetJob { account: account.to_string(), work, answer }));
+        Self::outcome(answered).await
+    }
+
+    /// Queues `job` on its lane, becoming the lane's committer if it was idle.
+    fn submit(&self, job: Box<dyn Work>) {
+        let lane = self.lane_of(job.account());
         let lead = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             match lanes.get_mut(&lane) {
@@ -166,6 +340,9 @@ impl GroupCommit {
             let this = self.clone();
             tokio::task::spawn_blocking(move || this.commit_until_idle(&lane, vec![job]));
         }
+    }
+
+    async fn outcome<T>(answered: oneshot::Receiver<Result<T>>) -> Result<T, ApiError> {
         answered
             .await
             .map_err(|_| ApiError::internal(anyhow!("the committer stopped before answering")))?
@@ -218,9 +395,16 @@ impl GroupCommit {
             batch.pop().expect("one job").run_alone(&mut conn);
             return None;
         }
-        let mut answers = Vec::with_capacity(batch.len());
+        let mut answers = Vec::new();
         let committed = write_transaction(&mut conn, |conn| {
-            answers.extend(batch.into_iter().map(|job| job.run_in_batch(conn)));
+            // The batch's accounts are locked first, all at once in id order, so that its
+            // units, which lock accounts in whatever order they run, never wait for a row
+            // another batch (or process) holds while holding one it waits for.
+            if matches!(conn, DbConn::Pg(_)) {
+                let accounts: Vec<&str> = batch.iter().map(|job| job.account()).collect();
+                ledger::lock_accounts(conn, &accounts)?;
+            }
+            answers = run_batch(batch, conn, &self.stats);
             Ok(())
         });
         let error = committed.err();
@@ -273,15 +457,16 @@ mod tests {
         let pool = Pool::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 4).unwrap();
         pool.get().unwrap().batch_execute("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)").unwrap();
         let writes = GroupCommit::new(pool.clone());
-        let lane = writes.lane_of("acct_1");
+        let account = "acct_1";
+        let lane = writes.lane_of(account);
 
         // The first unit keeps the lane busy until the others have queued.
         let (release, released) = std::sync::mpsc::channel::<()>();
         let first = tokio::spawn({
-            let (writes, lane) = (writes.clone(), lane.clone());
+            let writes = writes.clone();
             async move {
                 writes
-                    .run(lane, move |conn| {
+                    .run(account, move |conn| {
                         released.recv().unwrap();
                         insert(conn, 0)
                     })
@@ -295,10 +480,10 @@ mod tests {
         let others: Vec<_> = [1, 2, 3, 4, 5, 0, 6, 7, 8, 9, 10]
             .into_iter()
             .map(|value| {
-                let (writes, lane) = (writes.clone(), lane.clone());
+                let writes = writes.clone();
                 tokio::spawn(async move {
                     writes
-                        .run(lane, move |conn| {
+                        .run(account, move |conn| {
                             if value == 0 {
                                 insert(conn, 100)?;
                             }
@@ -332,6 +517,93 @@ mod tests {
         assert_eq!(writes.stats.transactions.load(Ordering::Relaxed), 2, "the first alone, then one batch of 11");
         assert_eq!(writes.stats.units.load(Ordering::Relaxed), 12);
         assert_eq!(queued(&writes, &lane), None, "the lane is given up when idle");
+    }
+
+    /// Test work that runs as a set: one multi-row insert for the set; a negative value is
+    /// refused (an answer, writing nothing), as a set refuses one request without failing.
+    struct Put(i64);
+
+    impl SetWork for Put {
+        type Output = i64;
+
+        fn run_one(&self, conn: &mut DbConn) -> Result<i64> {
+            if self.0 < 0 {
+                return Err(Error::invalid("negative", "negative", "v"));
+            }
+            insert(conn, self.0)
+        }
+
+        fn run_set(items: &[&Self], conn: &mut DbConn) -> Result<Vec<Result<i64>>> {
+            let values: Vec<String> = items.iter().filter(|p| p.0 >= 0).map(|p| format!("({})", p.0)).collect();
+            diesel::sql_query(format!("INSERT INTO t (v) VALUES {}", values.join(", "))).execute(conn)?;
+            Ok(items
+                .iter()
+                .map(|p| if p.0 < 0 { Err(Error::invalid("negative", "negative", "v")) } else { Ok(p.0) })
+                .collect())
+        }
+    }
+
+    /// Set work queued behind a running transaction runs as one set; a set that fails as a
+    /// whole (here a duplicate value breaks its one statement) is rolled back and runs one by
+    /// one, so only the offending unit fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_set_work_runs_as_a_set_and_falls_back_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 4).unwrap();
+        pool.get().unwrap().batch_execute("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)").unwrap();
+        let writes = GroupCommit::new(pool.clone());
+        let account = "acct_1";
+        let lane = writes.lane_of(account);
+
+        for (round, values) in [[1, 2, -3, 4], [5, 6, 1, 7]].into_iter().enumerate() {
+            let (release, released) = std::sync::mpsc::channel::<()>();
+            let first = tokio::spawn({
+                let writes = writes.clone();
+                async move {
+                    writes
+                        .run(account, move |conn| {
+                            released.recv().unwrap();
+                            insert(conn, 100 + round as i64)
+                        })
+                        .await
+                }
+            });
+            while queued(&writes, &lane).is_none() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let puts: Vec<_> = values
+                .into_iter()
+                .map(|value| {
+                    let writes = writes.clone();
+                    tokio::spawn(async move { writes.run_set(account, Put(value)).await })
+                })
+                .collect();
+            while queued(&writes, &lane) != Some(4) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            release.send(()).unwrap();
+            assert!(first.await.unwrap().is_ok());
+            let mut answers = Vec::new();
+            for put in puts {
+                answers.push(put.await.unwrap().ok());
+            }
+            if round == 0 {
+                assert_eq!(answers, [Some(1), Some(2), None, Some(4)], "the negative one refused alone");
+                assert_eq!(writes.stats.set_units.load(Ordering::Relaxed), 4, "the four ran as a set");
+                assert_eq!(writes.stats.set_fallbacks.load(Ordering::Relaxed), 0);
+            } else {
+                assert_eq!(answers, [Some(5), Some(6), None, Some(7)], "the duplicate fails alone");
+                assert_eq!(writes.stats.set_units.load(Ordering::Relaxed), 4, "this set fell back");
+                assert_eq!(writes.stats.set_fallbacks.load(Ordering::Relaxed), 1);
+            }
+        }
+        let stored: Vec<i64> = diesel::sql_query("SELECT v FROM t ORDER BY v")
+            .load::<Value>(&mut pool.get().unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.v)
+            .collect();
+        assert_eq!(stored, [1, 2, 4, 5, 6, 7, 100, 101]);
     }
 
     #[derive(diesel::QueryableByName)]

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::{write_transaction, DbConn};
-use crate::ids::{AccountId, ApiKeyId, GenerationId, UserId};
+use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
 use crate::pricing::{generation_cost, Quality};
 use crate::store::catalog::{self, parse_size};
 use crate::store::generations::{self, Generation, GenerationStatus, ImageMeta, NewImage};
@@ -85,55 +85,87 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Pre
     })
 }
 
+/// One request's reservation: what [`prepare`] priced, with the hold's expiry.
+pub struct Reservation<'a> {
+    pub request: GenerationRequest<'a>,
+    pub prepared: &'a Prepared,
+    pub hold_expires_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+impl Reservation<'_> {
+    fn hold_request<'a>(&'a self, id: &'a GenerationId) -> (HoldRequest<'a>, DateTime<Utc>) {
+        let request = HoldRequest {
+            account_id: self.request.account_id,
+            amount: self.prepared.cost,
+            api_key_id: self.request.api_key_id,
+            user_id: self.request.user_id,
+            reference_id: id.as_str(),
+            expires_at: self.hold_expires_at,
+        };
+        (request, self.now)
+    }
+
+    /// The generation record of an accepted reservation.
+    fn processing(&self, id: GenerationId, hold: &Hold) -> Generation {
+        let prepared = self.prepared;
+        Generation {
+            id,
+            account_id: self.request.account_id.clone(),
+            api_key_id: self.request.api_key_id.cloned(),
+            user_id: self.request.user_id.cloned(),
+            model: prepared.model.clone(),
+            prompt: prepared.prompt.clone(),
+            size: prepared.size.clone(),
+            width: prepared.width,
+            height: prepared.height,
+            quality: prepared.quality,
+            n: prepared.n,
+            response_format: prepared.response_format.clone(),
+            status: GenerationStatus::Processing,
+            credits_cost: prepared.cost,
+            credits_charged: Credits::ZERO,
+            hold_id: hold.id.clone(),
+            error_code: None,
+            error_message: None,
+            images: Vec::new(),
+            created_at: self.now,
+            completed_at: None,
+        }
+    }
+}
+
 /// Reserves what [`prepare`] priced, inside the caller's write transaction (several requests
 /// may share one: see the API's group commit): the generation is recorded as `processing` with
 /// its hold. On error the caller rolls back (the transaction, or its savepoint): nothing is held
 /// or recorded.
-pub fn reserve(
-    conn: &mut DbConn,
-    request: &GenerationRequest<'_>,
-    prepared: Prepared,
-    hold_expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<(Generation, Hold)> {
+pub fn reserve(conn: &mut DbConn, reservation: &Reservation<'_>) -> Result<(Generation, Hold)> {
     let id = GenerationId::generate();
-    let hold = holds::reserve(
-        conn,
-        HoldRequest {
-            account_id: request.account_id,
-            amount: prepared.cost,
-            api_key_id: request.api_key_id,
-            user_id: request.user_id,
-            reference_id: id.as_str(),
-            expires_at: hold_expires_at,
-        },
-        now,
-    )?;
-    let generation = Generation {
-        id,
-        account_id: request.account_id.clone(),
-        api_key_id: request.api_key_id.cloned(),
-        user_id: request.user_id.cloned(),
-        model: prepared.model,
-        prompt: prepared.prompt,
-        size: prepared.size,
-        width: prepared.width,
-        height: prepared.height,
-        quality: prepared.quality,
-        n: prepared.n,
-        response_format: prepared.response_format,
-        status: GenerationStatus::Processing,
-        credits_cost: prepared.cost,
-        credits_charged: Credits::ZERO,
-        hold_id: hold.id.clone(),
-        error_code: None,
-        error_message: None,
-        images: Vec::new(),
-        created_at: now,
-        completed_at: None,
-    };
+    let (request, now) = reservation.hold_request(&id);
+    let hold = holds::reserve(conn, request, now)?;
+    let generation = reservation.processing(id, &hold);
     generations::insert(conn, &generation)?;
     Ok((generation, hold))
+}
+
+/// [`reserve`] for several requests as one set, inside the caller's write transaction: each
+/// request gets the outcome it would have had reserved alone, in the order given (see
+/// [`holds::reserve_set`]), and the accepted ones are recorded together. An `Err` means the set
+/// as a whole failed: the caller rolls it back and reserves one by one.
+pub fn reserve_set(conn: &mut DbConn, reservations: &[Reservation<'_>]) -> Result<Vec<Result<(Generation, Hold)>>> {
+    let ids: Vec<GenerationId> = reservations.iter().map(|_| GenerationId::generate()).collect();
+    let requests: Vec<_> = reservations.iter().zip(&ids).map(|(r, id)| r.hold_request(id)).collect();
+    let held = holds::reserve_set(conn, &requests)?;
+    let outcomes: Vec<Result<(Generation, Hold)>> = held
+        .into_iter()
+        .zip(reservations.iter().zip(&ids))
+        .map(|(hold, (reservation, id))| hold.map(|hold| (reservation.processing(id.clone(), &hold), hold)))
+        .collect();
+    let recorded: Vec<&Generation> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|(g, _)| g).collect();
+    if !recorded.is_empty() {
+        generations::insert_many(conn, &recorded)?;
+    }
+    Ok(outcomes)
 }
 
 /// How a capture ended.
@@ -145,22 +177,27 @@ pub enum Captured {
     HoldExpired { message: String },
 }
 
-/// The provider delivered: store the images and capture the hold, inside the caller's write
+const HOLD_EXPIRED: &str = "the credit hold expired before the work finished; nothing was charged";
+
+/// One delivered generation to capture: its record, its hold, and its images (bytes already
+/// stored by [`generations::store_blobs`]).
+pub struct Capture<'a> {
+    pub generation: &'a Generation,
+    pub hold: &'a Hold,
+    pub images: &'a [NewImage<'a>],
+    pub now: DateTime<Utc>,
+}
+
+/// The provider delivered: record the images and capture the hold, inside the caller's write
 /// transaction. If the hold already expired (the sweeper released it), nothing is charged and
 /// the generation is marked failed with `hold_expired`: not an error here, since that must be
 /// committed, but [`Captured::HoldExpired`].
-pub fn capture(
-    conn: &mut DbConn,
-    generation: &Generation,
-    hold: &Hold,
-    images: &[NewImage<'_>],
-    now: DateTime<Utc>,
-) -> Result<Captured> {
+pub fn capture(conn: &mut DbConn, capture: &Capture<'_>) -> Result<Captured> {
+    let Capture { generation, hold, images, now } = *capture;
     ledger::lock_account_row(conn, &generation.account_id, now)?;
     if !holds::claim_for_capture(conn, &hold.id, now)? {
-        let message = "the credit hold expired before the work finished; nothing was charged".to_string();
-        generations::mark_failed(conn, &generation.id, "hold_expired", &message, now)?;
-        return Ok(Captured::HoldExpired { message });
+        generations::mark_failed(conn, &generation.id, "hold_expired", HOLD_EXPIRED, now)?;
+        return Ok(Captured::HoldExpired { message: HOLD_EXPIRED.to_string() });
     }
     generations::mark_succeeded(conn, &generation.id, hold.amount, images, now)?;
     usage::record(
@@ -170,17 +207,88 @@ pub fn capture(
         &generation.model,
         generation.api_key_id.as_ref(),
         generation.user_id.as_ref(),
-        hold.amount,
-        generation.n,
+        spent(generation, hold),
     )?;
-    let description = format!(
-        "{} × {} {} image(s) of {}",
-        generation.n,
-        generation.quality.as_str(),
-        generation.size,
-        generation.model
-    );
-    holds::settle_captured(conn, hold, EntryType::Generation, &description, now)?;
+    holds::settle_captured(conn, hold, EntryType::Generation, &description(generation), now)?;
+    Ok(Captured::Succeeded(Box::new(succeeded(generation, hold, images, now))))
+}
+
+/// [`capture`] for several generations as one set, inside the caller's write transaction, at
+/// one time (the latest of theirs): the accounts locked in id order, one claim of the holds,
+/// one update of the generations, the usage rollup in one statement, the
+/// balances updated in one statement per distinct total, the ledger entries in one statement,
+/// one pass over the lots. Each gets the outcome it would have had captured alone. An `Err`
+/// means the set as a whole failed: the caller rolls it back and captures one by one.
+pub fn capture_set(conn: &mut DbConn, captures: &[Capture<'_>]) -> Result<Vec<Captured>> {
+    let Some(now) = captures.iter().map(|c| c.now).max() else { return Ok(Vec::new()) };
+    let accounts: Vec<&str> = captures.iter().map(|c| c.generation.account_id.as_str()).collect();
+    let locked = ledger::lock_accounts(conn, &accounts)?;
+    if accounts.iter().any(|account| !locked.contains_key(*account)) {
+        return Err(Error::NotFound("account"));
+    }
+    let hold_ids: Vec<&HoldId> = captures.iter().map(|c| &c.hold.id).collect();
+    let claimed = holds::claim_set(conn, &hold_ids, now)?;
+    let (won, lost): (Vec<&Capture<'_>>, Vec<&Capture<'_>>) =
+        captures.iter().partition(|c| claimed.contains(&c.hold.id));
+    for capture in &lost {
+        generations::mark_failed(conn, &capture.generation.id, "hold_expired", HOLD_EXPIRED, now)?;
+    }
+    if !won.is_empty() {
+        let shown: Vec<_> = won.iter().map(|c| (&c.generation.id, c.images)).collect();
+        generations::mark_succeeded_set(conn, &shown, now)?;
+        let mut rollup: Vec<(RollupGroup<'_>, usage::Spent)> = Vec::new();
+        for Capture { generation, hold, .. } in &won {
+            let group = (
+                &generation.account_id,
+                generation.model.as_str(),
+                generation.api_key_id.as_ref(),
+                generation.user_id.as_ref(),
+            );
+            let add = spent(generation, hold);
+            match rollup.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, total)) => {
+                    total.credits += add.credits;
+                    total.generations += add.generations;
+                    total.images += add.images;
+                }
+                None => rollup.push((group, add)),
+            }
+        }
+        let additions: Vec<usage::Addition<'_>> = rollup
+            .into_iter()
+            .map(|((account, model, api_key, user), spent)| usage::Addition { account, model, api_key, user, spent })
+            .collect();
+        usage::record_many(conn, now, &additions)?;
+        let settled: Vec<_> = won.iter().map(|c| (c.hold, EntryType::Generation, description(c.generation))).collect();
+        holds::settle_captured_set(conn, &settled, now)?;
+    }
+    Ok(captures
+        .iter()
+        .map(|c| {
+            if claimed.contains(&c.hold.id) {
+                Captured::Succeeded(Box::new(succeeded(c.generation, c.hold, c.images, now)))
+            } else {
+                Captured::HoldExpired { message: HOLD_EXPIRED.to_string() }
+            }
+        })
+        .collect())
+}
+
+/// A usage rollup group (within one day): account, model, key, member.
+type RollupGroup<'a> = (&'a AccountId, &'a str, Option<&'a ApiKeyId>, Option<&'a UserId>);
+
+/// What one captured generation adds to the usage rollup.
+fn spent(generation: &Generation, hold: &Hold) -> usage::Spent {
+    usage::Spent { credits: hold.amount.units(), generations: 1, images: i64::from(generation.n) }
+}
+
+/// The ledger description of a generation's spend.
+fn description(generation: &Generation) -> String {
+    format!("{} × {} {} image(s) of {}", generation.n, generation.quality.as_str(), generation.size, generation.model)
+}
+
+/// The generation as a capture leaves it.
+fn succeeded(generation: &Generation, hold: &Hold, images: &[NewImage<'_>], now: DateTime<Utc>) -> Generation {
     let mut succeeded = generation.clone();
     succeeded.status = GenerationStatus::Succeeded;
     succeeded.credits_charged = hold.amount;
@@ -195,7 +303,7 @@ pub fn capture(
             height: image.height as i32,
         })
         .collect();
-    Ok(Captured::Succeeded(Box::new(succeeded)))
+    succeeded
 }
 
 /// The provider failed: release the hold and record why, inside the caller's write

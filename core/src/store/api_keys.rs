@@ -1,6 +1,8 @@
 //! API keys: random secrets shown once, stored as a digest, with scopes, an optional total
 //! spend limit, an optional expiry, and immediate revocation.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -251,7 +253,38 @@ pub fn charge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result
         .set(api_keys::spent.eq(api_keys::spent + units))
         .execute(conn)?;
     if updated == 0 {
-        return Err(Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() });
+        return Err(spend_limit_exceeded());
+    }
+    Ok(())
+}
+
+/// What [`charge_spend`] answers past the key's limit.
+pub fn spend_limit_exceeded() -> Error {
+    Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() }
+}
+
+/// The keys' spend so far and limits, as [`charge_spend`] would check them, keyed by id; a
+/// key that does not exist (which [`charge_spend`] refuses) is missing from the answer.
+pub fn spend_budgets(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, (i64, Option<i64>)>> {
+    let rows: Vec<(String, i64, Option<i64>)> = api_keys::table
+        .filter(api_keys::id.eq_any(ids))
+        .select((api_keys::id, api_keys::spent, api_keys::spend_limit))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, spent, limit)| (id, (spent, limit))).collect())
+}
+
+/// [`charge_spend`] of the same `amount` on several keys in one statement; fails, as it does,
+/// if any of them would pass its limit (the caller rolls back).
+pub fn charge_spend_many(conn: &mut DbConn, ids: &[&str], amount: Credits) -> Result<()> {
+    let units = amount.units();
+    let updated =
+        diesel::update(api_keys::table.filter(api_keys::id.eq_any(ids)).filter(
+            api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable())),
+        ))
+        .set(api_keys::spent.eq(api_keys::spent + units))
+        .execute(conn)?;
+    if updated != ids.len() {
+        return Err(spend_limit_exceeded());
     }
     Ok(())
 }

@@ -131,26 +131,40 @@ impl GenerationRow {
 
 /// Inserts a new `processing` generation (inside the transaction that reserves its hold).
 pub fn insert(conn: &mut DbConn, g: &Generation) -> Result<()> {
-    diesel::insert_into(generations::table)
-        .values((
-            generations::id.eq(g.id.as_str()),
-            generations::account_id.eq(g.account_id.as_str()),
-            generations::api_key_id.eq(g.api_key_id.as_ref().map(ApiKeyId::as_str)),
-            generations::user_id.eq(g.user_id.as_ref().map(UserId::as_str)),
-            generations::model.eq(&g.model),
-            generations::prompt.eq(&g.prompt),
-            generations::size.eq(&g.size),
-            generations::width.eq(g.width as i32),
-            generations::height.eq(g.height as i32),
-            generations::quality.eq(g.quality.as_str()),
-            generations::n.eq(g.n as i32),
-            generations::response_format.eq(&g.response_format),
-            generations::status.eq(g.status.as_str()),
-            generations::credits_cost.eq(g.credits_cost.units()),
-            generations::hold_id.eq(g.hold_id.as_str()),
-            generations::created_at.eq(naive(g.created_at)),
-        ))
-        .execute(conn)?;
+    insert_many(conn, &[g])
+}
+
+/// [`insert`] for several generations, in one statement.
+pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
+    let rows: Vec<_> = many
+        .iter()
+        .map(|g| {
+            (
+                generations::id.eq(g.id.as_str()),
+                generations::account_id.eq(g.account_id.as_str()),
+                generations::api_key_id.eq(g.api_key_id.as_ref().map(ApiKeyId::as_str)),
+                generations::user_id.eq(g.user_id.as_ref().map(UserId::as_str)),
+                generations::model.eq(&g.model),
+                generations::prompt.eq(&g.prompt),
+                generations::size.eq(&g.size),
+                generations::width.eq(g.width as i32),
+                generations::height.eq(g.height as i32),
+                generations::quality.eq(g.quality.as_str()),
+                generations::n.eq(g.n as i32),
+                generations::response_format.eq(&g.response_format),
+                generations::status.eq(g.status.as_str()),
+                generations::credits_cost.eq(g.credits_cost.units()),
+                generations::hold_id.eq(g.hold_id.as_str()),
+                generations::created_at.eq(naive(g.created_at)),
+            )
+        })
+        .collect();
+    let insert = diesel::insert_into(generations::table).values(rows);
+    // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
+    match conn {
+        DbConn::Sqlite(c) => insert.execute(c)?,
+        DbConn::Pg(c) => insert.execute(c)?,
+    };
     Ok(())
 }
 
@@ -168,6 +182,14 @@ pub struct NewImage<'a> {
 pub fn blob_id(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// Which of these blob ids are not stored yet (one read: blobs are immutable, so a stored one
+/// needs no write).
+pub fn missing_blobs(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>> {
+    let stored: Vec<String> =
+        image_blobs::table.filter(image_blobs::id.eq_any(ids)).select(image_blobs::id).load(conn)?;
+    Ok(ids.iter().filter(|id| !stored.contains(id)).cloned().collect())
 }
 
 /// Stores image bytes under their [`blob_id`]s, unless stored already. Call it before the
@@ -201,18 +223,7 @@ pub fn mark_succeeded(
     images: &[NewImage<'_>],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    for (index, image) in images.iter().enumerate() {
-        diesel::insert_into(generation_images::table)
-            .values((
-                generation_images::generation_id.eq(id.as_str()),
-                generation_images::idx.eq(index as i32),
-                generation_images::content_type.eq(image.content_type),
-                generation_images::width.eq(image.width as i32),
-                generation_images::height.eq(image.height as i32),
-                generation_images::blob_id.eq(image.blob_id),
-            ))
-            .execute(conn)?;
-    }
+    insert_images(conn, &[(id, images)])?;
     diesel::update(generations::table.find(id.as_str()).filter(generations::status.eq("processing")))
         .set((
             generations::status.eq("succeeded"),
@@ -220,6 +231,56 @@ pub fn mark_succeeded(
             generations::completed_at.eq(naive(now)),
         ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// [`mark_succeeded`] for several processing generations at once, each charged its
+/// `credits_cost` (what its hold reserved).
+pub fn mark_succeeded_set(
+    conn: &mut DbConn,
+    succeeded: &[(&GenerationId, &[NewImage<'_>])],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    insert_images(conn, succeeded)?;
+    let ids: Vec<&str> = succeeded.iter().map(|(id, _)| id.as_str()).collect();
+    diesel::update(
+        generations::table.filter(generations::id.eq_any(&ids)).filter(generations::status.eq("processing")),
+    )
+    .set((
+        generations::status.eq("succeeded"),
+        generations::credits_charged.eq(generations::credits_cost),
+        generations::completed_at.eq(naive(now)),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Records which blobs the generations showed, in one statement.
+fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage<'_>])]) -> Result<()> {
+    let rows: Vec<_> = shown
+        .iter()
+        .flat_map(|(id, images)| {
+            images.iter().enumerate().map(move |(index, image)| {
+                (
+                    generation_images::generation_id.eq(id.as_str()),
+                    generation_images::idx.eq(index as i32),
+                    generation_images::content_type.eq(image.content_type),
+                    generation_images::width.eq(image.width as i32),
+                    generation_images::height.eq(image.height as i32),
+                    generation_images::blob_id.eq(image.blob_id),
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let insert = diesel::insert_into(generation_images::table).values(rows);
+    // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
+    match conn {
+        DbConn::Sqlite(c) => insert.execute(c)?,
+        DbConn::Pg(c) => insert.execute(c)?,
+    };
     Ok(())
 }
 

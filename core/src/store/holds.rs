@@ -9,15 +9,19 @@
 //! on release, in the same transactions, so concurrent spends cannot pass it; so is a
 //! member's monthly limit.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::alerts;
 use super::ledger::{
-    balance, insert_entry, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
+    self, balance, insert_entries, insert_entry, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry,
+    AFTER_DEBIT,
 };
 use super::naive;
-use super::purchases::consume_lots;
+use super::purchases::{consume_lots, consume_lots_set};
 use super::{api_keys, members};
 use crate::db::schema::{accounts, holds};
 use crate::db::DbConn;
@@ -68,28 +72,206 @@ pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) 
     if let Some(user) = request.user_id {
         members::charge_month(conn, request.account_id, user, request.amount, now)?;
     }
-    let id = HoldId::generate();
-    diesel::insert_into(holds::table)
-        .values((
-            holds::id.eq(id.as_str()),
-            holds::account_id.eq(request.account_id.as_str()),
-            holds::amount.eq(amount),
-            holds::api_key_id.eq(request.api_key_id.map(ApiKeyId::as_str)),
-            holds::user_id.eq(request.user_id.map(UserId::as_str)),
-            holds::reference_id.eq(request.reference_id),
-            holds::status.eq("active"),
-            holds::expires_at.eq(naive(request.expires_at)),
-            holds::created_at.eq(naive(now)),
-        ))
-        .execute(conn)?;
-    Ok(Hold {
-        id,
-        account_id: request.account_id.clone(),
-        amount: request.amount,
-        api_key_id: request.api_key_id.cloned(),
-        user_id: request.user_id.cloned(),
-        reference_id: request.reference_id.to_string(),
-    })
+    Ok(insert(conn, &[(&request, now)])?.pop().expect("one hold inserted"))
+}
+
+/// Records accepted reservations as active holds, in one statement.
+fn insert(conn: &mut DbConn, accepted: &[(&HoldRequest<'_>, DateTime<Utc>)]) -> Result<Vec<Hold>> {
+    let holds: Vec<Hold> = accepted
+        .iter()
+        .map(|(request, _)| Hold {
+            id: HoldId::generate(),
+            account_id: request.account_id.clone(),
+            amount: request.amount,
+            api_key_id: request.api_key_id.cloned(),
+            user_id: request.user_id.cloned(),
+            reference_id: request.reference_id.to_string(),
+        })
+        .collect();
+    let rows: Vec<_> = holds
+        .iter()
+        .zip(accepted)
+        .map(|(hold, (request, now))| {
+            (
+                holds::id.eq(hold.id.as_str()),
+                holds::account_id.eq(hold.account_id.as_str()),
+                holds::amount.eq(hold.amount.units()),
+                holds::api_key_id.eq(request.api_key_id.map(ApiKeyId::as_str)),
+                holds::user_id.eq(request.user_id.map(UserId::as_str)),
+                holds::reference_id.eq(request.reference_id),
+                holds::status.eq("active"),
+                holds::expires_at.eq(naive(request.expires_at)),
+                holds::created_at.eq(naive(*now)),
+            )
+        })
+        .collect();
+    let insert = diesel::insert_into(holds::table).values(rows);
+    // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
+    match conn {
+        DbConn::Sqlite(c) => insert.execute(c)?,
+        DbConn::Pg(c) => insert.execute(c)?,
+    };
+    Ok(holds)
+}
+
+/// [`reserve`] for several requests, as one set: the same outcome as reserving them one after
+/// another in the order given (each succeeds or fails exactly as it would have there), in a
+/// fixed number of statements for the whole set instead of several per request. Runs inside
+/// the caller's write transaction. The accounts' rows are locked first, in id order; the checks
+/// are then made in memory and written with the conditional statements of [`reserve`], one per
+/// distinct amount. Should one of those disagree (it cannot while the locks are held), this
+/// fails as a whole and the caller rolls back and reserves one by one.
+pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc>)]) -> Result<Vec<Result<Hold>>> {
+    // Lock the accounts and read what the checks need: one statement each for the accounts, the
+    // keys and the members' limits, and one per limited member's month.
+    let account_ids: Vec<&str> = requests.iter().map(|(r, _)| r.account_id.as_str()).collect();
+    let locked = ledger::lock_accounts(conn, &account_ids)?;
+    let mut available: HashMap<&str, i64> =
+        locked.iter().map(|(id, (balance, held, ..))| (id.as_str(), balance - held)).collect();
+    let key_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.api_key_id.map(ApiKeyId::as_str)).collect();
+    let mut keys = if key_ids.is_empty() { HashMap::new() } else { api_keys::spend_budgets(conn, &key_ids)? };
+    let user_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.user_id.map(UserId::as_str)).collect();
+    let limits =
+        if user_ids.is_empty() { HashMap::new() } else { members::month_limits(conn, &account_ids, &user_ids)? };
+    let mut months: HashMap<(&str, &str, String), (i64, i64)> = HashMap::new();
+    for (request, now) in requests {
+        let Some(user) = request.user_id else { continue };
+        let Some(&limit) = limits.get(&(request.account_id.as_str().to_string(), user.as_str().to_string())) else {
+            continue;
+        };
+        let month = members::month_of(*now);
+        let slot = (request.account_id.as_str(), user.as_str(), month);
+        if let Entry::Vacant(vacant) = months.entry(slot) {
+            let spent = members::month_spent(conn, request.account_id, user, &vacant.key().2)?;
+            vacant.insert((limit, spent));
+        }
+    }
+
+    // Decide each request in order, as the conditional statements of `reserve` would.
+    let mut refusals: Vec<Option<Error>> = Vec::with_capacity(requests.len());
+    let mut drops = Vec::new();
+    for (request, now) in requests {
+        let amount = request.amount.units();
+        let account = request.account_id.as_str();
+        let key = request.api_key_id.map(|key| keys.get(key.as_str()).copied());
+        let slot = request.user_id.map(|user| (account, user.as_str(), members::month_of(*now)));
+        let member = slot.as_ref().and_then(|slot| months.get(slot).copied());
+        let refusal = match available.get(account) {
+            None => Some(Error::NotFound("account")),
+            Some(&left) if left < amount => Some(Error::InsufficientCredits {
+                required: request.amount,
+                available: Credits::from_units(left.max(0)),
+            }),
+            Some(_)
+                if key.is_some_and(|budget| {
+                    budget.is_none_or(|(spent, limit)| limit.is_some_and(|l| l < spent + amount))
+                }) =>
+            {
+                Some(api_keys::spend_limit_exceeded())
+            }
+            Some(_) => member
+                .filter(|(limit, spent)| spent + amount > *limit)
+                .map(|(limit, _)| members::month_limit_exceeded(limit)),
+        };
+        if refusal.is_none() {
+            if let Some((spent, _)) = request.api_key_id.and_then(|key| keys.get_mut(key.as_str())) {
+                *spent += amount;
+            }
+            if let Some((_, spent)) = slot.and_then(|slot| months.get_mut(&slot)) {
+                *spent += amount;
+            }
+            let left = available.get_mut(account).expect("checked above");
+            drops.push((request.account_id, *left, *left - amount, *now));
+            *left -= amount;
+        }
+        refusals.push(refusal);
+    }
+
+    // Write what was accepted with the statements `reserve` uses: the accounts and the keys in
+    // one statement per distinct total, the limited members' months one by one.
+    let accepted: Vec<(&HoldRequest<'_>, DateTime<Utc>)> = requests
+        .iter()
+        .zip(&refusals)
+        .filter(|(_, refusal)| refusal.is_none())
+        .map(|((request, now), _)| (request, *now))
+        .collect();
+    let Some(now) = accepted.iter().map(|(_, now)| *now).max() else {
+        return Ok(refusals.into_iter().map(|refusal| Err(refusal.expect("all refused"))).collect());
+    };
+    let account_totals = totals(accepted.iter().map(|(r, _)| (r.account_id.as_str(), r.amount.units())));
+    for (total, ids) in by_total(&account_totals) {
+        let reserved: Vec<(String, i64, i64)> = diesel::update(
+            accounts::table.filter(accounts::id.eq_any(&ids)).filter((accounts::balance - accounts::held).ge(total)),
+        )
+        .set((accounts::held.eq(accounts::held + total), accounts::updated_at.eq(naive(now))))
+        .returning((accounts::id, accounts::balance, accounts::held))
+        .get_results(conn)?;
+        if reserved.len() != ids.len()
+            || reserved.iter().any(|(id, balance, held)| available[id.as_str()] != balance - held)
+        {
+            return Err(Error::Internal(anyhow::anyhow!("an account changed under its row lock")));
+        }
+    }
+    for (account, before, after, at) in drops {
+        let (_, _, low, auto) = locked[account.as_str()];
+        alerts::on_available_drop(conn, account, before, after, low, auto, at)?;
+    }
+    let key_totals =
+        totals(accepted.iter().filter_map(|(r, _)| r.api_key_id.map(|key| (key.as_str(), r.amount.units()))));
+    for (total, ids) in by_total(&key_totals) {
+        api_keys::charge_spend_many(conn, &ids, Credits::from_units(total))?;
+    }
+    let mut month_totals: Vec<(&AccountId, &UserId, DateTime<Utc>, i64)> = Vec::new();
+    for (request, at) in &accepted {
+        let Some(user) = request.user_id else { continue };
+        if !months.contains_key(&(request.account_id.as_str(), user.as_str(), members::month_of(*at))) {
+            continue; // no monthly limit: nothing is counted
+        }
+        let month = members::month_of(*at);
+        match month_totals
+            .iter_mut()
+            .find(|(a, u, m, _)| *a == request.account_id && *u == user && members::month_of(*m) == month)
+        {
+            Some((.., total)) => *total += request.amount.units(),
+            None => month_totals.push((request.account_id, user, *at, request.amount.units())),
+        }
+    }
+    for (account, user, at, total) in month_totals {
+        members::charge_month(conn, account, user, Credits::from_units(total), at)?;
+    }
+    let mut holds = insert(conn, &accepted)?.into_iter();
+    Ok(refusals
+        .into_iter()
+        .map(|refusal| match refusal {
+            Some(error) => Err(error),
+            None => Ok(holds.next().expect("a hold per accepted request")),
+        })
+        .collect())
+}
+
+/// Sums of amounts per id, in first-seen order.
+fn totals<'a>(amounts: impl Iterator<Item = (&'a str, i64)>) -> Vec<(&'a str, i64)> {
+    let mut totals: Vec<(&str, i64)> = Vec::new();
+    for (id, amount) in amounts {
+        match totals.iter_mut().find(|(seen, _)| *seen == id) {
+            Some((_, total)) => *total += amount,
+            None => totals.push((id, amount)),
+        }
+    }
+    totals
+}
+
+/// Ids grouped by their total, so that each group is one statement (prices repeat, so there
+/// are few groups).
+fn by_total<'a>(totals: &[(&'a str, i64)]) -> Vec<(i64, Vec<&'a str>)> {
+    let mut groups: Vec<(i64, Vec<&str>)> = Vec::new();
+    for &(id, total) in totals {
+        match groups.iter_mut().find(|(t, _)| *t == total) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((total, vec![id])),
+        }
+    }
+    groups
 }
 
 /// Marks an active hold captured, inside the caller's write transaction (which must already
@@ -136,6 +318,68 @@ pub fn settle_captured(
     )?;
     consume_lots(conn, &hold.account_id, hold.amount)?;
     Ok(entry)
+}
+
+/// [`claim_for_capture`] for several holds at once (the caller holds their accounts' row
+/// locks); returns the ids of those that were still active (and are now captured).
+pub fn claim_set(conn: &mut DbConn, ids: &[&HoldId], now: DateTime<Utc>) -> Result<Vec<HoldId>> {
+    let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let claimed: Vec<String> =
+        diesel::update(holds::table.filter(holds::id.eq_any(&ids)).filter(holds::status.eq("active")))
+            .set((holds::status.eq("captured"), holds::resolved_at.eq(naive(now))))
+            .returning(holds::id)
+            .get_results(conn)?;
+    Ok(claimed.into_iter().map(HoldId::from_db).collect())
+}
+
+/// [`settle_captured`] for several claimed holds, as one set: one balance update per distinct
+/// total of an account, the ledger entries in one statement (per account in the order given,
+/// each with the balance after it, exactly as settling them one by one would write them), and
+/// one pass over the lots (oldest first, so the same lots give the same credits).
+pub fn settle_captured_set(
+    conn: &mut DbConn,
+    captured: &[(&Hold, EntryType, String)],
+    now: DateTime<Utc>,
+) -> Result<Vec<LedgerEntry>> {
+    let account_totals = totals(captured.iter().map(|(hold, ..)| (hold.account_id.as_str(), hold.amount.units())));
+    let mut balances: HashMap<String, i64> = HashMap::new();
+    for (total, ids) in by_total(&account_totals) {
+        let settled: Vec<(String, i64)> = diesel::update(accounts::table.filter(accounts::id.eq_any(&ids)))
+            .set((
+                accounts::balance.eq(accounts::balance - total),
+                accounts::held.eq(accounts::held - total),
+                accounts::updated_at.eq(naive(now)),
+            ))
+            .returning((accounts::id, accounts::balance))
+            .get_results(conn)?;
+        if settled.len() != ids.len() {
+            return Err(Error::NotFound("account"));
+        }
+        // Each account's entries run down from its balance before the set.
+        balances.extend(settled.into_iter().map(|(id, balance_after)| (id, balance_after + total)));
+    }
+    let entries: Vec<(NewEntry<'_>, Credits)> = captured
+        .iter()
+        .map(|(hold, entry_type, description)| {
+            let balance = balances.get_mut(hold.account_id.as_str()).expect("settled above");
+            *balance -= hold.amount.units();
+            (
+                NewEntry {
+                    account_id: &hold.account_id,
+                    entry_type: *entry_type,
+                    credits: Credits::from_units(-hold.amount.units()),
+                    reference_id: Some(&hold.reference_id),
+                    description,
+                    user_id: hold.user_id.as_ref(),
+                    api_key_id: hold.api_key_id.as_ref(),
+                },
+                Credits::from_units(*balance),
+            )
+        })
+        .collect();
+    let entries = insert_entries(conn, &entries, now)?;
+    consume_lots_set(conn, &account_totals)?;
+    Ok(entries)
 }
 
 /// Releases an active hold of `account` inside the caller's write transaction (taking the

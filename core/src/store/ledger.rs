@@ -7,6 +7,8 @@
 //! database re-checks the predicate under the row lock, and the schema's CHECK constraints back
 //! it up. Hence, always: sum(entries.credits) == balance, and balance - held >= 0.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -184,33 +186,58 @@ pub fn insert_entry(
     balance_after: Credits,
     now: DateTime<Utc>,
 ) -> Result<LedgerEntry> {
-    let id = TransactionId::generate();
-    diesel::insert_into(ledger_entries::table)
-        .values((
-            ledger_entries::id.eq(id.as_str()),
-            ledger_entries::account_id.eq(entry.account_id.as_str()),
-            ledger_entries::entry_type.eq(entry.entry_type.as_str()),
-            ledger_entries::credits.eq(entry.credits.units()),
-            ledger_entries::balance_after.eq(balance_after.units()),
-            ledger_entries::reference_id.eq(entry.reference_id),
-            ledger_entries::description.eq(entry.description),
-            ledger_entries::user_id.eq(entry.user_id.map(UserId::as_str)),
-            ledger_entries::api_key_id.eq(entry.api_key_id.map(ApiKeyId::as_str)),
-            ledger_entries::created_at.eq(naive(now)),
-        ))
-        .execute(conn)?;
-    Ok(LedgerEntry {
-        id,
-        account_id: entry.account_id.clone(),
-        entry_type: entry.entry_type,
-        credits: entry.credits,
-        balance_after,
-        reference_id: entry.reference_id.map(str::to_string),
-        description: entry.description.to_string(),
-        user_id: entry.user_id.cloned(),
-        api_key_id: entry.api_key_id.cloned(),
-        created_at: now,
-    })
+    let mut entries = insert_entries(conn, &[(entry.clone(), balance_after)], now)?;
+    Ok(entries.pop().expect("one entry inserted"))
+}
+
+/// [`insert_entry`] for several entries, in one statement, appended in the order given (each
+/// with the `balance_after` the caller computed for that point of the sequence).
+pub fn insert_entries(
+    conn: &mut DbConn,
+    entries: &[(NewEntry<'_>, Credits)],
+    now: DateTime<Utc>,
+) -> Result<Vec<LedgerEntry>> {
+    let ids: Vec<TransactionId> = entries.iter().map(|_| TransactionId::generate()).collect();
+    let rows: Vec<_> = entries
+        .iter()
+        .zip(&ids)
+        .map(|((entry, balance_after), id)| {
+            (
+                ledger_entries::id.eq(id.as_str()),
+                ledger_entries::account_id.eq(entry.account_id.as_str()),
+                ledger_entries::entry_type.eq(entry.entry_type.as_str()),
+                ledger_entries::credits.eq(entry.credits.units()),
+                ledger_entries::balance_after.eq(balance_after.units()),
+                ledger_entries::reference_id.eq(entry.reference_id),
+                ledger_entries::description.eq(entry.description),
+                ledger_entries::user_id.eq(entry.user_id.map(UserId::as_str)),
+                ledger_entries::api_key_id.eq(entry.api_key_id.map(ApiKeyId::as_str)),
+                ledger_entries::created_at.eq(naive(now)),
+            )
+        })
+        .collect();
+    let insert = diesel::insert_into(ledger_entries::table).values(rows);
+    // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
+    match conn {
+        DbConn::Sqlite(c) => insert.execute(c)?,
+        DbConn::Pg(c) => insert.execute(c)?,
+    };
+    Ok(entries
+        .iter()
+        .zip(ids)
+        .map(|((entry, balance_after), id)| LedgerEntry {
+            id,
+            account_id: entry.account_id.clone(),
+            entry_type: entry.entry_type,
+            credits: entry.credits,
+            balance_after: *balance_after,
+            reference_id: entry.reference_id.map(str::to_string),
+            description: entry.description.to_string(),
+            user_id: entry.user_id.cloned(),
+            api_key_id: entry.api_key_id.cloned(),
+            created_at: now,
+        })
+        .collect())
 }
 
 /// The account's current balance.
@@ -307,6 +334,29 @@ pub fn lock_account_row(conn: &mut DbConn, account: &AccountId, now: DateTime<Ut
         return Err(Error::NotFound("account"));
     }
     Ok(())
+}
+
+/// Locks the rows of several accounts in id order (so that transactions locking several at
+/// once cannot deadlock with each other) and returns each one's [`AfterDebit`] columns, keyed
+/// by id; an id with no account is missing from the answer. On SQLite the write transaction
+/// already excludes every other writer, so this only reads.
+pub fn lock_accounts(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, AfterDebit>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let query = accounts::table.filter(accounts::id.eq_any(ids)).order(accounts::id).select((
+        accounts::id,
+        accounts::balance,
+        accounts::held,
+        accounts::low_balance_threshold,
+        accounts::auto_topup_threshold,
+    ));
+    type Row = (String, i64, i64, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = match conn {
+        DbConn::Pg(c) => query.for_update().load(c)?,
+        DbConn::Sqlite(c) => query.load(c)?,
+    };
+    Ok(rows.into_iter().map(|(id, balance, held, low, auto)| (id, (balance, held, low, auto))).collect())
 }
 
 /// [`lock_account_row`], and the balance as it is under the lock.

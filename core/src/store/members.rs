@@ -7,6 +7,8 @@
 //! `member_spend` by [`charge_month`] in the same transaction as the spend's hold, with a
 //! conditional update, so concurrent spends can never pass the limit.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 
@@ -170,11 +172,38 @@ pub fn charge_month(
     .set(member_spend::spent.eq(member_spend::spent + amount.units()))
     .execute(conn)?;
     if counted == 0 {
-        return Err(Error::SpendLimitExceeded {
-            message: format!("this would pass your monthly spend limit of {} credits", Credits::from_units(limit)),
-        });
+        return Err(month_limit_exceeded(limit));
     }
     Ok(())
+}
+
+/// What [`charge_month`] answers past a monthly limit of `limit` units.
+pub fn month_limit_exceeded(limit: i64) -> Error {
+    Error::SpendLimitExceeded {
+        message: format!("this would pass your monthly spend limit of {} credits", Credits::from_units(limit)),
+    }
+}
+
+/// The monthly limits of users in accounts, keyed by (account, user), for the pairs among
+/// `accounts` × `users` that have one (the others are not counted: see [`charge_month`]).
+pub fn month_limits(conn: &mut DbConn, accounts: &[&str], users: &[&str]) -> Result<HashMap<(String, String), i64>> {
+    let rows: Vec<(String, String, Option<i64>)> = memberships::table
+        .filter(memberships::account_id.eq_any(accounts))
+        .filter(memberships::user_id.eq_any(users))
+        .filter(memberships::monthly_spend_limit.is_not_null())
+        .select((memberships::account_id, memberships::user_id, memberships::monthly_spend_limit))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(account, user, limit)| Some(((account, user), limit?))).collect())
+}
+
+/// What is counted against the user's monthly limit in this account in `month`.
+pub fn month_spent(conn: &mut DbConn, account: &AccountId, user: &UserId, month: &str) -> Result<i64> {
+    let spent: Option<i64> = member_spend::table
+        .find((account.as_str(), user.as_str(), month))
+        .select(member_spend::spent)
+        .first(conn)
+        .optional()?;
+    Ok(spent.unwrap_or(0))
 }
 
 /// Gives back what [`charge_month`] counted for a spend that did not happen (`at` is when it

@@ -9,6 +9,8 @@
 //! Crediting is exactly once: it is a conditional status change (`... WHERE status IN
 //! (awaiting)`) and the ledger entry is written only by the one transaction that made it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use diesel::prelude::*;
 
@@ -391,6 +393,42 @@ pub fn consume_lots(conn: &mut DbConn, account: &AccountId, amount: Credits) -> 
             if left == 0 {
                 break;
             }
+        }
+    }
+    Ok(())
+}
+
+/// [`consume_lots`] for several accounts at once, `(account id, amount)` each: their lots read
+/// in one statement, taken from oldest first in memory, and written back in one statement per
+/// distinct amount taken.
+pub fn consume_lots_set(conn: &mut DbConn, amounts: &[(&str, i64)]) -> Result<()> {
+    let accounts: Vec<&str> = amounts.iter().map(|(account, _)| *account).collect();
+    let lots: Vec<(String, String, i64)> = purchases::table
+        .filter(purchases::account_id.eq_any(&accounts))
+        .filter(purchases::credits_remaining.gt(0))
+        .order((purchases::account_id.asc(), purchases::succeeded_at.asc(), purchases::id.asc()))
+        .select((purchases::account_id, purchases::id, purchases::credits_remaining))
+        .load(conn)?;
+    let mut left: HashMap<&str, i64> = amounts.iter().copied().collect();
+    let mut takes: Vec<(i64, Vec<String>)> = Vec::new();
+    for (account, id, remaining) in lots {
+        let Some(left) = left.get_mut(account.as_str()) else { continue };
+        let take = remaining.min(*left);
+        if take == 0 {
+            continue;
+        }
+        *left -= take;
+        match takes.iter_mut().find(|(t, _)| *t == take) {
+            Some((_, ids)) => ids.push(id),
+            None => takes.push((take, vec![id])),
+        }
+    }
+    for (take, ids) in takes {
+        let updated = diesel::update(purchases::table.filter(purchases::id.eq_any(&ids)))
+            .set(purchases::credits_remaining.eq(purchases::credits_remaining - take))
+            .execute(conn)?;
+        if updated != ids.len() {
+            return Err(Error::Internal(anyhow::anyhow!("a lot vanished under its account's row lock")));
         }
     }
     Ok(())

@@ -76,8 +76,24 @@ pub fn day_of(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
 }
 
-/// Adds one captured generation to the rollup. Run inside the capture transaction.
-#[allow(clippy::too_many_arguments)]
+/// What captured generations of one group add to the rollup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub credits: i64,
+    pub generations: i64,
+    pub images: i64,
+}
+
+/// One rollup group's addition: who spent on which model, and how much.
+pub struct Addition<'a> {
+    pub account: &'a AccountId,
+    pub model: &'a str,
+    pub api_key: Option<&'a ApiKeyId>,
+    pub user: Option<&'a UserId>,
+    pub spent: Spent,
+}
+
+/// Adds captured generations of one group to the rollup. Run inside the capture transaction.
 pub fn record(
     conn: &mut DbConn,
     account: &AccountId,
@@ -85,23 +101,32 @@ pub fn record(
     model: &str,
     api_key: Option<&ApiKeyId>,
     user: Option<&UserId>,
-    credits: Credits,
-    images: u32,
+    spent: Spent,
 ) -> Result<()> {
-    let key = api_key.map(ApiKeyId::as_str).unwrap_or("");
-    let user = user.map(UserId::as_str).unwrap_or("");
+    record_many(conn, at, &[Addition { account, model, api_key, user, spent }])
+}
+
+/// [`record`] for several groups (distinct ones) in one statement.
+pub fn record_many(conn: &mut DbConn, at: DateTime<Utc>, additions: &[Addition<'_>]) -> Result<()> {
+    use diesel::upsert::excluded;
     let day = day_of(at);
+    let rows: Vec<_> = additions
+        .iter()
+        .map(|a| {
+            (
+                usage_daily::account_id.eq(a.account.as_str()),
+                usage_daily::day.eq(&day),
+                usage_daily::model.eq(a.model),
+                usage_daily::api_key_id.eq(a.api_key.map(ApiKeyId::as_str).unwrap_or("")),
+                usage_daily::user_id.eq(a.user.map(UserId::as_str).unwrap_or("")),
+                usage_daily::credits.eq(a.spent.credits),
+                usage_daily::generations.eq(a.spent.generations),
+                usage_daily::images.eq(a.spent.images),
+            )
+        })
+        .collect();
     let insert = diesel::insert_into(usage_daily::table)
-        .values((
-            usage_daily::account_id.eq(account.as_str()),
-            usage_daily::day.eq(&day),
-            usage_daily::model.eq(model),
-            usage_daily::api_key_id.eq(key),
-            usage_daily::user_id.eq(user),
-            usage_daily::credits.eq(credits.units()),
-            usage_daily::generations.eq(1_i64),
-            usage_daily::images.eq(i64::from(images)),
-        ))
+        .values(rows)
         .on_conflict((
             usage_daily::account_id,
             usage_daily::day,
@@ -111,11 +136,12 @@ pub fn record(
         ))
         .do_update()
         .set((
-            usage_daily::credits.eq(usage_daily::credits + credits.units()),
-            usage_daily::generations.eq(usage_daily::generations + 1_i64),
-            usage_daily::images.eq(usage_daily::images + i64::from(images)),
+            usage_daily::credits.eq(usage_daily::credits + excluded(usage_daily::credits)),
+            usage_daily::generations.eq(usage_daily::generations + excluded(usage_daily::generations)),
+            usage_daily::images.eq(usage_daily::images + excluded(usage_daily::images)),
         ));
-    // ON CONFLICT cannot be expressed over the multi-backend, so run it on the concrete one.
+    // ON CONFLICT and multi-row inserts cannot be expressed over the multi-backend, so run it
+    // on the concrete one.
     match conn {
         DbConn::Sqlite(c) => insert.execute(c)?,
         DbConn::Pg(c) => insert.execute(c)?,
