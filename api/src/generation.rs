@@ -57,6 +57,34 @@ impl Providers {
     }
 }
 
+/// Blob ids this process has seen stored. Blobs are immutable and never deleted, so an id
+/// once stored stays stored: a repeated image (a popular prompt, a retry) needs no database
+/// work at all to know it. Bounded: when full, it is cleared.
+#[derive(Default)]
+pub struct StoredBlobs(std::sync::RwLock<std::collections::HashSet<String>>);
+
+const STORED_BLOBS_CAPACITY: usize = 100_000;
+
+impl StoredBlobs {
+    /// The ids not known to be stored.
+    fn unknown(&self, ids: &[String]) -> Vec<String> {
+        let known = self.0.read().unwrap_or_else(|e| e.into_inner());
+        ids.iter().filter(|id| !known.contains(*id)).cloned().collect()
+    }
+
+    /// Notes that these ids are stored (call only once they are).
+    fn remember(&self, ids: &[String]) {
+        if self.unknown(ids).is_empty() {
+            return;
+        }
+        let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if known.len() + ids.len() > STORED_BLOBS_CAPACITY {
+            known.clear();
+        }
+        known.extend(ids.iter().cloned());
+    }
+}
+
 /// What the caller asked for, already typed.
 pub struct GenerateCommand {
     pub model: String,
@@ -206,10 +234,15 @@ pub async fn generate(
         Ok(images) => {
             // The bytes go to the content-addressed store first, outside the money transaction;
             // those stored already (a repeated image) need only a read to tell.
-            let blob_ids: Vec<String> = images.iter().map(|i| generations::blob_id(&i.bytes)).collect();
-            let missing = {
-                let ids = blob_ids.clone();
-                state.read(move |conn| generations::missing_blobs(conn, &ids)).await?
+            let blob_ids: Vec<String> = images
+                .iter()
+                .map(|i| {
+                    i.sha256.as_ref().map_or_else(|| generations::blob_id(&i.bytes), generations::blob_id_of_sha256)
+                })
+                .collect();
+            let missing = match state.stored_blobs.unknown(&blob_ids) {
+                unknown if unknown.is_empty() => unknown,
+                unknown => state.read(move |conn| generations::missing_blobs(conn, &unknown)).await?,
             };
             // If this fails, the hold stays until the sweeper releases it: nothing is charged.
             let (images, blob_ids) = if missing.is_empty() {
@@ -228,6 +261,7 @@ pub async fn generate(
                     })
                     .await?
             };
+            state.stored_blobs.remember(&blob_ids);
             let shown: Vec<(String, u32, u32)> =
                 images.iter().map(|i| (i.content_type.clone(), i.width, i.height)).collect();
             let bytes: Vec<Vec<u8>> = images.into_iter().map(|i| i.bytes).collect();

@@ -66,6 +66,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         providers: crate::generation::Providers::from_config(&config)?,
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes: crate::group_commit::GroupCommit::new(pool.clone()),
+        stored_blobs: crate::generation::StoredBlobs::default(),
         pool,
         clock,
         config,

@@ -43,7 +43,7 @@ impl LocalProvider {
             .map(|index| {
                 let key = RenderKey::new(&prompt, index, width, height);
                 match self.cache.get(&key) {
-                    Some(bytes) => Rendering::Cached(bytes),
+                    Some(rendered) => Rendering::Cached(rendered),
                     None => {
                         let prompt = Arc::clone(&prompt);
                         Rendering::Started(
@@ -56,15 +56,22 @@ impl LocalProvider {
             .collect();
         let mut images = Vec::with_capacity(tasks.len());
         for task in tasks {
-            let bytes = match task {
-                Rendering::Cached(bytes) => bytes.to_vec(),
+            let rendered = match task {
+                Rendering::Cached(rendered) => rendered,
                 Rendering::Started(key, task) => {
                     let bytes = task.await.map_err(|err| local_failure(format!("render task failed: {err}")))??;
-                    self.cache.put(key, Arc::from(bytes.as_slice()));
-                    bytes
+                    let rendered = Rendered { sha256: Sha256::digest(&bytes).into(), bytes: Arc::from(bytes) };
+                    self.cache.put(key, rendered.clone());
+                    rendered
                 }
             };
-            images.push(GeneratedImage { bytes, content_type: "image/png".to_string(), width, height });
+            images.push(GeneratedImage {
+                bytes: rendered.bytes.to_vec(),
+                content_type: "image/png".to_string(),
+                width,
+                height,
+                sha256: Some(rendered.sha256),
+            });
         }
         Ok(images)
     }
@@ -72,7 +79,7 @@ impl LocalProvider {
 
 /// One image of a request: from the cache, or being rendered.
 enum Rendering {
-    Cached(Arc<[u8]>),
+    Cached(Rendered),
     Started(RenderKey, tokio::task::JoinHandle<Result<Vec<u8>, ProviderError>>),
 }
 
@@ -94,6 +101,14 @@ impl RenderKey {
     }
 }
 
+/// A rendered image's bytes and their SHA-256 (its content address, kept so that a cached image
+/// is not hashed again).
+#[derive(Clone, Debug)]
+struct Rendered {
+    bytes: Arc<[u8]>,
+    sha256: [u8; 32],
+}
+
 /// Bytes of rendered images the cache keeps (oldest dropped first).
 const RENDER_CACHE_BYTES: usize = 32 << 20;
 
@@ -107,24 +122,24 @@ struct RenderCache {
 
 #[derive(Debug, Default)]
 struct CacheState {
-    images: HashMap<RenderKey, Arc<[u8]>>,
+    images: HashMap<RenderKey, Rendered>,
     /// Insertion order, for eviction.
     order: VecDeque<RenderKey>,
     bytes: usize,
 }
 
 impl RenderCache {
-    fn get(&self, key: &RenderKey) -> Option<Arc<[u8]>> {
+    fn get(&self, key: &RenderKey) -> Option<Rendered> {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).images.get(key).cloned()
     }
 
-    fn put(&self, key: RenderKey, bytes: Arc<[u8]>) {
-        if bytes.len() > RENDER_CACHE_BYTES / 4 {
+    fn put(&self, key: RenderKey, rendered: Rendered) {
+        if rendered.bytes.len() > RENDER_CACHE_BYTES / 4 {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let size = bytes.len();
-        if state.images.insert(key, bytes).is_some() {
+        let size = rendered.bytes.len();
+        if state.images.insert(key, rendered).is_some() {
             return;
         }
         state.order.push_back(key);
@@ -132,7 +147,7 @@ impl RenderCache {
         while state.bytes > RENDER_CACHE_BYTES {
             let Some(oldest) = state.order.pop_front() else { break };
             if let Some(evicted) = state.images.remove(&oldest) {
-                state.bytes -= evicted.len();
+                state.bytes -= evicted.bytes.len();
             }
         }
     }
@@ -688,7 +703,10 @@ mod tests {
         let provider = LocalProvider::default();
         let first = provider.generate(&request("a cached castle", 96, 64, 2)).await.unwrap();
         let key = RenderKey::new("a cached castle", 1, 96, 64);
-        assert_eq!(provider.cache.get(&key).as_deref(), Some(first[1].bytes.as_slice()), "rendered images are kept");
+        let kept = provider.cache.get(&key).expect("rendered images are kept");
+        assert_eq!(&*kept.bytes, first[1].bytes.as_slice());
+        assert_eq!(kept.sha256, <[u8; 32]>::from(Sha256::digest(&first[1].bytes)), "with their SHA-256");
+        assert_eq!(first[1].sha256, Some(kept.sha256));
         let again = provider.generate(&request("a cached castle", 96, 64, 2)).await.unwrap();
         assert_eq!(
             first.iter().map(|i| &i.bytes).collect::<Vec<_>>(),
@@ -703,11 +721,11 @@ mod tests {
         let cache = RenderCache::default();
         let image: Arc<[u8]> = Arc::from(vec![7u8; 1 << 20]);
         for i in 0..100u32 {
-            cache.put(RenderKey::new("p", i, 1, 1), Arc::clone(&image));
+            cache.put(RenderKey::new("p", i, 1, 1), Rendered { bytes: Arc::clone(&image), sha256: [0; 32] });
         }
         let state = cache.state.lock().unwrap();
         assert!(state.bytes <= RENDER_CACHE_BYTES, "{} bytes kept", state.bytes);
-        assert_eq!(state.bytes, state.images.values().map(|b| b.len()).sum::<usize>());
+        assert_eq!(state.bytes, state.images.values().map(|r| r.bytes.len()).sum::<usize>());
         assert_eq!(state.images.len(), state.order.len());
         assert!(state.images.contains_key(&RenderKey::new("p", 99, 1, 1)), "the newest stays");
         assert!(!state.images.contains_key(&RenderKey::new("p", 0, 1, 1)), "the oldest went first");

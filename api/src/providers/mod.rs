@@ -36,6 +36,9 @@ pub struct GeneratedImage {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// SHA-256 of `bytes`, when the provider has it at hand (the local renderer keeps it with
+    /// its cached images), so that it is not computed again.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Why a provider produced no images.

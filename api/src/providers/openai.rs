@@ -390,7 +390,7 @@ fn identify_image(bytes: Vec<u8>, request: &ImageRequest) -> Result<GeneratedIma
     } else {
         return Err(ProviderError::Malformed("an image is neither PNG, JPEG nor WebP".into()));
     };
-    Ok(GeneratedImage { bytes, content_type: content_type.to_string(), width, height })
+    Ok(GeneratedImage { bytes, content_type: content_type.to_string(), width, height, sha256: None })
 }
 
 /// Width and height from a PNG's IHDR chunk, which must come first, right after the signature.

@@ -77,10 +77,13 @@ impl r2d2::ManageConnection for Manager {
                 // WAL lets readers run beside the writer; busy_timeout makes writers queue. The
                 // WAL is checkpointed in the background (`checkpoint`): the automatic checkpoint
                 // at 10,000 pages (40 MB) is only the backstop, so that committing transactions
-                // do not stop to copy pages and fsync.
+                // do not stop to copy pages and fsync. A batch of generations' writes (see the
+                // API's group commit) touches pages all over the database: a 32 MiB page cache
+                // keeps them, and savepoints' journals stay in memory instead of temp files.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000; \
+                     PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))

@@ -181,7 +181,12 @@ pub struct NewImage<'a> {
 /// transaction: hashing is CPU work that needs no lock.
 pub fn blob_id(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    blob_id_of_sha256(&Sha256::digest(data).into())
+}
+
+/// [`blob_id`] of bytes whose SHA-256 is known already.
+pub fn blob_id_of_sha256(sha256: &[u8; 32]) -> String {
+    format!("sha256:{}", hex::encode(sha256))
 }
 
 /// Which of these blob ids are not stored yet (one read: blobs are immutable, so a stored one
