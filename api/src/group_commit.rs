@@ -449,33 +449,58 @@ mod tests {
         writes.lanes.lock().unwrap().get(lane).map(Vec::len)
     }
 
-    /// Work that queues behind a running transaction is committed in one transaction, each unit
-    /// in its own savepoint: a unit that fails is undone alone and answers its own error.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn queued_work_shares_one_transaction_and_fails_alone() {
+    const ACCOUNT: &str = "acct_1";
+
+    /// Group commit over a fresh SQLite database with a table `t` of unique values.
+    fn writes() -> (tempfile::TempDir, Pool, GroupCommit) {
         let dir = tempfile::tempdir().unwrap();
         let pool = Pool::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 4).unwrap();
         pool.get().unwrap().batch_execute("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)").unwrap();
         let writes = GroupCommit::new(pool.clone());
-        let account = "acct_1";
-        let lane = writes.lane_of(account);
+        (dir, pool, writes)
+    }
 
-        // The first unit keeps the lane busy until the others have queued.
+    /// Starts a unit that inserts `value` but keeps the lane busy until the sender is used (or
+    /// dropped), and waits until it has the lane.
+    async fn busy_lane(writes: &GroupCommit, value: i64) -> (std::sync::mpsc::Sender<()>, JoinHandle) {
         let (release, released) = std::sync::mpsc::channel::<()>();
         let first = tokio::spawn({
             let writes = writes.clone();
             async move {
                 writes
-                    .run(account, move |conn| {
-                        released.recv().unwrap();
-                        insert(conn, 0)
+                    .run(ACCOUNT, move |conn| {
+                        let _ = released.recv();
+                        insert(conn, value)
                     })
                     .await
             }
         });
-        while queued(&writes, &lane).is_none() {
+        while queued(writes, &writes.lane_of(ACCOUNT)).is_none() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        (release, first)
+    }
+
+    type JoinHandle = tokio::task::JoinHandle<Result<i64, ApiError>>;
+
+    /// The values in `t`, in order.
+    fn stored(pool: &Pool) -> Vec<i64> {
+        diesel::sql_query("SELECT v FROM t ORDER BY v")
+            .load::<Value>(&mut pool.get().unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.v)
+            .collect()
+    }
+
+    /// Work that queues behind a running transaction is committed in one transaction, each unit
+    /// in its own savepoint: a unit that fails is undone alone and answers its own error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_work_shares_one_transaction_and_fails_alone() {
+        let (_dir, pool, writes) = writes();
+        let (account, lane) = (ACCOUNT, writes.lane_of(ACCOUNT));
+        // The first unit keeps the lane busy until the others have queued.
+        let (release, first) = busy_lane(&writes, 0).await;
         // Ten good units, and one that writes 100 and then breaks a constraint (0 is taken).
         let others: Vec<_> = [1, 2, 3, 4, 5, 0, 6, 7, 8, 9, 10]
             .into_iter()
@@ -507,12 +532,7 @@ mod tests {
             answers,
             [Some(1), Some(2), Some(3), Some(4), Some(5), None, Some(6), Some(7), Some(8), Some(9), Some(10)]
         );
-        let stored: Vec<i64> = diesel::sql_query("SELECT v FROM t ORDER BY v")
-            .load::<Value>(&mut pool.get().unwrap())
-            .unwrap()
-            .into_iter()
-            .map(|row| row.v)
-            .collect();
+        let stored = stored(&pool);
         assert_eq!(stored, (0..=10).collect::<Vec<_>>());
         assert_eq!(writes.stats.transactions.load(Ordering::Relaxed), 2, "the first alone, then one batch of 11");
         assert_eq!(writes.stats.units.load(Ordering::Relaxed), 12);
@@ -548,29 +568,10 @@ mod tests {
     /// one, so only the offending unit fails.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_set_work_runs_as_a_set_and_falls_back_one_by_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = Pool::connect(&format!("sqlite://{}", dir.path().join("t.db").display()), 4).unwrap();
-        pool.get().unwrap().batch_execute("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)").unwrap();
-        let writes = GroupCommit::new(pool.clone());
-        let account = "acct_1";
-        let lane = writes.lane_of(account);
-
+        let (_dir, pool, writes) = writes();
+        let (account, lane) = (ACCOUNT, writes.lane_of(ACCOUNT));
         for (round, values) in [[1, 2, -3, 4], [5, 6, 1, 7]].into_iter().enumerate() {
-            let (release, released) = std::sync::mpsc::channel::<()>();
-            let first = tokio::spawn({
-                let writes = writes.clone();
-                async move {
-                    writes
-                        .run(account, move |conn| {
-                            released.recv().unwrap();
-                            insert(conn, 100 + round as i64)
-                        })
-                        .await
-                }
-            });
-            while queued(&writes, &lane).is_none() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            let (release, first) = busy_lane(&writes, 100 + round as i64).await;
             let puts: Vec<_> = values
                 .into_iter()
                 .map(|value| {
@@ -587,6 +588,11 @@ mod tests {
             for put in puts {
                 answers.push(put.await.unwrap().ok());
             }
+            // The committer gives the lane up just after answering: wait, so that the next
+            // round's first unit finds it idle.
+            while queued(&writes, &lane).is_some() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             if round == 0 {
                 assert_eq!(answers, [Some(1), Some(2), None, Some(4)], "the negative one refused alone");
                 assert_eq!(writes.stats.set_units.load(Ordering::Relaxed), 4, "the four ran as a set");
@@ -597,12 +603,7 @@ mod tests {
                 assert_eq!(writes.stats.set_fallbacks.load(Ordering::Relaxed), 1);
             }
         }
-        let stored: Vec<i64> = diesel::sql_query("SELECT v FROM t ORDER BY v")
-            .load::<Value>(&mut pool.get().unwrap())
-            .unwrap()
-            .into_iter()
-            .map(|row| row.v)
-            .collect();
+        let stored = stored(&pool);
         assert_eq!(stored, [1, 2, 4, 5, 6, 7, 100, 101]);
     }
 

@@ -233,6 +233,15 @@ async fn concurrent_generations_never_overdraw(app: TestApp) {
     assert_eq!((b["balance"].as_str(), b["held"].as_str(), b["available"].as_str()), (Some("0"), Some("0"), Some("0")));
     assert_eq!(app.all_transactions(&key).await.len(), 21);
     app.assert_ledger_consistent(&key).await;
+    // Fifty at once queue behind each other's transactions, so the set path (holds and
+    // captures run as sets, refusals decided in memory) is what was checked above.
+    let metrics = app.get("/metrics", None).await.text;
+    let set_units: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("apinfer_group_commit_set_units_total "))
+        .and_then(|n| n.parse().ok())
+        .expect("the set counter is exported");
+    assert!(set_units > 0, "no request ran as part of a set:\n{metrics}");
 }
 
 async fn idempotent_replays_never_charge_twice(app: TestApp) {
