@@ -3,17 +3,19 @@
 //! Every money transaction on an account starts by locking the account's row, so on one busy
 //! account they run strictly one after another, and each pays a whole transaction (on
 //! PostgreSQL a commit is a WAL flush) while the others wait. On SQLite every write waits for
-//! the database's single write lock the same way. So work is queued per *lane* (the account on
-//! PostgreSQL, the whole database on SQLite), and whichever request finds its lane idle becomes
-//! its committer: on the blocking pool, it runs everything queued on the lane in one
-//! transaction, each request's work in its own savepoint, until the lane is empty (flat
-//! combining). Alone, a request's work runs exactly as before, in its own transaction; under
-//! contention, one commit serves many requests.
+//! the database's single write lock the same way. So work is queued per *lane* (on SQLite the
+//! whole database; on PostgreSQL one of a few shards of the accounts, see
+//! [`GroupCommit::lane_of`]), and whichever request finds its lane idle becomes its committer:
+//! on the blocking pool, it runs everything queued on the lane in one transaction, until the
+//! lane is empty (flat combining). Alone, a request's work runs exactly as before, in its own
+//! transaction; under contention, one commit serves many requests. On PostgreSQL a batch first
+//! locks all its accounts, in id order, so batches never deadlock with each other.
 //!
 //! Work that knows how to run as a set of its kind ([`SetWork`]: generation holds and
-//! captures) does so inside a batch: one set's statements (per account, not per request) instead
-//! of a savepoint and all of the statements per request. Should a set fail as a whole, it is
-//! rolled back and its requests run one by one in savepoints, as any other work.
+//! captures) does so inside a batch: one set's statements (a few per batch, whatever its size)
+//! instead of all of the statements per request. Other work runs in a savepoint per request.
+//! Should a set fail as a whole, it is rolled back and its requests run one by one in
+//! savepoints too.
 //!
 //! Each request's work succeeds or fails on its own: a failure rolls back its savepoint (or
 //! its transaction, alone), and its error is its answer. No request hears of success before
@@ -266,7 +268,7 @@ impl Stats {
             (self.set_units.load(Ordering::Relaxed), self.set_fallbacks.load(Ordering::Relaxed));
         out.push_str(
             "# HELP apinfer_group_commit_set_units_total Units of work run as part of a set \
-             (holds or captures of one batch, in statements per account rather than per request).\n\
+             (holds or captures of one batch, in a few statements for the batch rather than per request).\n\
              # TYPE apinfer_group_commit_set_units_total counter\n",
         );
         out.push_str(&format!("apinfer_group_commit_set_units_total {set_units}\n"));
