@@ -18,7 +18,9 @@ use crate::auth::Caller;
 use crate::config::{Config, UpstreamConfig};
 use crate::error::{ApiError, ErrorKind};
 use crate::group_commit::SetWork;
-use crate::providers::{ImageProvider, ImageRequest, LocalProvider, OpenAiCompatibleConfig, OpenAiCompatibleProvider};
+use crate::providers::{
+    GeneratedImage, ImageProvider, ImageRequest, LocalProvider, OpenAiCompatibleConfig, OpenAiCompatibleProvider,
+};
 use crate::state::AppState;
 
 /// Which provider renders which model.
@@ -232,36 +234,8 @@ pub async fn generate(
     let provider = state.providers.for_model(&generation.model);
     match provider.generate(&request).await {
         Ok(images) => {
-            // The bytes go to the content-addressed store first, outside the money transaction;
-            // those stored already (a repeated image) need only a read to tell.
-            let blob_ids: Vec<String> = images
-                .iter()
-                .map(|i| {
-                    i.sha256.as_ref().map_or_else(|| generations::blob_id(&i.bytes), generations::blob_id_of_sha256)
-                })
-                .collect();
-            let missing = match state.stored_blobs.unknown(&blob_ids) {
-                unknown if unknown.is_empty() => unknown,
-                unknown => state.read(move |conn| generations::missing_blobs(conn, &unknown)).await?,
-            };
             // If this fails, the hold stays until the sweeper releases it: nothing is charged.
-            let (images, blob_ids) = if missing.is_empty() {
-                (images, blob_ids)
-            } else {
-                state
-                    .db(move |conn| {
-                        let blobs: Vec<(&str, &[u8])> = blob_ids
-                            .iter()
-                            .zip(&images)
-                            .filter(|(id, _)| missing.contains(id))
-                            .map(|(id, i)| (id.as_str(), i.bytes.as_slice()))
-                            .collect();
-                        generations::store_blobs(conn, &blobs)?;
-                        Ok((images, blob_ids))
-                    })
-                    .await?
-            };
-            state.stored_blobs.remember(&blob_ids);
+            let (images, blob_ids) = store_images(state, images).await?;
             let shown: Vec<(String, u32, u32)> =
                 images.iter().map(|i| (i.content_type.clone(), i.width, i.height)).collect();
             let bytes: Vec<Vec<u8>> = images.into_iter().map(|i| i.bytes).collect();
@@ -298,6 +272,40 @@ pub async fn generate(
             Err(api_error)
         }
     }
+}
+
+/// Stores the images' bytes in the content-addressed store, outside the money transaction
+/// (those known or found stored already are not sent again); returns them with their blob ids.
+async fn store_images(
+    state: &AppState,
+    images: Vec<GeneratedImage>,
+) -> Result<(Vec<GeneratedImage>, Vec<String>), ApiError> {
+    let blob_ids: Vec<String> = images
+        .iter()
+        .map(|i| i.sha256.as_ref().map_or_else(|| generations::blob_id(&i.bytes), generations::blob_id_of_sha256))
+        .collect();
+    let missing = match state.stored_blobs.unknown(&blob_ids) {
+        unknown if unknown.is_empty() => unknown,
+        unknown => state.read(move |conn| generations::missing_blobs(conn, &unknown)).await?,
+    };
+    let (images, blob_ids) = if missing.is_empty() {
+        (images, blob_ids)
+    } else {
+        state
+            .db(move |conn| {
+                let blobs: Vec<(&str, &[u8])> = blob_ids
+                    .iter()
+                    .zip(&images)
+                    .filter(|(id, _)| missing.contains(id))
+                    .map(|(id, i)| (id.as_str(), i.bytes.as_slice()))
+                    .collect();
+                generations::store_blobs(conn, &blobs)?;
+                Ok((images, blob_ids))
+            })
+            .await?
+    };
+    state.stored_blobs.remember(&blob_ids);
+    Ok((images, blob_ids))
 }
 
 /// Releases expired holds every `interval` (and once at start-up, after a crash).

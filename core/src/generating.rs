@@ -199,7 +199,7 @@ pub fn capture(conn: &mut DbConn, capture: &Capture<'_>) -> Result<Captured> {
         generations::mark_failed(conn, &generation.id, "hold_expired", HOLD_EXPIRED, now)?;
         return Ok(Captured::HoldExpired { message: HOLD_EXPIRED.to_string() });
     }
-    generations::mark_succeeded(conn, &generation.id, hold.amount, images, now)?;
+    generations::mark_succeeded(conn, &generation.id, images, now)?;
     usage::record(
         conn,
         &generation.account_id,

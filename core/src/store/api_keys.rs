@@ -245,17 +245,7 @@ pub fn revoke(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId, now: DateTi
 /// [`Error::SpendLimitExceeded`] (changing nothing) if it would pass the limit.
 /// Run inside the same transaction as the balance change it accompanies.
 pub fn charge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
-    let units = amount.units();
-    let updated =
-        diesel::update(api_keys::table.find(id.as_str()).filter(
-            api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable())),
-        ))
-        .set(api_keys::spent.eq(api_keys::spent + units))
-        .execute(conn)?;
-    if updated == 0 {
-        return Err(spend_limit_exceeded());
-    }
-    Ok(())
+    charge_spend_many(conn, &[id.as_str()], amount)
 }
 
 /// What [`charge_spend`] answers past the key's limit.

@@ -197,17 +197,15 @@ pub fn missing_blobs(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>> {
     Ok(ids.iter().filter(|id| !stored.contains(id)).cloned().collect())
 }
 
-/// Stores image bytes under their [`blob_id`]s, unless stored already. Call it before the
-/// capture transaction, outside any transaction: each blob is one statement of its own, so
-/// captures of the same image on different accounts never wait on each other's uncommitted
-/// rows (and cannot deadlock over two images stored in opposite orders). Blobs are immutable;
-/// one whose capture then fails stays, unreferenced, for the next generation of that image.
+/// Stores image bytes under their [`blob_id`]s (ask [`missing_blobs`] first, so that bytes
+/// stored already are not sent again; one stored meanwhile by another request is left as it
+/// is). Call it before the capture transaction, outside any transaction: each blob is one
+/// statement of its own, so captures of the same image on different accounts never wait on
+/// each other's uncommitted rows (and cannot deadlock over two images stored in opposite
+/// orders). Blobs are immutable; one whose capture then fails stays, unreferenced, for the next
+/// generation of that image.
 pub fn store_blobs(conn: &mut DbConn, blobs: &[(&str, &[u8])]) -> Result<()> {
     for &(id, data) in blobs {
-        let stored: Option<String> = image_blobs::table.find(id).select(image_blobs::id).get_result(conn).optional()?;
-        if stored.is_some() {
-            continue;
-        }
         let insert = diesel::insert_into(image_blobs::table)
             .values((image_blobs::id.eq(id), image_blobs::data.eq(data)))
             .on_conflict_do_nothing();
@@ -220,23 +218,10 @@ pub fn store_blobs(conn: &mut DbConn, blobs: &[(&str, &[u8])]) -> Result<()> {
     Ok(())
 }
 
-/// Marks a processing generation succeeded with its images (in the capture transaction).
-pub fn mark_succeeded(
-    conn: &mut DbConn,
-    id: &GenerationId,
-    charged: Credits,
-    images: &[NewImage<'_>],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    insert_images(conn, &[(id, images)])?;
-    diesel::update(generations::table.find(id.as_str()).filter(generations::status.eq("processing")))
-        .set((
-            generations::status.eq("succeeded"),
-            generations::credits_charged.eq(charged.units()),
-            generations::completed_at.eq(naive(now)),
-        ))
-        .execute(conn)?;
-    Ok(())
+/// Marks a processing generation succeeded with its images, charged its `credits_cost` (what its
+/// hold reserved), in the capture transaction.
+pub fn mark_succeeded(conn: &mut DbConn, id: &GenerationId, images: &[NewImage<'_>], now: DateTime<Utc>) -> Result<()> {
+    mark_succeeded_set(conn, &[(id, images)], now)
 }
 
 /// [`mark_succeeded`] for several processing generations at once, each charged its

@@ -17,11 +17,10 @@ use diesel::prelude::*;
 
 use super::alerts;
 use super::ledger::{
-    self, balance, insert_entries, insert_entry, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry,
-    AFTER_DEBIT,
+    self, balance, insert_entries, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
 };
 use super::naive;
-use super::purchases::{consume_lots, consume_lots_set};
+use super::purchases::consume_lots_set;
 use super::{api_keys, members};
 use crate::db::schema::{accounts, holds};
 use crate::db::DbConn;
@@ -133,17 +132,16 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     let user_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.user_id.map(UserId::as_str)).collect();
     let limits =
         if user_ids.is_empty() { HashMap::new() } else { members::month_limits(conn, &account_ids, &user_ids)? };
-    let mut months: HashMap<(&str, &str, String), (i64, i64)> = HashMap::new();
+    let mut months: HashMap<(&str, &str, String), Month<'_>> = HashMap::new();
     for (request, now) in requests {
         let Some(user) = request.user_id else { continue };
         let Some(&limit) = limits.get(&(request.account_id.as_str().to_string(), user.as_str().to_string())) else {
             continue;
         };
-        let month = members::month_of(*now);
-        let slot = (request.account_id.as_str(), user.as_str(), month);
+        let slot = (request.account_id.as_str(), user.as_str(), members::month_of(*now));
         if let Entry::Vacant(vacant) = months.entry(slot) {
             let spent = members::month_spent(conn, request.account_id, user, &vacant.key().2)?;
-            vacant.insert((limit, spent));
+            vacant.insert(Month { account: request.account_id, user, at: *now, limit, spent, added: 0 });
         }
     }
 
@@ -155,7 +153,7 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
         let account = request.account_id.as_str();
         let key = request.api_key_id.map(|key| keys.get(key.as_str()).copied());
         let slot = request.user_id.map(|user| (account, user.as_str(), members::month_of(*now)));
-        let member = slot.as_ref().and_then(|slot| months.get(slot).copied());
+        let member = slot.as_ref().and_then(|slot| months.get(slot)).map(|m| (m.limit, m.spent + m.added));
         let refusal = match available.get(account) {
             None => Some(Error::NotFound("account")),
             Some(&left) if left < amount => Some(Error::InsufficientCredits {
@@ -177,8 +175,8 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
             if let Some((spent, _)) = request.api_key_id.and_then(|key| keys.get_mut(key.as_str())) {
                 *spent += amount;
             }
-            if let Some((_, spent)) = slot.and_then(|slot| months.get_mut(&slot)) {
-                *spent += amount;
+            if let Some(month) = slot.and_then(|slot| months.get_mut(&slot)) {
+                month.added += amount;
             }
             let left = available.get_mut(account).expect("checked above");
             drops.push((request.account_id, *left, *left - amount, *now));
@@ -221,23 +219,8 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     for (total, ids) in by_total(&key_totals) {
         api_keys::charge_spend_many(conn, &ids, Credits::from_units(total))?;
     }
-    let mut month_totals: Vec<(&AccountId, &UserId, DateTime<Utc>, i64)> = Vec::new();
-    for (request, at) in &accepted {
-        let Some(user) = request.user_id else { continue };
-        if !months.contains_key(&(request.account_id.as_str(), user.as_str(), members::month_of(*at))) {
-            continue; // no monthly limit: nothing is counted
-        }
-        let month = members::month_of(*at);
-        match month_totals
-            .iter_mut()
-            .find(|(a, u, m, _)| *a == request.account_id && *u == user && members::month_of(*m) == month)
-        {
-            Some((.., total)) => *total += request.amount.units(),
-            None => month_totals.push((request.account_id, user, *at, request.amount.units())),
-        }
-    }
-    for (account, user, at, total) in month_totals {
-        members::charge_month(conn, account, user, Credits::from_units(total), at)?;
+    for month in months.values().filter(|month| month.added > 0) {
+        members::charge_month(conn, month.account, month.user, Credits::from_units(month.added), month.at)?;
     }
     let mut holds = insert(conn, &accepted)?.into_iter();
     Ok(refusals
@@ -247,6 +230,17 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
             None => Ok(holds.next().expect("a hold per accepted request")),
         })
         .collect())
+}
+
+/// A limited member's month, as a set of reservations sees it: the limit, what was counted
+/// before the set, and what the set's accepted requests add (at `at`, one of theirs).
+struct Month<'a> {
+    account: &'a AccountId,
+    user: &'a UserId,
+    at: DateTime<Utc>,
+    limit: i64,
+    spent: i64,
+    added: i64,
 }
 
 /// Sums of amounts per id, in first-seen order.
@@ -278,10 +272,7 @@ fn by_total<'a>(totals: &[(&'a str, i64)]) -> Vec<(i64, Vec<&'a str>)> {
 /// hold the account's row lock: see [`lock_account_row`]); false if it is no longer active
 /// (released by the sweeper), and then nothing changed.
 pub fn claim_for_capture(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
-    let claimed = diesel::update(holds::table.find(id.as_str()).filter(holds::status.eq("active")))
-        .set((holds::status.eq("captured"), holds::resolved_at.eq(naive(now))))
-        .execute(conn)?;
-    Ok(claimed == 1)
+    Ok(!claim_set(conn, &[id], now)?.is_empty())
 }
 
 /// Turns a hold claimed by [`claim_for_capture`] into a spend: `balance` and `held` fall
@@ -293,31 +284,8 @@ pub fn settle_captured(
     description: &str,
     now: DateTime<Utc>,
 ) -> Result<LedgerEntry> {
-    let amount = hold.amount.units();
-    let balance_after: i64 = diesel::update(accounts::table.find(hold.account_id.as_str()))
-        .set((
-            accounts::balance.eq(accounts::balance - amount),
-            accounts::held.eq(accounts::held - amount),
-            accounts::updated_at.eq(naive(now)),
-        ))
-        .returning(accounts::balance)
-        .get_result(conn)?;
-    let entry = insert_entry(
-        conn,
-        &NewEntry {
-            account_id: &hold.account_id,
-            entry_type,
-            credits: Credits::from_units(-amount),
-            reference_id: Some(&hold.reference_id),
-            description,
-            user_id: hold.user_id.as_ref(),
-            api_key_id: hold.api_key_id.as_ref(),
-        },
-        Credits::from_units(balance_after),
-        now,
-    )?;
-    consume_lots(conn, &hold.account_id, hold.amount)?;
-    Ok(entry)
+    let mut entries = settle_captured_set(conn, &[(hold, entry_type, description.to_string())], now)?;
+    Ok(entries.pop().expect("one entry settled"))
 }
 
 /// [`claim_for_capture`] for several holds at once (the caller holds their accounts' row

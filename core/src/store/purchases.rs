@@ -372,35 +372,12 @@ pub fn credit_in_transaction(
 /// the balance, after the debit (which holds the account's row lock). What no lot covers came
 /// from non-lot credits (adjustments).
 pub fn consume_lots(conn: &mut DbConn, account: &AccountId, amount: Credits) -> Result<()> {
-    let mut left = amount.units();
-    while left > 0 {
-        let lots: Vec<(String, i64)> = purchases::table
-            .filter(purchases::account_id.eq(account.as_str()))
-            .filter(purchases::credits_remaining.gt(0))
-            .order((purchases::succeeded_at.asc(), purchases::id.asc()))
-            .select((purchases::id, purchases::credits_remaining))
-            .limit(16)
-            .load(conn)?;
-        if lots.is_empty() {
-            break;
-        }
-        for (id, remaining) in lots {
-            let take = remaining.min(left);
-            diesel::update(purchases::table.find(&id))
-                .set(purchases::credits_remaining.eq(purchases::credits_remaining - take))
-                .execute(conn)?;
-            left -= take;
-            if left == 0 {
-                break;
-            }
-        }
-    }
-    Ok(())
+    consume_lots_set(conn, &[(account.as_str(), amount.units())])
 }
 
-/// [`consume_lots`] for several accounts at once, `(account id, amount)` each: their lots read
-/// in one statement, taken from oldest first in memory, and written back in one statement per
-/// distinct amount taken.
+/// [`consume_lots`] for several accounts at once, `(account id, amount)` each (each account
+/// once): their lots read in one statement, taken from oldest first in memory, and written back
+/// in one statement per distinct amount taken.
 pub fn consume_lots_set(conn: &mut DbConn, amounts: &[(&str, i64)]) -> Result<()> {
     let accounts: Vec<&str> = amounts.iter().map(|(account, _)| *account).collect();
     let lots: Vec<(String, String, i64)> = purchases::table
