@@ -161,12 +161,14 @@ impl Pool {
 
 /// Opens a read-only SQLite connection for point reads made outside the pool (see the API's
 /// `AppState::read`). In WAL mode readers never wait for the writer; the short busy timeout
-/// bounds the rare wait (a checkpoint resetting the log) so that a caller can fall back. Pages of
-/// the database file are read through a memory map (no `pread` per page after a write elsewhere
-/// invalidated the connection's cache).
+/// bounds the rare wait (a checkpoint resetting the log) so that a caller can fall back. No
+/// memory map: a reader that finds the database file changed since its last read unmaps all of
+/// it, and under a stream of writes and checkpoints that `munmap` (a TLB shootdown across the
+/// cores) cost more than the `pread`s it saves; without it a generation took ~12 % less server
+/// CPU and balance reads none more.
 pub fn open_sqlite_reader(path: &str) -> Result<DbConn> {
     let mut conn = SqliteConnection::establish(path).map_err(|e| Error::Unavailable(e.into()))?;
-    conn.batch_execute("PRAGMA busy_timeout = 20; PRAGMA query_only = ON; PRAGMA mmap_size = 268435456;")
+    conn.batch_execute("PRAGMA busy_timeout = 20; PRAGMA query_only = ON;")
         .map_err(|e| Error::Unavailable(e.into()))?;
     Ok(DbConn::Sqlite(conn))
 }

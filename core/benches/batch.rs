@@ -1,0 +1,164 @@
+//! What the group-commit lane costs per generation, without HTTP: batches of reservations and
+//! of captures (`generating::reserve_set` and `capture_set`, each in its own write transaction,
+//! as the API's committer runs them) over 1,000 accounts, each with an API key and a lot, on
+//! SQLite. One thread, so the figure is the lane's own time per generation, free of the load
+//! generator and the HTTP workers that share the machine in `bench/run`: the number to compare
+//! when changing what the lane's statements do.
+//!
+//! `cargo bench -p apinfer-core --bench batch` prints `BATCH backend=sqlite batch=N
+//! generations_per_s=... us_per_generation=...` per batch size. Environment: `BENCH_SECONDS`
+//! (per batch size, default 5), `BATCH_SIZES` (default `8,32`). Under `cargo test` it only
+//! smoke-tests itself for a fraction of a second.
+
+use std::time::{Duration, Instant};
+
+use apinfer_core::db::{write_transaction, DbConn, Pool};
+use apinfer_core::generating::{self, Capture, GenerationRequest, Reservation};
+use apinfer_core::ids::{AccountId, ApiKeyId, PurchaseId, UserId};
+use apinfer_core::pricing::Quality;
+use apinfer_core::store::accounts::{self, NewUser};
+use apinfer_core::store::api_keys::{self, NewKey, Scope};
+use apinfer_core::store::generations::{self, NewImage};
+use apinfer_core::store::purchases::{self, MethodType, NewPurchase, PurchaseStatus};
+use apinfer_core::store::{catalog, ledger};
+use apinfer_core::Credits;
+use chrono::Utc;
+
+/// Accounts the batches spread over.
+const ACCOUNTS: usize = 1_000;
+/// The stored image every capture shows (the API stores each distinct image once).
+const BLOB: &str = "sha256:bench";
+
+/// One account's caller: the account, its owner and the owner's key.
+struct Caller {
+    account: AccountId,
+    user: UserId,
+    key: ApiKeyId,
+}
+
+/// Seeds `accounts` accounts, each with a key, a lot bought by bank transfer and a large
+/// adjusted balance.
+fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
+    let now = Utc::now();
+    let package = catalog::get_package(conn, "basic").expect("the basic package");
+    let callers: Vec<Caller> = (0..accounts)
+        .map(|i| {
+            let email = format!("bench{i}@example.com");
+            let new = NewUser { email: &email, password_hash: "x", name: None, is_admin: false };
+            let (user, account) = accounts::create_user_with_account(conn, new, now).expect("user");
+            let (key, _) = api_keys::create(
+                conn,
+                NewKey {
+                    account_id: &account.id,
+                    user_id: &user.id,
+                    name: "bench",
+                    scopes: &[Scope::GenerationsWrite],
+                    spend_limit: None,
+                    expires_at: None,
+                },
+                now,
+            )
+            .expect("key");
+            let id = PurchaseId::generate();
+            let purchase = NewPurchase {
+                account_id: &account.id,
+                package: &package,
+                method_type: MethodType::BankTransfer,
+                card: None,
+                payment_method_id: None,
+                provider: "bank",
+                auto_topup: false,
+                user_id: None,
+                api_key_id: None,
+            };
+            purchases::insert(conn, purchase, PurchaseStatus::Pending, None, None, &id, now).expect("purchase");
+            purchases::credit(conn, &id, None, now).expect("credit");
+            ledger::adjust(conn, &account.id, Credits::from_units(1_000_000_000_000), "bench", &user.id, now)
+                .expect("adjust");
+            Caller { account: account.id, user: user.id, key: key.id }
+        })
+        .collect();
+    generations::store_blobs(conn, &[(BLOB, b"\x89PNG".as_slice())]).expect("blob");
+    callers
+}
+
+fn request(caller: &Caller) -> GenerationRequest<'_> {
+    GenerationRequest {
+        account_id: &caller.account,
+        api_key_id: Some(&caller.key),
+        user_id: Some(&caller.user),
+        model: "qwen-image",
+        prompt: "a lighthouse",
+        size: Some("512x512"),
+        quality: Quality::Standard,
+        n: 1,
+        response_format: "url",
+    }
+}
+
+/// Runs batches of `batch` reservations then captures for `duration`; returns generations/s.
+fn measure(conn: &mut DbConn, callers: &[Caller], batch: usize, duration: Duration) -> f64 {
+    let prepared = generating::prepare(conn, &request(&callers[0])).expect("prepare");
+    let image = [NewImage { content_type: "image/png", width: 512, height: 512, blob_id: BLOB }];
+    let (started, mut done, mut next) = (Instant::now(), 0_usize, 0_usize);
+    while started.elapsed() < duration {
+        let now = Utc::now();
+        let reservations: Vec<Reservation<'_>> = (0..batch)
+            .map(|i| Reservation {
+                // A stride through the accounts, so that a batch's accounts are spread.
+                request: request(&callers[(next + i * 37) % callers.len()]),
+                prepared: &prepared,
+                hold_expires_at: now + chrono::Duration::minutes(5),
+                now,
+            })
+            .collect();
+        next += 1;
+        let reserved = write_transaction(conn, |conn| generating::reserve_set(conn, &reservations)).expect("reserve");
+        let reserved: Vec<_> = reserved.into_iter().map(|outcome| outcome.expect("reserved")).collect();
+        let captures: Vec<Capture<'_>> = reserved
+            .iter()
+            .map(|(generation, hold)| Capture { generation, hold, images: &image, now: Utc::now() })
+            .collect();
+        write_transaction(conn, |conn| generating::capture_set(conn, &captures)).expect("capture");
+        done += batch;
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let benching = std::env::args().any(|arg| arg == "--bench");
+    let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let duration = if benching { Duration::from_secs_f64(seconds) } else { Duration::from_millis(200) };
+    let sizes: Vec<usize> = std::env::var("BATCH_SIZES")
+        .unwrap_or_else(|_| "8,32".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+
+    let dir = std::env::temp_dir().join(format!("apinfer-batch-{}", apinfer_core::ids::random_base62(12)));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pool = Pool::connect(&format!("sqlite://{}", dir.join("batch.db").display()), 2).expect("pool");
+    pool.migrate().expect("migrations");
+    let mut conn = pool.get().expect("connection");
+    let callers = seed(&mut conn, if benching { ACCOUNTS } else { 40 });
+    // As the server does: the WAL is copied back in the background, every 200 ms.
+    let checkpoints = pool.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(mut conn) = checkpoints.get() {
+            let _ = apinfer_core::db::checkpoint(&mut conn);
+        }
+    });
+    for batch in sizes {
+        // A first pass warms the page cache and the statement cache.
+        measure(&mut conn, &callers, batch, duration / 4);
+        let per_second = measure(&mut conn, &callers, batch, duration);
+        println!(
+            "BATCH backend=sqlite batch={batch} generations_per_s={per_second:.0} us_per_generation={:.1}",
+            1e6 / per_second
+        );
+    }
+    drop(conn);
+    drop(pool);
+    let _ = std::fs::remove_dir_all(&dir);
+}
