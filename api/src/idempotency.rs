@@ -71,10 +71,11 @@ where
     Fut: Future<Output = Outcome<T>> + 'static,
     T: Serialize + 'static,
 {
-    let request_hash = fingerprint(req, body);
+    // Only a keyed request is compared with an earlier one, so only it is fingerprinted.
+    let request_hash = key.0.as_ref().map(|_| fingerprint(req, body));
     let request_id = current_request_id();
     let task = async move {
-        let Some(key) = key.0 else {
+        let (Some(key), Some(request_hash)) = (key.0, request_hash) else {
             return respond(work().await);
         };
         let claim = {
