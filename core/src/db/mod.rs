@@ -164,7 +164,7 @@ impl Pool {
 /// bounds the rare wait (a checkpoint resetting the log) so that a caller can fall back. No
 /// memory map: a reader that finds the database file changed since its last read unmaps all of
 /// it, and under a stream of writes and checkpoints that `munmap` (a TLB shootdown across the
-/// cores) cost more than the `pread`s it saves; without it a generation took ~12 % less server
+/// cores) cost more than the `pread`s it saves; without it a generation took ~11 % less server
 /// CPU and balance reads none more.
 pub fn open_sqlite_reader(path: &str) -> Result<DbConn> {
     let mut conn = SqliteConnection::establish(path).map_err(|e| Error::Unavailable(e.into()))?;
