@@ -14,13 +14,14 @@ use std::time::{Duration, Instant};
 
 use apinfer_core::db::{write_transaction, DbConn, Pool};
 use apinfer_core::generating::{self, Capture, GenerationRequest, Reservation};
-use apinfer_core::ids::{AccountId, ApiKeyId, PurchaseId, UserId};
+use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
+use apinfer_core::payments::sandbox::SandboxProvider;
 use apinfer_core::pricing::Quality;
+use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::generations::{self, NewImage};
-use apinfer_core::store::purchases::{self, MethodType, NewPurchase, PurchaseStatus};
-use apinfer_core::store::{catalog, ledger};
+use apinfer_core::store::{ledger, purchases};
 use apinfer_core::Credits;
 use chrono::Utc;
 
@@ -40,7 +41,6 @@ struct Caller {
 /// adjusted balance.
 fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
     let now = Utc::now();
-    let package = catalog::get_package(conn, "basic").expect("the basic package");
     let callers: Vec<Caller> = (0..accounts)
         .map(|i| {
             let email = format!("bench{i}@example.com");
@@ -59,20 +59,19 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
                 now,
             )
             .expect("key");
-            let id = PurchaseId::generate();
-            let purchase = NewPurchase {
+            let request = PurchaseRequest {
                 account_id: &account.id,
-                package: &package,
-                method_type: MethodType::BankTransfer,
-                card: None,
-                payment_method_id: None,
-                provider: "bank",
-                auto_topup: false,
+                package_id: "basic",
+                payment: Payment::BankTransfer,
                 user_id: None,
                 api_key_id: None,
+                auto_topup: false,
             };
-            purchases::insert(conn, purchase, PurchaseStatus::Pending, None, None, &id, now).expect("purchase");
-            purchases::credit(conn, &id, None, now).expect("credit");
+            let Ok(PurchaseOutcome::Accepted(purchase)) = purchasing::purchase(conn, &SandboxProvider, request, now)
+            else {
+                panic!("a bank transfer is accepted");
+            };
+            purchases::credit(conn, &purchase.id, None, now).expect("credit");
             ledger::adjust(conn, &account.id, Credits::from_units(1_000_000_000_000), "bench", &user.id, now)
                 .expect("adjust");
             Caller { account: account.id, user: user.id, key: key.id }

@@ -7,14 +7,15 @@
 
 use apinfer_core::db::{write_transaction, DbConn, Pool};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
-use apinfer_core::ids::{AccountId, ApiKeyId, PurchaseId, UserId};
+use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
+use apinfer_core::payments::sandbox::SandboxProvider;
 use apinfer_core::pricing::Quality;
+use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, AccountType, NewUser, Role};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::generations::{self, Generation, NewImage};
 use apinfer_core::store::holds::{self, Hold};
-use apinfer_core::store::purchases::{self, MethodType, NewPurchase, PurchaseStatus};
-use apinfer_core::store::{catalog, ledger, members};
+use apinfer_core::store::{ledger, members, purchases};
 use apinfer_core::Credits;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::connection::SimpleConnection;
@@ -41,22 +42,22 @@ fn user(conn: &mut DbConn, email: &str) -> (UserId, AccountId) {
     (user.id, account.id)
 }
 
+/// A basic package bought by bank transfer and credited, as an admin confirming the transfer
+/// would.
 fn buy(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) {
-    let package = catalog::get_package(conn, "basic").unwrap();
-    let id = PurchaseId::generate();
-    let new = NewPurchase {
+    let request = PurchaseRequest {
         account_id: account,
-        package: &package,
-        method_type: MethodType::BankTransfer,
-        card: None,
-        payment_method_id: None,
-        provider: "bank",
-        auto_topup: false,
+        package_id: "basic",
+        payment: Payment::BankTransfer,
         user_id: None,
         api_key_id: None,
+        auto_topup: false,
     };
-    purchases::insert(conn, new, PurchaseStatus::Pending, None, None, &id, now).unwrap();
-    purchases::credit(conn, &id, None, now).unwrap();
+    let PurchaseOutcome::Accepted(purchase) = purchasing::purchase(conn, &SandboxProvider, request, now).unwrap()
+    else {
+        panic!("a bank transfer is accepted");
+    };
+    purchases::credit(conn, &purchase.id, None, now).unwrap();
 }
 
 /// Account A (business): a 100-credit lot, then −85 adjusted (15 left, all from the lot), then a
