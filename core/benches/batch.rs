@@ -7,8 +7,11 @@
 //!
 //! `cargo bench -p apinfer-core --bench batch` prints `BATCH backend=sqlite batch=N
 //! generations_per_s=... us_per_generation=...` per batch size. Environment: `BENCH_SECONDS`
-//! (per batch size, default 5), `BATCH_SIZES` (default `8,32`). Under `cargo test` it only
-//! smoke-tests itself for a fraction of a second.
+//! (per batch size, default 5), `BATCH_SIZES` (default `8,32`), `BENCH_BATCHES` (run exactly
+//! this many batches instead, after a quarter as many to warm up: the same work every run, to
+//! compare instruction counts under `valgrind --tool=callgrind`), `BENCH_TRACE` (set: print
+//! each statement the lane runs, to standard error). Under `cargo test` it only smoke-tests
+//! itself for a fraction of a second.
 
 use std::time::{Duration, Instant};
 
@@ -95,12 +98,36 @@ fn request(caller: &Caller) -> GenerationRequest<'_> {
     }
 }
 
-/// Runs batches of `batch` reservations then captures for `duration`; returns generations/s.
-fn measure(conn: &mut DbConn, callers: &[Caller], batch: usize, duration: Duration) -> f64 {
+/// How long a measurement runs.
+#[derive(Clone, Copy)]
+enum Span {
+    Time(Duration),
+    /// A fixed number of batches: the same work on every run, for instruction counts.
+    Batches(usize),
+}
+
+impl Span {
+    fn done(self, started: Instant, batches: usize) -> bool {
+        match self {
+            Span::Time(duration) => started.elapsed() >= duration,
+            Span::Batches(count) => batches >= count,
+        }
+    }
+
+    fn warm_up(self) -> Span {
+        match self {
+            Span::Time(duration) => Span::Time(duration / 4),
+            Span::Batches(count) => Span::Batches(count.div_ceil(4)),
+        }
+    }
+}
+
+/// Runs batches of `batch` reservations then captures for `span`; returns generations/s.
+fn measure(conn: &mut DbConn, callers: &[Caller], batch: usize, span: Span) -> f64 {
     let prepared = generating::prepare(conn, &request(&callers[0])).expect("prepare");
     let image = [NewImage { content_type: "image/png", width: 512, height: 512, blob_id: BLOB }];
     let (started, mut done, mut next) = (Instant::now(), 0_usize, 0_usize);
-    while started.elapsed() < duration {
+    while !span.done(started, next) {
         let now = Utc::now();
         let reservations: Vec<Reservation<'_>> = (0..batch)
             .map(|i| Reservation {
@@ -127,7 +154,11 @@ fn measure(conn: &mut DbConn, callers: &[Caller], batch: usize, duration: Durati
 fn main() {
     let benching = std::env::args().any(|arg| arg == "--bench");
     let seconds: f64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    let duration = if benching { Duration::from_secs_f64(seconds) } else { Duration::from_millis(200) };
+    let span = match std::env::var("BENCH_BATCHES").ok().and_then(|s| s.parse().ok()) {
+        Some(batches) => Span::Batches(batches),
+        None if benching => Span::Time(Duration::from_secs_f64(seconds)),
+        None => Span::Time(Duration::from_millis(200)),
+    };
     let sizes: Vec<usize> = std::env::var("BATCH_SIZES")
         .unwrap_or_else(|_| "8,32".into())
         .split(',')
@@ -148,10 +179,18 @@ fn main() {
             let _ = apinfer_core::db::checkpoint(&mut conn);
         }
     });
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        use diesel::connection::{Connection, InstrumentationEvent};
+        conn.set_instrumentation(|event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                eprintln!("{query}");
+            }
+        });
+    }
     for batch in sizes {
         // A first pass warms the page cache and the statement cache.
-        measure(&mut conn, &callers, batch, duration / 4);
-        let per_second = measure(&mut conn, &callers, batch, duration);
+        measure(&mut conn, &callers, batch, span.warm_up());
+        let per_second = measure(&mut conn, &callers, batch, span);
         println!(
             "BATCH backend=sqlite batch={batch} generations_per_s={per_second:.0} us_per_generation={:.1}",
             1e6 / per_second
