@@ -161,10 +161,10 @@ pub fn create(conn: &mut DbConn, new: NewKey<'_>, now: DateTime<Utc>) -> Result<
         scopes,
         spend_limit: new.spend_limit,
         spent: Credits::ZERO,
-        expires_at: new.expires_at.map(|t| utc(naive(t))),
+        expires_at: new.expires_at.map(|t| utc(naive(t).0)),
         last_used_at: None,
         revoked_at: None,
-        created_at: utc(naive(now)),
+        created_at: utc(naive(now).0),
     };
     Ok((key, secret.secret))
 }
