@@ -22,6 +22,37 @@ use crate::{Error, Result};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
+/// A query whose prepared statement the connection keeps (by its SQL text), although it has
+/// an `IN` list: diesel re-prepares such statements on every run, since a list of another
+/// length is another statement. Give it lists of few lengths (see
+/// [`crate::store::padded`]), or the connection keeps one statement per length.
+pub struct Kept<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryId for Kept<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Kept<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Kept<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, C> RunQueryDsl<C> for Kept<Q> {}
+
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

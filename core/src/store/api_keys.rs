@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{naive, utc};
+use super::{naive, padded, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
 use crate::db::DbConn;
+use crate::db::Kept;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::{Credits, Error, Result};
 
@@ -256,9 +257,12 @@ pub fn spend_limit_exceeded() -> Error {
 /// The keys' spend so far and limits, as [`charge_spend`] would check them, keyed by id; a
 /// key that does not exist (which [`charge_spend`] refuses) is missing from the answer.
 pub fn spend_budgets(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, (i64, Option<i64>)>> {
-    let rows: Vec<(String, i64, Option<i64>)> = api_keys::table
-        .filter(api_keys::id.eq_any(ids))
-        .select((api_keys::id, api_keys::spent, api_keys::spend_limit))
+    let rows: Vec<(String, i64, Option<i64>)> =
+        Kept(api_keys::table.filter(api_keys::id.eq_any(padded(ids))).select((
+            api_keys::id,
+            api_keys::spent,
+            api_keys::spend_limit,
+        )))
         .load(conn)?;
     Ok(rows.into_iter().map(|(id, spent, limit)| (id, (spent, limit))).collect())
 }
@@ -267,12 +271,13 @@ pub fn spend_budgets(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, 
 /// if any of them would pass its limit (the caller rolls back).
 pub fn charge_spend_many(conn: &mut DbConn, ids: &[&str], amount: Credits) -> Result<()> {
     let units = amount.units();
-    let updated =
-        diesel::update(api_keys::table.filter(api_keys::id.eq_any(ids)).filter(
+    let updated = Kept(
+        diesel::update(api_keys::table.filter(api_keys::id.eq_any(padded(ids))).filter(
             api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable())),
         ))
-        .set(api_keys::spent.eq(api_keys::spent + units))
-        .execute(conn)?;
+        .set(api_keys::spent.eq(api_keys::spent + units)),
+    )
+    .execute(conn)?;
     if updated != ids.len() {
         return Err(spend_limit_exceeded());
     }

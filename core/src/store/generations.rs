@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::ledger::Page;
-use super::{naive, utc};
+use super::{naive, padded, utc};
 use crate::db::schema::{generation_images, generations, image_blobs};
 use crate::db::DbConn;
+use crate::db::Kept;
 use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
 use crate::pricing::Quality;
 use crate::{Credits, Error, Result};
@@ -140,30 +141,31 @@ pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
         .iter()
         .map(|g| {
             (
-                generations::id.eq(g.id.as_str()),
-                generations::account_id.eq(g.account_id.as_str()),
-                generations::api_key_id.eq(g.api_key_id.as_ref().map(ApiKeyId::as_str)),
-                generations::user_id.eq(g.user_id.as_ref().map(UserId::as_str)),
-                generations::model.eq(&g.model),
-                generations::prompt.eq(&g.prompt),
-                generations::size.eq(&g.size),
+                generations::id.eq(g.id.as_str().to_owned()),
+                generations::account_id.eq(g.account_id.as_str().to_owned()),
+                generations::api_key_id.eq(g.api_key_id.as_ref().map(|key| key.as_str().to_owned())),
+                generations::user_id.eq(g.user_id.as_ref().map(|user| user.as_str().to_owned())),
+                generations::model.eq(g.model.clone()),
+                generations::prompt.eq(g.prompt.clone()),
+                generations::size.eq(g.size.clone()),
                 generations::width.eq(g.width as i32),
                 generations::height.eq(g.height as i32),
                 generations::quality.eq(g.quality.as_str()),
                 generations::n.eq(g.n as i32),
-                generations::response_format.eq(&g.response_format),
+                generations::response_format.eq(g.response_format.clone()),
                 generations::status.eq(g.status.as_str()),
                 generations::credits_cost.eq(g.credits_cost.units()),
-                generations::hold_id.eq(g.hold_id.as_str()),
+                generations::hold_id.eq(g.hold_id.as_str().to_owned()),
                 generations::created_at.eq(naive(g.created_at)),
             )
         })
         .collect();
-    let insert = diesel::insert_into(generations::table).values(rows);
     // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
     match conn {
-        DbConn::Sqlite(c) => insert.execute(c)?,
-        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => {
+            insert_kept_sqlite!(c, rows, |rows| diesel::insert_into(generations::table).values(rows))
+        }
+        DbConn::Pg(c) => diesel::insert_into(generations::table).values(rows).execute(c)?,
     };
     Ok(())
 }
@@ -233,14 +235,18 @@ pub fn mark_succeeded_set(
 ) -> Result<()> {
     insert_images(conn, succeeded)?;
     let ids: Vec<&str> = succeeded.iter().map(|(id, _)| id.as_str()).collect();
-    diesel::update(
-        generations::table.filter(generations::id.eq_any(&ids)).filter(generations::status.eq("processing")),
+    Kept(
+        diesel::update(
+            generations::table
+                .filter(generations::id.eq_any(padded(&ids)))
+                .filter(generations::status.eq("processing")),
+        )
+        .set((
+            generations::status.eq("succeeded"),
+            generations::credits_charged.eq(generations::credits_cost),
+            generations::completed_at.eq(naive(now)),
+        )),
     )
-    .set((
-        generations::status.eq("succeeded"),
-        generations::credits_charged.eq(generations::credits_cost),
-        generations::completed_at.eq(naive(now)),
-    ))
     .execute(conn)?;
     Ok(())
 }
@@ -252,12 +258,12 @@ fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage<'_>])]) 
         .flat_map(|(id, images)| {
             images.iter().enumerate().map(move |(index, image)| {
                 (
-                    generation_images::generation_id.eq(id.as_str()),
+                    generation_images::generation_id.eq(id.as_str().to_owned()),
                     generation_images::idx.eq(index as i32),
-                    generation_images::content_type.eq(image.content_type),
+                    generation_images::content_type.eq(image.content_type.to_owned()),
                     generation_images::width.eq(image.width as i32),
                     generation_images::height.eq(image.height as i32),
-                    generation_images::blob_id.eq(image.blob_id),
+                    generation_images::blob_id.eq(image.blob_id.to_owned()),
                 )
             })
         })
@@ -265,11 +271,12 @@ fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage<'_>])]) 
     if rows.is_empty() {
         return Ok(());
     }
-    let insert = diesel::insert_into(generation_images::table).values(rows);
     // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
     match conn {
-        DbConn::Sqlite(c) => insert.execute(c)?,
-        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => {
+            insert_kept_sqlite!(c, rows, |rows| diesel::insert_into(generation_images::table).values(rows))
+        }
+        DbConn::Pg(c) => diesel::insert_into(generation_images::table).values(rows).execute(c)?,
     };
     Ok(())
 }

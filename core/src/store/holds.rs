@@ -19,11 +19,12 @@ use super::alerts;
 use super::ledger::{
     self, balance, insert_entries, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
 };
-use super::naive;
 use super::purchases::consume_lots_set;
 use super::{api_keys, members};
+use super::{naive, padded};
 use crate::db::schema::{accounts, holds};
 use crate::db::DbConn;
+use crate::db::Kept;
 use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
 use crate::{Credits, Error, Result};
 
@@ -92,23 +93,22 @@ fn insert(conn: &mut DbConn, accepted: &[(&HoldRequest<'_>, DateTime<Utc>)]) -> 
         .zip(accepted)
         .map(|(hold, (request, now))| {
             (
-                holds::id.eq(hold.id.as_str()),
-                holds::account_id.eq(hold.account_id.as_str()),
+                holds::id.eq(hold.id.as_str().to_owned()),
+                holds::account_id.eq(hold.account_id.as_str().to_owned()),
                 holds::amount.eq(hold.amount.units()),
-                holds::api_key_id.eq(request.api_key_id.map(ApiKeyId::as_str)),
-                holds::user_id.eq(request.user_id.map(UserId::as_str)),
-                holds::reference_id.eq(request.reference_id),
+                holds::api_key_id.eq(request.api_key_id.map(|key| key.as_str().to_owned())),
+                holds::user_id.eq(request.user_id.map(|user| user.as_str().to_owned())),
+                holds::reference_id.eq(request.reference_id.to_owned()),
                 holds::status.eq("active"),
                 holds::expires_at.eq(naive(request.expires_at)),
                 holds::created_at.eq(naive(*now)),
             )
         })
         .collect();
-    let insert = diesel::insert_into(holds::table).values(rows);
     // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
     match conn {
-        DbConn::Sqlite(c) => insert.execute(c)?,
-        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => insert_kept_sqlite!(c, rows, |rows| diesel::insert_into(holds::table).values(rows)),
+        DbConn::Pg(c) => diesel::insert_into(holds::table).values(rows).execute(c)?,
     };
     Ok(holds)
 }
@@ -198,11 +198,15 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     };
     let account_totals = totals(accepted.iter().map(|(r, _)| (r.account_id.as_str(), r.amount.units())));
     for (total, ids) in by_total(&account_totals) {
-        let reserved: Vec<(String, i64, i64)> = diesel::update(
-            accounts::table.filter(accounts::id.eq_any(&ids)).filter((accounts::balance - accounts::held).ge(total)),
+        let reserved: Vec<(String, i64, i64)> = Kept(
+            diesel::update(
+                accounts::table
+                    .filter(accounts::id.eq_any(padded(&ids)))
+                    .filter((accounts::balance - accounts::held).ge(total)),
+            )
+            .set((accounts::held.eq(accounts::held + total), accounts::updated_at.eq(naive(now))))
+            .returning((accounts::id, accounts::balance, accounts::held)),
         )
-        .set((accounts::held.eq(accounts::held + total), accounts::updated_at.eq(naive(now))))
-        .returning((accounts::id, accounts::balance, accounts::held))
         .get_results(conn)?;
         if reserved.len() != ids.len()
             || reserved.iter().any(|(id, balance, held)| available[id.as_str()] != balance - held)
@@ -292,11 +296,12 @@ pub fn settle_captured(
 /// locks); returns the ids of those that were still active (and are now captured).
 pub fn claim_set(conn: &mut DbConn, ids: &[&HoldId], now: DateTime<Utc>) -> Result<Vec<HoldId>> {
     let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
-    let claimed: Vec<String> =
-        diesel::update(holds::table.filter(holds::id.eq_any(&ids)).filter(holds::status.eq("active")))
+    let claimed: Vec<String> = Kept(
+        diesel::update(holds::table.filter(holds::id.eq_any(padded(&ids))).filter(holds::status.eq("active")))
             .set((holds::status.eq("captured"), holds::resolved_at.eq(naive(now))))
-            .returning(holds::id)
-            .get_results(conn)?;
+            .returning(holds::id),
+    )
+    .get_results(conn)?;
     Ok(claimed.into_iter().map(HoldId::from_db).collect())
 }
 
@@ -312,14 +317,16 @@ pub fn settle_captured_set(
     let account_totals = totals(captured.iter().map(|(hold, ..)| (hold.account_id.as_str(), hold.amount.units())));
     let mut balances: HashMap<String, i64> = HashMap::new();
     for (total, ids) in by_total(&account_totals) {
-        let settled: Vec<(String, i64)> = diesel::update(accounts::table.filter(accounts::id.eq_any(&ids)))
-            .set((
-                accounts::balance.eq(accounts::balance - total),
-                accounts::held.eq(accounts::held - total),
-                accounts::updated_at.eq(naive(now)),
-            ))
-            .returning((accounts::id, accounts::balance))
-            .get_results(conn)?;
+        let settled: Vec<(String, i64)> = Kept(
+            diesel::update(accounts::table.filter(accounts::id.eq_any(padded(&ids))))
+                .set((
+                    accounts::balance.eq(accounts::balance - total),
+                    accounts::held.eq(accounts::held - total),
+                    accounts::updated_at.eq(naive(now)),
+                ))
+                .returning((accounts::id, accounts::balance)),
+        )
+        .get_results(conn)?;
         if settled.len() != ids.len() {
             return Err(Error::NotFound("account"));
         }

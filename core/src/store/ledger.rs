@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{naive, utc};
+use super::{naive, padded, utc};
 use crate::db::schema::{accounts, ledger_entries};
+use crate::db::Kept;
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, TransactionId, UserId};
 use crate::{Credits, Error, Result};
@@ -203,24 +204,25 @@ pub fn insert_entries(
         .zip(&ids)
         .map(|((entry, balance_after), id)| {
             (
-                ledger_entries::id.eq(id.as_str()),
-                ledger_entries::account_id.eq(entry.account_id.as_str()),
+                ledger_entries::id.eq(id.as_str().to_owned()),
+                ledger_entries::account_id.eq(entry.account_id.as_str().to_owned()),
                 ledger_entries::entry_type.eq(entry.entry_type.as_str()),
                 ledger_entries::credits.eq(entry.credits.units()),
                 ledger_entries::balance_after.eq(balance_after.units()),
-                ledger_entries::reference_id.eq(entry.reference_id),
-                ledger_entries::description.eq(entry.description),
-                ledger_entries::user_id.eq(entry.user_id.map(UserId::as_str)),
-                ledger_entries::api_key_id.eq(entry.api_key_id.map(ApiKeyId::as_str)),
+                ledger_entries::reference_id.eq(entry.reference_id.map(str::to_owned)),
+                ledger_entries::description.eq(entry.description.to_owned()),
+                ledger_entries::user_id.eq(entry.user_id.map(|user| user.as_str().to_owned())),
+                ledger_entries::api_key_id.eq(entry.api_key_id.map(|key| key.as_str().to_owned())),
                 ledger_entries::created_at.eq(naive(now)),
             )
         })
         .collect();
-    let insert = diesel::insert_into(ledger_entries::table).values(rows);
     // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
     match conn {
-        DbConn::Sqlite(c) => insert.execute(c)?,
-        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => {
+            insert_kept_sqlite!(c, rows, |rows| diesel::insert_into(ledger_entries::table).values(rows))
+        }
+        DbConn::Pg(c) => diesel::insert_into(ledger_entries::table).values(rows).execute(c)?,
     };
     Ok(entries
         .iter()
@@ -344,7 +346,7 @@ pub fn lock_accounts(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, 
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let query = accounts::table.filter(accounts::id.eq_any(ids)).order(accounts::id).select((
+    let query = accounts::table.filter(accounts::id.eq_any(padded(&ids))).order(accounts::id).select((
         accounts::id,
         accounts::balance,
         accounts::held,
@@ -353,8 +355,8 @@ pub fn lock_accounts(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, 
     ));
     type Row = (String, i64, i64, Option<i64>, Option<i64>);
     let rows: Vec<Row> = match conn {
-        DbConn::Pg(c) => query.for_update().load(c)?,
-        DbConn::Sqlite(c) => query.load(c)?,
+        DbConn::Pg(c) => Kept(query.for_update()).load(c)?,
+        DbConn::Sqlite(c) => Kept(query).load(c)?,
     };
     Ok(rows.into_iter().map(|(id, balance, held, low, auto)| (id, (balance, held, low, auto))).collect())
 }

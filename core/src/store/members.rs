@@ -13,8 +13,9 @@ use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 
 use super::accounts::{self, AccountType, Role};
-use super::naive;
+use super::{naive, padded};
 use crate::db::schema::{member_spend, memberships, users};
+use crate::db::Kept;
 use crate::db::{is_unique_violation, write_transaction, DbConn};
 use crate::ids::{AccountId, UserId};
 use crate::{Credits, Error, Result};
@@ -194,11 +195,13 @@ pub fn month_limits(conn: &mut DbConn, accounts: &[&str], users: &[&str]) -> Res
     let mut users = users.to_vec();
     users.sort_unstable();
     users.dedup();
-    let rows: Vec<(String, String, Option<i64>)> = memberships::table
-        .filter(memberships::user_id.eq_any(&users))
-        .filter(memberships::monthly_spend_limit.is_not_null())
-        .select((memberships::account_id, memberships::user_id, memberships::monthly_spend_limit))
-        .load(conn)?;
+    let rows: Vec<(String, String, Option<i64>)> = Kept(
+        memberships::table
+            .filter(memberships::user_id.eq_any(padded(&users)))
+            .filter(memberships::monthly_spend_limit.is_not_null())
+            .select((memberships::account_id, memberships::user_id, memberships::monthly_spend_limit)),
+    )
+    .load(conn)?;
     Ok(rows
         .into_iter()
         .filter(|(account, ..)| accounts.contains(&account.as_str()))

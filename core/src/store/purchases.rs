@@ -16,9 +16,10 @@ use diesel::prelude::*;
 
 use super::catalog::Package;
 use super::ledger::{append_entry, lock_account, EntryType, NewEntry, Page};
-use super::{naive, utc};
+use super::{naive, padded, utc};
 use crate::credits::Currency;
 use crate::db::schema::{payment_methods, purchases, refunds, webhook_events};
+use crate::db::Kept;
 use crate::db::{is_unique_violation, write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, RefundId, UserId};
 use crate::payments::{BankInstructions, CardBrand, NextAction};
@@ -380,12 +381,14 @@ pub fn consume_lots(conn: &mut DbConn, account: &AccountId, amount: Credits) -> 
 /// in one statement per distinct amount taken.
 pub fn consume_lots_set(conn: &mut DbConn, amounts: &[(&str, i64)]) -> Result<()> {
     let accounts: Vec<&str> = amounts.iter().map(|(account, _)| *account).collect();
-    let lots: Vec<(String, String, i64)> = purchases::table
-        .filter(purchases::account_id.eq_any(&accounts))
-        .filter(purchases::credits_remaining.gt(0))
-        .order((purchases::account_id.asc(), purchases::succeeded_at.asc(), purchases::id.asc()))
-        .select((purchases::account_id, purchases::id, purchases::credits_remaining))
-        .load(conn)?;
+    let lots: Vec<(String, String, i64)> = Kept(
+        purchases::table
+            .filter(purchases::account_id.eq_any(padded(&accounts)))
+            .filter(purchases::credits_remaining.gt(0))
+            .order((purchases::account_id.asc(), purchases::succeeded_at.asc(), purchases::id.asc()))
+            .select((purchases::account_id, purchases::id, purchases::credits_remaining)),
+    )
+    .load(conn)?;
     let mut left: HashMap<&str, i64> = amounts.iter().copied().collect();
     let mut takes: Vec<(i64, Vec<String>)> = Vec::new();
     for (account, id, remaining) in lots {
@@ -401,9 +404,12 @@ pub fn consume_lots_set(conn: &mut DbConn, amounts: &[(&str, i64)]) -> Result<()
         }
     }
     for (take, ids) in takes {
-        let updated = diesel::update(purchases::table.filter(purchases::id.eq_any(&ids)))
-            .set(purchases::credits_remaining.eq(purchases::credits_remaining - take))
-            .execute(conn)?;
+        let lots: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let updated = Kept(
+            diesel::update(purchases::table.filter(purchases::id.eq_any(padded(&lots))))
+                .set(purchases::credits_remaining.eq(purchases::credits_remaining - take)),
+        )
+        .execute(conn)?;
         if updated != ids.len() {
             return Err(Error::Internal(anyhow::anyhow!("a lot vanished under its account's row lock")));
         }

@@ -114,37 +114,42 @@ pub fn record_many(conn: &mut DbConn, at: DateTime<Utc>, additions: &[Addition<'
         .iter()
         .map(|a| {
             (
-                usage_daily::account_id.eq(a.account.as_str()),
-                usage_daily::day.eq(&day),
-                usage_daily::model.eq(a.model),
-                usage_daily::api_key_id.eq(a.api_key.map(ApiKeyId::as_str).unwrap_or("")),
-                usage_daily::user_id.eq(a.user.map(UserId::as_str).unwrap_or("")),
+                usage_daily::account_id.eq(a.account.as_str().to_owned()),
+                usage_daily::day.eq(day.clone()),
+                usage_daily::model.eq(a.model.to_owned()),
+                usage_daily::api_key_id.eq(a.api_key.map(ApiKeyId::as_str).unwrap_or("").to_owned()),
+                usage_daily::user_id.eq(a.user.map(UserId::as_str).unwrap_or("").to_owned()),
                 usage_daily::credits.eq(a.spent.credits),
                 usage_daily::generations.eq(a.spent.generations),
                 usage_daily::images.eq(a.spent.images),
             )
         })
         .collect();
-    let insert = diesel::insert_into(usage_daily::table)
-        .values(rows)
-        .on_conflict((
-            usage_daily::account_id,
-            usage_daily::day,
-            usage_daily::model,
-            usage_daily::api_key_id,
-            usage_daily::user_id,
-        ))
-        .do_update()
-        .set((
-            usage_daily::credits.eq(usage_daily::credits + excluded(usage_daily::credits)),
-            usage_daily::generations.eq(usage_daily::generations + excluded(usage_daily::generations)),
-            usage_daily::images.eq(usage_daily::images + excluded(usage_daily::images)),
-        ));
+    // The same statement for any set of rows (a `Vec` or, on SQLite, an array).
+    macro_rules! upsert {
+        ($rows:expr) => {
+            diesel::insert_into(usage_daily::table)
+                .values($rows)
+                .on_conflict((
+                    usage_daily::account_id,
+                    usage_daily::day,
+                    usage_daily::model,
+                    usage_daily::api_key_id,
+                    usage_daily::user_id,
+                ))
+                .do_update()
+                .set((
+                    usage_daily::credits.eq(usage_daily::credits + excluded(usage_daily::credits)),
+                    usage_daily::generations.eq(usage_daily::generations + excluded(usage_daily::generations)),
+                    usage_daily::images.eq(usage_daily::images + excluded(usage_daily::images)),
+                ))
+        };
+    }
     // ON CONFLICT and multi-row inserts cannot be expressed over the multi-backend, so run it
     // on the concrete one.
     match conn {
-        DbConn::Sqlite(c) => insert.execute(c)?,
-        DbConn::Pg(c) => insert.execute(c)?,
+        DbConn::Sqlite(c) => insert_kept_sqlite!(c, rows, |rows| upsert!(rows)),
+        DbConn::Pg(c) => upsert!(rows).execute(c)?,
     };
     Ok(())
 }
