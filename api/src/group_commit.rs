@@ -246,6 +246,9 @@ pub struct Stats {
     pub set_units: AtomicU64,
     /// Sets that failed as a whole and ran one by one instead.
     pub set_fallbacks: AtomicU64,
+    /// Microseconds committers spent running batches (taking a connection, the transaction,
+    /// answering): per second of wall time, how busy the lanes are.
+    pub busy_us: AtomicU64,
 }
 
 impl Stats {
@@ -278,6 +281,13 @@ impl Stats {
              # TYPE apinfer_group_commit_set_fallbacks_total counter\n",
         );
         out.push_str(&format!("apinfer_group_commit_set_fallbacks_total {set_fallbacks}\n"));
+        out.push_str(
+            "# HELP apinfer_group_commit_busy_seconds_total Time committers spent running batches \
+             (its rate is how busy the lanes are; on SQLite, one lane, near 1 means saturated).\n\
+             # TYPE apinfer_group_commit_busy_seconds_total counter\n",
+        );
+        let busy = self.busy_us.load(Ordering::Relaxed) as f64 / 1e6;
+        out.push_str(&format!("apinfer_group_commit_busy_seconds_total {busy:.6}\n"));
     }
 }
 
@@ -356,7 +366,9 @@ impl GroupCommit {
     fn commit_until_idle(&self, lane: &str, mut batch: Vec<Box<dyn Work>>) {
         let _unwinding = GiveUpOnPanic { lanes: &self.lanes, lane };
         loop {
+            let started = std::time::Instant::now();
             let unreachable = self.commit(batch);
+            self.stats.busy_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             let queue = lanes.get_mut(lane).expect("a lane with a committer is present");
             if let Some(error) = unreachable {

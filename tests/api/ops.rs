@@ -32,6 +32,13 @@ async fn health_readiness_and_metrics(app: TestApp) {
     // One generation alone: its hold and its capture, one transaction each.
     assert!(text.contains("apinfer_group_commit_transactions_total 2\n"), "{text}");
     assert!(text.contains("apinfer_group_commit_units_total 2\n"), "{text}");
+    // The committers' time running those two transactions, more than nothing.
+    let busy: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("apinfer_group_commit_busy_seconds_total "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no committer time in {text}"));
+    assert!(busy > 0.0, "{text}");
 }
 
 /// The committed `openapi.yaml` is exactly what the server serves (regenerate with
