@@ -69,6 +69,13 @@ fn load(database_url: Option<String>) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// mimalloc rather than glibc's malloc: the group-commit committer frees what the HTTP workers
+/// allocated (each request's work, answers), and glibc makes such a free take the other
+/// thread's arena lock, which the committer, the one serial stage under load, waited on
+/// ~600 times a second under the spread benchmark (see bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
