@@ -214,8 +214,8 @@ pub fn capture(conn: &mut DbConn, capture: &Capture<'_>) -> Result<Captured> {
 }
 
 /// [`capture`] for several generations as one set, inside the caller's write transaction, at
-/// one time (the latest of theirs): the accounts locked in id order (on PostgreSQL), one claim of the holds,
-/// one update of the generations, the usage rollup in one statement, the
+/// one time (the latest of theirs): the accounts locked in id order (on PostgreSQL), one claim
+/// of the holds, one update of the generations, the usage rollup in one statement, the
 /// balances updated in one statement per distinct total, the ledger entries in one statement,
 /// one pass over the lots. Each gets the outcome it would have had captured alone. An `Err`
 /// means the set as a whole failed: the caller rolls it back and captures one by one.

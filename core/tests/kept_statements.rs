@@ -1,6 +1,6 @@
 //! The lane's statements are kept prepared on SQLite: multi-row INSERTs run as arrays of 64, 32,
 //! …, 1 rows (`insert_kept_sqlite!`), and `IN` lists are padded to a power of two
-//! (`store::padded`, `db::Kept`). Those change how a statement is sent, never what it does:
+//! (`db::padded`, `db::Kept`). Those change how a statement is sent, never what it does:
 //! these tests give them row counts that cross the chunk sizes and lists of every length up to
 //! past 64, several times on one connection (so kept statements are run again with new values),
 //! and check every row written or read.

@@ -24,8 +24,8 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations
 
 /// A query whose prepared statement the connection keeps (by its SQL text), although it has
 /// an `IN` list: diesel re-prepares such statements on every run, since a list of another
-/// length is another statement. Give it lists of few lengths (see
-/// [`crate::store::padded`]), or the connection keeps one statement per length.
+/// length is another statement. Give it lists made by [`padded`], or the connection keeps one
+/// statement per length.
 pub struct Kept<Q>(pub Q);
 
 impl<Q> diesel::query_builder::QueryId for Kept<Q> {
@@ -52,6 +52,17 @@ impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Kept<Q> {
 }
 
 impl<Q, C> RunQueryDsl<C> for Kept<Q> {}
+
+/// `ids` for an `IN` list of a [`Kept`] statement: lengthened to the next power of two by
+/// repeating the last id (which changes no `IN` test), so that a connection keeps a handful of
+/// statements whatever the sizes of the lists it is given.
+pub(crate) fn padded<'a>(ids: &[&'a str]) -> Vec<&'a str> {
+    let mut padded = ids.to_vec();
+    if let Some(&last) = ids.last() {
+        padded.resize(ids.len().next_power_of_two(), last);
+    }
+    padded
+}
 
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]

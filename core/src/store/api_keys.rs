@@ -7,11 +7,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{naive, padded, utc};
+use super::{naive, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
-use crate::db::DbConn;
-use crate::db::Kept;
+use crate::db::{padded, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::{Credits, Error, Result};
 

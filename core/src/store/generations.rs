@@ -8,10 +8,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::ledger::Page;
-use super::{naive, padded, utc};
+use super::{naive, utc};
 use crate::db::schema::{generation_images, generations, image_blobs};
-use crate::db::DbConn;
-use crate::db::Kept;
+use crate::db::{padded, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
 use crate::pricing::Quality;
 use crate::{Credits, Error, Result};

@@ -19,12 +19,11 @@ use super::alerts;
 use super::ledger::{
     self, balance, insert_entries, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
 };
+use super::naive;
 use super::purchases::consume_lots_set;
 use super::{api_keys, members};
-use super::{naive, padded};
 use crate::db::schema::{accounts, holds};
-use crate::db::DbConn;
-use crate::db::Kept;
+use crate::db::{padded, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
 use crate::{Credits, Error, Result};
 

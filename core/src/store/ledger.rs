@@ -13,10 +13,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{naive, padded, utc};
+use super::{naive, utc};
 use crate::db::schema::{accounts, ledger_entries};
-use crate::db::Kept;
-use crate::db::{write_transaction, DbConn};
+use crate::db::{padded, write_transaction, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, TransactionId, UserId};
 use crate::{Credits, Error, Result};
 

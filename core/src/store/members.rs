@@ -13,10 +13,9 @@ use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 
 use super::accounts::{self, AccountType, Role};
-use super::{naive, padded};
+use super::naive;
 use crate::db::schema::{member_spend, memberships, users};
-use crate::db::Kept;
-use crate::db::{is_unique_violation, write_transaction, DbConn};
+use crate::db::{is_unique_violation, padded, write_transaction, DbConn, Kept};
 use crate::ids::{AccountId, UserId};
 use crate::{Credits, Error, Result};
 

@@ -132,17 +132,6 @@ mod stamp_sql {
     }
 }
 
-/// `ids` for an `IN` list of a [`crate::db::Kept`] statement: lengthened to the next power of
-/// two by repeating the last id (which changes no `IN` test), so that a connection keeps a
-/// handful of statements whatever the sizes of the lists it is given.
-pub(crate) fn padded<'a>(ids: &[&'a str]) -> Vec<&'a str> {
-    let mut padded = ids.to_vec();
-    if let Some(&last) = ids.last() {
-        padded.resize(ids.len().next_power_of_two(), last);
-    }
-    padded
-}
-
 /// A cursor that names nothing in the list is the client's error; a database failure while
 /// looking it up stays what it is.
 pub(crate) fn cursor_error(e: crate::Error) -> crate::Error {

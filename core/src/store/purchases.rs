@@ -16,11 +16,10 @@ use diesel::prelude::*;
 
 use super::catalog::Package;
 use super::ledger::{append_entry, lock_account, EntryType, NewEntry, Page};
-use super::{naive, padded, utc};
+use super::{naive, utc};
 use crate::credits::Currency;
 use crate::db::schema::{payment_methods, purchases, refunds, webhook_events};
-use crate::db::Kept;
-use crate::db::{is_unique_violation, write_transaction, DbConn};
+use crate::db::{is_unique_violation, padded, write_transaction, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, RefundId, UserId};
 use crate::payments::{BankInstructions, CardBrand, NextAction};
 use crate::{Credits, Error, Money, Result};
