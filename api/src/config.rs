@@ -50,6 +50,8 @@ pub struct Config {
     pub webhook_max_attempts: i32,
     /// How long a verified API key is trusted without a database read (0 disables).
     pub key_cache_seconds: u64,
+    /// On SQLite, WAL pages past which the log is made to start over (see `spawn_checkpointer`).
+    pub sqlite_wal_restart_pages: u32,
 }
 
 impl Config {
@@ -116,6 +118,7 @@ struct FileConfig {
     webhook_backoff_base_ms: Option<u64>,
     webhook_max_attempts: Option<i32>,
     key_cache_seconds: Option<u64>,
+    sqlite_wal_restart_pages: Option<u32>,
 }
 
 /// Where a secret came from, so start-up can warn about generated ones.
@@ -150,6 +153,7 @@ impl Config {
             webhook_backoff_base_ms: 30_000,
             webhook_max_attempts: 8,
             key_cache_seconds: 10,
+            sqlite_wal_restart_pages: 65_536,
         }
     }
 
@@ -217,6 +221,9 @@ impl Config {
             parse_env("WEBHOOK_MAX_ATTEMPTS")?.or(file.webhook_max_attempts).unwrap_or(config.webhook_max_attempts);
         config.key_cache_seconds =
             parse_env("KEY_CACHE_SECONDS")?.or(file.key_cache_seconds).unwrap_or(config.key_cache_seconds);
+        config.sqlite_wal_restart_pages = parse_env("SQLITE_WAL_RESTART_PAGES")?
+            .or(file.sqlite_wal_restart_pages)
+            .unwrap_or(config.sqlite_wal_restart_pages);
         if let Some(base_url) = env("UPSTREAM_BASE_URL").or(file.upstream_base_url) {
             let api_key = env("UPSTREAM_API_KEY").or(file.upstream_api_key).ok_or_else(|| {
                 anyhow::anyhow!("APINFER_UPSTREAM_API_KEY is required with APINFER_UPSTREAM_BASE_URL")

@@ -24,7 +24,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
@@ -233,6 +233,9 @@ pub struct GroupCommit {
     pool: Pool,
     lanes: Arc<Lanes>,
     stats: Arc<Stats>,
+    /// Set when SQLite's write-ahead log should start over: the next committer does it
+    /// between two batches (see [`GroupCommit::restart_wal_soon`]).
+    restart_wal: Arc<AtomicBool>,
 }
 
 /// What the committers have done, for `/metrics`.
@@ -249,6 +252,8 @@ pub struct Stats {
     /// Microseconds committers spent running batches (taking a connection, the transaction,
     /// answering): per second of wall time, how busy the lanes are.
     pub busy_us: AtomicU64,
+    /// Times a committer let SQLite's write-ahead log start over.
+    pub wal_restarts: AtomicU64,
 }
 
 impl Stats {
@@ -288,12 +293,30 @@ impl Stats {
         );
         let busy = self.busy_us.load(Ordering::Relaxed) as f64 / 1e6;
         out.push_str(&format!("apinfer_group_commit_busy_seconds_total {busy:.6}\n"));
+        out.push_str(
+            "# HELP apinfer_sqlite_wal_restarts_total Times a committer let SQLite's write-ahead log start \
+             over from its beginning (see the checkpointer).\n\
+             # TYPE apinfer_sqlite_wal_restarts_total counter\n",
+        );
+        let restarts = self.wal_restarts.load(Ordering::Relaxed);
+        out.push_str(&format!("apinfer_sqlite_wal_restarts_total {restarts}\n"));
     }
 }
 
 impl GroupCommit {
     pub fn new(pool: Pool) -> Self {
-        GroupCommit { pool, lanes: Arc::default(), stats: Arc::default() }
+        GroupCommit { pool, lanes: Arc::default(), stats: Arc::default(), restart_wal: Arc::default() }
+    }
+
+    /// Asks the committer to let SQLite's write-ahead log start over after its next batch.
+    ///
+    /// While batches commit back to back, a checkpoint from another connection never finds a
+    /// moment without a writer, so the log never starts over: it grows past the connection's
+    /// automatic checkpoint, and from then on every commit checkpoints (and fsyncs) on the
+    /// committer, the one serial stage. The committer restarts it instead, once, between two
+    /// batches, after the background checkpoints have copied nearly all of it.
+    pub fn restart_wal_soon(&self) {
+        self.restart_wal.store(true, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> &Stats {
@@ -391,8 +414,8 @@ impl GroupCommit {
         }
     }
 
-    /// Runs one batch in one transaction and answers each of its requests; the error if no
-    /// connection could be had.
+    /// Runs one batch in one transaction and answers each of its requests, then restarts the
+    /// WAL if asked to; the error if no connection could be had.
     fn commit(&self, mut batch: Vec<Box<dyn Work>>) -> Option<Error> {
         let mut conn = match self.pool.get() {
             Ok(conn) => conn,
@@ -407,10 +430,26 @@ impl GroupCommit {
         self.stats.units.fetch_add(batch.len() as u64, Ordering::Relaxed);
         if batch.len() == 1 {
             batch.pop().expect("one job").run_alone(&mut conn);
-            return None;
+        } else {
+            self.commit_batch(batch, &mut conn);
         }
+        if self.restart_wal.swap(false, Ordering::Relaxed) {
+            match apinfer_core::db::restart_wal(&mut conn) {
+                Ok(Some(wal)) if !wal.busy => {
+                    self.stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                // Readers or another writer were in the way: the checkpointer asks again.
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error, "restarting the SQLite WAL failed"),
+            }
+        }
+        None
+    }
+
+    /// Runs several units in one transaction, then answers each.
+    fn commit_batch(&self, batch: Vec<Box<dyn Work>>, conn: &mut DbConn) {
         let mut answers = Vec::new();
-        let committed = write_transaction(&mut conn, |conn| {
+        let committed = write_transaction(conn, |conn| {
             // The batch's accounts are locked first, all at once in id order, so that its
             // units, which lock accounts in whatever order they run, never wait for a row
             // another batch (or process) holds while holding one it waits for.
@@ -425,7 +464,6 @@ impl GroupCommit {
         for answer in answers {
             answer(error.as_ref());
         }
-        None
     }
 }
 

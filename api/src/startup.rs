@@ -146,17 +146,23 @@ pub fn app(
 
 /// On SQLite, checkpoints the WAL five times a second off the request path, so that the
 /// transactions that commit (the group-commit lane above all) do not stop to copy pages and
-/// fsync; the connection's automatic checkpoint is only the backstop.
+/// fsync. A passive checkpoint never lets the log start over while the lane commits back to
+/// back, so once the log holds `sqlite_wal_restart_pages` pages the committer is asked to
+/// restart it between two batches; the connection's automatic checkpoint (at a larger size,
+/// see `apinfer_core::db`) is only the backstop.
 fn spawn_checkpointer(state: web::Data<AppState>) {
     if state.pool.is_postgres() {
         return;
     }
+    let restart_at = i64::from(state.config.sqlite_wal_restart_pages);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tick.tick().await;
-            if let Err(e) = state.db(apinfer_core::db::checkpoint).await {
-                tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+            match state.db(apinfer_core::db::checkpoint).await {
+                Ok(Some(wal)) if wal.frames >= restart_at => state.writes.restart_wal_soon(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite WAL failed"),
             }
         }
     });

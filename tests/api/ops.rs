@@ -1,7 +1,11 @@
 use serde_json::json;
 
-use crate::backend_tests;
-use crate::helpers::TestApp;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::helpers::{Backend, TestApp};
+use crate::{backend_tests, per_backend};
 
 async fn health_readiness_and_metrics(app: TestApp) {
     let health = app.get("/healthz", None).await;
@@ -76,4 +80,41 @@ async fn docs_are_served_offline(app: TestApp) {
     assert!(bundle.text.len() > 100_000);
 }
 
+/// The SQLite write-ahead log started over by the committer, as `/metrics` counts it.
+async fn wal_restarts(app: &TestApp) -> u64 {
+    let text = app.get("/metrics", None).await.text;
+    text.lines()
+        .find_map(|line| line.strip_prefix("apinfer_sqlite_wal_restarts_total "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no WAL restart count in {text}"))
+}
+
+/// On SQLite, once the checkpointer finds the write-ahead log past `sqlite_wal_restart_pages`
+/// (0 here: at every checkpoint), the committer makes it start over after its next batch, and
+/// nothing committed is lost. PostgreSQL has no such log: the count stays at zero.
+async fn the_committer_restarts_the_sqlite_wal(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.sqlite_wal_restart_pages = 0).await else { return };
+    let admin = app.admin().await;
+    let ada = app.signup("ada@example.com").await;
+    app.grant(&admin, &ada.account_id, "100").await;
+    let generation = json!({"model": "qwen-image", "prompt": "a restart", "size": "512x512"});
+    let mut made = 0;
+    // The checkpointer looks five times a second; the restart follows the next batch.
+    while made < 40 && (made < 5 || backend == Backend::Sqlite && wal_restarts(&app).await == 0) {
+        app.post("/v1/generations", Some(&ada.token), generation.clone()).await.expect(201);
+        made += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let restarts = wal_restarts(&app).await;
+    match backend {
+        Backend::Sqlite => assert!(restarts >= 1, "no restart after {made} generations"),
+        Backend::Postgres => assert_eq!(restarts, 0),
+    }
+    let balance = app.balance(&ada.token).await;
+    let left = Decimal::from(100) - Decimal::new(175, 2) * Decimal::from(made);
+    assert_eq!(balance["balance"].as_str().unwrap().parse::<Decimal>().unwrap(), left, "{balance}");
+    assert_eq!(balance["held"], "0", "{balance}");
+}
+
 backend_tests!(health_readiness_and_metrics, committed_openapi_matches_the_served_document, docs_are_served_offline);
+per_backend!(the_committer_restarts_the_sqlite_wal);

@@ -117,16 +117,18 @@ impl r2d2::ManageConnection for Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the writer; busy_timeout makes writers queue. The
-                // WAL is checkpointed in the background (`checkpoint`): the automatic checkpoint
-                // at 10,000 pages (40 MB) is only the backstop, so that committing transactions
-                // do not stop to copy pages and fsync. A batch of generations' writes (see the
-                // API's group commit) touches pages all over the database: a 32 MiB page cache
-                // keeps them, and savepoints' journals stay in memory instead of temp files.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000; \
+                // WAL is checkpointed in the background (`checkpoint`, `restart_wal`): the
+                // automatic checkpoint at `AUTOCHECKPOINT_PAGES` is only the backstop, because
+                // once the log is past it every commit checkpoints, copying pages and fsyncing
+                // on the committing thread. A batch of generations' writes (see the API's group
+                // commit) touches pages all over the database: a 32 MiB page cache keeps them,
+                // and savepoints' journals stay in memory instead of temp files.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}; \
                      PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
-                )
+                ))
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -215,15 +217,68 @@ pub fn open_sqlite_reader(path: &str) -> Result<DbConn> {
     Ok(DbConn::Sqlite(conn))
 }
 
-/// On SQLite, copies what the WAL holds into the database file without waiting for readers
-/// or writers (`PRAGMA wal_checkpoint(PASSIVE)`), so that the WAL stays short and writers need
-/// not do it themselves; nothing to do on PostgreSQL.
-pub fn checkpoint(conn: &mut DbConn) -> Result<()> {
-    if let DbConn::Sqlite(c) = conn {
-        c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)").map_err(|e| Error::Unavailable(e.into()))?;
-    }
-    Ok(())
+/// What a checkpoint left in SQLite's write-ahead log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalState {
+    /// Frames (pages) the log holds.
+    pub frames: i64,
+    /// Of those, the ones now copied into the database file.
+    pub checkpointed: i64,
+    /// The checkpoint could not finish: a writer or a reader was in the way.
+    pub busy: bool,
 }
+
+#[derive(diesel::QueryableByName)]
+struct CheckpointRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    checkpointed: i32,
+}
+
+fn wal_checkpoint(conn: &mut SqliteConnection, sql: &str) -> Result<WalState> {
+    let row: CheckpointRow = diesel::sql_query(sql).get_result(conn).map_err(|e| Error::Unavailable(e.into()))?;
+    Ok(WalState { frames: row.log.into(), checkpointed: row.checkpointed.into(), busy: row.busy != 0 })
+}
+
+/// On SQLite, copies what the WAL holds into the database file without waiting for readers
+/// or writers (`PRAGMA wal_checkpoint(PASSIVE)`), so that writers need not do it themselves;
+/// returns what the log then holds. Nothing to do on PostgreSQL (`None`).
+///
+/// A passive checkpoint never lets the log start over while writes keep coming: that takes
+/// a moment with no writer, which [`restart_wal`] makes.
+pub fn checkpoint(conn: &mut DbConn) -> Result<Option<WalState>> {
+    match conn {
+        DbConn::Sqlite(c) => wal_checkpoint(c, "PRAGMA wal_checkpoint(PASSIVE)").map(Some),
+        DbConn::Pg(_) => Ok(None),
+    }
+}
+
+/// On SQLite, checkpoints the whole WAL and waits (briefly) for the readers still using it to
+/// finish, so that the next write starts the log over from its beginning
+/// (`PRAGMA wal_checkpoint(RESTART)`). Run it where no write transaction is open on this
+/// connection; other writers wait for it. If readers do not finish within
+/// [`RESTART_WAIT_MS`] it gives up (`busy`), changing nothing a later try cannot finish.
+pub fn restart_wal(conn: &mut DbConn) -> Result<Option<WalState>> {
+    let DbConn::Sqlite(c) = conn else { return Ok(None) };
+    let set_wait = |c: &mut SqliteConnection, ms: u64| {
+        c.batch_execute(&format!("PRAGMA busy_timeout = {ms}")).map_err(|e| Error::Unavailable(e.into()))
+    };
+    set_wait(c, RESTART_WAIT_MS)?;
+    let restarted = wal_checkpoint(c, "PRAGMA wal_checkpoint(RESTART)");
+    set_wait(c, BUSY_TIMEOUT_MS)?;
+    restarted.map(Some)
+}
+
+/// How long a SQLite connection waits for another writer before failing with busy.
+const BUSY_TIMEOUT_MS: u64 = 15_000;
+/// How long [`restart_wal`] waits for writers and readers before giving up.
+pub const RESTART_WAIT_MS: u64 = 50;
+/// WAL pages (4 KiB each) past which a committing SQLite connection checkpoints by itself:
+/// ~400 MB, well past where the API restarts the log (`sqlite_wal_restart_pages`).
+const AUTOCHECKPOINT_PAGES: u32 = 100_000;
 
 /// Checks that the database answers.
 pub fn ping(conn: &mut DbConn) -> Result<()> {
@@ -372,6 +427,60 @@ mod tests {
         checkpoint(&mut conn).unwrap();
         assert_eq!(copy_alone("after.db").unwrap(), 3);
         drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct BusyTimeout {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        timeout: i64,
+    }
+
+    /// `restart_wal` waits (briefly) for the readers still on the log, checkpoints all of it,
+    /// and so the next write starts the log over, where a passive checkpoint would have stopped
+    /// at the readers' snapshot and the log would have kept growing. A reader that stays gives
+    /// up the restart within its short wait, not the connection's long one, which it puts back.
+    #[test]
+    fn restart_wal_waits_for_readers_and_starts_the_log_over() {
+        let dir = std::env::temp_dir().join(format!("apinfer-restart-{}", crate::ids::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = Pool::connect(&format!("sqlite://{}", dir.join("r.db").display()), 3).unwrap();
+        let (mut writer, mut reader) = (pool.get().unwrap(), pool.get().unwrap());
+        writer.batch_execute("CREATE TABLE t (v INTEGER)").unwrap();
+        let write = |conn: &mut DbConn, n: i32| {
+            for v in 0..n {
+                conn.batch_execute(&format!("INSERT INTO t VALUES ({v})")).unwrap();
+            }
+        };
+        let frames = |conn: &mut DbConn| checkpoint(conn).unwrap().unwrap();
+
+        // A reader that began before the last writes, and stays: the restart gives up quickly.
+        write(&mut writer, 5);
+        reader.batch_execute("BEGIN; SELECT COUNT(*) FROM t;").unwrap();
+        write(&mut writer, 40);
+        let started = std::time::Instant::now();
+        let pinned = restart_wal(&mut writer).unwrap().unwrap();
+        assert!(pinned.busy, "{pinned:?}");
+        assert!(started.elapsed() < Duration::from_millis(RESTART_WAIT_MS * 20), "{:?}", started.elapsed());
+        let timeout = diesel::sql_query("PRAGMA busy_timeout").get_result::<BusyTimeout>(&mut writer).unwrap();
+        assert_eq!(timeout.timeout, BUSY_TIMEOUT_MS as i64);
+
+        // The same reader finishing a moment later: the restart waits for it.
+        let finishing = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(RESTART_WAIT_MS / 5));
+            reader.batch_execute("COMMIT").unwrap();
+            reader
+        });
+        let restarted = restart_wal(&mut writer).unwrap().unwrap();
+        let mut reader = finishing.join().unwrap();
+        assert!(!restarted.busy && restarted.frames >= 40, "{restarted:?}");
+        assert_eq!(restarted.checkpointed, restarted.frames);
+        write(&mut writer, 1);
+        let after = frames(&mut reader);
+        assert!(after.frames < 5, "the log started over: {after:?} after {restarted:?}");
+        let count = diesel::sql_query("SELECT COUNT(*) AS n FROM t").get_result::<Count>(&mut reader).unwrap();
+        assert_eq!(count.n, 46);
+        drop((writer, reader));
         let _ = std::fs::remove_dir_all(dir);
     }
 
