@@ -421,13 +421,19 @@ mod tests {
         n: i64,
     }
 
+    /// A fresh SQLite database file `name` in a new temporary directory, and a pool on it.
+    fn temp_sqlite(name: &str, size: u32) -> (std::path::PathBuf, Pool) {
+        let dir = std::env::temp_dir().join(format!("apinfer-{name}-{}", crate::ids::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = Pool::connect(&format!("sqlite://{}", dir.join(name).display()), size).unwrap();
+        (dir, pool)
+    }
+
     /// The background checkpoint copies the committed WAL into the database file: a copy of
     /// the file alone, without its WAL, has the rows.
     #[test]
     fn checkpoint_copies_the_wal_into_the_database_file() {
-        let dir = std::env::temp_dir().join(format!("apinfer-checkpoint-{}", crate::ids::random_base62(10)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pool = Pool::connect(&format!("sqlite://{}", dir.join("c.db").display()), 2).unwrap();
+        let (dir, pool) = temp_sqlite("c.db", 2);
         let mut conn = pool.get().unwrap();
         conn.batch_execute("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2), (3);").unwrap();
         let copy_alone = |name: &str| {
@@ -454,9 +460,7 @@ mod tests {
     /// up the restart within its short wait, not the connection's long one, which it puts back.
     #[test]
     fn restart_wal_waits_for_readers_and_starts_the_log_over() {
-        let dir = std::env::temp_dir().join(format!("apinfer-restart-{}", crate::ids::random_base62(10)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pool = Pool::connect(&format!("sqlite://{}", dir.join("r.db").display()), 3).unwrap();
+        let (dir, pool) = temp_sqlite("r.db", 3);
         let (mut writer, mut reader) = (pool.get().unwrap(), pool.get().unwrap());
         writer.batch_execute("CREATE TABLE t (v INTEGER)").unwrap();
         let write = |conn: &mut DbConn, n: i32| {
