@@ -250,6 +250,13 @@ impl Config {
         if self.session_ttl_seconds <= 0 || self.hold_timeout_seconds == 0 || self.db_pool_size == 0 {
             bail!("session TTL, hold timeout and pool size must be positive");
         }
+        if self.sqlite_wal_restart_pages >= apinfer_core::db::AUTOCHECKPOINT_PAGES {
+            // Past it SQLite's own checkpoint runs on every commit first: what the restart avoids.
+            bail!(
+                "APINFER_SQLITE_WAL_RESTART_PAGES must be below {}, where SQLite checkpoints on every commit",
+                apinfer_core::db::AUTOCHECKPOINT_PAGES
+            );
+        }
         if self.jwt_secret.expose_secret().len() < 16 {
             bail!("the JWT secret must be at least 16 characters");
         }

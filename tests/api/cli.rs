@@ -1,5 +1,6 @@
 //! The `apinfer` command line: `openapi` prints the committed spec, `migrate` prepares a
-//! database, and production mode refuses to start without its secrets.
+//! database, production mode refuses to start without its secrets, and a SQLite WAL restart
+//! threshold SQLite's own checkpoint would pre-empt is refused.
 
 use std::process::Command;
 
@@ -30,6 +31,21 @@ fn migrate_creates_a_ready_sqlite_database() {
     // Migrating twice is harmless.
     let again = apinfer().args(["migrate", "--database-url", &format!("sqlite://{}", db.display())]).output().unwrap();
     assert!(again.status.success());
+}
+
+#[test]
+fn a_wal_restart_past_sqlites_own_checkpoint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("wal.db").display());
+    let migrate = |pages: &str| {
+        apinfer().env("APINFER_SQLITE_WAL_RESTART_PAGES", pages).args(["migrate", "--database-url", &url]).output()
+    };
+    let refused = migrate("100000").unwrap();
+    assert!(!refused.status.success(), "a restart threshold at the automatic checkpoint was accepted");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("APINFER_SQLITE_WAL_RESTART_PAGES must be below 100000"), "{stderr}");
+    let accepted = migrate("99999").unwrap();
+    assert!(accepted.status.success(), "{}", String::from_utf8_lossy(&accepted.stderr));
 }
 
 #[test]

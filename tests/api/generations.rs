@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{dec, Backend, TestApp, TestUser};
+use crate::helpers::{dec, metric, Backend, TestApp, TestUser};
 use crate::{backend_tests, per_backend};
 
 async fn funded(app: &TestApp, credits: &str) -> (TestUser, String) {
@@ -236,12 +236,8 @@ async fn concurrent_generations_never_overdraw(app: TestApp) {
     // Fifty at once queue behind each other's transactions, so the set path (holds and
     // captures run as sets, refusals decided in memory) is what was checked above.
     let metrics = app.get("/metrics", None).await.text;
-    let set_units: u64 = metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("apinfer_group_commit_set_units_total "))
-        .and_then(|n| n.parse().ok())
-        .expect("the set counter is exported");
-    assert!(set_units > 0, "no request ran as part of a set:\n{metrics}");
+    let set_units = metric(&metrics, "apinfer_group_commit_set_units_total");
+    assert!(set_units > 0.0, "no request ran as part of a set:\n{metrics}");
 }
 
 async fn idempotent_replays_never_charge_twice(app: TestApp) {

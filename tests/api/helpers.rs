@@ -20,6 +20,14 @@ pub enum Backend {
     Postgres,
 }
 
+/// The value of the unlabelled metric `name` in a `/metrics` text.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,

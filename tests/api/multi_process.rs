@@ -8,7 +8,7 @@ use futures::future::join_all;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{metric, Backend, TestDb};
 use crate::processes::{apinfer, create_admin, serve, Client};
 use crate::races::race_on_one_account;
 
@@ -142,14 +142,10 @@ async fn two_processes_batch_many_accounts_at_once_without_deadlock() {
         assert_eq!(sum, Decimal::ZERO, "account {n}: ledger sum = balance");
     }
     // What was checked above went through sets (batches of several requests' holds or captures).
-    let mut set_units = 0;
+    let mut set_units = 0.0;
     for server in [&a, &b] {
         let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
-        set_units += metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("apinfer_group_commit_set_units_total "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .expect("the set counter is exported");
+        set_units += metric(&metrics, "apinfer_group_commit_set_units_total");
     }
-    assert!(set_units > 0, "no request ran as part of a set");
+    assert!(set_units > 0.0, "no request ran as part of a set");
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{metric, Backend, TestApp};
 use crate::{backend_tests, per_backend};
 
 async fn health_readiness_and_metrics(app: TestApp) {
@@ -37,12 +37,7 @@ async fn health_readiness_and_metrics(app: TestApp) {
     assert!(text.contains("apinfer_group_commit_transactions_total 2\n"), "{text}");
     assert!(text.contains("apinfer_group_commit_units_total 2\n"), "{text}");
     // The committers' time running those two transactions, more than nothing.
-    let busy: f64 = text
-        .lines()
-        .find_map(|line| line.strip_prefix("apinfer_group_commit_busy_seconds_total "))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no committer time in {text}"));
-    assert!(busy > 0.0, "{text}");
+    assert!(metric(&text, "apinfer_group_commit_busy_seconds_total") > 0.0, "{text}");
 }
 
 /// The committed `openapi.yaml` is exactly what the server serves (regenerate with
@@ -81,12 +76,8 @@ async fn docs_are_served_offline(app: TestApp) {
 }
 
 /// The SQLite write-ahead log started over by the committer, as `/metrics` counts it.
-async fn wal_restarts(app: &TestApp) -> u64 {
-    let text = app.get("/metrics", None).await.text;
-    text.lines()
-        .find_map(|line| line.strip_prefix("apinfer_sqlite_wal_restarts_total "))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no WAL restart count in {text}"))
+async fn wal_restarts(app: &TestApp) -> f64 {
+    metric(&app.get("/metrics", None).await.text, "apinfer_sqlite_wal_restarts_total")
 }
 
 /// On SQLite, once the checkpointer finds the write-ahead log past `sqlite_wal_restart_pages`
@@ -100,15 +91,15 @@ async fn the_committer_restarts_the_sqlite_wal(backend: Backend) {
     let generation = json!({"model": "qwen-image", "prompt": "a restart", "size": "512x512"});
     let mut made = 0;
     // The checkpointer looks five times a second; the restart follows the next batch.
-    while made < 40 && (made < 5 || backend == Backend::Sqlite && wal_restarts(&app).await == 0) {
+    while made < 40 && (made < 5 || backend == Backend::Sqlite && wal_restarts(&app).await == 0.0) {
         app.post("/v1/generations", Some(&ada.token), generation.clone()).await.expect(201);
         made += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let restarts = wal_restarts(&app).await;
     match backend {
-        Backend::Sqlite => assert!(restarts >= 1, "no restart after {made} generations"),
-        Backend::Postgres => assert_eq!(restarts, 0),
+        Backend::Sqlite => assert!(restarts >= 1.0, "no restart after {made} generations"),
+        Backend::Postgres => assert_eq!(restarts, 0.0),
     }
     let balance = app.balance(&ada.token).await;
     let left = Decimal::from(100) - Decimal::new(175, 2) * Decimal::from(made);

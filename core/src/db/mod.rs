@@ -289,8 +289,9 @@ const BUSY_TIMEOUT_MS: u64 = 15_000;
 /// How long [`restart_wal`] waits for writers and readers before giving up.
 pub const RESTART_WAIT_MS: u64 = 50;
 /// WAL pages (4 KiB each) past which a committing SQLite connection checkpoints by itself:
-/// ~400 MB, well past where the API restarts the log (`sqlite_wal_restart_pages`).
-const AUTOCHECKPOINT_PAGES: u32 = 100_000;
+/// ~400 MB, well past where the API restarts the log (`sqlite_wal_restart_pages`, which must
+/// stay below it).
+pub const AUTOCHECKPOINT_PAGES: u32 = 100_000;
 
 /// Checks that the database answers.
 pub fn ping(conn: &mut DbConn) -> Result<()> {
