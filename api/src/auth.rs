@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::rate_limit::{RateLimitStatus, RateLimits};
 use crate::state::AppState;
 
 /// Signing and verification keys for session tokens.
@@ -322,20 +323,35 @@ impl FromRequest for AuthRateLimited {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return std::future::ready(Err(ApiError::internal(anyhow::anyhow!("application state missing"))));
-        };
-        let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-        let outcome = match state.limits.check_auth_ip(&ip) {
-            Ok(status) => {
-                req.extensions_mut().insert(status);
-                Ok(AuthRateLimited)
-            }
-            Err((status, error)) => {
-                req.extensions_mut().insert(status);
-                Err(error)
-            }
-        };
-        std::future::ready(outcome)
+        std::future::ready(limit_by_ip(req, RateLimits::check_auth_ip).map(|()| AuthRateLimited))
     }
+}
+
+/// Applies the per-IP limit of the public endpoints (catalog, quotes, payment webhooks).
+pub struct PublicRateLimited;
+
+impl FromRequest for PublicRateLimited {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(limit_by_ip(req, RateLimits::check_public_ip).map(|()| PublicRateLimited))
+    }
+}
+
+type IpCheck = fn(&RateLimits, &str) -> Result<RateLimitStatus, (RateLimitStatus, ApiError)>;
+
+/// Counts the request against one of the per-IP limits, and keeps the outcome for the
+/// `X-RateLimit-*` headers.
+fn limit_by_ip(req: &HttpRequest, check: IpCheck) -> Result<(), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let (status, outcome) = match check(&state.limits, &ip) {
+        Ok(status) => (status, Ok(())),
+        Err((status, error)) => (status, Err(error)),
+    };
+    req.extensions_mut().insert(status);
+    outcome
 }

@@ -26,6 +26,13 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// Requests per minute per client IP on `/v1/auth/*`.
     pub auth_rate_limit_per_minute: u32,
+    /// Requests per minute per client IP on the public endpoints (catalog, quotes, webhooks).
+    pub public_rate_limit_per_minute: u32,
+    /// The origin every URL the API returns starts with (`APINFER_PUBLIC_BASE_URL`); in
+    /// development it defaults to `http://` + the listen address.
+    pub public_base_url: Option<String>,
+    /// How long a signed image URL stays valid.
+    pub image_url_ttl_seconds: u64,
     /// Accept webhook URLs on loopback/private addresses.
     pub allow_private_webhooks: bool,
     /// How long a hold may stay unresolved before the sweeper releases it.
@@ -55,6 +62,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// The origin of every URL the API returns: `APINFER_PUBLIC_BASE_URL`, else the listen address.
+    pub fn base_url(&self) -> String {
+        self.public_base_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
     /// The webhook backoff base as a duration.
     pub fn webhook_backoff_base(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.webhook_backoff_base_ms)
@@ -101,6 +113,9 @@ struct FileConfig {
     rate_limit_per_second: Option<u32>,
     rate_limit_burst: Option<u32>,
     auth_rate_limit_per_minute: Option<u32>,
+    public_rate_limit_per_minute: Option<u32>,
+    public_base_url: Option<String>,
+    image_url_ttl_seconds: Option<u64>,
     allow_private_webhooks: Option<bool>,
     hold_timeout_seconds: Option<u64>,
     max_body_bytes: Option<usize>,
@@ -141,6 +156,9 @@ impl Config {
             rate_limit_per_second: 50,
             rate_limit_burst: 100,
             auth_rate_limit_per_minute: 30,
+            public_rate_limit_per_minute: 600,
+            public_base_url: None,
+            image_url_ttl_seconds: 3600,
             allow_private_webhooks: false,
             hold_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,
@@ -199,6 +217,12 @@ impl Config {
         config.auth_rate_limit_per_minute = parse_env("AUTH_RATE_LIMIT_PER_MINUTE")?
             .or(file.auth_rate_limit_per_minute)
             .unwrap_or(config.auth_rate_limit_per_minute);
+        config.public_rate_limit_per_minute = parse_env("PUBLIC_RATE_LIMIT_PER_MINUTE")?
+            .or(file.public_rate_limit_per_minute)
+            .unwrap_or(config.public_rate_limit_per_minute);
+        config.public_base_url = env("PUBLIC_BASE_URL").or(file.public_base_url);
+        config.image_url_ttl_seconds =
+            parse_env("IMAGE_URL_TTL_SECONDS")?.or(file.image_url_ttl_seconds).unwrap_or(config.image_url_ttl_seconds);
         config.allow_private_webhooks =
             parse_env("ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks).unwrap_or(false);
         config.hold_timeout_seconds =
@@ -244,7 +268,11 @@ impl Config {
 
     /// Checks the values that would otherwise fail obscurely later.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 || self.auth_rate_limit_per_minute == 0 {
+        if self.rate_limit_per_second == 0
+            || self.rate_limit_burst == 0
+            || self.auth_rate_limit_per_minute == 0
+            || self.public_rate_limit_per_minute == 0
+        {
             bail!("rate limits must be positive");
         }
         if self.session_ttl_seconds <= 0 || self.hold_timeout_seconds == 0 || self.db_pool_size == 0 {
@@ -256,6 +284,17 @@ impl Config {
                 "APINFER_SQLITE_WAL_RESTART_PAGES must be below {}, where SQLite checkpoints on every commit",
                 apinfer_core::db::AUTOCHECKPOINT_PAGES
             );
+        }
+        if let Some(base) = &self.public_base_url {
+            let origin = base.strip_prefix("https://").or_else(|| base.strip_prefix("http://"));
+            if origin.is_none_or(|rest| rest.is_empty() || rest.contains(['?', '#']) || rest.ends_with('/')) {
+                bail!("APINFER_PUBLIC_BASE_URL must be an origin such as https://api.example.com (no trailing slash)");
+            }
+        } else if self.environment == Environment::Production {
+            bail!("APINFER_PUBLIC_BASE_URL is required in production (APINFER_ENV=production)");
+        }
+        if self.image_url_ttl_seconds == 0 {
+            bail!("APINFER_IMAGE_URL_TTL_SECONDS must be positive");
         }
         if self.jwt_secret.expose_secret().len() < 16 {
             bail!("the JWT secret must be at least 16 characters");

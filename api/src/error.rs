@@ -26,6 +26,7 @@ pub enum ErrorKind {
     PermissionDenied,
     NotFound,
     MethodNotAllowed,
+    UnsupportedMediaType,
     Conflict,
     IdempotencyConflict,
     InsufficientCredits,
@@ -46,6 +47,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorKind::Conflict | ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
             ErrorKind::InsufficientCredits | ErrorKind::PaymentFailed => StatusCode::PAYMENT_REQUIRED,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -61,7 +63,8 @@ impl ErrorKind {
             ErrorKind::InvalidRequest
             | ErrorKind::Unprocessable
             | ErrorKind::PayloadTooLarge
-            | ErrorKind::MethodNotAllowed => "invalid_request",
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::UnsupportedMediaType => "invalid_request",
             ErrorKind::AuthenticationRequired => "authentication_required",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::NotFound => "not_found",
@@ -86,6 +89,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Seconds to wait, for 429 (`Retry-After`).
     pub retry_after: Option<u64>,
+    /// The methods the path allows, for 405 (`Allow`).
+    pub allow: Option<String>,
     /// The cause, logged for 5xx, never shown.
     pub source: Option<anyhow::Error>,
     /// The generation a failure is about (502 `upstream_error`).
@@ -105,6 +110,7 @@ pub struct ErrorDetail {
     /// `conflict`, `idempotency_conflict`, `insufficient_credits`, `payment_failed`,
     /// `rate_limited`, `upstream_error`, `unavailable` or `internal`.
     #[serde(rename = "type")]
+    #[schema(value_type = crate::routes::enums::ErrorType)]
     pub error_type: String,
     /// Finer reason, e.g. `card_declined`, `refund_window_expired`, `spend_limit_exceeded`.
     pub code: String,
@@ -127,6 +133,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             retry_after: None,
+            allow: None,
             source: None,
             generation_id: None,
         }
@@ -215,6 +222,9 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.as_str()));
+        }
         response.json(self.body())
     }
 }
@@ -255,6 +265,7 @@ pub fn from_framework_status(status: StatusCode, detail: &str) -> ApiError {
         StatusCode::NOT_FOUND => (ErrorKind::NotFound, "route_not_found"),
         StatusCode::METHOD_NOT_ALLOWED => (ErrorKind::MethodNotAllowed, "method_not_allowed"),
         StatusCode::PAYLOAD_TOO_LARGE => (ErrorKind::PayloadTooLarge, "payload_too_large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorKind::UnsupportedMediaType, "unsupported_media_type"),
         StatusCode::UNAUTHORIZED => (ErrorKind::AuthenticationRequired, "invalid_token"),
         s if s.is_server_error() => (ErrorKind::Internal, "internal_error"),
         _ => (ErrorKind::InvalidRequest, "invalid_request"),

@@ -19,22 +19,42 @@ Errors have the shape `{\"error\": {\"type\", \"code\", \"message\", \"param\", 
 Every POST that creates or spends honours an `Idempotency-Key` header (replayed for 24 h, \
 `Idempotent-Replayed: true`), except `POST /v1/api-keys`, whose secret is never stored. \
 Lists take `limit` (1–100, default 20) and `cursor`, and answer `{data, has_more, next_cursor}`, newest first. \
-Authenticated requests are rate limited per API key or session (`X-RateLimit-Limit`, `X-RateLimit-Remaining`, \
-429 with `Retry-After`); `/v1/auth/*` is also limited per client IP. Request bodies over 64 KiB (configurable) answer 413.",
-        license(name = "Apache-2.0"),
+Authenticated requests are rate limited per API key or session, public ones per client IP, and `/v1/auth/*` \
+also per client IP against password guessing: every limited response carries `X-RateLimit-Limit`, \
+`X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds), and a 429 `Retry-After`. \
+Request bodies are JSON (`Content-Type: application/json`; anything else answers 415). \
+A wrong method answers 405 with `Allow`. Browsers may call the API from any origin with a bearer token \
+(CORS, no credentials). Every response carries `X-Request-Id` (the client's own when it sends a sane one). \
+Generated image URLs are signed and work without the `Authorization` header until they expire (an hour by default). \
+Request bodies over 64 KiB (configurable) answer 413.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&BearerAuth),
+    // Enums that only query parameters use are not collected from the handlers.
+    components(schemas(
+        crate::routes::enums::QualityInput,
+        crate::routes::enums::GroupBy,
+        crate::routes::enums::ExportFormat,
+        crate::routes::enums::TransactionType,
+    )),
     tags(
         (name = "auth", description = "Sign up and log in"),
-        (name = "account", description = "The caller and their accounts"),
+        (name = "me", description = "The caller: user, account, role, memberships"),
+        (name = "account", description = "The account the caller acts for"),
+        (name = "members", description = "Members of family and business accounts"),
         (name = "api_keys", description = "API keys"),
-        (name = "catalog", description = "Packages, models and prices"),
+        (name = "packages", description = "Credit packages on sale"),
+        (name = "models", description = "Image models and their prices (OpenAI-compatible listing)"),
+        (name = "pricing", description = "Price quotes"),
         (name = "balance", description = "The credit balance"),
         (name = "transactions", description = "The credit ledger"),
         (name = "generations", description = "Image generations, charged per model, quality and count"),
-        (name = "usage", description = "Usage analytics and notifications"),
+        (name = "images", description = "OpenAI-compatible image generation"),
+        (name = "usage", description = "Usage analytics"),
+        (name = "notifications", description = "Low-balance and automatic top-up notifications"),
         (name = "settings", description = "Low-balance alerts and automatic top-up"),
         (name = "purchases", description = "Buying credit packages, and refunds of unused credits"),
+        (name = "refunds", description = "Refunds of unused credits"),
         (name = "payment_methods", description = "Saved cards"),
         (name = "webhooks", description = "Signed events from payment providers"),
         (name = "admin", description = "apinfer administration"),
@@ -54,15 +74,21 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The full document.
-pub fn document() -> OpenApiDoc {
-    static DOC: OnceLock<OpenApiDoc> = OnceLock::new();
-    DOC.get_or_init(|| crate::startup::route_table(actix_web::App::new()).1).clone()
+/// The full document: what the route table describes, with the shared conventions applied
+/// (see [`crate::openapi_conventions`]). Kept as JSON data, in utoipa's key order.
+pub fn document() -> &'static serde_json::Value {
+    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let described: OpenApiDoc = crate::startup::route_table(actix_web::App::new()).1;
+        // The document is plain data built by utoipa; serializing it cannot fail.
+        let mut doc = serde_json::to_value(described).expect("the OpenAPI document serializes");
+        crate::openapi_conventions::apply(&mut doc);
+        doc
+    })
 }
 
 /// The document as YAML (what `apinfer openapi` prints and `openapi.yaml` holds).
-pub fn yaml() -> String {
+pub fn yaml() -> &'static str {
     static YAML: OnceLock<String> = OnceLock::new();
-    // The document is plain data built by utoipa; serializing it cannot fail.
-    YAML.get_or_init(|| document().to_yaml().expect("the OpenAPI document serializes to YAML")).clone()
+    YAML.get_or_init(|| serde_yaml::to_string(document()).expect("JSON data serializes to YAML"))
 }

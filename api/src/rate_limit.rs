@@ -1,4 +1,5 @@
-//! Rate limits (governor, GCRA): per API key or session, and per client IP on `/v1/auth/*`.
+//! Rate limits (governor, GCRA): per API key or session, per client IP on `/v1/auth/*` (against
+//! password guessing), and per client IP on the public endpoints (catalog, quotes, webhooks).
 //! Keyed state is pruned by [`RateLimits::prune`], called periodically, so memory stays
 //! bounded by the number of recently active clients.
 
@@ -20,6 +21,8 @@ type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, S
 pub struct RateLimitStatus {
     pub limit: u32,
     pub remaining: u32,
+    /// Seconds until the allowance is whole again (`X-RateLimit-Reset`).
+    pub reset: u64,
 }
 
 pub struct RateLimits {
@@ -27,6 +30,8 @@ pub struct RateLimits {
     per_client_burst: u32,
     auth_per_ip: Keyed,
     auth_per_minute: u32,
+    public_per_ip: Keyed,
+    public_per_minute: u32,
     clock: DefaultClock,
 }
 
@@ -39,11 +44,14 @@ impl RateLimits {
         let per_client =
             Quota::per_second(nonzero(config.rate_limit_per_second)).allow_burst(nonzero(config.rate_limit_burst));
         let auth = Quota::per_minute(nonzero(config.auth_rate_limit_per_minute));
+        let public = Quota::per_minute(nonzero(config.public_rate_limit_per_minute));
         RateLimits {
             per_client: RateLimiter::keyed(per_client).with_middleware::<StateInformationMiddleware>(),
             per_client_burst: config.rate_limit_burst,
             auth_per_ip: RateLimiter::keyed(auth).with_middleware::<StateInformationMiddleware>(),
             auth_per_minute: config.auth_rate_limit_per_minute,
+            public_per_ip: RateLimiter::keyed(public).with_middleware::<StateInformationMiddleware>(),
+            public_per_minute: config.public_rate_limit_per_minute,
             clock: DefaultClock::default(),
         }
     }
@@ -58,6 +66,11 @@ impl RateLimits {
         Self::check(&self.auth_per_ip, &self.clock, self.auth_per_minute, ip)
     }
 
+    /// Counts one request to a public endpoint from a client IP.
+    pub fn check_public_ip(&self, ip: &str) -> Result<RateLimitStatus, (RateLimitStatus, ApiError)> {
+        Self::check(&self.public_per_ip, &self.clock, self.public_per_minute, ip)
+    }
+
     fn check(
         limiter: &Keyed,
         clock: &DefaultClock,
@@ -65,11 +78,18 @@ impl RateLimits {
         key: &str,
     ) -> Result<RateLimitStatus, (RateLimitStatus, ApiError)> {
         match limiter.check_key(&key.to_string()) {
-            Ok(snapshot) => Ok(RateLimitStatus { limit, remaining: snapshot.remaining_burst_capacity() }),
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                // Each used unit of the burst comes back after one replenish interval.
+                let used = limit.saturating_sub(remaining);
+                let reset = snapshot.quota().replenish_interval().saturating_mul(used);
+                Ok(RateLimitStatus { limit, remaining, reset: whole_seconds(reset) })
+            }
             Err(not_until) => {
                 let wait: Duration = not_until.wait_time_from(clock.now());
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                Err((RateLimitStatus { limit, remaining: 0 }, ApiError::rate_limited(seconds)))
+                let full = not_until.quota().replenish_interval().saturating_mul(limit);
+                let status = RateLimitStatus { limit, remaining: 0, reset: whole_seconds(full.max(wait)) };
+                Err((status, ApiError::rate_limited(whole_seconds(wait))))
             }
         }
     }
@@ -80,10 +100,17 @@ impl RateLimits {
         self.per_client.shrink_to_fit();
         self.auth_per_ip.retain_recent();
         self.auth_per_ip.shrink_to_fit();
+        self.public_per_ip.retain_recent();
+        self.public_per_ip.shrink_to_fit();
     }
 
     /// Clients currently tracked (for tests of bounded memory).
     pub fn tracked(&self) -> usize {
-        self.per_client.len() + self.auth_per_ip.len()
+        self.per_client.len() + self.auth_per_ip.len() + self.public_per_ip.len()
     }
+}
+
+/// A duration in whole seconds, rounded up.
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }

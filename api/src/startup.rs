@@ -54,10 +54,15 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 }
 
 /// [`build`] with an injected clock (tests travel in time with it).
-pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
     let pool = open_database(&config).await?;
     let listener = TcpListener::bind(&config.addr).with_context(|| format!("binding {}", config.addr))?;
-    let port = listener.local_addr()?.port();
+    let local = listener.local_addr()?;
+    let port = local.port();
+    if config.public_base_url.is_none() {
+        // Development default: the address actually bound (port 0 becomes the real port).
+        config.public_base_url = Some(format!("http://{local}"));
+    }
     let state = web::Data::new(AppState {
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
@@ -67,6 +72,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes: crate::group_commit::GroupCommit::new(pool.clone()),
         stored_blobs: crate::generation::StoredBlobs::default(),
+        image_urls: crate::image_urls::ImageUrls::new(&config),
         pool,
         clock,
         config,
@@ -128,20 +134,15 @@ pub fn app(
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 ApiError::invalid("invalid_parameter", format!("invalid path: {e}"), None).into()
             }));
-    let (app, doc) = route_table(base);
-    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
-        .route(
-            "/docs",
-            web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }),
-        )
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::new(
-                crate::error::ErrorKind::NotFound,
-                "route_not_found",
-                "no route matches this path",
-            ))
-        }))
-        .wrap(from_fn(crate::telemetry::middleware))
+    let (app, _) = route_table(base);
+    app.service(
+        SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", crate::openapi::document().clone()),
+    )
+    .route("/docs", web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }))
+    .default_service(web::to(crate::http::fallback))
+    .wrap(crate::http::cors())
+    .wrap(from_fn(crate::http::rules))
+    .wrap(from_fn(crate::telemetry::middleware))
 }
 
 /// On SQLite, checkpoints the WAL five times a second off the request path, so that the

@@ -30,6 +30,8 @@ pub struct AppState {
     pub key_cache: KeyCache,
     /// Batches contending money transactions (generation holds and captures) into one commit.
     pub writes: GroupCommit,
+    /// Builds and checks the signed URLs of generated images.
+    pub image_urls: crate::image_urls::ImageUrls,
     /// Image blobs this process knows are stored.
     pub stored_blobs: crate::generation::StoredBlobs,
 }

@@ -1,7 +1,7 @@
 //! Request ids, structured logs, metrics and response headers, in one middleware that wraps
 //! every request.
 //!
-//! Each request gets an id (`req_...`), available to any code it runs as
+//! Each request gets an id (`req_...`, or the client's own `X-Request-Id` when sane), available to any code it runs as
 //! [`current_request_id`] and returned in `X-Request-Id`. Error responses that did not come
 //! from [`ApiError`] (framework rejections, unknown routes) are rewritten into the contract's
 //! error shape here, so every error a client sees has one shape.
@@ -42,7 +42,12 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let request_id = format!("req_{}", apinfer_core::ids::random_base62(20));
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_sane_request_id(v))
+        .map_or_else(|| format!("req_{}", apinfer_core::ids::random_base62(20)), str::to_owned);
     let started = Instant::now();
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -72,11 +77,18 @@ pub async fn middleware(
     if let Some(limit) = limit {
         headers.insert(HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(limit.limit));
         headers.insert(HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(limit.remaining));
+        headers.insert(HeaderName::from_static("x-ratelimit-reset"), HeaderValue::from(limit.reset));
     }
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), route = %route, elapsed_ms = elapsed.as_secs_f64() * 1e3, "served");
     });
     Ok(res)
+}
+
+/// A client's own `X-Request-Id` is kept when it is 1–128 visible ASCII characters (so it
+/// cannot split a log line or a header); otherwise the server makes one.
+fn is_sane_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Rewrites a framework error response into the contract's error body.

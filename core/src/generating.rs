@@ -19,6 +19,9 @@ use crate::{Credits, Error, Result};
 /// Longest accepted prompt, in characters.
 pub const MAX_PROMPT_CHARS: usize = 4000;
 
+/// The size of a generation that names none (or `auto`), where the model has it.
+pub const DEFAULT_SIZE: &str = "1024x1024";
+
 /// A validated request for images.
 pub struct GenerationRequest<'a> {
     pub account_id: &'a AccountId,
@@ -68,7 +71,18 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Pre
         Ok(_) | Err(Error::NotFound(_)) => return Err(Error::NotFound("model")),
         Err(e) => return Err(e),
     };
-    let size = request.size.unwrap_or("1024x1024");
+    // `auto` (as OpenAI's SDKs send it) and no size mean the model's default: 1024x1024 where
+    // it has it, else its first size.
+    let size = match request.size {
+        Some("auto") | None => model
+            .sizes
+            .iter()
+            .map(String::as_str)
+            .find(|s| *s == DEFAULT_SIZE)
+            .or(model.sizes.first().map(String::as_str))
+            .unwrap_or(DEFAULT_SIZE),
+        Some(size) => size,
+    };
     let (width, height) = parse_size(size).filter(|_| model.sizes.iter().any(|s| s == size)).ok_or_else(|| {
         Error::invalid("invalid_size", format!("size must be one of {}", model.sizes.join(", ")), "size")
     })?;

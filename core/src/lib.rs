@@ -15,6 +15,7 @@ pub mod payments;
 pub mod pricing;
 pub mod purchasing;
 pub mod signature;
+pub mod signed_url;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};

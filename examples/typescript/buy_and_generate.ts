@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const [packageId = "basic", prompt = "a lighthouse at dawn, watercolor", output = "image.png"] = process.argv.slice(2);
   const client = new Apinfer(); // APINFER_API_KEY, APINFER_BASE_URL
 
-  const quote = await client.catalog.quote({ model: "qwen-image", quality: "standard", n: 1 });
+  const quote = await client.pricing.quote({ model: "qwen-image", quality: "standard", n: 1 });
   console.log(`one image costs ${quote.total_credits} credits`);
 
   // One idempotency key for the purchase: re-running after a crash never buys twice.
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const generation = await client.generations.create({ model: "qwen-image", prompt, size: "512x512" });
   console.log(`generation ${generation.id}: ${generation.status}, charged ${generation.credits_charged} credits`);
 
-  const png = await client.generations.image(generation.id, 0);
+  const png = await client.generations.downloadImage(generation.id, 0);
   await writeFile(output, png);
   const balance = await client.balance.retrieve();
   console.log(`saved ${png.length} bytes to ${output}; ${balance.available} credits left`);

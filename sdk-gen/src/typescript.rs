@@ -13,6 +13,7 @@ use crate::{GeneratedFile, REGENERATE_COMMAND};
 const TEMPLATES: &[Template] = &[
     ("package.json", include_str!("../templates/typescript/package.json.j2")),
     ("tsconfig.json", include_str!("../templates/typescript/tsconfig.json.j2")),
+    ("tsconfig.cjs.json", include_str!("../templates/typescript/tsconfig.cjs.json.j2")),
     ("README.md", include_str!("../templates/typescript/README.md.j2")),
     ("index.ts", include_str!("../templates/typescript/index.ts.j2")),
     ("version.ts", include_str!("../templates/typescript/version.ts.j2")),
@@ -153,6 +154,7 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>> {
     let files = [
         ("package.json", "typescript/package.json"),
         ("tsconfig.json", "typescript/tsconfig.json"),
+        ("tsconfig.cjs.json", "typescript/tsconfig.cjs.json"),
         ("README.md", "typescript/README.md"),
         ("index.ts", "typescript/src/index.ts"),
         ("version.ts", "typescript/src/version.ts"),
@@ -164,7 +166,8 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>> {
     ];
     let mut out =
         files.iter().map(|(template, path)| render::render(&env, template, path, &ctx)).collect::<Result<Vec<_>>>()?;
-    out.push(GeneratedFile { path: "typescript/.gitignore".into(), contents: "dist/\nnode_modules/\n".into() });
+    // dist/ is committed: users install the package without TypeScript (see the README).
+    out.push(GeneratedFile { path: "typescript/.gitignore".into(), contents: "node_modules/\n".into() });
     Ok(out)
 }
 

@@ -283,7 +283,7 @@ fn tsc() -> Option<PathBuf> {
         std::fs::write(tools.join("package.json"), "{\"private\": true}\n").expect("package.json");
         run(
             Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--silent", "typescript@5.9"])
+                .args(["install", "--no-audit", "--no-fund", "--silent", "typescript@5.9.3"])
                 .current_dir(&tools),
             "npm install typescript",
         );
@@ -307,16 +307,49 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Builds the TypeScript SDK into `<dir>/node_modules/apinfer` (as `npm install` would), then
-/// compiles `sources` with `tsc --strict` against it; the compiled entry point (first source).
-fn compile_typescript(name: &str, sources: &[PathBuf]) -> Option<PathBuf> {
-    let tsc = tsc()?;
+/// Every file under `dir`, by path relative to it.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("readable") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("under the root").to_path_buf();
+                out.insert(rel, std::fs::read(&path).expect("readable"));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// An empty project directory with the TypeScript SDK installed exactly as its README says
+/// (`npm install <path to sdks/typescript>`): no TypeScript, nothing built on install.
+fn npm_project(name: &str, module_type: &str) -> Option<PathBuf> {
+    require("node", has_tool("node"))?;
+    require("npm", has_tool("npm"))?;
     let dir = setup_dir().join(format!("ts-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
-    let package = dir.join("node_modules").join("apinfer");
-    copy_dir(&workspace().join("sdks").join("typescript"), &package);
-    run(Command::new(&tsc).arg("-p").arg(&package), "tsc -p sdks/typescript");
-    std::fs::write(dir.join("package.json"), "{\"private\": true, \"type\": \"module\"}\n").expect("package.json");
+    std::fs::create_dir_all(&dir).expect("a project dir");
+    std::fs::write(dir.join("package.json"), format!("{{\"private\": true, \"type\": \"{module_type}\"}}\n"))
+        .expect("package.json");
+    run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent"])
+            .arg(workspace().join("sdks").join("typescript"))
+            .current_dir(&dir),
+        "npm install ./sdks/typescript",
+    );
+    Some(dir)
+}
+
+/// Installs the TypeScript SDK into a fresh project (as its README says), then compiles
+/// `sources` with `tsc --strict` against it; the compiled entry point (first source).
+fn compile_typescript(name: &str, sources: &[PathBuf]) -> Option<PathBuf> {
+    let tsc = tsc()?;
+    let dir = npm_project(name, "module")?;
     let mut copied = Vec::new();
     for src in sources {
         let dest = dir.join(src.file_name().expect("a file name"));
@@ -372,6 +405,61 @@ fn typescript_sdk_against_a_real_server() {
     e2e_env(&mut cmd, &main, &limited);
     let out = run(&mut cmd, "typescript SDK e2e");
     assert!(out.contains("typescript e2e: all checks passed"));
+}
+
+/// The committed `dist/` (what users install: ESM, CommonJS and types) is exactly what the
+/// package's own build makes of the committed sources with the pinned TypeScript.
+#[test]
+fn typescript_dist_is_built_from_the_committed_sources() {
+    let Some(tsc) = tsc() else { return };
+    let committed = workspace().join("sdks").join("typescript");
+    let fresh = tempfile::tempdir().expect("a temp dir");
+    copy_dir(&committed, fresh.path());
+    let tsc_dir = tsc.parent().expect("a bin dir").to_path_buf();
+    let path = format!("{}:{}", tsc_dir.display(), std::env::var("PATH").unwrap_or_default());
+    run(
+        Command::new("npm").args(["run", "--silent", "build"]).env("PATH", path).current_dir(fresh.path()),
+        "npm run build",
+    );
+    let (built, have) = (files_under(&fresh.path().join("dist")), files_under(&committed.join("dist")));
+    let stale: Vec<String> = built
+        .keys()
+        .chain(have.keys())
+        .filter(|p| built.get(*p) != have.get(*p))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "sdks/typescript/dist is stale ({stale:?}); rebuild: cd sdks/typescript && npm install && npm run build"
+    );
+}
+
+/// `npm install ./sdks/typescript` in an empty project, with no TypeScript anywhere, gives a
+/// package that works from an ES module and from CommonJS.
+#[test]
+fn typescript_sdk_installs_and_runs_from_esm_and_commonjs() {
+    let Some(esm) = npm_project("esm", "module") else { return };
+    let Some(cjs) = npm_project("cjs", "commonjs") else { return };
+    let Some((main, _limited)) = servers() else { return };
+    let (key, _account) = user_with_key(&main, "node@example.com", "10");
+    let script = |import: &str| {
+        format!(
+            "{import}\n\
+             const client = new Apinfer({{ baseURL: process.env.APINFER_BASE_URL, apiKey: process.env.APINFER_API_KEY }});\n\
+             client.packages.list().then(async (packages) => {{\n\
+               const balance = await client.balance.retrieve();\n\
+               console.log(`packages=${{packages.data.length}} available=${{balance.available}}`);\n\
+             }}).catch((e) => {{ console.error(e); process.exit(1); }});\n"
+        )
+    };
+    std::fs::write(esm.join("main.js"), script("import { Apinfer } from \"apinfer\";")).expect("main.js");
+    std::fs::write(cjs.join("main.js"), script("const { Apinfer } = require(\"apinfer\");")).expect("main.js");
+    for dir in [esm, cjs] {
+        let mut node = Command::new("node");
+        node.arg("main.js").current_dir(&dir).env("APINFER_BASE_URL", &main.url).env("APINFER_API_KEY", &key);
+        let out = run(&mut node, &format!("node {}", dir.display()));
+        assert!(out.contains("packages=3 available=10"), "{out}");
+    }
 }
 
 #[test]

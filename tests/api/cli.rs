@@ -63,11 +63,23 @@ fn production_refuses_to_start_without_secrets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // With its secrets it gets past configuration (here: `migrate`, which exits when done).
+    // Image URLs come from the configured origin, never from request headers: production
+    // names the missing setting.
+    let no_base = apinfer()
+        .env("APINFER_ENV", "production")
+        .env("APINFER_JWT_SECRET", "a-production-secret-of-some-length")
+        .env("APINFER_PAYMENTS_WEBHOOK_SECRET", "another-production-secret-value")
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(!no_base.status.success());
+    assert!(String::from_utf8_lossy(&no_base.stderr).contains("APINFER_PUBLIC_BASE_URL"));
+    // With its settings it gets past configuration (here: `migrate`, which exits when done).
     let ok = apinfer()
         .env("APINFER_ENV", "production")
         .env("APINFER_JWT_SECRET", "a-production-secret-of-some-length")
         .env("APINFER_PAYMENTS_WEBHOOK_SECRET", "another-production-secret-value")
+        .env("APINFER_PUBLIC_BASE_URL", "https://api.example.com")
         .args(["migrate", "--database-url", &url])
         .output()
         .unwrap();

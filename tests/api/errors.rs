@@ -8,9 +8,9 @@ async fn every_error_has_the_contract_shape(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     app.get("/v1/no-such-thing", Some(&ada.token)).await.expect_error(404, "not_found", "route_not_found");
     app.request(Method::PUT, "/v1/balance", Some(&ada.token), None, &[]).await.expect_error(
-        404,
-        "not_found",
-        "route_not_found",
+        405,
+        "invalid_request",
+        "method_not_allowed",
     );
     // Malformed JSON.
     let res = app

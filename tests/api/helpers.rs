@@ -145,6 +145,7 @@ impl TestApp {
         config.rate_limit_per_second = 10_000;
         config.rate_limit_burst = 10_000;
         config.auth_rate_limit_per_minute = 10_000;
+        config.public_rate_limit_per_minute = 10_000;
         config.db_pool_size = 8;
         // Background workers run often so tests see their effects quickly; webhook receivers
         // in tests listen on loopback, which production refuses by default.

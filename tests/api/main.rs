@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP against the real application, on SQLite and PostgreSQL.
 
 mod helpers;
+mod http;
 
 mod admin;
 mod alerts;

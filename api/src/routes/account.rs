@@ -35,7 +35,7 @@ pub struct AccountView {
     pub id: String,
     /// `personal` (default), `family` or `business`.
     #[serde(rename = "type")]
-    #[schema(example = "personal")]
+    #[schema(value_type = super::enums::AccountType, example = "personal")]
     pub account_type: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -57,6 +57,7 @@ impl From<Account> for AccountView {
 pub struct MembershipView {
     pub account: AccountView,
     /// `owner`, `admin` or `member`.
+    #[schema(value_type = super::enums::Role)]
     pub role: String,
 }
 
@@ -72,6 +73,7 @@ pub struct MeView {
     pub user: UserView,
     pub account: AccountView,
     /// The user's role in `account`: `owner`, `admin` or `member`.
+    #[schema(value_type = super::enums::Role)]
     pub role: String,
     /// Every account the user belongs to.
     pub accounts: Vec<MembershipView>,
@@ -80,7 +82,7 @@ pub struct MeView {
 }
 
 /// Who am I: the user, the account the token acts for, and all the user's accounts.
-#[utoipa::path(tag = "account", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "me", operation_id = "me_retrieve", security(("bearer" = [])), responses(
     (status = 200, description = "The caller", body = MeView),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
 ))]
@@ -105,7 +107,7 @@ pub async fn me(caller: Caller, state: web::Data<AppState>) -> Result<HttpRespon
 }
 
 /// The account the token acts for.
-#[utoipa::path(tag = "account", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "account", operation_id = "account_retrieve", security(("bearer" = [])), responses(
     (status = 200, description = "The account", body = AccountView),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
 ))]

@@ -40,7 +40,7 @@ fn account_id(id: &str) -> Result<AccountId, ApiError> {
 
 /// Add or remove credits with a reason (ledger type `adjustment`; honours `Idempotency-Key`).
 /// Adjustments are not purchase lots: they are never refundable.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = AdjustmentRequest,
+#[utoipa::path(tag = "admin", operation_id = "admin_create_adjustment", security(("bearer" = [])), request_body = AdjustmentRequest,
     params(("id" = String, Path, description = "`acct_...`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "The ledger entry", body = TransactionView),
@@ -81,12 +81,12 @@ pub async fn create_adjustment(
 pub struct UpdateAccountRequest {
     /// `personal`, `family` or `business`.
     #[serde(rename = "type")]
-    #[schema(example = "family")]
+    #[schema(value_type = super::enums::AccountType, example = "family")]
     pub account_type: String,
 }
 
 /// Change an account's type (family/business accounts are "available upon request").
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UpdateAccountRequest,
+#[utoipa::path(tag = "admin", operation_id = "admin_update_account", security(("bearer" = [])), request_body = UpdateAccountRequest,
     params(("id" = String, Path, description = "`acct_...`")),
     responses(
         (status = 200, description = "The account", body = AccountView),
@@ -125,6 +125,7 @@ pub struct CreateModelRequest {
     pub id: String,
     pub name: String,
     /// `basic`, `standard` or `premium`.
+    #[schema(value_type = super::enums::Tier)]
     pub tier: String,
     /// Must lie within the tier's range.
     #[schema(value_type = String, format = "decimal", example = "0.5")]
@@ -147,7 +148,7 @@ pub struct UpdateModelRequest {
 }
 
 /// All models, including inactive ones.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "admin", operation_id = "admin_list_models", security(("bearer" = [])), responses(
     (status = 200, description = "Models", body = ModelList),
     (status = 403, description = "Not an apinfer admin", body = ErrorBody),
 ))]
@@ -156,6 +157,7 @@ pub async fn list_models(caller: Caller, state: web::Data<AppState>) -> Result<H
     caller.require_platform_admin()?;
     let models = state.db(|conn| catalog::list_models(conn, true)).await?;
     Ok(HttpResponse::Ok().json(ModelList {
+        object: "list",
         data: models.into_iter().map(ModelView::from).collect(),
         has_more: false,
         next_cursor: None,
@@ -163,7 +165,7 @@ pub async fn list_models(caller: Caller, state: web::Data<AppState>) -> Result<H
 }
 
 /// Add a model.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = CreateModelRequest, responses(
+#[utoipa::path(tag = "admin", operation_id = "admin_create_model", security(("bearer" = [])), request_body = CreateModelRequest, responses(
     (status = 201, description = "The model", body = ModelView),
     (status = 400, description = "Invalid id, name, tier or sizes", body = ErrorBody),
     (status = 403, description = "Not an apinfer admin", body = ErrorBody),
@@ -193,7 +195,7 @@ pub async fn create_model(
 }
 
 /// Change a model's name, tier, price, sizes or availability.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UpdateModelRequest,
+#[utoipa::path(tag = "admin", operation_id = "admin_update_model", security(("bearer" = [])), request_body = UpdateModelRequest,
     params(("id" = String, Path, description = "Model id")),
     responses(
         (status = 200, description = "The model", body = ModelView),
@@ -250,7 +252,7 @@ pub struct UpdatePackageRequest {
 }
 
 /// All packages, including inactive ones.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "admin", operation_id = "admin_list_packages", security(("bearer" = [])), responses(
     (status = 200, description = "Packages", body = PackageList),
     (status = 403, description = "Not an apinfer admin", body = ErrorBody),
 ))]
@@ -266,7 +268,7 @@ pub async fn list_packages(caller: Caller, state: web::Data<AppState>) -> Result
 }
 
 /// Add a package.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = CreatePackageRequest, responses(
+#[utoipa::path(tag = "admin", operation_id = "admin_create_package", security(("bearer" = [])), request_body = CreatePackageRequest, responses(
     (status = 201, description = "The package", body = PackageView),
     (status = 400, description = "Invalid field", body = ErrorBody),
     (status = 403, description = "Not an apinfer admin", body = ErrorBody),
@@ -294,7 +296,7 @@ pub async fn create_package(
 }
 
 /// Change a package.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = UpdatePackageRequest,
+#[utoipa::path(tag = "admin", operation_id = "admin_update_package", security(("bearer" = [])), request_body = UpdatePackageRequest,
     params(("id" = String, Path, description = "Package id")),
     responses(
         (status = 200, description = "The package", body = PackageView),
@@ -325,7 +327,7 @@ pub async fn update_package(
 
 /// Confirm that a bank transfer (or wallet payment) arrived: credits the purchase, once.
 /// Confirming a purchase already credited changes nothing.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "`pur_...`")),
+#[utoipa::path(tag = "admin", operation_id = "admin_confirm_purchase", security(("bearer" = [])), params(("id" = String, Path, description = "`pur_...`")),
     responses(
         (status = 200, description = "The purchase, succeeded", body = PurchaseView),
         (status = 403, description = "Not an apinfer admin", body = ErrorBody),
@@ -355,7 +357,7 @@ pub async fn confirm_purchase(
 }
 
 /// Mark a refund's money as arrived at the customer (`succeeded`).
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "`ref_...`")),
+#[utoipa::path(tag = "admin", operation_id = "admin_complete_refund", security(("bearer" = [])), params(("id" = String, Path, description = "`ref_...`")),
     responses(
         (status = 200, description = "The refund, succeeded", body = RefundView),
         (status = 403, description = "Not an apinfer admin", body = ErrorBody),

@@ -25,7 +25,7 @@ pub struct CreateApiKeyRequest {
     #[schema(example = "nightly batch")]
     pub name: String,
     /// What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
-    #[schema(example = json!(["balance:read", "generations:write"]))]
+    #[schema(value_type = Vec<super::enums::Scope>, example = json!(["balance:read", "generations:write"]))]
     pub scopes: Vec<String>,
     /// Most credits the key may spend in total; no limit when absent.
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
@@ -89,7 +89,7 @@ pub struct CreatedApiKey {
 list_view!(ApiKeyList, ApiKeyView, "A list of API keys.");
 
 /// Create an API key (owner or admin session).
-#[utoipa::path(tag = "api_keys", security(("bearer" = [])), request_body = CreateApiKeyRequest, responses(
+#[utoipa::path(tag = "api_keys", operation_id = "api_keys_create", security(("bearer" = [])), request_body = CreateApiKeyRequest, responses(
     (status = 201, description = "The key, with its secret", body = CreatedApiKey),
     (status = 400, description = "Invalid name, scopes, limit or expiry", body = ErrorBody),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
@@ -131,7 +131,7 @@ pub async fn create(
 }
 
 /// List the account's live API keys (never their secrets).
-#[utoipa::path(tag = "api_keys", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "api_keys", operation_id = "api_keys_list", security(("bearer" = [])), responses(
     (status = 200, description = "The keys, newest first", body = ApiKeyList),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
@@ -148,7 +148,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 /// Revoke an API key; it stops working at once.
-#[utoipa::path(tag = "api_keys", security(("bearer" = [])), params(("id" = String, Path, description = "`key_...`")), responses(
+#[utoipa::path(tag = "api_keys", operation_id = "api_keys_revoke", security(("bearer" = [])), params(("id" = String, Path, description = "`key_...`")), responses(
     (status = 200, description = "The revoked key", body = ApiKeyView),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),

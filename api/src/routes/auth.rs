@@ -91,7 +91,7 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 }
 
 /// Create a user with a personal account, and log them in.
-#[utoipa::path(tag = "auth", request_body = SignupRequest, responses(
+#[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = SignupRequest, responses(
     (status = 201, description = "User, account and session token", body = SignupResponse),
     (status = 400, description = "Invalid email, password or name", body = ErrorBody),
     (status = 409, description = "The email is taken", body = ErrorBody),
@@ -126,7 +126,7 @@ pub async fn signup(
 }
 
 /// Exchange email and password for a session token.
-#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+#[utoipa::path(tag = "auth", operation_id = "auth_login", request_body = LoginRequest, responses(
     (status = 200, description = "A session token", body = LoginResponse),
     (status = 401, description = "Wrong email or password", body = ErrorBody),
     (status = 404, description = "The user is not a member of `account_id`", body = ErrorBody),

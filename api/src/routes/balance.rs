@@ -45,7 +45,7 @@ impl From<Balance> for BalanceView {
 }
 
 /// The account's balance (scope `balance:read`).
-#[utoipa::path(tag = "balance", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "balance", operation_id = "balance_retrieve", security(("bearer" = [])), responses(
     (status = 200, description = "The balance", body = BalanceView),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
     (status = 403, description = "The key lacks `balance:read`", body = ErrorBody),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::views::{list_view, MoneyView};
+use crate::auth::PublicRateLimited;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -49,15 +50,24 @@ impl From<Package> for PackageView {
     }
 }
 
-/// An image model and its price.
+/// An image model and its price; also OpenAI's model object (`id`, `object`, `created`,
+/// `owned_by`), so OpenAI's SDKs can list and retrieve models.
 #[derive(Serialize, ToSchema)]
 pub struct ModelView {
     #[schema(example = "qwen-image")]
     pub id: String,
+    /// Always `model`.
+    #[schema(value_type = super::enums::ModelObject)]
+    pub object: &'static str,
+    /// When the model was added (unix seconds).
+    pub created: i64,
+    /// Who serves it: `apinfer`.
+    #[schema(example = "apinfer")]
+    pub owned_by: &'static str,
     #[schema(example = "Qwen-Image")]
     pub name: String,
     /// `basic` (0.1–1 credits per image), `standard` (1–5) or `premium` (5–20).
-    #[schema(example = "standard")]
+    #[schema(value_type = super::enums::Tier, example = "standard")]
     pub tier: String,
     /// Credits per image at standard quality, whatever the resolution.
     #[schema(value_type = String, format = "decimal", example = "1.75")]
@@ -76,6 +86,9 @@ impl From<Model> for ModelView {
     fn from(m: Model) -> Self {
         ModelView {
             id: m.id,
+            object: "model",
+            created: m.created_at.timestamp(),
+            owned_by: "apinfer",
             name: m.name,
             tier: m.tier.as_str().to_string(),
             credits_per_image: m.credits_per_image,
@@ -90,12 +103,24 @@ impl From<Model> for ModelView {
 }
 
 list_view!(PackageList, PackageView, "A list of credit packages.");
-list_view!(ModelList, ModelView, "A list of image models.");
+/// The image models: a list envelope that is also OpenAI's (`object: "list"`).
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    #[schema(value_type = super::enums::ListObject)]
+    pub object: &'static str,
+    /// The models.
+    pub data: Vec<ModelView>,
+    /// Always false: every model is on this page.
+    pub has_more: bool,
+    /// Always null.
+    pub next_cursor: Option<String>,
+}
 
 /// The credit packages on sale.
-#[utoipa::path(tag = "catalog", responses((status = 200, description = "Packages in price order", body = PackageList)))]
+#[utoipa::path(tag = "packages", operation_id = "packages_list", responses((status = 200, description = "Packages in price order", body = PackageList)))]
 #[get("/packages")]
-pub async fn packages(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn packages(_: PublicRateLimited, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let packages = state.db(|conn| catalog::list_packages(conn, false)).await?;
     Ok(HttpResponse::Ok().json(PackageList {
         data: packages.into_iter().map(PackageView::from).collect(),
@@ -105,15 +130,37 @@ pub async fn packages(state: web::Data<AppState>) -> Result<HttpResponse, ApiErr
 }
 
 /// The image models and their prices.
-#[utoipa::path(tag = "catalog", responses((status = 200, description = "Models", body = ModelList)))]
+#[utoipa::path(tag = "models", operation_id = "models_list", responses((status = 200, description = "Models", body = ModelList)))]
 #[get("/models")]
-pub async fn models(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn models(_: PublicRateLimited, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let models = state.db(|conn| catalog::list_models(conn, false)).await?;
     Ok(HttpResponse::Ok().json(ModelList {
+        object: "list",
         data: models.into_iter().map(ModelView::from).collect(),
         has_more: false,
         next_cursor: None,
     }))
+}
+
+/// One image model, by id (OpenAI's `models.retrieve` too).
+#[utoipa::path(tag = "models", operation_id = "models_retrieve",
+    params(("id" = String, Path, description = "The model id, e.g. `qwen-image`")),
+    responses(
+        (status = 200, description = "The model", body = ModelView),
+        (status = 404, description = "No such model", body = ErrorBody),
+    ))]
+#[get("/models/{id}")]
+pub async fn retrieve_model(
+    _: PublicRateLimited,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let model = state.db(move |conn| catalog::get_model(conn, &id)).await?;
+    if !model.active {
+        return Err(ApiError::not_found("model"));
+    }
+    Ok(HttpResponse::Ok().json(ModelView::from(model)))
 }
 
 /// What to price.
@@ -123,6 +170,7 @@ pub struct QuoteParams {
     /// Model id, e.g. `qwen-image`.
     pub model: String,
     /// `standard` (default), `high` (or `hd`) or `ultra`.
+    #[param(value_type = Option<super::enums::QualityInput>)]
     pub quality: Option<String>,
     /// Number of images, 1–10 (default 1).
     pub n: Option<u32>,
@@ -142,13 +190,17 @@ pub struct QuoteView {
 }
 
 /// Price a generation without making it.
-#[utoipa::path(tag = "catalog", params(QuoteParams), responses(
+#[utoipa::path(tag = "pricing", operation_id = "pricing_quote", params(QuoteParams), responses(
     (status = 200, description = "The price", body = QuoteView),
     (status = 400, description = "Invalid quality or n", body = ErrorBody),
     (status = 404, description = "No such model", body = ErrorBody),
 ))]
 #[get("/pricing/quote")]
-pub async fn quote(state: web::Data<AppState>, params: web::Query<QuoteParams>) -> Result<HttpResponse, ApiError> {
+pub async fn quote(
+    _: PublicRateLimited,
+    state: web::Data<AppState>,
+    params: web::Query<QuoteParams>,
+) -> Result<HttpResponse, ApiError> {
     let QuoteParams { model, quality, n } = params.into_inner();
     let quality = parse_quality(quality.as_deref())?;
     let n = n.unwrap_or(1);

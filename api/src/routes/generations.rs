@@ -1,7 +1,7 @@
 //! Image generations: priced per model and quality, held while rendering, charged on success.
 
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use apinfer_core::ids::GenerationId;
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::generations::{self, Generation};
@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::generation::{generate, GenerateCommand};
 use crate::idempotency::{self, parse_json, IdempotencyKey};
+use crate::image_urls::ImageUrls;
 use crate::state::AppState;
 
 /// What to generate.
@@ -32,13 +33,13 @@ pub struct CreateGenerationRequest {
     #[schema(example = "1024x1024")]
     pub size: Option<String>,
     /// `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
-    #[schema(example = "standard")]
+    #[schema(value_type = Option<super::enums::QualityInput>, example = "standard")]
     pub quality: Option<String>,
     /// Number of images, 1–10 (default 1).
     #[schema(example = 1)]
     pub n: Option<u32>,
     /// `url` (default) or `b64_json` (images inline too).
-    #[schema(example = "url")]
+    #[schema(value_type = Option<super::enums::ResponseFormat>, example = "url")]
     pub response_format: Option<String>,
 }
 
@@ -47,7 +48,9 @@ pub struct CreateGenerationRequest {
 pub struct ImageView {
     /// Position in the generation, from 0.
     pub index: i32,
-    /// Where to download it (send the same `Authorization` header).
+    /// Where to download it: a signed URL that works without the `Authorization` header
+    /// until it expires (`APINFER_IMAGE_URL_TTL_SECONDS`, default an hour); fetch the
+    /// generation again for a fresh one.
     pub url: String,
     /// The image, base64-encoded, when `response_format` was `b64_json`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +72,7 @@ pub struct GenerationView {
     pub quality: String,
     pub n: u32,
     /// `processing`, `succeeded` or `failed`.
+    #[schema(value_type = super::enums::GenerationStatus)]
     pub status: String,
     /// Credits charged: the cost once succeeded, 0 if it failed.
     #[schema(value_type = String, format = "decimal", example = "1.75")]
@@ -84,15 +88,16 @@ pub struct GenerationView {
 }
 
 impl GenerationView {
-    /// Builds the view; `inline` carries the image bytes for `b64_json`.
-    pub fn new(g: Generation, base_url: &str, inline: Option<&[Vec<u8>]>) -> Self {
+    /// Builds the view, with image URLs signed at `now`; `inline` carries the image bytes for
+    /// `b64_json`.
+    pub fn new(g: Generation, urls: &ImageUrls, now: DateTime<Utc>, inline: Option<&[Vec<u8>]>) -> Self {
         let engine = base64::engine::general_purpose::STANDARD;
         let images = g
             .images
             .iter()
             .map(|i| ImageView {
                 index: i.index,
-                url: format!("{base_url}/v1/generations/{}/images/{}", g.id, i.index),
+                url: urls.url(&g.id, i.index, now),
                 b64_json: inline.and_then(|all| all.get(i.index as usize)).map(|bytes| engine.encode(bytes)),
                 width: i.width,
                 height: i.height,
@@ -119,18 +124,12 @@ impl GenerationView {
 
 list_view!(GenerationList, GenerationView, "A page of generations.");
 
-/// The server's own base URL as the client reached it.
-pub fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
-
 /// Generate images (scope `generations:write`; honours `Idempotency-Key`).
 ///
 /// The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
 /// called, charged when the images exist, and released if the provider fails (502
 /// `upstream_error` with the `generation_id`; nothing charged).
-#[utoipa::path(tag = "generations", security(("bearer" = [])), request_body = CreateGenerationRequest,
+#[utoipa::path(tag = "generations", operation_id = "generations_create", security(("bearer" = [])), request_body = CreateGenerationRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "The succeeded generation", body = GenerationView),
@@ -159,12 +158,17 @@ pub async fn create(
         n: request.n.unwrap_or(1),
         response_format: request.response_format.unwrap_or_else(|| "url".into()),
     };
-    let base = base_url(&req);
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
         let inline = command.response_format == "b64_json";
         let (generation, images) = generate(&run_state, &caller, command).await?;
-        Ok((StatusCode::CREATED, GenerationView::new(generation, &base, inline.then_some(images.as_slice()))))
+        let view = GenerationView::new(
+            generation,
+            &run_state.image_urls,
+            run_state.now(),
+            inline.then_some(images.as_slice()),
+        );
+        Ok((StatusCode::CREATED, view))
     })
     .await
 }
@@ -178,7 +182,7 @@ pub struct GenerationFilter {
 }
 
 /// The account's generations, newest first (scope `generations:write` or `usage:read`).
-#[utoipa::path(tag = "generations", security(("bearer" = [])), params(GenerationFilter, PageParams), responses(
+#[utoipa::path(tag = "generations", operation_id = "generations_list", security(("bearer" = [])), params(GenerationFilter, PageParams), responses(
     (status = 200, description = "A page of generations", body = GenerationList),
     (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
 ))]
@@ -186,7 +190,6 @@ pub struct GenerationFilter {
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
-    req: HttpRequest,
     filter: web::Query<GenerationFilter>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
@@ -198,16 +201,16 @@ pub async fn list(
         .db(move |conn| generations::list(conn, &caller.account_id, model.as_deref(), cursor.as_ref(), limit))
         .await?;
     let next_cursor = page.has_more.then(|| page.items.last().map(|g| g.id.to_string())).flatten();
-    let base = base_url(&req);
+    let now = state.now();
     Ok(HttpResponse::Ok().json(GenerationList {
-        data: page.items.into_iter().map(|g| GenerationView::new(g, &base, None)).collect(),
+        data: page.items.into_iter().map(|g| GenerationView::new(g, &state.image_urls, now, None)).collect(),
         has_more: page.has_more,
         next_cursor,
     }))
 }
 
 /// One generation (scope `generations:write` or `usage:read`).
-#[utoipa::path(tag = "generations", security(("bearer" = [])), params(("id" = String, Path, description = "`gen_...`")), responses(
+#[utoipa::path(tag = "generations", operation_id = "generations_retrieve", security(("bearer" = [])), params(("id" = String, Path, description = "`gen_...`")), responses(
     (status = 200, description = "The generation", body = GenerationView),
     (status = 404, description = "No such generation in this account", body = ErrorBody),
 ))]
@@ -215,34 +218,68 @@ pub async fn list(
 pub async fn retrieve(
     caller: Caller,
     state: web::Data<AppState>,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
     let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
     let generation = state.db(move |conn| generations::get(conn, &caller.account_id, &id)).await?;
-    Ok(HttpResponse::Ok().json(GenerationView::new(generation, &base_url(&req), None)))
+    Ok(HttpResponse::Ok().json(GenerationView::new(generation, &state.image_urls, state.now(), None)))
+}
+
+/// A signed image URL's query (both or neither).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedUrlParams {
+    /// When the URL stops working (unix seconds), as the generation gave it.
+    #[param(minimum = 0)]
+    pub expires: Option<i64>,
+    /// The URL's signature, as the generation gave it.
+    #[param(pattern = "^[0-9a-f]{64}$")]
+    pub signature: Option<String>,
 }
 
 /// Download one image of a generation (its bytes, `image/png` from the local renderer).
-#[utoipa::path(tag = "generations", security(("bearer" = [])),
-    params(("id" = String, Path, description = "`gen_...`"), ("index" = i32, Path, description = "Image index, from 0")),
+///
+/// Either with the `Authorization` header (scope `generations:write` or `usage:read`), or
+/// through the signed URL a generation gives, which needs no header until it expires.
+#[utoipa::path(tag = "generations", operation_id = "generations_download_image",
+    security(("bearer" = []), ()),
+    params(("id" = String, Path, description = "`gen_...`"), ("index" = i32, Path, minimum = 0, maximum = 9, description = "Image index, from 0"), SignedUrlParams),
     responses(
-        (status = 200, description = "The image bytes", body = Vec<u8>, content_type = "image/png"),
+        (status = 200, description = "The image bytes", content_type = "image/png", body = String),
+        (status = 403, description = "The signed URL has expired (`url_expired`) or was altered (`invalid_signature`), or the key lacks the scope", body = ErrorBody),
         (status = 404, description = "No such generation or image in this account", body = ErrorBody),
     ))]
 #[get("/generations/{id}/images/{index}")]
 pub async fn image(
-    caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, i32)>,
+    signed: web::Query<SignedUrlParams>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
     let (id, index) = path.into_inner();
     let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
-    let (content_type, bytes) = state.db(move |conn| generations::image(conn, &caller.account_id, &id, index)).await?;
+    let account = match signed.into_inner() {
+        SignedUrlParams { expires: Some(expires), signature: Some(signature) } => {
+            state.image_urls.verify(&id, index, expires, &signature, state.now())?;
+            None
+        }
+        SignedUrlParams { expires: None, signature: None } => {
+            let caller = Caller::extract(&req).await?;
+            caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
+            Some(caller.account_id)
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_parameter",
+                "a signed image URL needs both expires and signature",
+                Some("signature"),
+            ))
+        }
+    };
+    let (content_type, bytes) = state.db(move |conn| generations::image(conn, account.as_ref(), &id, index)).await?;
     Ok(HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .insert_header(("Cache-Control", "private, max-age=3600"))
         .body(bytes))
 }

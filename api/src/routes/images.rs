@@ -10,7 +10,6 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::generations::base_url;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::generation::{generate, GenerateCommand};
@@ -26,11 +25,14 @@ pub struct OpenAiImageRequest {
     pub prompt: String,
     /// 1–10 (default 1).
     pub n: Option<u32>,
-    /// Default `1024x1024`.
+    /// `WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the
+    /// model has it).
     pub size: Option<String>,
     /// `standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2).
+    #[schema(value_type = Option<super::enums::OpenAiQuality>)]
     pub quality: Option<String>,
     /// `url` (default) or `b64_json`.
+    #[schema(value_type = Option<super::enums::ResponseFormat>)]
     pub response_format: Option<String>,
 }
 
@@ -63,7 +65,7 @@ fn openai_quality(text: Option<&str>) -> Result<Quality, ApiError> {
 }
 
 /// Generate images, OpenAI style (scope `generations:write`; honours `Idempotency-Key`).
-#[utoipa::path(tag = "generations", security(("bearer" = [])), request_body = OpenAiImageRequest,
+#[utoipa::path(tag = "images", operation_id = "images_generate", security(("bearer" = [])), request_body = OpenAiImageRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 200, description = "The images", body = OpenAiImagesResponse),
@@ -90,17 +92,17 @@ pub async fn create(
         n: request.n.unwrap_or(1),
         response_format: request.response_format.unwrap_or_else(|| "url".into()),
     };
-    let base = base_url(&req);
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
         let inline = command.response_format == "b64_json";
         let (generation, images) = generate(&run_state, &caller, command).await?;
         let engine = base64::engine::general_purpose::STANDARD;
+        let now = run_state.now();
         let data = generation
             .images
             .iter()
             .map(|i| OpenAiImage {
-                url: (!inline).then(|| format!("{base}/v1/generations/{}/images/{}", generation.id, i.index)),
+                url: (!inline).then(|| run_state.image_urls.url(&generation.id, i.index, now)),
                 b64_json: inline.then(|| images.get(i.index as usize).map(|b| engine.encode(b))).flatten(),
             })
             .collect();

@@ -22,7 +22,7 @@ pub struct AddMemberRequest {
     #[schema(example = "bob@example.com")]
     pub email: String,
     /// `admin` (manages keys, members, settings) or `member` (spends and reads).
-    #[schema(example = "member")]
+    #[schema(value_type = super::enums::MemberRole, example = "member")]
     pub role: String,
     /// Most credits the member may spend per calendar month (UTC); no limit when absent.
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
@@ -37,6 +37,7 @@ pub struct MemberView {
     pub email: String,
     pub name: Option<String>,
     /// `owner`, `admin` or `member`.
+    #[schema(value_type = super::enums::Role)]
     pub role: String,
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
     pub monthly_spend_limit: Option<Credits>,
@@ -63,7 +64,7 @@ impl From<Member> for MemberView {
 list_view!(MemberList, MemberView, "The account's members.");
 
 /// The account's members (owner or admin session).
-#[utoipa::path(tag = "account", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "members", operation_id = "members_list", security(("bearer" = [])), responses(
     (status = 200, description = "Members, owner first", body = MemberList),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
 ))]
@@ -80,7 +81,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 /// Add an existing user to a family or business account (owner or admin session).
-#[utoipa::path(tag = "account", security(("bearer" = [])), request_body = AddMemberRequest, responses(
+#[utoipa::path(tag = "members", operation_id = "members_create", security(("bearer" = [])), request_body = AddMemberRequest, responses(
     (status = 201, description = "The new member", body = MemberView),
     (status = 400, description = "Invalid role or limit", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
@@ -106,7 +107,7 @@ pub async fn add(
 }
 
 /// Remove a member (owner or admin session); the owner cannot be removed.
-#[utoipa::path(tag = "account", security(("bearer" = [])), params(("user_id" = String, Path, description = "`usr_...`")), responses(
+#[utoipa::path(tag = "members", operation_id = "members_delete", security(("bearer" = [])), params(("user_id" = String, Path, description = "`usr_...`")), responses(
     (status = 200, description = "The removed member", body = MemberView),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
     (status = 404, description = "No such member", body = ErrorBody),

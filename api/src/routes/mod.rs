@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod balance;
 pub mod catalog;
+pub mod enums;
 pub mod generations;
 pub mod images;
 pub mod members;
@@ -35,6 +36,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(api_keys::revoke)
         .service(catalog::packages)
         .service(catalog::models)
+        .service(catalog::retrieve_model)
         .service(catalog::quote)
         .service(balance::balance)
         .service(transactions::list)

@@ -20,6 +20,7 @@ pub struct NotificationView {
     pub id: String,
     /// `low_balance`, `auto_topup_succeeded`, `auto_topup_failed` or `auto_topup_skipped`.
     #[serde(rename = "type")]
+    #[schema(value_type = super::enums::NotificationType)]
     pub kind: String,
     pub message: String,
     /// Details, e.g. `{"available": "99", "threshold": "100"}`.
@@ -43,7 +44,7 @@ impl From<Notification> for NotificationView {
 list_view!(NotificationList, NotificationView, "A page of notifications.");
 
 /// The account's notifications, newest first (scope `usage:read`).
-#[utoipa::path(tag = "usage", security(("bearer" = [])), params(PageParams), responses(
+#[utoipa::path(tag = "notifications", operation_id = "notifications_list", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, description = "A page of notifications", body = NotificationList),
     (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
 ))]

@@ -34,6 +34,7 @@ pub struct PaymentMethodView {
     #[serde(rename = "type")]
     pub method_type: String,
     /// `visa`, `mastercard` or `amex`.
+    #[schema(value_type = super::enums::CardBrand)]
     pub brand: String,
     pub last4: String,
     pub exp_month: i32,
@@ -58,7 +59,7 @@ impl From<PaymentMethod> for PaymentMethodView {
 list_view!(PaymentMethodList, PaymentMethodView, "The account's saved cards.");
 
 /// Save a card (owner/admin session or `purchases:write`).
-#[utoipa::path(tag = "payment_methods", security(("bearer" = [])), request_body = CreatePaymentMethodRequest, responses(
+#[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_create", security(("bearer" = [])), request_body = CreatePaymentMethodRequest, responses(
     (status = 201, description = "The saved card", body = PaymentMethodView),
     (status = 400, description = "Invalid card", body = ErrorBody),
     (status = 402, description = "The provider refused the card", body = ErrorBody),
@@ -96,7 +97,7 @@ pub async fn create(
 }
 
 /// The account's saved cards.
-#[utoipa::path(tag = "payment_methods", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_list", security(("bearer" = [])), responses(
     (status = 200, description = "Saved cards, newest first", body = PaymentMethodList),
 ))]
 #[get("/payment-methods")]
@@ -111,7 +112,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 /// Forget a saved card.
-#[utoipa::path(tag = "payment_methods", security(("bearer" = [])), params(("id" = String, Path, description = "`pm_...`")), responses(
+#[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_delete", security(("bearer" = [])), params(("id" = String, Path, description = "`pm_...`")), responses(
     (status = 200, description = "The deleted card", body = PaymentMethodView),
     (status = 404, description = "No such card in this account", body = ErrorBody),
 ))]

@@ -39,7 +39,7 @@ pub struct CardInput {
 pub struct PaymentMethodInput {
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
     #[serde(rename = "type")]
-    #[schema(example = "card")]
+    #[schema(value_type = super::enums::PaymentMethodType, example = "card")]
     pub method_type: String,
     /// A card to charge (with `type: card`).
     pub card: Option<CardInput>,
@@ -61,9 +61,11 @@ pub struct CreatePurchaseRequest {
 pub struct PaymentMethodSummary {
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
     #[serde(rename = "type")]
+    #[schema(value_type = super::enums::PaymentMethodType)]
     pub method_type: String,
     /// `visa`, `mastercard` or `amex` (cards).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::enums::CardBrand>)]
     pub brand: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last4: Option<String>,
@@ -77,6 +79,7 @@ pub struct PaymentMethodSummary {
 pub struct NextActionView {
     /// `redirect` (Alipay) or `qr_code` (WeChat Pay).
     #[serde(rename = "type")]
+    #[schema(value_type = super::enums::NextActionType)]
     pub action_type: String,
     /// Where to send the customer, or what to encode in the QR code.
     pub url: String,
@@ -104,6 +107,7 @@ pub struct PurchaseView {
     /// What was (or is to be) paid.
     pub amount: MoneyView,
     /// `succeeded`, `requires_action`, `pending`, `processing`, `failed`, `refunded` or `partially_refunded`.
+    #[schema(value_type = super::enums::PurchaseStatus)]
     pub status: String,
     pub payment_method: PaymentMethodSummary,
     /// For `requires_action`.
@@ -176,6 +180,7 @@ pub struct RefundView {
     /// Money returned, at the price paid per credit.
     pub amount: MoneyView,
     /// `processing`, then `succeeded` once the money has arrived.
+    #[schema(value_type = super::enums::RefundStatus)]
     pub status: String,
     /// When the money should arrive: 5 business days after the request.
     pub expected_by: DateTime<Utc>,
@@ -244,7 +249,7 @@ fn payment(input: PaymentMethodInput, now: DateTime<Utc>) -> Result<Payment, Api
 /// Cards are charged at once and the credits are on the balance before the response;
 /// Alipay/WeChat Pay answer `requires_action` with a `next_action`; bank transfers answer
 /// `pending` with transfer instructions. Both are credited when the payment is confirmed.
-#[utoipa::path(tag = "purchases", security(("bearer" = [])), request_body = CreatePurchaseRequest,
+#[utoipa::path(tag = "purchases", operation_id = "purchases_create", security(("bearer" = [])), request_body = CreatePurchaseRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "The purchase", body = PurchaseView),
@@ -301,7 +306,7 @@ pub async fn create(
 }
 
 /// The account's purchases, newest first (scope `usage:read` or `purchases:write`).
-#[utoipa::path(tag = "purchases", security(("bearer" = [])), params(PageParams), responses(
+#[utoipa::path(tag = "purchases", operation_id = "purchases_list", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, description = "A page of purchases", body = PurchaseList),
     (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
     (status = 403, description = "The key lacks the scope", body = ErrorBody),
@@ -325,7 +330,7 @@ pub async fn list(
 }
 
 /// One purchase (scope `usage:read` or `purchases:write`).
-#[utoipa::path(tag = "purchases", security(("bearer" = [])), params(("id" = String, Path, description = "`pur_...`")), responses(
+#[utoipa::path(tag = "purchases", operation_id = "purchases_retrieve", security(("bearer" = [])), params(("id" = String, Path, description = "`pur_...`")), responses(
     (status = 200, description = "The purchase", body = PurchaseView),
     (status = 404, description = "No such purchase in this account", body = ErrorBody),
 ))]
@@ -344,7 +349,7 @@ pub async fn retrieve(
 /// Refund a purchase's unused credits (owner/admin session or `purchases:write`; honours
 /// `Idempotency-Key`). The credits leave the balance at once; the money follows within 5
 /// business days, at the price paid per credit. Within 30 days of the purchase only.
-#[utoipa::path(tag = "purchases", security(("bearer" = [])),
+#[utoipa::path(tag = "purchases", operation_id = "purchases_refund", security(("bearer" = [])),
     params(("id" = String, Path, description = "`pur_...`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "The refund", body = RefundView),
@@ -389,7 +394,7 @@ pub async fn refund(
 }
 
 /// The account's refunds, newest first (scope `usage:read` or `purchases:write`).
-#[utoipa::path(tag = "purchases", security(("bearer" = [])), params(PageParams), responses(
+#[utoipa::path(tag = "refunds", operation_id = "refunds_list", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, description = "A page of refunds", body = RefundList),
     (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
 ))]

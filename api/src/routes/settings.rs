@@ -47,7 +47,7 @@ impl From<AlertSettings> for LowBalanceAlertView {
 }
 
 /// The low-balance alert settings.
-#[utoipa::path(tag = "settings", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "settings", operation_id = "settings_retrieve_low_balance_alert", security(("bearer" = [])), responses(
     (status = 200, description = "The settings", body = LowBalanceAlertView),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
 ))]
@@ -60,7 +60,7 @@ pub async fn get_alert(caller: Caller, state: web::Data<AppState>) -> Result<Htt
 
 /// Set the low-balance alert: one `low_balance` notification (and `balance.low` webhook) per
 /// downward crossing of the threshold by `available`.
-#[utoipa::path(tag = "settings", security(("bearer" = [])), request_body = LowBalanceAlertRequest, responses(
+#[utoipa::path(tag = "settings", operation_id = "settings_update_low_balance_alert", security(("bearer" = [])), request_body = LowBalanceAlertRequest, responses(
     (status = 200, description = "The settings", body = LowBalanceAlertView),
     (status = 400, description = "Invalid threshold or webhook URL (including private addresses)", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
@@ -123,7 +123,7 @@ impl From<AutoTopup> for AutoTopupSettings {
 }
 
 /// The automatic top-up settings (404 until set).
-#[utoipa::path(tag = "settings", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "settings", operation_id = "settings_retrieve_auto_topup", security(("bearer" = [])), responses(
     (status = 200, description = "The settings", body = AutoTopupSettings),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
     (status = 404, description = "Never configured", body = ErrorBody),
@@ -139,7 +139,7 @@ pub async fn get_topup(caller: Caller, state: web::Data<AppState>) -> Result<Htt
 /// Set automatic top-up: when `available` drops below the threshold, the package is bought
 /// with the saved card, one at a time per account, at most `max_topups_per_day`; every
 /// outcome is a notification.
-#[utoipa::path(tag = "settings", security(("bearer" = [])), request_body = AutoTopupSettings, responses(
+#[utoipa::path(tag = "settings", operation_id = "settings_update_auto_topup", security(("bearer" = [])), request_body = AutoTopupSettings, responses(
     (status = 200, description = "The settings", body = AutoTopupSettings),
     (status = 400, description = "Invalid threshold or maximum", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),

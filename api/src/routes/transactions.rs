@@ -21,7 +21,7 @@ pub struct TransactionView {
     pub id: String,
     /// `purchase`, `generation`, `refund`, `adjustment` or `auto_topup`.
     #[serde(rename = "type")]
-    #[schema(example = "generation")]
+    #[schema(value_type = super::enums::TransactionType, example = "generation")]
     pub entry_type: String,
     /// Signed: positive added credits, negative removed them.
     #[schema(value_type = String, format = "decimal", example = "-1.75")]
@@ -63,7 +63,7 @@ list_view!(TransactionList, TransactionView, "A page of ledger entries.");
 pub struct TransactionFilter {
     /// Only entries of this type.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", value_type = Option<super::enums::TransactionType>)]
     pub entry_type: Option<String>,
     /// Only entries at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -72,7 +72,7 @@ pub struct TransactionFilter {
 }
 
 /// The account's ledger, newest first (scope `usage:read`). The entries sum to the balance.
-#[utoipa::path(tag = "transactions", security(("bearer" = [])), params(TransactionFilter, PageParams), responses(
+#[utoipa::path(tag = "transactions", operation_id = "transactions_list", security(("bearer" = [])), params(TransactionFilter, PageParams), responses(
     (status = 200, description = "A page of entries", body = TransactionList),
     (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),

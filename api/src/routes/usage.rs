@@ -21,8 +21,10 @@ pub struct UsageParams {
     /// First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
+    #[param(value_type = Option<super::enums::GroupBy>)]
     pub group_by: Option<String>,
     /// For the export: `csv` (the only format).
+    #[param(value_type = Option<super::enums::ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -50,6 +52,7 @@ pub struct UsageReport {
     pub from: NaiveDate,
     /// First day excluded.
     pub to: NaiveDate,
+    #[schema(value_type = super::enums::GroupBy)]
     pub group_by: String,
     #[schema(value_type = String, format = "decimal", example = "12.25")]
     pub total_credits: Credits,
@@ -97,7 +100,7 @@ async fn report(caller: Caller, state: &AppState, params: &UsageParams) -> Resul
 }
 
 /// Usage per model, day, API key or member (scope `usage:read`).
-#[utoipa::path(tag = "usage", security(("bearer" = [])), params(UsageParams), responses(
+#[utoipa::path(tag = "usage", operation_id = "usage_retrieve", security(("bearer" = [])), params(UsageParams), responses(
     (status = 200, description = "The report", body = UsageReport),
     (status = 400, description = "Invalid dates or group_by", body = ErrorBody),
     (status = 403, description = "The key lacks `usage:read`", body = ErrorBody),
@@ -112,7 +115,7 @@ pub async fn usage_report(
 }
 
 /// The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
-#[utoipa::path(tag = "usage", security(("bearer" = [])), params(UsageParams), responses(
+#[utoipa::path(tag = "usage", operation_id = "usage_export", security(("bearer" = [])), params(UsageParams), responses(
     (status = 200, description = "CSV: key,credits,generations,images", body = String, content_type = "text/csv"),
     (status = 400, description = "Invalid dates, group_by or format", body = ErrorBody),
 ))]

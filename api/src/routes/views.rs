@@ -10,10 +10,10 @@ use crate::error::ApiError;
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct MoneyView {
     /// Decimal amount with two fractional digits, as a string.
-    #[schema(example = "50.00")]
+    #[schema(value_type = String, format = "decimal", pattern = r"^[0-9]{1,12}\.[0-9]{2}$", example = "50.00")]
     pub amount: String,
     /// ISO 4217 currency code.
-    #[schema(example = "CNY")]
+    #[schema(value_type = super::enums::Currency, example = "CNY")]
     pub currency: String,
 }
 
@@ -43,6 +43,7 @@ impl MoneyView {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -47,7 +47,7 @@ pub struct WebhookAck {
 }
 
 /// Receive a payment provider's event (signed; see the description of `Apinfer-Signature`).
-#[utoipa::path(tag = "webhooks", request_body = PaymentEvent,
+#[utoipa::path(tag = "webhooks", operation_id = "webhooks_receive_payment_event", request_body = PaymentEvent,
     params(
         ("provider" = String, Path, description = "The provider that sent it: `sandbox`"),
         ("Apinfer-Signature" = String, Header, description = "`t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`"),
@@ -59,6 +59,7 @@ pub struct WebhookAck {
     ))]
 #[post("/webhooks/payments/{provider}")]
 pub async fn payments(
+    _: crate::auth::PublicRateLimited,
     state: web::Data<AppState>,
     req: HttpRequest,
     provider: web::Path<String>,

@@ -356,9 +356,17 @@ pub fn list(
     Ok(Page::from_overfetch(items, limit))
 }
 
-/// An image's bytes and content type.
-pub fn image(conn: &mut DbConn, account: &AccountId, id: &GenerationId, index: i32) -> Result<(String, Vec<u8>)> {
-    get(conn, account, id)?;
+/// Image `index` of a generation: its content type and bytes. With `account`, only that
+/// account's generation; without, any (the caller has checked a signed URL).
+pub fn image(
+    conn: &mut DbConn,
+    account: Option<&AccountId>,
+    id: &GenerationId,
+    index: i32,
+) -> Result<(String, Vec<u8>)> {
+    if let Some(account) = account {
+        get(conn, account, id)?;
+    }
     generation_images::table
         .inner_join(image_blobs::table)
         .filter(generation_images::generation_id.eq(id.as_str()))

@@ -8,15 +8,15 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use apinfer::{CatalogQuoteParams, Client, Decimal, Error, TransactionsListParams};
+use apinfer::{Client, Decimal, Error, PricingQuoteParams, QualityInput, TransactionsListParams};
 
 async fn report(client: &Client) -> Result<(), Error> {
     let balance = client.balance().retrieve().await?;
     println!("available: {} credits (balance {}, held {})", balance.available, balance.balance, balance.held);
 
     let quote = client
-        .catalog()
-        .quote(&CatalogQuoteParams { model: "qwen-image".into(), quality: Some("standard".into()), n: Some(1) })
+        .pricing()
+        .quote(&PricingQuoteParams { model: "qwen-image".into(), quality: Some(QualityInput::Standard), n: Some(1) })
         .await?;
     println!("one {} image: {} credits", quote.model, quote.total_credits);
 
@@ -24,7 +24,7 @@ async fn report(client: &Client) -> Result<(), Error> {
     let mut ledger = client.transactions().list(&TransactionsListParams { limit: Some(100), ..Default::default() });
     while let Some(tx) = ledger.next().await {
         let tx = tx?;
-        let entry = by_type.entry(tx.r#type).or_default();
+        let entry = by_type.entry(tx.r#type.to_string()).or_default();
         entry.0 += 1;
         entry.1 += tx.credits;
     }

@@ -58,7 +58,40 @@ impl<'a> AuthResource<'a> {
     }
 }
 
-/// The caller and their accounts: `client.account()`.
+/// The caller: user, account, role, memberships: `client.me()`.
+#[derive(Debug, Clone)]
+pub struct MeResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// The caller: user, account, role, memberships.
+    pub fn me(&self) -> MeResource<'_> {
+        MeResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> MeResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
+
+    /// Who am I: the user, the account the token acts for, and all the user's accounts.
+    pub async fn retrieve(&self) -> Result<MeView, Error> {
+        let mut call = self.new_call(Method::GET, "/v1/me".to_owned());
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+}
+
+/// The account the caller acts for: `client.account()`.
 #[derive(Debug, Clone)]
 pub struct AccountResource<'a> {
     client: &'a Client,
@@ -66,7 +99,7 @@ pub struct AccountResource<'a> {
 }
 
 impl Client {
-    /// The caller and their accounts.
+    /// The account the caller acts for.
     pub fn account(&self) -> AccountResource<'_> {
         AccountResource { client: self, options: RequestOptions::default() }
     }
@@ -89,6 +122,32 @@ impl<'a> AccountResource<'a> {
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
     }
+}
+
+/// Members of family and business accounts: `client.members()`.
+#[derive(Debug, Clone)]
+pub struct MembersResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Members of family and business accounts.
+    pub fn members(&self) -> MembersResource<'_> {
+        MembersResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> MembersResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
 
     /// The account's members (owner or admin session).
     pub async fn list(&self) -> Result<MemberList, Error> {
@@ -98,7 +157,7 @@ impl<'a> AccountResource<'a> {
     }
 
     /// Add an existing user to a family or business account (owner or admin session).
-    pub async fn add(&self, body: &AddMemberRequest) -> Result<MemberView, Error> {
+    pub async fn create(&self, body: &AddMemberRequest) -> Result<MemberView, Error> {
         let mut call = self.new_call(Method::POST, "/v1/account/members".to_owned());
         call.auth = true;
         call.body = Some(to_body(body)?);
@@ -106,15 +165,8 @@ impl<'a> AccountResource<'a> {
     }
 
     /// Remove a member (owner or admin session); the owner cannot be removed.
-    pub async fn remove(&self, user_id: &str) -> Result<MemberView, Error> {
+    pub async fn delete(&self, user_id: &str) -> Result<MemberView, Error> {
         let mut call = self.new_call(Method::DELETE, format!("/v1/account/members/{}", path_param(user_id)));
-        call.auth = true;
-        self.client.execute_json(&call, &self.options).await
-    }
-
-    /// Who am I: the user, the account the token acts for, and all the user's accounts.
-    pub async fn me(&self) -> Result<MeView, Error> {
-        let mut call = self.new_call(Method::GET, "/v1/me".to_owned());
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
     }
@@ -168,32 +220,53 @@ impl<'a> ApiKeysResource<'a> {
     }
 }
 
-/// Parameters of `catalog().quote()`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CatalogQuoteParams {
-    /// Model id, e.g. `qwen-image`.
-    pub model: String,
-    /// `standard` (default), `high` (or `hd`) or `ultra`.
-    pub quality: Option<String>,
-    /// Number of images, 1–10 (default 1).
-    pub n: Option<i64>,
-}
-
-/// Packages, models and prices: `client.catalog()`.
+/// Credit packages on sale: `client.packages()`.
 #[derive(Debug, Clone)]
-pub struct CatalogResource<'a> {
+pub struct PackagesResource<'a> {
     client: &'a Client,
     options: RequestOptions,
 }
 
 impl Client {
-    /// Packages, models and prices.
-    pub fn catalog(&self) -> CatalogResource<'_> {
-        CatalogResource { client: self, options: RequestOptions::default() }
+    /// Credit packages on sale.
+    pub fn packages(&self) -> PackagesResource<'_> {
+        PackagesResource { client: self, options: RequestOptions::default() }
     }
 }
 
-impl<'a> CatalogResource<'a> {
+impl<'a> PackagesResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
+
+    /// The credit packages on sale.
+    pub async fn list(&self) -> Result<PackageList, Error> {
+        let call = self.new_call(Method::GET, "/v1/packages".to_owned());
+        self.client.execute_json(&call, &self.options).await
+    }
+}
+
+/// Image models and their prices (OpenAI-compatible listing): `client.models()`.
+#[derive(Debug, Clone)]
+pub struct ModelsResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Image models and their prices (OpenAI-compatible listing).
+    pub fn models(&self) -> ModelsResource<'_> {
+        ModelsResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> ModelsResource<'a> {
     /// These calls with `options` (an idempotency key, a timeout, retries, headers).
     pub fn with_options(mut self, options: RequestOptions) -> Self {
         self.options = options;
@@ -205,19 +278,56 @@ impl<'a> CatalogResource<'a> {
     }
 
     /// The image models and their prices.
-    pub async fn models(&self) -> Result<ModelList, Error> {
+    pub async fn list(&self) -> Result<ModelList, Error> {
         let call = self.new_call(Method::GET, "/v1/models".to_owned());
         self.client.execute_json(&call, &self.options).await
     }
 
-    /// The credit packages on sale.
-    pub async fn packages(&self) -> Result<PackageList, Error> {
-        let call = self.new_call(Method::GET, "/v1/packages".to_owned());
+    /// One image model, by id (OpenAI's `models.retrieve` too).
+    pub async fn retrieve(&self, id: &str) -> Result<ModelView, Error> {
+        let call = self.new_call(Method::GET, format!("/v1/models/{}", path_param(id)));
         self.client.execute_json(&call, &self.options).await
+    }
+}
+
+/// Parameters of `pricing().quote()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PricingQuoteParams {
+    /// Model id, e.g. `qwen-image`.
+    pub model: String,
+    /// `standard` (default), `high` (or `hd`) or `ultra`.
+    pub quality: Option<QualityInput>,
+    /// Number of images, 1–10 (default 1).
+    pub n: Option<i64>,
+}
+
+/// Price quotes: `client.pricing()`.
+#[derive(Debug, Clone)]
+pub struct PricingResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Price quotes.
+    pub fn pricing(&self) -> PricingResource<'_> {
+        PricingResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> PricingResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
     }
 
     /// Price a generation without making it.
-    pub async fn quote(&self, params: &CatalogQuoteParams) -> Result<QuoteView, Error> {
+    pub async fn quote(&self, params: &PricingQuoteParams) -> Result<QuoteView, Error> {
         let mut call = self.new_call(Method::GET, "/v1/pricing/quote".to_owned());
         call.query.push(("model", params.model.to_query()));
         if let Some(v) = &params.quality {
@@ -267,7 +377,7 @@ impl<'a> BalanceResource<'a> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransactionsListParams {
     /// Only entries of this type.
-    pub r#type: Option<String>,
+    pub r#type: Option<TransactionType>,
     /// Only entries at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Only entries before this time (RFC 3339).
@@ -344,6 +454,15 @@ pub struct GenerationsListParams {
     pub cursor: Option<String>,
 }
 
+/// Parameters of `generations().download_image()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GenerationsDownloadImageParams {
+    /// When the URL stops working (unix seconds), as the generation gave it.
+    pub expires: Option<i64>,
+    /// The URL's signature, as the generation gave it.
+    pub signature: Option<String>,
+}
+
 /// Image generations, charged per model, quality and count: `client.generations()`.
 #[derive(Debug, Clone)]
 pub struct GenerationsResource<'a> {
@@ -414,18 +533,52 @@ impl<'a> GenerationsResource<'a> {
     }
 
     /// Download one image of a generation (its bytes, `image/png` from the local renderer).
+    /// Either with the `Authorization` header (scope `generations:write` or `usage:read`), or
+    /// through the signed URL a generation gives, which needs no header until it expires.
     ///
     /// Returns the raw bytes (image/png).
-    pub async fn image(&self, id: &str, index: i64) -> Result<Vec<u8>, Error> {
+    pub async fn download_image(&self, id: &str, index: i64, params: &GenerationsDownloadImageParams) -> Result<Vec<u8>, Error> {
         let mut call = self.new_call(Method::GET, format!("/v1/generations/{}/images/{}", path_param(id), path_param(index)));
         call.auth = true;
+        if let Some(v) = &params.expires {
+            call.query.push(("expires", v.to_query()));
+        }
+        if let Some(v) = &params.signature {
+            call.query.push(("signature", v.to_query()));
+        }
         self.client.execute_bytes(&call, &self.options).await
+    }
+}
+
+/// OpenAI-compatible image generation: `client.images()`.
+#[derive(Debug, Clone)]
+pub struct ImagesResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// OpenAI-compatible image generation.
+    pub fn images(&self) -> ImagesResource<'_> {
+        ImagesResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> ImagesResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
     }
 
     /// Generate images, OpenAI style (scope `generations:write`; honours `Idempotency-Key`).
     ///
     /// Sends an `Idempotency-Key` (generated unless set with [`Self::with_options`]), reused by retries.
-    pub async fn create_images(&self, body: &OpenAiImageRequest) -> Result<OpenAiImagesResponse, Error> {
+    pub async fn generate(&self, body: &OpenAiImageRequest) -> Result<OpenAiImagesResponse, Error> {
         let mut call = self.new_call(Method::POST, "/v1/images/generations".to_owned());
         call.auth = true;
         call.idempotent = true;
@@ -434,26 +587,17 @@ impl<'a> GenerationsResource<'a> {
     }
 }
 
-/// Parameters of `usage().list()`.
+/// Parameters of `usage().retrieve()`.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct UsageListParams {
-    /// Items per page, 1–100 (default 20).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// Parameters of `usage().report()`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct UsageReportParams {
+pub struct UsageRetrieveParams {
     /// First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
     pub from: Option<String>,
     /// First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
-    pub group_by: Option<String>,
+    pub group_by: Option<GroupBy>,
     /// For the export: `csv` (the only format).
-    pub format: Option<String>,
+    pub format: Option<ExportFormat>,
 }
 
 /// Parameters of `usage().export()`.
@@ -464,12 +608,12 @@ pub struct UsageExportParams {
     /// First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
-    pub group_by: Option<String>,
+    pub group_by: Option<GroupBy>,
     /// For the export: `csv` (the only format).
-    pub format: Option<String>,
+    pub format: Option<ExportFormat>,
 }
 
-/// Usage analytics and notifications: `client.usage()`.
+/// Usage analytics: `client.usage()`.
 #[derive(Debug, Clone)]
 pub struct UsageResource<'a> {
     client: &'a Client,
@@ -477,7 +621,7 @@ pub struct UsageResource<'a> {
 }
 
 impl Client {
-    /// Usage analytics and notifications.
+    /// Usage analytics.
     pub fn usage(&self) -> UsageResource<'_> {
         UsageResource { client: self, options: RequestOptions::default() }
     }
@@ -494,28 +638,8 @@ impl<'a> UsageResource<'a> {
         Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
     }
 
-    /// The account's notifications, newest first (scope `usage:read`).
-    ///
-    /// Walks every item of every page; [`Self::list_page`] fetches one page.
-    pub fn list(&self, params: &UsageListParams) -> Paginator<NotificationView> {
-        let mut call = self.new_call(Method::GET, "/v1/notifications".to_owned());
-        call.auth = true;
-        if let Some(v) = &params.limit {
-            call.query.push(("limit", v.to_query()));
-        }
-        if let Some(v) = &params.cursor {
-            call.query.push(("cursor", v.to_query()));
-        }
-        Paginator::new(self.client.clone(), call, self.options.clone())
-    }
-
-    /// One page of [`Self::list`] (its `cursor` parameter picks which).
-    pub async fn list_page(&self, params: &UsageListParams) -> Result<Page<NotificationView>, Error> {
-        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
-    }
-
     /// Usage per model, day, API key or member (scope `usage:read`).
-    pub async fn report(&self, params: &UsageReportParams) -> Result<UsageReport, Error> {
+    pub async fn retrieve(&self, params: &UsageRetrieveParams) -> Result<UsageReport, Error> {
         let mut call = self.new_call(Method::GET, "/v1/usage".to_owned());
         call.auth = true;
         if let Some(v) = &params.from {
@@ -553,6 +677,61 @@ impl<'a> UsageResource<'a> {
     }
 }
 
+/// Parameters of `notifications().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NotificationsListParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Low-balance and automatic top-up notifications: `client.notifications()`.
+#[derive(Debug, Clone)]
+pub struct NotificationsResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Low-balance and automatic top-up notifications.
+    pub fn notifications(&self) -> NotificationsResource<'_> {
+        NotificationsResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> NotificationsResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
+
+    /// The account's notifications, newest first (scope `usage:read`).
+    ///
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &NotificationsListParams) -> Paginator<NotificationView> {
+        let mut call = self.new_call(Method::GET, "/v1/notifications".to_owned());
+        call.auth = true;
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &NotificationsListParams) -> Result<Page<NotificationView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
+    }
+}
+
 /// Low-balance alerts and automatic top-up: `client.settings()`.
 #[derive(Debug, Clone)]
 pub struct SettingsResource<'a> {
@@ -579,7 +758,7 @@ impl<'a> SettingsResource<'a> {
     }
 
     /// The automatic top-up settings (404 until set).
-    pub async fn get_topup(&self) -> Result<AutoTopupSettings, Error> {
+    pub async fn retrieve_auto_topup(&self) -> Result<AutoTopupSettings, Error> {
         let mut call = self.new_call(Method::GET, "/v1/settings/auto-topup".to_owned());
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
@@ -588,7 +767,7 @@ impl<'a> SettingsResource<'a> {
     /// Set automatic top-up: when `available` drops below the threshold, the package is bought
     /// with the saved card, one at a time per account, at most `max_topups_per_day`; every
     /// outcome is a notification.
-    pub async fn put_topup(&self, body: &AutoTopupSettings) -> Result<AutoTopupSettings, Error> {
+    pub async fn update_auto_topup(&self, body: &AutoTopupSettings) -> Result<AutoTopupSettings, Error> {
         let mut call = self.new_call(Method::PUT, "/v1/settings/auto-topup".to_owned());
         call.auth = true;
         call.body = Some(to_body(body)?);
@@ -596,7 +775,7 @@ impl<'a> SettingsResource<'a> {
     }
 
     /// The low-balance alert settings.
-    pub async fn get_alert(&self) -> Result<LowBalanceAlertView, Error> {
+    pub async fn retrieve_low_balance_alert(&self) -> Result<LowBalanceAlertView, Error> {
         let mut call = self.new_call(Method::GET, "/v1/settings/low-balance-alert".to_owned());
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
@@ -604,7 +783,7 @@ impl<'a> SettingsResource<'a> {
 
     /// Set the low-balance alert: one `low_balance` notification (and `balance.low` webhook) per
     /// downward crossing of the threshold by `available`.
-    pub async fn put_alert(&self, body: &LowBalanceAlertRequest) -> Result<LowBalanceAlertView, Error> {
+    pub async fn update_low_balance_alert(&self, body: &LowBalanceAlertRequest) -> Result<LowBalanceAlertView, Error> {
         let mut call = self.new_call(Method::PUT, "/v1/settings/low-balance-alert".to_owned());
         call.auth = true;
         call.body = Some(to_body(body)?);
@@ -615,15 +794,6 @@ impl<'a> SettingsResource<'a> {
 /// Parameters of `purchases().list()`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PurchasesListParams {
-    /// Items per page, 1–100 (default 20).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// Parameters of `purchases().list_refunds()`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PurchasesListRefundsParams {
     /// Items per page, 1–100 (default 20).
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
@@ -707,11 +877,46 @@ impl<'a> PurchasesResource<'a> {
         call.idempotent = true;
         self.client.execute_json(&call, &self.options).await
     }
+}
+
+/// Parameters of `refunds().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RefundsListParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Refunds of unused credits: `client.refunds()`.
+#[derive(Debug, Clone)]
+pub struct RefundsResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Refunds of unused credits.
+    pub fn refunds(&self) -> RefundsResource<'_> {
+        RefundsResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> RefundsResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
 
     /// The account's refunds, newest first (scope `usage:read` or `purchases:write`).
     ///
-    /// Walks every item of every page; [`Self::list_refunds_page`] fetches one page.
-    pub fn list_refunds(&self, params: &PurchasesListRefundsParams) -> Paginator<RefundView> {
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &RefundsListParams) -> Paginator<RefundView> {
         let mut call = self.new_call(Method::GET, "/v1/refunds".to_owned());
         call.auth = true;
         if let Some(v) = &params.limit {
@@ -723,9 +928,9 @@ impl<'a> PurchasesResource<'a> {
         Paginator::new(self.client.clone(), call, self.options.clone())
     }
 
-    /// One page of [`Self::list_refunds`] (its `cursor` parameter picks which).
-    pub async fn list_refunds_page(&self, params: &PurchasesListRefundsParams) -> Result<Page<RefundView>, Error> {
-        self.list_refunds(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &RefundsListParams) -> Result<Page<RefundView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
     }
 }
 
@@ -770,50 +975,9 @@ impl<'a> PaymentMethodsResource<'a> {
     }
 
     /// Forget a saved card.
-    pub async fn remove(&self, id: &str) -> Result<PaymentMethodView, Error> {
+    pub async fn delete(&self, id: &str) -> Result<PaymentMethodView, Error> {
         let mut call = self.new_call(Method::DELETE, format!("/v1/payment-methods/{}", path_param(id)));
         call.auth = true;
-        self.client.execute_json(&call, &self.options).await
-    }
-}
-
-/// Parameters of `webhooks().payments()`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct WebhooksPaymentsParams {
-    /// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
-    pub apinfer_signature: String,
-}
-
-/// Signed events from payment providers: `client.webhooks()`.
-#[derive(Debug, Clone)]
-pub struct WebhooksResource<'a> {
-    client: &'a Client,
-    options: RequestOptions,
-}
-
-impl Client {
-    /// Signed events from payment providers.
-    pub fn webhooks(&self) -> WebhooksResource<'_> {
-        WebhooksResource { client: self, options: RequestOptions::default() }
-    }
-}
-
-impl<'a> WebhooksResource<'a> {
-    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
-    pub fn with_options(mut self, options: RequestOptions) -> Self {
-        self.options = options;
-        self
-    }
-
-    fn new_call(&self, method: Method, path: String) -> Call {
-        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
-    }
-
-    /// Receive a payment provider's event (signed; see the description of `Apinfer-Signature`).
-    pub async fn payments(&self, provider: &str, body: &PaymentEvent, params: &WebhooksPaymentsParams) -> Result<WebhookAck, Error> {
-        let mut call = self.new_call(Method::POST, format!("/v1/webhooks/payments/{}", path_param(provider)));
-        call.headers.push(("Apinfer-Signature", params.apinfer_signature.clone()));
-        call.body = Some(to_body(body)?);
         self.client.execute_json(&call, &self.options).await
     }
 }
@@ -951,7 +1115,7 @@ impl<'a> OperationsResource<'a> {
     }
 
     /// Whether the process is up.
-    pub async fn healthz(&self) -> Result<String, Error> {
+    pub async fn health(&self) -> Result<String, Error> {
         let call = self.new_call(Method::GET, "/healthz".to_owned());
         self.client.execute_text(&call, &self.options).await
     }
@@ -963,13 +1127,13 @@ impl<'a> OperationsResource<'a> {
     }
 
     /// This API's OpenAPI 3.1 document, as YAML (JSON at `/openapi.json`).
-    pub async fn openapi_yaml(&self) -> Result<String, Error> {
+    pub async fn openapi(&self) -> Result<String, Error> {
         let call = self.new_call(Method::GET, "/openapi.yaml".to_owned());
         self.client.execute_text(&call, &self.options).await
     }
 
     /// Whether the database answers.
-    pub async fn readyz(&self) -> Result<String, Error> {
+    pub async fn readiness(&self) -> Result<String, Error> {
         let call = self.new_call(Method::GET, "/readyz".to_owned());
         self.client.execute_text(&call, &self.options).await
     }

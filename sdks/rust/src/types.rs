@@ -17,8 +17,69 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[allow(unused_imports)]
 use crate::client::QueryValue;
 
+/// An account's kind: `personal`, or `family`/`business` (shared by members).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AccountType {
+    /// `personal`
+    Personal,
+    /// `family`
+    Family,
+    /// `business`
+    Business,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl AccountType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AccountType::Personal => "personal",
+            AccountType::Family => "family",
+            AccountType::Business => "business",
+            AccountType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for AccountType {
+    fn from(value: &str) -> Self {
+        match value {
+            "personal" => AccountType::Personal,
+            "family" => AccountType::Family,
+            "business" => AccountType::Business,
+            other => AccountType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for AccountType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AccountType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(AccountType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for AccountType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// An account: the holder of a credit balance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountView {
     /// `created_at`.
     pub created_at: DateTime<Utc>,
@@ -27,11 +88,11 @@ pub struct AccountView {
     /// `name`.
     pub name: String,
     /// `personal` (default), `family` or `business`.
-    pub r#type: String,
+    pub r#type: AccountType,
 }
 
 /// A user to add.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddMemberRequest {
     /// An existing user's email.
     pub email: String,
@@ -39,7 +100,7 @@ pub struct AddMemberRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monthly_spend_limit: Option<Decimal>,
     /// `admin` (manages keys, members, settings) or `member` (spends and reads).
-    pub role: String,
+    pub role: MemberRole,
 }
 
 /// A manual correction of an account's balance.
@@ -140,6 +201,67 @@ pub struct BankTransferView {
     pub reference: String,
 }
 
+/// A card's brand (only these are accepted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CardBrand {
+    /// `visa`
+    Visa,
+    /// `mastercard`
+    Mastercard,
+    /// `amex`
+    Amex,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl CardBrand {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CardBrand::Visa => "visa",
+            CardBrand::Mastercard => "mastercard",
+            CardBrand::Amex => "amex",
+            CardBrand::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for CardBrand {
+    fn from(value: &str) -> Self {
+        match value {
+            "visa" => CardBrand::Visa,
+            "mastercard" => CardBrand::Mastercard,
+            "amex" => CardBrand::Amex,
+            other => CardBrand::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for CardBrand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for CardBrand {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CardBrand {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(CardBrand::from(value.as_str()))
+    }
+}
+
+impl QueryValue for CardBrand {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// Card details as entered. Never stored or logged: only the brand and last four digits are kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CardInput {
@@ -162,7 +284,7 @@ pub struct CreateApiKeyRequest {
     /// A label, 1–100 characters.
     pub name: String,
     /// What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Scope>,
     /// Most credits the key may spend in total; no limit when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_limit: Option<Decimal>,
@@ -178,19 +300,19 @@ pub struct CreateGenerationRequest {
     pub n: Option<i64>,
     /// 1–4000 characters.
     pub prompt: String,
-    /// `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
+    /// `quality`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality: Option<String>,
-    /// `url` (default) or `b64_json` (images inline too).
+    pub quality: Option<QualityInput>,
+    /// `response_format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<String>,
+    pub response_format: Option<ResponseFormat>,
     /// One of the model's sizes (default `1024x1024`); the size never changes the cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
 
 /// A new model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateModelRequest {
     /// `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,11 +327,11 @@ pub struct CreateModelRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizes: Option<Vec<String>>,
     /// `basic`, `standard` or `premium`.
-    pub tier: String,
+    pub tier: Tier,
 }
 
 /// A new package.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatePackageRequest {
     /// `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,7 +359,7 @@ pub struct CreatePaymentMethodRequest {
 }
 
 /// A package to buy and how to pay.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatePurchaseRequest {
     /// `package_id`.
     pub package_id: String,
@@ -278,15 +400,68 @@ pub struct CreatedApiKey {
     pub spent: Decimal,
 }
 
+/// ISO 4217 currency code (apinfer sells in yuan).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Currency {
+    /// `CNY`
+    Cny,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl Currency {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Currency::Cny => "CNY",
+            Currency::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for Currency {
+    fn from(value: &str) -> Self {
+        match value {
+            "CNY" => Currency::Cny,
+            other => Currency::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(Currency::from(value.as_str()))
+    }
+}
+
+impl QueryValue for Currency {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// The contract's error body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// `error`.
     pub error: ErrorDetail,
 }
 
 /// What went wrong.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Finer reason, e.g. `card_declined`, `refund_window_expired`, `spend_limit_exceeded`.
     pub code: String,
@@ -303,7 +478,157 @@ pub struct ErrorDetail {
     /// Broad class: `invalid_request`, `authentication_required`, `permission_denied`, `not_found`,
     /// `conflict`, `idempotency_conflict`, `insufficient_credits`, `payment_failed`,
     /// `rate_limited`, `upstream_error`, `unavailable` or `internal`.
-    pub r#type: String,
+    pub r#type: ErrorType,
+}
+
+/// The contract's error classes; each fixes the status code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorType {
+    /// `invalid_request`
+    InvalidRequest,
+    /// `authentication_required`
+    AuthenticationRequired,
+    /// `permission_denied`
+    PermissionDenied,
+    /// `not_found`
+    NotFound,
+    /// `conflict`
+    Conflict,
+    /// `idempotency_conflict`
+    IdempotencyConflict,
+    /// `insufficient_credits`
+    InsufficientCredits,
+    /// `payment_failed`
+    PaymentFailed,
+    /// `rate_limited`
+    RateLimited,
+    /// `upstream_error`
+    UpstreamError,
+    /// `unavailable`
+    Unavailable,
+    /// `internal`
+    Internal,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl ErrorType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorType::InvalidRequest => "invalid_request",
+            ErrorType::AuthenticationRequired => "authentication_required",
+            ErrorType::PermissionDenied => "permission_denied",
+            ErrorType::NotFound => "not_found",
+            ErrorType::Conflict => "conflict",
+            ErrorType::IdempotencyConflict => "idempotency_conflict",
+            ErrorType::InsufficientCredits => "insufficient_credits",
+            ErrorType::PaymentFailed => "payment_failed",
+            ErrorType::RateLimited => "rate_limited",
+            ErrorType::UpstreamError => "upstream_error",
+            ErrorType::Unavailable => "unavailable",
+            ErrorType::Internal => "internal",
+            ErrorType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for ErrorType {
+    fn from(value: &str) -> Self {
+        match value {
+            "invalid_request" => ErrorType::InvalidRequest,
+            "authentication_required" => ErrorType::AuthenticationRequired,
+            "permission_denied" => ErrorType::PermissionDenied,
+            "not_found" => ErrorType::NotFound,
+            "conflict" => ErrorType::Conflict,
+            "idempotency_conflict" => ErrorType::IdempotencyConflict,
+            "insufficient_credits" => ErrorType::InsufficientCredits,
+            "payment_failed" => ErrorType::PaymentFailed,
+            "rate_limited" => ErrorType::RateLimited,
+            "upstream_error" => ErrorType::UpstreamError,
+            "unavailable" => ErrorType::Unavailable,
+            "internal" => ErrorType::Internal,
+            other => ErrorType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(ErrorType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for ErrorType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// Usage export formats.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExportFormat {
+    /// `csv`
+    Csv,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl ExportFormat {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for ExportFormat {
+    fn from(value: &str) -> Self {
+        match value {
+            "csv" => ExportFormat::Csv,
+            other => ExportFormat::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ExportFormat {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ExportFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(ExportFormat::from(value.as_str()))
+    }
+}
+
+impl QueryValue for ExportFormat {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// A page of generations.
@@ -318,8 +643,69 @@ pub struct GenerationList {
     pub next_cursor: Option<String>,
 }
 
+/// A generation's state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GenerationStatus {
+    /// `processing`
+    Processing,
+    /// `succeeded`
+    Succeeded,
+    /// `failed`
+    Failed,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl GenerationStatus {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            GenerationStatus::Processing => "processing",
+            GenerationStatus::Succeeded => "succeeded",
+            GenerationStatus::Failed => "failed",
+            GenerationStatus::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for GenerationStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "processing" => GenerationStatus::Processing,
+            "succeeded" => GenerationStatus::Succeeded,
+            "failed" => GenerationStatus::Failed,
+            other => GenerationStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for GenerationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for GenerationStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for GenerationStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(GenerationStatus::from(value.as_str()))
+    }
+}
+
+impl QueryValue for GenerationStatus {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// An image generation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationView {
     /// `completed_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -349,7 +735,72 @@ pub struct GenerationView {
     /// `size`.
     pub size: String,
     /// `processing`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: GenerationStatus,
+}
+
+/// How usage is grouped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupBy {
+    /// `model`
+    Model,
+    /// `day`
+    Day,
+    /// `api_key`
+    ApiKey,
+    /// `member`
+    Member,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl GroupBy {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            GroupBy::Model => "model",
+            GroupBy::Day => "day",
+            GroupBy::ApiKey => "api_key",
+            GroupBy::Member => "member",
+            GroupBy::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for GroupBy {
+    fn from(value: &str) -> Self {
+        match value {
+            "model" => GroupBy::Model,
+            "day" => GroupBy::Day,
+            "api_key" => GroupBy::ApiKey,
+            "member" => GroupBy::Member,
+            other => GroupBy::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for GroupBy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for GroupBy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(GroupBy::from(value.as_str()))
+    }
+}
+
+impl QueryValue for GroupBy {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// One generated image.
@@ -364,10 +815,65 @@ pub struct ImageView {
     pub height: i64,
     /// Position in the generation, from 0.
     pub index: i64,
-    /// Where to download it (send the same `Authorization` header).
+    /// Where to download it: a signed URL that works without the `Authorization` header
+    /// until it expires (`APINFER_IMAGE_URL_TTL_SECONDS`, default an hour); fetch the
+    /// generation again for a fresh one.
     pub url: String,
     /// `width`.
     pub width: i64,
+}
+
+/// OpenAI's object name of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListObject {
+    /// `list`
+    List,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl ListObject {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ListObject::List => "list",
+            ListObject::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for ListObject {
+    fn from(value: &str) -> Self {
+        match value {
+            "list" => ListObject::List,
+            other => ListObject::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ListObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ListObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ListObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(ListObject::from(value.as_str()))
+    }
+}
+
+impl QueryValue for ListObject {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// Credentials, and optionally which of the user's accounts the session acts for.
@@ -420,7 +926,7 @@ pub struct LowBalanceAlertView {
 }
 
 /// The caller: user, the account acted for, the role there, and every account of the user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeView {
     /// `account`.
     pub account: AccountView,
@@ -430,7 +936,7 @@ pub struct MeView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<String>,
     /// The user's role in `account`: `owner`, `admin` or `member`.
-    pub role: String,
+    pub role: Role,
     /// `user`.
     pub user: UserView,
 }
@@ -447,8 +953,65 @@ pub struct MemberList {
     pub next_cursor: Option<String>,
 }
 
+/// The role a member can be given (`owner` is the account's creator alone).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MemberRole {
+    /// `admin`
+    Admin,
+    /// `member`
+    Member,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl MemberRole {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MemberRole::Admin => "admin",
+            MemberRole::Member => "member",
+            MemberRole::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for MemberRole {
+    fn from(value: &str) -> Self {
+        match value {
+            "admin" => MemberRole::Admin,
+            "member" => MemberRole::Member,
+            other => MemberRole::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for MemberRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MemberRole {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MemberRole {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(MemberRole::from(value.as_str()))
+    }
+}
+
+impl QueryValue for MemberRole {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// A member of the account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberView {
     /// `email`.
     pub email: String,
@@ -461,7 +1024,7 @@ pub struct MemberView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `owner`, `admin` or `member`.
-    pub role: String,
+    pub role: Role,
     /// Spent (or held) this calendar month, counted against the limit.
     pub spent_this_month: Decimal,
     /// `usr_...`
@@ -469,59 +1032,178 @@ pub struct MemberView {
 }
 
 /// One account the user belongs to, with their role in it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MembershipView {
     /// `account`.
     pub account: AccountView,
     /// `owner`, `admin` or `member`.
-    pub role: String,
+    pub role: Role,
 }
 
-/// A list of image models.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// The image models: a list envelope that is also OpenAI's (`object: "list"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelList {
-    /// The items, newest first.
+    /// The models.
     pub data: Vec<ModelView>,
-    /// Whether another page follows.
+    /// Always false: every model is on this page.
     pub has_more: bool,
-    /// Pass as `cursor` to get the next page; null on the last page.
+    /// Always null.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// Always `list`.
+    pub object: ListObject,
 }
 
-/// An image model and its price.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// OpenAI's object name of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ModelObject {
+    /// `model`
+    Model,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl ModelObject {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ModelObject::Model => "model",
+            ModelObject::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for ModelObject {
+    fn from(value: &str) -> Self {
+        match value {
+            "model" => ModelObject::Model,
+            other => ModelObject::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ModelObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(ModelObject::from(value.as_str()))
+    }
+}
+
+impl QueryValue for ModelObject {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// An image model and its price; also OpenAI's model object (`id`, `object`, `created`,
+/// `owned_by`), so OpenAI's SDKs can list and retrieve models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelView {
     /// Whether it can be used.
     pub active: bool,
+    /// When the model was added (unix seconds).
+    pub created: i64,
     /// Credits per image at standard quality, whatever the resolution.
     pub credits_per_image: Decimal,
     /// `id`.
     pub id: String,
     /// `name`.
     pub name: String,
+    /// Always `model`.
+    pub object: ModelObject,
+    /// Who serves it: `apinfer`.
+    pub owned_by: String,
     /// Multiplier per quality: `standard` 1, `high` 1.5, `ultra` 2.
     pub quality_multipliers: BTreeMap<String, String>,
     /// Supported sizes, `WIDTHxHEIGHT`; all cost the same.
     pub sizes: Vec<String>,
     /// `basic` (0.1–1 credits per image), `standard` (1–5) or `premium` (5–20).
-    pub tier: String,
+    pub tier: Tier,
 }
 
 /// An amount of money.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MoneyView {
     /// Decimal amount with two fractional digits, as a string.
-    pub amount: String,
+    pub amount: Decimal,
     /// ISO 4217 currency code.
-    pub currency: String,
+    pub currency: Currency,
+}
+
+/// What the client must do to finish a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NextActionType {
+    /// `redirect`
+    Redirect,
+    /// `qr_code`
+    QrCode,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl NextActionType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NextActionType::Redirect => "redirect",
+            NextActionType::QrCode => "qr_code",
+            NextActionType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for NextActionType {
+    fn from(value: &str) -> Self {
+        match value {
+            "redirect" => NextActionType::Redirect,
+            "qr_code" => NextActionType::QrCode,
+            other => NextActionType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for NextActionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for NextActionType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for NextActionType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(NextActionType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for NextActionType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// What the customer must do to pay (wallets).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NextActionView {
     /// `redirect` (Alipay) or `qr_code` (WeChat Pay).
-    pub r#type: String,
+    pub r#type: NextActionType,
     /// Where to send the customer, or what to encode in the QR code.
     pub url: String,
 }
@@ -538,8 +1220,73 @@ pub struct NotificationList {
     pub next_cursor: Option<String>,
 }
 
+/// A notification's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NotificationType {
+    /// `low_balance`
+    LowBalance,
+    /// `auto_topup_succeeded`
+    AutoTopupSucceeded,
+    /// `auto_topup_failed`
+    AutoTopupFailed,
+    /// `auto_topup_skipped`
+    AutoTopupSkipped,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl NotificationType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NotificationType::LowBalance => "low_balance",
+            NotificationType::AutoTopupSucceeded => "auto_topup_succeeded",
+            NotificationType::AutoTopupFailed => "auto_topup_failed",
+            NotificationType::AutoTopupSkipped => "auto_topup_skipped",
+            NotificationType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for NotificationType {
+    fn from(value: &str) -> Self {
+        match value {
+            "low_balance" => NotificationType::LowBalance,
+            "auto_topup_succeeded" => NotificationType::AutoTopupSucceeded,
+            "auto_topup_failed" => NotificationType::AutoTopupFailed,
+            "auto_topup_skipped" => NotificationType::AutoTopupSkipped,
+            other => NotificationType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for NotificationType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for NotificationType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for NotificationType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(NotificationType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for NotificationType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// A notification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotificationView {
     /// `created_at`.
     pub created_at: DateTime<Utc>,
@@ -550,7 +1297,7 @@ pub struct NotificationView {
     /// `message`.
     pub message: String,
     /// `low_balance`, `auto_topup_succeeded`, `auto_topup_failed` or `auto_topup_skipped`.
-    pub r#type: String,
+    pub r#type: NotificationType,
 }
 
 /// One image: a URL or inline base64.
@@ -575,13 +1322,14 @@ pub struct OpenAiImageRequest {
     pub n: Option<i64>,
     /// `prompt`.
     pub prompt: String,
-    /// `standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2).
+    /// `quality`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality: Option<String>,
-    /// `url` (default) or `b64_json`.
+    pub quality: Option<OpenAiQuality>,
+    /// `response_format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<String>,
-    /// Default `1024x1024`.
+    pub response_format: Option<ResponseFormat>,
+    /// `WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the
+    /// model has it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
 }
@@ -593,6 +1341,84 @@ pub struct OpenAiImagesResponse {
     pub created: i64,
     /// `data`.
     pub data: Vec<OpenAiImage>,
+}
+
+/// Image quality as OpenAI's SDKs send it: `standard`, `auto`, `low` and `medium` are
+/// standard (×1), `hd` and `high` ×1.5, `ultra` ×2.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpenAiQuality {
+    /// `standard`
+    Standard,
+    /// `auto`
+    Auto,
+    /// `low`
+    Low,
+    /// `medium`
+    Medium,
+    /// `hd`
+    Hd,
+    /// `high`
+    High,
+    /// `ultra`
+    Ultra,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl OpenAiQuality {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OpenAiQuality::Standard => "standard",
+            OpenAiQuality::Auto => "auto",
+            OpenAiQuality::Low => "low",
+            OpenAiQuality::Medium => "medium",
+            OpenAiQuality::Hd => "hd",
+            OpenAiQuality::High => "high",
+            OpenAiQuality::Ultra => "ultra",
+            OpenAiQuality::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for OpenAiQuality {
+    fn from(value: &str) -> Self {
+        match value {
+            "standard" => OpenAiQuality::Standard,
+            "auto" => OpenAiQuality::Auto,
+            "low" => OpenAiQuality::Low,
+            "medium" => OpenAiQuality::Medium,
+            "hd" => OpenAiQuality::Hd,
+            "high" => OpenAiQuality::High,
+            "ultra" => OpenAiQuality::Ultra,
+            other => OpenAiQuality::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for OpenAiQuality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OpenAiQuality {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OpenAiQuality {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(OpenAiQuality::from(value.as_str()))
+    }
+}
+
+impl QueryValue for OpenAiQuality {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// A list of credit packages.
@@ -608,7 +1434,7 @@ pub struct PackageList {
 }
 
 /// A credit package.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PackageView {
     /// Whether it can be bought.
     pub active: bool,
@@ -646,7 +1472,7 @@ pub struct PaymentEventData {
 
 /// How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
 /// `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentMethodInput {
     /// `card`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -655,7 +1481,7 @@ pub struct PaymentMethodInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_id: Option<String>,
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
-    pub r#type: String,
+    pub r#type: PaymentMethodType,
 }
 
 /// The account's saved cards.
@@ -671,11 +1497,11 @@ pub struct PaymentMethodList {
 }
 
 /// How a purchase was paid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentMethodSummary {
-    /// `visa`, `mastercard` or `amex` (cards).
+    /// `brand`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub brand: Option<String>,
+    pub brand: Option<CardBrand>,
     /// `last4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last4: Option<String>,
@@ -683,14 +1509,79 @@ pub struct PaymentMethodSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_id: Option<String>,
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
-    pub r#type: String,
+    pub r#type: PaymentMethodType,
+}
+
+/// How a purchase is paid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PaymentMethodType {
+    /// `card`
+    Card,
+    /// `alipay`
+    Alipay,
+    /// `wechat_pay`
+    WechatPay,
+    /// `bank_transfer`
+    BankTransfer,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl PaymentMethodType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PaymentMethodType::Card => "card",
+            PaymentMethodType::Alipay => "alipay",
+            PaymentMethodType::WechatPay => "wechat_pay",
+            PaymentMethodType::BankTransfer => "bank_transfer",
+            PaymentMethodType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for PaymentMethodType {
+    fn from(value: &str) -> Self {
+        match value {
+            "card" => PaymentMethodType::Card,
+            "alipay" => PaymentMethodType::Alipay,
+            "wechat_pay" => PaymentMethodType::WechatPay,
+            "bank_transfer" => PaymentMethodType::BankTransfer,
+            other => PaymentMethodType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for PaymentMethodType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for PaymentMethodType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentMethodType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(PaymentMethodType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for PaymentMethodType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// A saved card (the number is kept only by the payment provider).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentMethodView {
     /// `visa`, `mastercard` or `amex`.
-    pub brand: String,
+    pub brand: CardBrand,
     /// `created_at`.
     pub created_at: DateTime<Utc>,
     /// `exp_month`.
@@ -717,8 +1608,85 @@ pub struct PurchaseList {
     pub next_cursor: Option<String>,
 }
 
+/// A purchase's state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PurchaseStatus {
+    /// `processing`
+    Processing,
+    /// `succeeded`
+    Succeeded,
+    /// `requires_action`
+    RequiresAction,
+    /// `pending`
+    Pending,
+    /// `failed`
+    Failed,
+    /// `refunded`
+    Refunded,
+    /// `partially_refunded`
+    PartiallyRefunded,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl PurchaseStatus {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PurchaseStatus::Processing => "processing",
+            PurchaseStatus::Succeeded => "succeeded",
+            PurchaseStatus::RequiresAction => "requires_action",
+            PurchaseStatus::Pending => "pending",
+            PurchaseStatus::Failed => "failed",
+            PurchaseStatus::Refunded => "refunded",
+            PurchaseStatus::PartiallyRefunded => "partially_refunded",
+            PurchaseStatus::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for PurchaseStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "processing" => PurchaseStatus::Processing,
+            "succeeded" => PurchaseStatus::Succeeded,
+            "requires_action" => PurchaseStatus::RequiresAction,
+            "pending" => PurchaseStatus::Pending,
+            "failed" => PurchaseStatus::Failed,
+            "refunded" => PurchaseStatus::Refunded,
+            "partially_refunded" => PurchaseStatus::PartiallyRefunded,
+            other => PurchaseStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for PurchaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for PurchaseStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PurchaseStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(PurchaseStatus::from(value.as_str()))
+    }
+}
+
+impl QueryValue for PurchaseStatus {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// A purchase of a credit package; once succeeded, a credit lot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PurchaseView {
     /// What was (or is to be) paid.
     pub amount: MoneyView,
@@ -754,10 +1722,75 @@ pub struct PurchaseView {
     /// Credits refunded from this lot.
     pub refunded_credits: Decimal,
     /// `succeeded`, `requires_action`, `pending`, `processing`, `failed`, `refunded` or `partially_refunded`.
-    pub status: String,
+    pub status: PurchaseStatus,
     /// `succeeded_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub succeeded_at: Option<DateTime<Utc>>,
+}
+
+/// Image quality as a request may give it: `hd` is accepted as `high`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QualityInput {
+    /// `standard`
+    Standard,
+    /// `high`
+    High,
+    /// `hd`
+    Hd,
+    /// `ultra`
+    Ultra,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl QualityInput {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            QualityInput::Standard => "standard",
+            QualityInput::High => "high",
+            QualityInput::Hd => "hd",
+            QualityInput::Ultra => "ultra",
+            QualityInput::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for QualityInput {
+    fn from(value: &str) -> Self {
+        match value {
+            "standard" => QualityInput::Standard,
+            "high" => QualityInput::High,
+            "hd" => QualityInput::Hd,
+            "ultra" => QualityInput::Ultra,
+            other => QualityInput::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for QualityInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for QualityInput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for QualityInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(QualityInput::from(value.as_str()))
+    }
+}
+
+impl QueryValue for QualityInput {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// A price quote.
@@ -787,8 +1820,65 @@ pub struct RefundList {
     pub next_cursor: Option<String>,
 }
 
+/// A refund's state: `processing` until the money has arrived, then `succeeded`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RefundStatus {
+    /// `processing`
+    Processing,
+    /// `succeeded`
+    Succeeded,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl RefundStatus {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RefundStatus::Processing => "processing",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for RefundStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "processing" => RefundStatus::Processing,
+            "succeeded" => RefundStatus::Succeeded,
+            other => RefundStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for RefundStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RefundStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RefundStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(RefundStatus::from(value.as_str()))
+    }
+}
+
+impl QueryValue for RefundStatus {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// A refund of a purchase's unused credits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefundView {
     /// Money returned, at the price paid per credit.
     pub amount: MoneyView,
@@ -806,7 +1896,190 @@ pub struct RefundView {
     /// `purchase_id`.
     pub purchase_id: String,
     /// `processing`, then `succeeded` once the money has arrived.
-    pub status: String,
+    pub status: RefundStatus,
+}
+
+/// How images come back: `url` (signed links) or `b64_json` (inline too).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResponseFormat {
+    /// `url`
+    Url,
+    /// `b64_json`
+    B64Json,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl ResponseFormat {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResponseFormat::Url => "url",
+            ResponseFormat::B64Json => "b64_json",
+            ResponseFormat::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for ResponseFormat {
+    fn from(value: &str) -> Self {
+        match value {
+            "url" => ResponseFormat::Url,
+            "b64_json" => ResponseFormat::B64Json,
+            other => ResponseFormat::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ResponseFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ResponseFormat {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponseFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(ResponseFormat::from(value.as_str()))
+    }
+}
+
+impl QueryValue for ResponseFormat {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// A user's role in an account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// `owner`
+    Owner,
+    /// `admin`
+    Admin,
+    /// `member`
+    Member,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl Role {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for Role {
+    fn from(value: &str) -> Self {
+        match value {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            "member" => Role::Member,
+            other => Role::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(Role::from(value.as_str()))
+    }
+}
+
+impl QueryValue for Role {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// `balance:read`
+    BalanceRead,
+    /// `usage:read`
+    UsageRead,
+    /// `generations:write`
+    GenerationsWrite,
+    /// `purchases:write`
+    PurchasesWrite,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl Scope {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scope::BalanceRead => "balance:read",
+            Scope::UsageRead => "usage:read",
+            Scope::GenerationsWrite => "generations:write",
+            Scope::PurchasesWrite => "purchases:write",
+            Scope::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for Scope {
+    fn from(value: &str) -> Self {
+        match value {
+            "balance:read" => Scope::BalanceRead,
+            "usage:read" => Scope::UsageRead,
+            "generations:write" => Scope::GenerationsWrite,
+            "purchases:write" => Scope::PurchasesWrite,
+            other => Scope::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(Scope::from(value.as_str()))
+    }
+}
+
+impl QueryValue for Scope {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// A new user and their personal account.
@@ -822,7 +2095,7 @@ pub struct SignupRequest {
 }
 
 /// The created user, their account, and a session token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignupResponse {
     /// The user's personal account (they are its owner).
     pub account: AccountView,
@@ -832,6 +2105,67 @@ pub struct SignupResponse {
     pub token: String,
     /// The new user.
     pub user: UserView,
+}
+
+/// A model's price tier: `basic` 0.1–1, `standard` 1–5, `premium` 5–20 credits per image.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    /// `basic`
+    Basic,
+    /// `standard`
+    Standard,
+    /// `premium`
+    Premium,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl Tier {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Tier::Basic => "basic",
+            Tier::Standard => "standard",
+            Tier::Premium => "premium",
+            Tier::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for Tier {
+    fn from(value: &str) -> Self {
+        match value {
+            "basic" => Tier::Basic,
+            "standard" => Tier::Standard,
+            "premium" => Tier::Premium,
+            other => Tier::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Tier {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Tier {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(Tier::from(value.as_str()))
+    }
+}
+
+impl QueryValue for Tier {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// A page of ledger entries.
@@ -846,8 +2180,77 @@ pub struct TransactionList {
     pub next_cursor: Option<String>,
 }
 
+/// A ledger entry's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TransactionType {
+    /// `purchase`
+    Purchase,
+    /// `generation`
+    Generation,
+    /// `refund`
+    Refund,
+    /// `adjustment`
+    Adjustment,
+    /// `auto_topup`
+    AutoTopup,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl TransactionType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TransactionType::Purchase => "purchase",
+            TransactionType::Generation => "generation",
+            TransactionType::Refund => "refund",
+            TransactionType::Adjustment => "adjustment",
+            TransactionType::AutoTopup => "auto_topup",
+            TransactionType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for TransactionType {
+    fn from(value: &str) -> Self {
+        match value {
+            "purchase" => TransactionType::Purchase,
+            "generation" => TransactionType::Generation,
+            "refund" => TransactionType::Refund,
+            "adjustment" => TransactionType::Adjustment,
+            "auto_topup" => TransactionType::AutoTopup,
+            other => TransactionType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for TransactionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TransactionType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TransactionType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(TransactionType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for TransactionType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// One ledger entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransactionView {
     /// The API key that caused it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -866,17 +2269,17 @@ pub struct TransactionView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<String>,
     /// `purchase`, `generation`, `refund`, `adjustment` or `auto_topup`.
-    pub r#type: String,
+    pub r#type: TransactionType,
     /// The user who caused it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
 }
 
 /// A new account type.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateAccountRequest {
     /// `personal`, `family` or `business`.
-    pub r#type: String,
+    pub r#type: AccountType,
 }
 
 /// Changes to a model; the price must stay within the (new) tier's range.
@@ -933,14 +2336,14 @@ pub struct UsageBucket {
 }
 
 /// Usage over a period (UTC days; `to` excluded).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageReport {
     /// `buckets`.
     pub buckets: Vec<UsageBucket>,
     /// First day included.
     pub from: String,
     /// `group_by`.
-    pub group_by: String,
+    pub group_by: GroupBy,
     /// First day excluded.
     pub to: String,
     /// `total_credits`.

@@ -13,28 +13,40 @@ import * as resources from "./resources.js";
 export class Apinfer extends APIClient {
   /** Sign up and log in */
   readonly auth: resources.AuthResource;
-  /** The caller and their accounts */
+  /** The caller: user, account, role, memberships */
+  readonly me: resources.MeResource;
+  /** The account the caller acts for */
   readonly account: resources.AccountResource;
+  /** Members of family and business accounts */
+  readonly members: resources.MembersResource;
   /** API keys */
   readonly apiKeys: resources.ApiKeysResource;
-  /** Packages, models and prices */
-  readonly catalog: resources.CatalogResource;
+  /** Credit packages on sale */
+  readonly packages: resources.PackagesResource;
+  /** Image models and their prices (OpenAI-compatible listing) */
+  readonly models: resources.ModelsResource;
+  /** Price quotes */
+  readonly pricing: resources.PricingResource;
   /** The credit balance */
   readonly balance: resources.BalanceResource;
   /** The credit ledger */
   readonly transactions: resources.TransactionsResource;
   /** Image generations, charged per model, quality and count */
   readonly generations: resources.GenerationsResource;
-  /** Usage analytics and notifications */
+  /** OpenAI-compatible image generation */
+  readonly images: resources.ImagesResource;
+  /** Usage analytics */
   readonly usage: resources.UsageResource;
+  /** Low-balance and automatic top-up notifications */
+  readonly notifications: resources.NotificationsResource;
   /** Low-balance alerts and automatic top-up */
   readonly settings: resources.SettingsResource;
   /** Buying credit packages, and refunds of unused credits */
   readonly purchases: resources.PurchasesResource;
+  /** Refunds of unused credits */
+  readonly refunds: resources.RefundsResource;
   /** Saved cards */
   readonly paymentMethods: resources.PaymentMethodsResource;
-  /** Signed events from payment providers */
-  readonly webhooks: resources.WebhooksResource;
   /** apinfer administration */
   readonly admin: resources.AdminResource;
   /** Health, readiness, metrics, this document */
@@ -43,17 +55,23 @@ export class Apinfer extends APIClient {
   constructor(options: ClientOptions = {}) {
     super(options);
     this.auth = new resources.AuthResource(this);
+    this.me = new resources.MeResource(this);
     this.account = new resources.AccountResource(this);
+    this.members = new resources.MembersResource(this);
     this.apiKeys = new resources.ApiKeysResource(this);
-    this.catalog = new resources.CatalogResource(this);
+    this.packages = new resources.PackagesResource(this);
+    this.models = new resources.ModelsResource(this);
+    this.pricing = new resources.PricingResource(this);
     this.balance = new resources.BalanceResource(this);
     this.transactions = new resources.TransactionsResource(this);
     this.generations = new resources.GenerationsResource(this);
+    this.images = new resources.ImagesResource(this);
     this.usage = new resources.UsageResource(this);
+    this.notifications = new resources.NotificationsResource(this);
     this.settings = new resources.SettingsResource(this);
     this.purchases = new resources.PurchasesResource(this);
+    this.refunds = new resources.RefundsResource(this);
     this.paymentMethods = new resources.PaymentMethodsResource(this);
-    this.webhooks = new resources.WebhooksResource(this);
     this.admin = new resources.AdminResource(this);
     this.operations = new resources.OperationsResource(this);
   }

@@ -47,7 +47,26 @@ export class AuthResource extends APIResource {
   }
 }
 
-/** The caller and their accounts */
+/** The caller: user, account, role, memberships */
+export class MeResource extends APIResource {
+  /**
+   * Who am I: the user, the account the token acts for, and all the user's accounts.
+   */
+  retrieve(options?: RequestOptions): Promise<types.MeView> {
+    return this._client.request<types.MeView>(
+      {
+        method: "GET",
+        path: "/v1/me",
+        auth: true,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+}
+
+/** The account the caller acts for */
 export class AccountResource extends APIResource {
   /**
    * The account the token acts for.
@@ -64,7 +83,10 @@ export class AccountResource extends APIResource {
       options,
     );
   }
+}
 
+/** Members of family and business accounts */
+export class MembersResource extends APIResource {
   /**
    * The account's members (owner or admin session).
    */
@@ -84,7 +106,7 @@ export class AccountResource extends APIResource {
   /**
    * Add an existing user to a family or business account (owner or admin session).
    */
-  add(body: types.AddMemberRequest, options?: RequestOptions): Promise<types.MemberView> {
+  create(body: types.AddMemberRequest, options?: RequestOptions): Promise<types.MemberView> {
     return this._client.request<types.MemberView>(
       {
         method: "POST",
@@ -101,27 +123,11 @@ export class AccountResource extends APIResource {
   /**
    * Remove a member (owner or admin session); the owner cannot be removed.
    */
-  remove(userId: string, options?: RequestOptions): Promise<types.MemberView> {
+  delete(userId: string, options?: RequestOptions): Promise<types.MemberView> {
     return this._client.request<types.MemberView>(
       {
         method: "DELETE",
         path: `/v1/account/members/${pathParam(userId)}`,
-        auth: true,
-        idempotent: false,
-        response: "json",
-      },
-      options,
-    );
-  }
-
-  /**
-   * Who am I: the user, the account the token acts for, and all the user's accounts.
-   */
-  me(options?: RequestOptions): Promise<types.MeView> {
-    return this._client.request<types.MeView>(
-      {
-        method: "GET",
-        path: "/v1/me",
         auth: true,
         idempotent: false,
         response: "json",
@@ -183,22 +189,31 @@ export class ApiKeysResource extends APIResource {
   }
 }
 
-/** Parameters of `catalog.quote()`. */
-export interface CatalogQuoteParams {
-  /** Model id, e.g. `qwen-image`. */
-  model: string;
-  /** `standard` (default), `high` (or `hd`) or `ultra`. */
-  quality?: string;
-  /** Number of images, 1–10 (default 1). */
-  n?: number;
+/** Credit packages on sale */
+export class PackagesResource extends APIResource {
+  /**
+   * The credit packages on sale.
+   */
+  list(options?: RequestOptions): Promise<types.PackageList> {
+    return this._client.request<types.PackageList>(
+      {
+        method: "GET",
+        path: "/v1/packages",
+        auth: false,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
 }
 
-/** Packages, models and prices */
-export class CatalogResource extends APIResource {
+/** Image models and their prices (OpenAI-compatible listing) */
+export class ModelsResource extends APIResource {
   /**
    * The image models and their prices.
    */
-  models(options?: RequestOptions): Promise<types.ModelList> {
+  list(options?: RequestOptions): Promise<types.ModelList> {
     return this._client.request<types.ModelList>(
       {
         method: "GET",
@@ -212,13 +227,13 @@ export class CatalogResource extends APIResource {
   }
 
   /**
-   * The credit packages on sale.
+   * One image model, by id (OpenAI's `models.retrieve` too).
    */
-  packages(options?: RequestOptions): Promise<types.PackageList> {
-    return this._client.request<types.PackageList>(
+  retrieve(id: string, options?: RequestOptions): Promise<types.ModelView> {
+    return this._client.request<types.ModelView>(
       {
         method: "GET",
-        path: "/v1/packages",
+        path: `/v1/models/${pathParam(id)}`,
         auth: false,
         idempotent: false,
         response: "json",
@@ -226,11 +241,24 @@ export class CatalogResource extends APIResource {
       options,
     );
   }
+}
 
+/** Parameters of `pricing.quote()`. */
+export interface PricingQuoteParams {
+  /** Model id, e.g. `qwen-image`. */
+  model: string;
+  /** `standard` (default), `high` (or `hd`) or `ultra`. */
+  quality?: types.QualityInput;
+  /** Number of images, 1–10 (default 1). */
+  n?: number;
+}
+
+/** Price quotes */
+export class PricingResource extends APIResource {
   /**
    * Price a generation without making it.
    */
-  quote(params: CatalogQuoteParams, options?: RequestOptions): Promise<types.QuoteView> {
+  quote(params: PricingQuoteParams, options?: RequestOptions): Promise<types.QuoteView> {
     return this._client.request<types.QuoteView>(
       {
         method: "GET",
@@ -267,7 +295,7 @@ export class BalanceResource extends APIResource {
 /** Parameters of `transactions.list()`. */
 export interface TransactionsListParams {
   /** Only entries of this type. */
-  type?: string;
+  type?: types.TransactionType;
   /** Only entries at or after this time (RFC 3339). */
   from?: string | Date;
   /** Only entries before this time (RFC 3339). */
@@ -308,6 +336,14 @@ export interface GenerationsListParams {
   limit?: number;
   /** `next_cursor` of the previous page. */
   cursor?: string;
+}
+
+/** Parameters of `generations.downloadImage()`. */
+export interface GenerationsDownloadImageParams {
+  /** When the URL stops working (unix seconds), as the generation gave it. */
+  expires?: number;
+  /** The URL's signature, as the generation gave it. */
+  signature?: string;
 }
 
 /** Image generations, charged per model, quality and count */
@@ -371,14 +407,17 @@ export class GenerationsResource extends APIResource {
 
   /**
    * Download one image of a generation (its bytes, `image/png` from the local renderer).
+   * Either with the `Authorization` header (scope `generations:write` or `usage:read`), or
+   * through the signed URL a generation gives, which needs no header until it expires.
    *
    * Resolves to the raw bytes (image/png).
    */
-  image(id: string, index: number, options?: RequestOptions): Promise<Uint8Array> {
+  downloadImage(id: string, index: number, params?: GenerationsDownloadImageParams, options?: RequestOptions): Promise<Uint8Array> {
     return this._client.request<Uint8Array>(
       {
         method: "GET",
         path: `/v1/generations/${pathParam(id)}/images/${pathParam(index)}`,
+        query: { "expires": params?.expires, "signature": params?.signature },
         auth: true,
         idempotent: false,
         response: "binary",
@@ -386,13 +425,16 @@ export class GenerationsResource extends APIResource {
       options,
     );
   }
+}
 
+/** OpenAI-compatible image generation */
+export class ImagesResource extends APIResource {
   /**
    * Generate images, OpenAI style (scope `generations:write`; honours `Idempotency-Key`).
    *
    * Sends an `Idempotency-Key` (generated unless `options.idempotencyKey` is given), reused by retries.
    */
-  createImages(body: types.OpenAiImageRequest, options?: RequestOptions): Promise<types.OpenAiImagesResponse> {
+  generate(body: types.OpenAiImageRequest, options?: RequestOptions): Promise<types.OpenAiImagesResponse> {
     return this._client.request<types.OpenAiImagesResponse>(
       {
         method: "POST",
@@ -407,24 +449,16 @@ export class GenerationsResource extends APIResource {
   }
 }
 
-/** Parameters of `usage.list()`. */
-export interface UsageListParams {
-  /** Items per page, 1–100 (default 20). */
-  limit?: number;
-  /** `next_cursor` of the previous page. */
-  cursor?: string;
-}
-
-/** Parameters of `usage.report()`. */
-export interface UsageReportParams {
+/** Parameters of `usage.retrieve()`. */
+export interface UsageRetrieveParams {
   /** First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago. */
   from?: string;
   /** First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included). */
   to?: string;
   /** `model` (default), `day`, `api_key` or `member`. */
-  group_by?: string;
+  group_by?: types.GroupBy;
   /** For the export: `csv` (the only format). */
-  format?: string;
+  format?: types.ExportFormat;
 }
 
 /** Parameters of `usage.export()`. */
@@ -434,36 +468,17 @@ export interface UsageExportParams {
   /** First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included). */
   to?: string;
   /** `model` (default), `day`, `api_key` or `member`. */
-  group_by?: string;
+  group_by?: types.GroupBy;
   /** For the export: `csv` (the only format). */
-  format?: string;
+  format?: types.ExportFormat;
 }
 
-/** Usage analytics and notifications */
+/** Usage analytics */
 export class UsageResource extends APIResource {
-  /**
-   * The account's notifications, newest first (scope `usage:read`).
-   *
-   * Await it for the first page, or `for await` over every item of every page.
-   */
-  list(params?: UsageListParams, options?: RequestOptions): PagePromise<types.NotificationView> {
-    return this._client.page<types.NotificationView>(
-      {
-        method: "GET",
-        path: "/v1/notifications",
-        query: { "limit": params?.limit, "cursor": params?.cursor },
-        auth: true,
-        idempotent: false,
-        response: "json",
-      },
-      options,
-    );
-  }
-
   /**
    * Usage per model, day, API key or member (scope `usage:read`).
    */
-  report(params?: UsageReportParams, options?: RequestOptions): Promise<types.UsageReport> {
+  retrieve(params?: UsageRetrieveParams, options?: RequestOptions): Promise<types.UsageReport> {
     return this._client.request<types.UsageReport>(
       {
         method: "GET",
@@ -495,12 +510,42 @@ export class UsageResource extends APIResource {
   }
 }
 
+/** Parameters of `notifications.list()`. */
+export interface NotificationsListParams {
+  /** Items per page, 1–100 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** Low-balance and automatic top-up notifications */
+export class NotificationsResource extends APIResource {
+  /**
+   * The account's notifications, newest first (scope `usage:read`).
+   *
+   * Await it for the first page, or `for await` over every item of every page.
+   */
+  list(params?: NotificationsListParams, options?: RequestOptions): PagePromise<types.NotificationView> {
+    return this._client.page<types.NotificationView>(
+      {
+        method: "GET",
+        path: "/v1/notifications",
+        query: { "limit": params?.limit, "cursor": params?.cursor },
+        auth: true,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+}
+
 /** Low-balance alerts and automatic top-up */
 export class SettingsResource extends APIResource {
   /**
    * The automatic top-up settings (404 until set).
    */
-  getTopup(options?: RequestOptions): Promise<types.AutoTopupSettings> {
+  retrieveAutoTopup(options?: RequestOptions): Promise<types.AutoTopupSettings> {
     return this._client.request<types.AutoTopupSettings>(
       {
         method: "GET",
@@ -518,7 +563,7 @@ export class SettingsResource extends APIResource {
    * with the saved card, one at a time per account, at most `max_topups_per_day`; every
    * outcome is a notification.
    */
-  putTopup(body: types.AutoTopupSettings, options?: RequestOptions): Promise<types.AutoTopupSettings> {
+  updateAutoTopup(body: types.AutoTopupSettings, options?: RequestOptions): Promise<types.AutoTopupSettings> {
     return this._client.request<types.AutoTopupSettings>(
       {
         method: "PUT",
@@ -535,7 +580,7 @@ export class SettingsResource extends APIResource {
   /**
    * The low-balance alert settings.
    */
-  getAlert(options?: RequestOptions): Promise<types.LowBalanceAlertView> {
+  retrieveLowBalanceAlert(options?: RequestOptions): Promise<types.LowBalanceAlertView> {
     return this._client.request<types.LowBalanceAlertView>(
       {
         method: "GET",
@@ -552,7 +597,7 @@ export class SettingsResource extends APIResource {
    * Set the low-balance alert: one `low_balance` notification (and `balance.low` webhook) per
    * downward crossing of the threshold by `available`.
    */
-  putAlert(body: types.LowBalanceAlertRequest, options?: RequestOptions): Promise<types.LowBalanceAlertView> {
+  updateLowBalanceAlert(body: types.LowBalanceAlertRequest, options?: RequestOptions): Promise<types.LowBalanceAlertView> {
     return this._client.request<types.LowBalanceAlertView>(
       {
         method: "PUT",
@@ -569,14 +614,6 @@ export class SettingsResource extends APIResource {
 
 /** Parameters of `purchases.list()`. */
 export interface PurchasesListParams {
-  /** Items per page, 1–100 (default 20). */
-  limit?: number;
-  /** `next_cursor` of the previous page. */
-  cursor?: string;
-}
-
-/** Parameters of `purchases.listRefunds()`. */
-export interface PurchasesListRefundsParams {
   /** Items per page, 1–100 (default 20). */
   limit?: number;
   /** `next_cursor` of the previous page. */
@@ -661,13 +698,24 @@ export class PurchasesResource extends APIResource {
       options,
     );
   }
+}
 
+/** Parameters of `refunds.list()`. */
+export interface RefundsListParams {
+  /** Items per page, 1–100 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+}
+
+/** Refunds of unused credits */
+export class RefundsResource extends APIResource {
   /**
    * The account's refunds, newest first (scope `usage:read` or `purchases:write`).
    *
    * Await it for the first page, or `for await` over every item of every page.
    */
-  listRefunds(params?: PurchasesListRefundsParams, options?: RequestOptions): PagePromise<types.RefundView> {
+  list(params?: RefundsListParams, options?: RequestOptions): PagePromise<types.RefundView> {
     return this._client.page<types.RefundView>(
       {
         method: "GET",
@@ -720,39 +768,12 @@ export class PaymentMethodsResource extends APIResource {
   /**
    * Forget a saved card.
    */
-  remove(id: string, options?: RequestOptions): Promise<types.PaymentMethodView> {
+  delete(id: string, options?: RequestOptions): Promise<types.PaymentMethodView> {
     return this._client.request<types.PaymentMethodView>(
       {
         method: "DELETE",
         path: `/v1/payment-methods/${pathParam(id)}`,
         auth: true,
-        idempotent: false,
-        response: "json",
-      },
-      options,
-    );
-  }
-}
-
-/** Parameters of `webhooks.payments()`. */
-export interface WebhooksPaymentsParams {
-  /** `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` */
-  apinfer_signature: string;
-}
-
-/** Signed events from payment providers */
-export class WebhooksResource extends APIResource {
-  /**
-   * Receive a payment provider's event (signed; see the description of `Apinfer-Signature`).
-   */
-  payments(provider: string, body: types.PaymentEvent, params: WebhooksPaymentsParams, options?: RequestOptions): Promise<types.WebhookAck> {
-    return this._client.request<types.WebhookAck>(
-      {
-        method: "POST",
-        path: `/v1/webhooks/payments/${pathParam(provider)}`,
-        headers: { "Apinfer-Signature": params?.apinfer_signature },
-        body,
-        auth: false,
         idempotent: false,
         response: "json",
       },
@@ -939,7 +960,7 @@ export class OperationsResource extends APIResource {
   /**
    * Whether the process is up.
    */
-  healthz(options?: RequestOptions): Promise<string> {
+  health(options?: RequestOptions): Promise<string> {
     return this._client.request<string>(
       {
         method: "GET",
@@ -971,7 +992,7 @@ export class OperationsResource extends APIResource {
   /**
    * This API's OpenAPI 3.1 document, as YAML (JSON at `/openapi.json`).
    */
-  openapiYaml(options?: RequestOptions): Promise<string> {
+  openapi(options?: RequestOptions): Promise<string> {
     return this._client.request<string>(
       {
         method: "GET",
@@ -987,7 +1008,7 @@ export class OperationsResource extends APIResource {
   /**
    * Whether the database answers.
    */
-  readyz(options?: RequestOptions): Promise<string> {
+  readiness(options?: RequestOptions): Promise<string> {
     return this._client.request<string>(
       {
         method: "GET",

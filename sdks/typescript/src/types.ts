@@ -11,6 +11,11 @@ import type { Decimal } from "./core.js";
 export type { Decimal };
 
 /**
+ * An account's kind: `personal`, or `family`/`business` (shared by members).
+ */
+export type AccountType = "personal" | "family" | "business" | (string & {});
+
+/**
  * An account: the holder of a credit balance.
  */
 export interface AccountView {
@@ -23,7 +28,7 @@ export interface AccountView {
   /**
    * `personal` (default), `family` or `business`.
    */
-  type: string;
+  type: AccountType;
 }
 
 /**
@@ -41,7 +46,7 @@ export interface AddMemberRequest {
   /**
    * `admin` (manages keys, members, settings) or `member` (spends and reads).
    */
-  role: string;
+  role: MemberRole;
 }
 
 /**
@@ -172,6 +177,11 @@ export interface BankTransferView {
 }
 
 /**
+ * A card's brand (only these are accepted).
+ */
+export type CardBrand = "visa" | "mastercard" | "amex" | (string & {});
+
+/**
  * Card details as entered. Never stored or logged: only the brand and last four digits are kept.
  */
 export interface CardInput {
@@ -196,7 +206,7 @@ export interface CreateApiKeyRequest {
   /**
    * What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
    */
-  scopes: Array<string>;
+  scopes: Array<Scope>;
   /**
    * Most credits the key may spend in total; no limit when absent.
    */
@@ -216,14 +226,8 @@ export interface CreateGenerationRequest {
    * 1–4000 characters.
    */
   prompt: string;
-  /**
-   * `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
-   */
-  quality?: string | null;
-  /**
-   * `url` (default) or `b64_json` (images inline too).
-   */
-  response_format?: string | null;
+  quality?: QualityInput | null;
+  response_format?: ResponseFormat | null;
   /**
    * One of the model's sizes (default `1024x1024`); the size never changes the cost.
    */
@@ -251,7 +255,7 @@ export interface CreateModelRequest {
   /**
    * `basic`, `standard` or `premium`.
    */
-  tier: string;
+  tier: Tier;
 }
 
 /**
@@ -325,6 +329,11 @@ export interface CreatedApiKey {
 }
 
 /**
+ * ISO 4217 currency code (apinfer sells in yuan).
+ */
+export type Currency = "CNY" | (string & {});
+
+/**
  * The contract's error body.
  */
 export interface ErrorBody {
@@ -360,8 +369,18 @@ export interface ErrorDetail {
    * `conflict`, `idempotency_conflict`, `insufficient_credits`, `payment_failed`,
    * `rate_limited`, `upstream_error`, `unavailable` or `internal`.
    */
-  type: string;
+  type: ErrorType;
 }
+
+/**
+ * The contract's error classes; each fixes the status code.
+ */
+export type ErrorType = "invalid_request" | "authentication_required" | "permission_denied" | "not_found" | "conflict" | "idempotency_conflict" | "insufficient_credits" | "payment_failed" | "rate_limited" | "upstream_error" | "unavailable" | "internal" | (string & {});
+
+/**
+ * Usage export formats.
+ */
+export type ExportFormat = "csv" | (string & {});
 
 /**
  * A page of generations.
@@ -380,6 +399,11 @@ export interface GenerationList {
    */
   next_cursor?: string | null;
 }
+
+/**
+ * A generation's state.
+ */
+export type GenerationStatus = "processing" | "succeeded" | "failed" | (string & {});
 
 /**
  * An image generation.
@@ -409,8 +433,13 @@ export interface GenerationView {
   /**
    * `processing`, `succeeded` or `failed`.
    */
-  status: string;
+  status: GenerationStatus;
 }
+
+/**
+ * How usage is grouped.
+ */
+export type GroupBy = "model" | "day" | "api_key" | "member" | (string & {});
 
 /**
  * One generated image.
@@ -430,11 +459,18 @@ export interface ImageView {
    */
   index: number;
   /**
-   * Where to download it (send the same `Authorization` header).
+   * Where to download it: a signed URL that works without the `Authorization` header
+   * until it expires (`APINFER_IMAGE_URL_TTL_SECONDS`, default an hour); fetch the
+   * generation again for a fresh one.
    */
   url: string;
   width: number;
 }
+
+/**
+ * OpenAI's object name of a list.
+ */
+export type ListObject = "list" | (string & {});
 
 /**
  * Credentials, and optionally which of the user's accounts the session acts for.
@@ -510,7 +546,7 @@ export interface MeView {
   /**
    * The user's role in `account`: `owner`, `admin` or `member`.
    */
-  role: string;
+  role: Role;
   user: UserView;
 }
 
@@ -533,6 +569,11 @@ export interface MemberList {
 }
 
 /**
+ * The role a member can be given (`owner` is the account's creator alone).
+ */
+export type MemberRole = "admin" | "member" | (string & {});
+
+/**
  * A member of the account.
  */
 export interface MemberView {
@@ -543,7 +584,7 @@ export interface MemberView {
   /**
    * `owner`, `admin` or `member`.
    */
-  role: string;
+  role: Role;
   /**
    * Spent (or held) this calendar month, counted against the limit.
    */
@@ -562,29 +603,39 @@ export interface MembershipView {
   /**
    * `owner`, `admin` or `member`.
    */
-  role: string;
+  role: Role;
 }
 
 /**
- * A list of image models.
+ * The image models: a list envelope that is also OpenAI's (`object: "list"`).
  */
 export interface ModelList {
   /**
-   * The items, newest first.
+   * The models.
    */
   data: Array<ModelView>;
   /**
-   * Whether another page follows.
+   * Always false: every model is on this page.
    */
   has_more: boolean;
   /**
-   * Pass as `cursor` to get the next page; null on the last page.
+   * Always null.
    */
   next_cursor?: string | null;
+  /**
+   * Always `list`.
+   */
+  object: ListObject;
 }
 
 /**
- * An image model and its price.
+ * OpenAI's object name of a model.
+ */
+export type ModelObject = "model" | (string & {});
+
+/**
+ * An image model and its price; also OpenAI's model object (`id`, `object`, `created`,
+ * `owned_by`), so OpenAI's SDKs can list and retrieve models.
  */
 export interface ModelView {
   /**
@@ -592,11 +643,23 @@ export interface ModelView {
    */
   active: boolean;
   /**
+   * When the model was added (unix seconds).
+   */
+  created: number;
+  /**
    * Credits per image at standard quality, whatever the resolution.
    */
   credits_per_image: Decimal;
   id: string;
   name: string;
+  /**
+   * Always `model`.
+   */
+  object: ModelObject;
+  /**
+   * Who serves it: `apinfer`.
+   */
+  owned_by: string;
   /**
    * Multiplier per quality: `standard` 1, `high` 1.5, `ultra` 2.
    */
@@ -608,7 +671,7 @@ export interface ModelView {
   /**
    * `basic` (0.1–1 credits per image), `standard` (1–5) or `premium` (5–20).
    */
-  tier: string;
+  tier: Tier;
 }
 
 /**
@@ -618,12 +681,17 @@ export interface MoneyView {
   /**
    * Decimal amount with two fractional digits, as a string.
    */
-  amount: string;
+  amount: Decimal;
   /**
    * ISO 4217 currency code.
    */
-  currency: string;
+  currency: Currency;
 }
+
+/**
+ * What the client must do to finish a payment.
+ */
+export type NextActionType = "redirect" | "qr_code" | (string & {});
 
 /**
  * What the customer must do to pay (wallets).
@@ -632,7 +700,7 @@ export interface NextActionView {
   /**
    * `redirect` (Alipay) or `qr_code` (WeChat Pay).
    */
-  type: string;
+  type: NextActionType;
   /**
    * Where to send the customer, or what to encode in the QR code.
    */
@@ -658,6 +726,11 @@ export interface NotificationList {
 }
 
 /**
+ * A notification's kind.
+ */
+export type NotificationType = "low_balance" | "auto_topup_succeeded" | "auto_topup_failed" | "auto_topup_skipped" | (string & {});
+
+/**
  * A notification.
  */
 export interface NotificationView {
@@ -674,7 +747,7 @@ export interface NotificationView {
   /**
    * `low_balance`, `auto_topup_succeeded`, `auto_topup_failed` or `auto_topup_skipped`.
    */
-  type: string;
+  type: NotificationType;
 }
 
 /**
@@ -696,16 +769,11 @@ export interface OpenAiImageRequest {
    */
   n?: number | null;
   prompt: string;
+  quality?: OpenAiQuality | null;
+  response_format?: ResponseFormat | null;
   /**
-   * `standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2).
-   */
-  quality?: string | null;
-  /**
-   * `url` (default) or `b64_json`.
-   */
-  response_format?: string | null;
-  /**
-   * Default `1024x1024`.
+   * `WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the
+   * model has it).
    */
   size?: string | null;
 }
@@ -720,6 +788,12 @@ export interface OpenAiImagesResponse {
   created: number;
   data: Array<OpenAiImage>;
 }
+
+/**
+ * Image quality as OpenAI's SDKs send it: `standard`, `auto`, `low` and `medium` are
+ * standard (×1), `hd` and `high` ×1.5, `ultra` ×2.
+ */
+export type OpenAiQuality = "standard" | "auto" | "low" | "medium" | "hd" | "high" | "ultra" | (string & {});
 
 /**
  * A list of credit packages.
@@ -805,7 +879,7 @@ export interface PaymentMethodInput {
   /**
    * `card`, `alipay`, `wechat_pay` or `bank_transfer`.
    */
-  type: string;
+  type: PaymentMethodType;
 }
 
 /**
@@ -830,10 +904,7 @@ export interface PaymentMethodList {
  * How a purchase was paid.
  */
 export interface PaymentMethodSummary {
-  /**
-   * `visa`, `mastercard` or `amex` (cards).
-   */
-  brand?: string | null;
+  brand?: CardBrand | null;
   last4?: string | null;
   /**
    * The saved card used, if any.
@@ -842,8 +913,13 @@ export interface PaymentMethodSummary {
   /**
    * `card`, `alipay`, `wechat_pay` or `bank_transfer`.
    */
-  type: string;
+  type: PaymentMethodType;
 }
+
+/**
+ * How a purchase is paid.
+ */
+export type PaymentMethodType = "card" | "alipay" | "wechat_pay" | "bank_transfer" | (string & {});
 
 /**
  * A saved card (the number is kept only by the payment provider).
@@ -852,7 +928,7 @@ export interface PaymentMethodView {
   /**
    * `visa`, `mastercard` or `amex`.
    */
-  brand: string;
+  brand: CardBrand;
   created_at: string;
   exp_month: number;
   exp_year: number;
@@ -884,6 +960,11 @@ export interface PurchaseList {
    */
   next_cursor?: string | null;
 }
+
+/**
+ * A purchase's state.
+ */
+export type PurchaseStatus = "processing" | "succeeded" | "requires_action" | "pending" | "failed" | "refunded" | "partially_refunded" | (string & {});
 
 /**
  * A purchase of a credit package; once succeeded, a credit lot.
@@ -930,9 +1011,14 @@ export interface PurchaseView {
   /**
    * `succeeded`, `requires_action`, `pending`, `processing`, `failed`, `refunded` or `partially_refunded`.
    */
-  status: string;
+  status: PurchaseStatus;
   succeeded_at?: string | null;
 }
+
+/**
+ * Image quality as a request may give it: `hd` is accepted as `high`.
+ */
+export type QualityInput = "standard" | "high" | "hd" | "ultra" | (string & {});
 
 /**
  * A price quote.
@@ -967,6 +1053,11 @@ export interface RefundList {
 }
 
 /**
+ * A refund's state: `processing` until the money has arrived, then `succeeded`.
+ */
+export type RefundStatus = "processing" | "succeeded" | (string & {});
+
+/**
  * A refund of a purchase's unused credits.
  */
 export interface RefundView {
@@ -992,8 +1083,23 @@ export interface RefundView {
   /**
    * `processing`, then `succeeded` once the money has arrived.
    */
-  status: string;
+  status: RefundStatus;
 }
+
+/**
+ * How images come back: `url` (signed links) or `b64_json` (inline too).
+ */
+export type ResponseFormat = "url" | "b64_json" | (string & {});
+
+/**
+ * A user's role in an account.
+ */
+export type Role = "owner" | "admin" | "member" | (string & {});
+
+/**
+ * What an API key may do.
+ */
+export type Scope = "balance:read" | "usage:read" | "generations:write" | "purchases:write" | (string & {});
 
 /**
  * A new user and their personal account.
@@ -1036,6 +1142,11 @@ export interface SignupResponse {
 }
 
 /**
+ * A model's price tier: `basic` 0.1–1, `standard` 1–5, `premium` 5–20 credits per image.
+ */
+export type Tier = "basic" | "standard" | "premium" | (string & {});
+
+/**
  * A page of ledger entries.
  */
 export interface TransactionList {
@@ -1052,6 +1163,11 @@ export interface TransactionList {
    */
   next_cursor?: string | null;
 }
+
+/**
+ * A ledger entry's kind.
+ */
+export type TransactionType = "purchase" | "generation" | "refund" | "adjustment" | "auto_topup" | (string & {});
 
 /**
  * One ledger entry.
@@ -1082,7 +1198,7 @@ export interface TransactionView {
   /**
    * `purchase`, `generation`, `refund`, `adjustment` or `auto_topup`.
    */
-  type: string;
+  type: TransactionType;
   /**
    * The user who caused it, if any.
    */
@@ -1096,7 +1212,7 @@ export interface UpdateAccountRequest {
   /**
    * `personal`, `family` or `business`.
    */
-  type: string;
+  type: AccountType;
 }
 
 /**
@@ -1143,7 +1259,7 @@ export interface UsageReport {
    * First day included.
    */
   from: string;
-  group_by: string;
+  group_by: GroupBy;
   /**
    * First day excluded.
    */

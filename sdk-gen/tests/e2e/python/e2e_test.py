@@ -48,7 +48,7 @@ def admin_client(base: str) -> Apinfer:
 def main() -> None:
     assert apinfer.__version__, "a version"
     public = Apinfer(base_url=BASE, api_key="")
-    packages = public.catalog.packages()
+    packages = public.packages.list()
     assert packages.data and all(isinstance(p.credits, Decimal) for p in packages.data), packages
     check("public catalog, credits as Decimal")
 
@@ -142,7 +142,7 @@ def main() -> None:
     generation = client.generations.create(model="qwen-image", prompt="a red fox", size="512x512")
     assert generation.status == "succeeded" and generation.credits_charged == Decimal("1.75"), generation
     assert generation.images and generation.images[0].width == 512
-    png = client.generations.image(generation.id, 0)
+    png = client.generations.download_image(generation.id, 0)
     assert isinstance(png, bytes) and png.startswith(PNG_SIGNATURE) and len(png) > 100, png[:16]
     assert client.generations.retrieve(generation.id).id == generation.id
     assert client.balance.retrieve().available == Decimal("204.75")

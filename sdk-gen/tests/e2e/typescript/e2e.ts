@@ -61,7 +61,7 @@ async function adminClient(base: string): Promise<Apinfer> {
 }
 
 async function main(): Promise<void> {
-  const packages = await new Apinfer({ baseURL: BASE, apiKey: "" }).catalog.packages();
+  const packages = await new Apinfer({ baseURL: BASE, apiKey: "" }).packages.list();
   assert(packages.data.length > 0 && typeof packages.data[0]!.credits === "string", "packages with decimal strings");
   check("public catalog, credits as decimal strings");
 
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   check("purchase with a card");
   const generation = await client.generations.create({ model: "qwen-image", prompt: "a red fox", size: "512x512" });
   assert(generation.status === "succeeded" && generation.credits_charged === "1.75", JSON.stringify(generation));
-  const png = await client.generations.image(generation.id, 0);
+  const png = await client.generations.downloadImage(generation.id, 0);
   const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   assert(png instanceof Uint8Array && signature.every((b, i) => png[i] === b), "a PNG");
   assert((await client.balance.retrieve()).available === "204.75", "charged 1.75");

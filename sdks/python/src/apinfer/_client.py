@@ -27,28 +27,40 @@ class Apinfer(SyncAPIClient):
 
     auth: resources.Auth
     """Sign up and log in"""
+    me: resources.Me
+    """The caller: user, account, role, memberships"""
     account: resources.Account
-    """The caller and their accounts"""
+    """The account the caller acts for"""
+    members: resources.Members
+    """Members of family and business accounts"""
     api_keys: resources.ApiKeys
     """API keys"""
-    catalog: resources.Catalog
-    """Packages, models and prices"""
+    packages: resources.Packages
+    """Credit packages on sale"""
+    models: resources.Models
+    """Image models and their prices (OpenAI-compatible listing)"""
+    pricing: resources.Pricing
+    """Price quotes"""
     balance: resources.Balance
     """The credit balance"""
     transactions: resources.Transactions
     """The credit ledger"""
     generations: resources.Generations
     """Image generations, charged per model, quality and count"""
+    images: resources.Images
+    """OpenAI-compatible image generation"""
     usage: resources.Usage
-    """Usage analytics and notifications"""
+    """Usage analytics"""
+    notifications: resources.Notifications
+    """Low-balance and automatic top-up notifications"""
     settings: resources.Settings
     """Low-balance alerts and automatic top-up"""
     purchases: resources.Purchases
     """Buying credit packages, and refunds of unused credits"""
+    refunds: resources.Refunds
+    """Refunds of unused credits"""
     payment_methods: resources.PaymentMethods
     """Saved cards"""
-    webhooks: resources.Webhooks
-    """Signed events from payment providers"""
     admin: resources.Admin
     """apinfer administration"""
     operations: resources.Operations
@@ -73,17 +85,23 @@ class Apinfer(SyncAPIClient):
             http_client=http_client,
         )
         self.auth = resources.Auth(self)
+        self.me = resources.Me(self)
         self.account = resources.Account(self)
+        self.members = resources.Members(self)
         self.api_keys = resources.ApiKeys(self)
-        self.catalog = resources.Catalog(self)
+        self.packages = resources.Packages(self)
+        self.models = resources.Models(self)
+        self.pricing = resources.Pricing(self)
         self.balance = resources.Balance(self)
         self.transactions = resources.Transactions(self)
         self.generations = resources.Generations(self)
+        self.images = resources.Images(self)
         self.usage = resources.Usage(self)
+        self.notifications = resources.Notifications(self)
         self.settings = resources.Settings(self)
         self.purchases = resources.Purchases(self)
+        self.refunds = resources.Refunds(self)
         self.payment_methods = resources.PaymentMethods(self)
-        self.webhooks = resources.Webhooks(self)
         self.admin = resources.Admin(self)
         self.operations = resources.Operations(self)
 
@@ -93,28 +111,40 @@ class AsyncApinfer(AsyncAPIClient):
 
     auth: resources.AsyncAuth
     """Sign up and log in"""
+    me: resources.AsyncMe
+    """The caller: user, account, role, memberships"""
     account: resources.AsyncAccount
-    """The caller and their accounts"""
+    """The account the caller acts for"""
+    members: resources.AsyncMembers
+    """Members of family and business accounts"""
     api_keys: resources.AsyncApiKeys
     """API keys"""
-    catalog: resources.AsyncCatalog
-    """Packages, models and prices"""
+    packages: resources.AsyncPackages
+    """Credit packages on sale"""
+    models: resources.AsyncModels
+    """Image models and their prices (OpenAI-compatible listing)"""
+    pricing: resources.AsyncPricing
+    """Price quotes"""
     balance: resources.AsyncBalance
     """The credit balance"""
     transactions: resources.AsyncTransactions
     """The credit ledger"""
     generations: resources.AsyncGenerations
     """Image generations, charged per model, quality and count"""
+    images: resources.AsyncImages
+    """OpenAI-compatible image generation"""
     usage: resources.AsyncUsage
-    """Usage analytics and notifications"""
+    """Usage analytics"""
+    notifications: resources.AsyncNotifications
+    """Low-balance and automatic top-up notifications"""
     settings: resources.AsyncSettings
     """Low-balance alerts and automatic top-up"""
     purchases: resources.AsyncPurchases
     """Buying credit packages, and refunds of unused credits"""
+    refunds: resources.AsyncRefunds
+    """Refunds of unused credits"""
     payment_methods: resources.AsyncPaymentMethods
     """Saved cards"""
-    webhooks: resources.AsyncWebhooks
-    """Signed events from payment providers"""
     admin: resources.AsyncAdmin
     """apinfer administration"""
     operations: resources.AsyncOperations
@@ -139,16 +169,22 @@ class AsyncApinfer(AsyncAPIClient):
             http_client=http_client,
         )
         self.auth = resources.AsyncAuth(self)
+        self.me = resources.AsyncMe(self)
         self.account = resources.AsyncAccount(self)
+        self.members = resources.AsyncMembers(self)
         self.api_keys = resources.AsyncApiKeys(self)
-        self.catalog = resources.AsyncCatalog(self)
+        self.packages = resources.AsyncPackages(self)
+        self.models = resources.AsyncModels(self)
+        self.pricing = resources.AsyncPricing(self)
         self.balance = resources.AsyncBalance(self)
         self.transactions = resources.AsyncTransactions(self)
         self.generations = resources.AsyncGenerations(self)
+        self.images = resources.AsyncImages(self)
         self.usage = resources.AsyncUsage(self)
+        self.notifications = resources.AsyncNotifications(self)
         self.settings = resources.AsyncSettings(self)
         self.purchases = resources.AsyncPurchases(self)
+        self.refunds = resources.AsyncRefunds(self)
         self.payment_methods = resources.AsyncPaymentMethods(self)
-        self.webhooks = resources.AsyncWebhooks(self)
         self.admin = resources.AsyncAdmin(self)
         self.operations = resources.AsyncOperations(self)

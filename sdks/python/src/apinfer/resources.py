@@ -16,28 +16,40 @@ if TYPE_CHECKING:
 __all__ = [
     "Auth",
     "AsyncAuth",
+    "Me",
+    "AsyncMe",
     "Account",
     "AsyncAccount",
+    "Members",
+    "AsyncMembers",
     "ApiKeys",
     "AsyncApiKeys",
-    "Catalog",
-    "AsyncCatalog",
+    "Packages",
+    "AsyncPackages",
+    "Models",
+    "AsyncModels",
+    "Pricing",
+    "AsyncPricing",
     "Balance",
     "AsyncBalance",
     "Transactions",
     "AsyncTransactions",
     "Generations",
     "AsyncGenerations",
+    "Images",
+    "AsyncImages",
     "Usage",
     "AsyncUsage",
+    "Notifications",
+    "AsyncNotifications",
     "Settings",
     "AsyncSettings",
     "Purchases",
     "AsyncPurchases",
+    "Refunds",
+    "AsyncRefunds",
     "PaymentMethods",
     "AsyncPaymentMethods",
-    "Webhooks",
-    "AsyncWebhooks",
     "Admin",
     "AsyncAdmin",
     "Operations",
@@ -195,8 +207,66 @@ class AsyncAuth:
         )
 
 
+class Me:
+    """The caller: user, account, role, memberships"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def retrieve(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.MeView:
+        """Who am I: the user, the account the token acts for, and all the user's accounts.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/me",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:MeView",
+        )
+
+
+class AsyncMe:
+    """The caller: user, account, role, memberships"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    async def retrieve(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.MeView:
+        """Who am I: the user, the account the token acts for, and all the user's accounts.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/me",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:MeView",
+        )
+
+
 class Account:
-    """The caller and their accounts"""
+    """The account the caller acts for"""
 
     def __init__(self, client: "SyncAPIClient") -> None:
         self._client = client
@@ -223,113 +293,9 @@ class Account:
             spec="model:AccountView",
         )
 
-    def list(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MemberList:
-        """The account's members (owner or admin session).
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/account/members",
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:MemberList",
-        )
-
-    def add(
-        self,
-        *,
-        email: str,
-        role: str,
-        monthly_spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MemberView:
-        """Add an existing user to a family or business account (owner or admin session).
-
-        Args:
-            email: An existing user's email.
-            role: `admin` (manages keys, members, settings) or `member` (spends and reads).
-            monthly_spend_limit: Most credits the member may spend per calendar month (UTC); no limit when absent.
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "POST",
-                "/v1/account/members",
-                body=types.AddMemberRequest._body(
-                    {"email": email, "role": role, "monthly_spend_limit": monthly_spend_limit}
-                ),
-                has_body=True,
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:MemberView",
-        )
-
-    def remove(
-        self,
-        user_id: str,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MemberView:
-        """Remove a member (owner or admin session); the owner cannot be removed.
-
-        Args:
-            user_id: `usr_...`
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "DELETE",
-                f"/v1/account/members/{path_param(user_id)}",
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:MemberView",
-        )
-
-    def me(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MeView:
-        """Who am I: the user, the account the token acts for, and all the user's accounts.
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/me",
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:MeView",
-        )
-
 
 class AsyncAccount:
-    """The caller and their accounts"""
+    """The account the caller acts for"""
 
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
@@ -356,6 +322,102 @@ class AsyncAccount:
             spec="model:AccountView",
         )
 
+
+class Members:
+    """Members of family and business accounts"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.MemberList:
+        """The account's members (owner or admin session).
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/account/members",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:MemberList",
+        )
+
+    def create(
+        self,
+        *,
+        email: str,
+        role: types.MemberRole,
+        monthly_spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.MemberView:
+        """Add an existing user to a family or business account (owner or admin session).
+
+        Args:
+            email: An existing user's email.
+            role: `admin` (manages keys, members, settings) or `member` (spends and reads).
+            monthly_spend_limit: Most credits the member may spend per calendar month (UTC); no limit when absent.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/account/members",
+                body=types.AddMemberRequest._body(
+                    {"email": email, "role": role, "monthly_spend_limit": monthly_spend_limit}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:MemberView",
+        )
+
+    def delete(
+        self,
+        user_id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.MemberView:
+        """Remove a member (owner or admin session); the owner cannot be removed.
+
+        Args:
+            user_id: `usr_...`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "DELETE",
+                f"/v1/account/members/{path_param(user_id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:MemberView",
+        )
+
+
+class AsyncMembers:
+    """Members of family and business accounts"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
     async def list(
         self,
         *,
@@ -378,11 +440,11 @@ class AsyncAccount:
             spec="model:MemberList",
         )
 
-    async def add(
+    async def create(
         self,
         *,
         email: str,
-        role: str,
+        role: types.MemberRole,
         monthly_spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -412,7 +474,7 @@ class AsyncAccount:
             spec="model:MemberView",
         )
 
-    async def remove(
+    async def delete(
         self,
         user_id: str,
         *,
@@ -436,28 +498,6 @@ class AsyncAccount:
             ),
             kind="json",
             spec="model:MemberView",
-        )
-
-    async def me(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MeView:
-        """Who am I: the user, the account the token acts for, and all the user's accounts.
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/me",
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:MeView",
         )
 
 
@@ -493,7 +533,7 @@ class ApiKeys:
         self,
         *,
         name: str,
-        scopes: Sequence[str],
+        scopes: Sequence[types.Scope],
         expires_at: Union[Optional[datetime.datetime], NotGiven] = NOT_GIVEN,
         spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
@@ -584,7 +624,7 @@ class AsyncApiKeys:
         self,
         *,
         name: str,
-        scopes: Sequence[str],
+        scopes: Sequence[types.Scope],
         expires_at: Union[Optional[datetime.datetime], NotGiven] = NOT_GIVEN,
         spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
@@ -643,35 +683,13 @@ class AsyncApiKeys:
         )
 
 
-class Catalog:
-    """Packages, models and prices"""
+class Packages:
+    """Credit packages on sale"""
 
     def __init__(self, client: "SyncAPIClient") -> None:
         self._client = client
 
-    def models(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.ModelList:
-        """The image models and their prices.
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/models",
-                auth=False,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:ModelList",
-        )
-
-    def packages(
+    def list(
         self,
         *,
         timeout: Optional[float] = None,
@@ -693,11 +711,157 @@ class Catalog:
             spec="model:PackageList",
         )
 
+
+class AsyncPackages:
+    """Credit packages on sale"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    async def list(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.PackageList:
+        """The credit packages on sale.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/packages",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:PackageList",
+        )
+
+
+class Models:
+    """Image models and their prices (OpenAI-compatible listing)"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.ModelList:
+        """The image models and their prices.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/models",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:ModelList",
+        )
+
+    def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.ModelView:
+        """One image model, by id (OpenAI's `models.retrieve` too).
+
+        Args:
+            id: The model id, e.g. `qwen-image`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                f"/v1/models/{path_param(id)}",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:ModelView",
+        )
+
+
+class AsyncModels:
+    """Image models and their prices (OpenAI-compatible listing)"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    async def list(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.ModelList:
+        """The image models and their prices.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/models",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:ModelList",
+        )
+
+    async def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.ModelView:
+        """One image model, by id (OpenAI's `models.retrieve` too).
+
+        Args:
+            id: The model id, e.g. `qwen-image`
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                f"/v1/models/{path_param(id)}",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:ModelView",
+        )
+
+
+class Pricing:
+    """Price quotes"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
     def quote(
         self,
         *,
         model: str,
-        quality: Union[str, None, NotGiven] = NOT_GIVEN,
+        quality: Union[types.QualityInput, None, NotGiven] = NOT_GIVEN,
         n: Union[int, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -717,7 +881,7 @@ class Catalog:
                 query=encode_query(
                     [
                         ("model", model, "str"),
-                        ("quality", quality, "str"),
+                        ("quality", quality, "enum"),
                         ("n", n, "int"),
                     ]
                 ),
@@ -731,61 +895,17 @@ class Catalog:
         )
 
 
-class AsyncCatalog:
-    """Packages, models and prices"""
+class AsyncPricing:
+    """Price quotes"""
 
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
-
-    async def models(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.ModelList:
-        """The image models and their prices.
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/models",
-                auth=False,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:ModelList",
-        )
-
-    async def packages(
-        self,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.PackageList:
-        """The credit packages on sale.
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/packages",
-                auth=False,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:PackageList",
-        )
 
     async def quote(
         self,
         *,
         model: str,
-        quality: Union[str, None, NotGiven] = NOT_GIVEN,
+        quality: Union[types.QualityInput, None, NotGiven] = NOT_GIVEN,
         n: Union[int, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -805,7 +925,7 @@ class AsyncCatalog:
                 query=encode_query(
                     [
                         ("model", model, "str"),
-                        ("quality", quality, "str"),
+                        ("quality", quality, "enum"),
                         ("n", n, "int"),
                     ]
                 ),
@@ -886,7 +1006,7 @@ class Transactions:
     def list(
         self,
         *,
-        type: Union[str, None, NotGiven] = NOT_GIVEN,
+        type: Union[types.TransactionType, None, NotGiven] = NOT_GIVEN,
         from_: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
         to: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
         limit: Union[int, None, NotGiven] = NOT_GIVEN,
@@ -911,7 +1031,7 @@ class Transactions:
                 "/v1/transactions",
                 query=encode_query(
                     [
-                        ("type", type, "str"),
+                        ("type", type, "enum"),
                         ("from", from_, "datetime"),
                         ("to", to, "datetime"),
                         ("limit", limit, "int"),
@@ -936,7 +1056,7 @@ class AsyncTransactions:
     def list(
         self,
         *,
-        type: Union[str, None, NotGiven] = NOT_GIVEN,
+        type: Union[types.TransactionType, None, NotGiven] = NOT_GIVEN,
         from_: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
         to: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
         limit: Union[int, None, NotGiven] = NOT_GIVEN,
@@ -961,7 +1081,7 @@ class AsyncTransactions:
                 "/v1/transactions",
                 query=encode_query(
                     [
-                        ("type", type, "str"),
+                        ("type", type, "enum"),
                         ("from", from_, "datetime"),
                         ("to", to, "datetime"),
                         ("limit", limit, "int"),
@@ -1026,8 +1146,8 @@ class Generations:
         model: str,
         prompt: str,
         n: Union[Optional[int], NotGiven] = NOT_GIVEN,
-        quality: Union[Optional[str], NotGiven] = NOT_GIVEN,
-        response_format: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        quality: Union[Optional[types.QualityInput], NotGiven] = NOT_GIVEN,
+        response_format: Union[Optional[types.ResponseFormat], NotGiven] = NOT_GIVEN,
         size: Union[Optional[str], NotGiven] = NOT_GIVEN,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -1043,8 +1163,8 @@ class Generations:
             model: -
             prompt: 1–4000 characters.
             n: Number of images, 1–10 (default 1).
-            quality: `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
-            response_format: `url` (default) or `b64_json` (images inline too).
+            quality: -
+            response_format: -
             size: One of the model's sizes (default `1024x1024`); the size never changes the cost.
             idempotency_key: Makes retries safe; one is generated for you when not given.
         """
@@ -1093,27 +1213,39 @@ class Generations:
             spec="model:GenerationView",
         )
 
-    def image(
+    def download_image(
         self,
         id: str,
         index: int,
         *,
+        expires: Union[int, None, NotGiven] = NOT_GIVEN,
+        signature: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> bytes:
         """Download one image of a generation (its bytes, `image/png` from the local renderer).
+        Either with the `Authorization` header (scope `generations:write` or `usage:read`), or
+        through the signed URL a generation gives, which needs no header until it expires.
         
         Returns the raw bytes (image/png).
 
         Args:
             id: `gen_...`
             index: Image index, from 0
+            expires: When the URL stops working (unix seconds), as the generation gave it.
+            signature: The URL's signature, as the generation gave it.
         """
         return self._client.request(
             FinalRequestOptions(
                 "GET",
                 f"/v1/generations/{path_param(id)}/images/{path_param(index)}",
+                query=encode_query(
+                    [
+                        ("expires", expires, "int"),
+                        ("signature", signature, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -1121,50 +1253,6 @@ class Generations:
             ),
             kind="binary",
             spec="any",
-        )
-
-    def create_images(
-        self,
-        *,
-        model: str,
-        prompt: str,
-        n: Union[Optional[int], NotGiven] = NOT_GIVEN,
-        quality: Union[Optional[str], NotGiven] = NOT_GIVEN,
-        response_format: Union[Optional[str], NotGiven] = NOT_GIVEN,
-        size: Union[Optional[str], NotGiven] = NOT_GIVEN,
-        idempotency_key: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.OpenAiImagesResponse:
-        """Generate images, OpenAI style (scope `generations:write`; honours `Idempotency-Key`).
-
-        Args:
-            model: -
-            prompt: -
-            n: 1–10 (default 1).
-            quality: `standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2).
-            response_format: `url` (default) or `b64_json`.
-            size: Default `1024x1024`.
-            idempotency_key: Makes retries safe; one is generated for you when not given.
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "POST",
-                "/v1/images/generations",
-                body=types.OpenAiImageRequest._body(
-                    {"model": model, "prompt": prompt, "n": n, "quality": quality, "response_format": response_format, "size": size}
-                ),
-                has_body=True,
-                auth=True,
-                idempotent=True,
-                idempotency_key=idempotency_key,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:OpenAiImagesResponse",
         )
 
 
@@ -1217,8 +1305,8 @@ class AsyncGenerations:
         model: str,
         prompt: str,
         n: Union[Optional[int], NotGiven] = NOT_GIVEN,
-        quality: Union[Optional[str], NotGiven] = NOT_GIVEN,
-        response_format: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        quality: Union[Optional[types.QualityInput], NotGiven] = NOT_GIVEN,
+        response_format: Union[Optional[types.ResponseFormat], NotGiven] = NOT_GIVEN,
         size: Union[Optional[str], NotGiven] = NOT_GIVEN,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -1234,8 +1322,8 @@ class AsyncGenerations:
             model: -
             prompt: 1–4000 characters.
             n: Number of images, 1–10 (default 1).
-            quality: `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
-            response_format: `url` (default) or `b64_json` (images inline too).
+            quality: -
+            response_format: -
             size: One of the model's sizes (default `1024x1024`); the size never changes the cost.
             idempotency_key: Makes retries safe; one is generated for you when not given.
         """
@@ -1284,27 +1372,39 @@ class AsyncGenerations:
             spec="model:GenerationView",
         )
 
-    async def image(
+    async def download_image(
         self,
         id: str,
         index: int,
         *,
+        expires: Union[int, None, NotGiven] = NOT_GIVEN,
+        signature: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> bytes:
         """Download one image of a generation (its bytes, `image/png` from the local renderer).
+        Either with the `Authorization` header (scope `generations:write` or `usage:read`), or
+        through the signed URL a generation gives, which needs no header until it expires.
         
         Returns the raw bytes (image/png).
 
         Args:
             id: `gen_...`
             index: Image index, from 0
+            expires: When the URL stops working (unix seconds), as the generation gave it.
+            signature: The URL's signature, as the generation gave it.
         """
         return await self._client.request(
             FinalRequestOptions(
                 "GET",
                 f"/v1/generations/{path_param(id)}/images/{path_param(index)}",
+                query=encode_query(
+                    [
+                        ("expires", expires, "int"),
+                        ("signature", signature, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -1314,14 +1414,21 @@ class AsyncGenerations:
             spec="any",
         )
 
-    async def create_images(
+
+class Images:
+    """OpenAI-compatible image generation"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def generate(
         self,
         *,
         model: str,
         prompt: str,
         n: Union[Optional[int], NotGiven] = NOT_GIVEN,
-        quality: Union[Optional[str], NotGiven] = NOT_GIVEN,
-        response_format: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        quality: Union[Optional[types.OpenAiQuality], NotGiven] = NOT_GIVEN,
+        response_format: Union[Optional[types.ResponseFormat], NotGiven] = NOT_GIVEN,
         size: Union[Optional[str], NotGiven] = NOT_GIVEN,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -1334,9 +1441,60 @@ class AsyncGenerations:
             model: -
             prompt: -
             n: 1–10 (default 1).
-            quality: `standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2).
-            response_format: `url` (default) or `b64_json`.
-            size: Default `1024x1024`.
+            quality: -
+            response_format: -
+            size: `WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the model has it).
+            idempotency_key: Makes retries safe; one is generated for you when not given.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/images/generations",
+                body=types.OpenAiImageRequest._body(
+                    {"model": model, "prompt": prompt, "n": n, "quality": quality, "response_format": response_format, "size": size}
+                ),
+                has_body=True,
+                auth=True,
+                idempotent=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:OpenAiImagesResponse",
+        )
+
+
+class AsyncImages:
+    """OpenAI-compatible image generation"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    async def generate(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        n: Union[Optional[int], NotGiven] = NOT_GIVEN,
+        quality: Union[Optional[types.OpenAiQuality], NotGiven] = NOT_GIVEN,
+        response_format: Union[Optional[types.ResponseFormat], NotGiven] = NOT_GIVEN,
+        size: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.OpenAiImagesResponse:
+        """Generate images, OpenAI style (scope `generations:write`; honours `Idempotency-Key`).
+
+        Args:
+            model: -
+            prompt: -
+            n: 1–10 (default 1).
+            quality: -
+            response_format: -
+            size: `WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the model has it).
             idempotency_key: Makes retries safe; one is generated for you when not given.
         """
         return await self._client.request(
@@ -1360,7 +1518,181 @@ class AsyncGenerations:
 
 
 class Usage:
-    """Usage analytics and notifications"""
+    """Usage analytics"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def retrieve(
+        self,
+        *,
+        from_: Union[str, None, NotGiven] = NOT_GIVEN,
+        to: Union[str, None, NotGiven] = NOT_GIVEN,
+        group_by: Union[types.GroupBy, None, NotGiven] = NOT_GIVEN,
+        format: Union[types.ExportFormat, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.UsageReport:
+        """Usage per model, day, API key or member (scope `usage:read`).
+
+        Args:
+            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            group_by: `model` (default), `day`, `api_key` or `member`.
+            format: For the export: `csv` (the only format).
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/usage",
+                query=encode_query(
+                    [
+                        ("from", from_, "str"),
+                        ("to", to, "str"),
+                        ("group_by", group_by, "enum"),
+                        ("format", format, "enum"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:UsageReport",
+        )
+
+    def export(
+        self,
+        *,
+        from_: Union[str, None, NotGiven] = NOT_GIVEN,
+        to: Union[str, None, NotGiven] = NOT_GIVEN,
+        group_by: Union[types.GroupBy, None, NotGiven] = NOT_GIVEN,
+        format: Union[types.ExportFormat, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> str:
+        """The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
+
+        Args:
+            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            group_by: `model` (default), `day`, `api_key` or `member`.
+            format: For the export: `csv` (the only format).
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/usage/export",
+                query=encode_query(
+                    [
+                        ("from", from_, "str"),
+                        ("to", to, "str"),
+                        ("group_by", group_by, "enum"),
+                        ("format", format, "enum"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="text",
+            spec="any",
+        )
+
+
+class AsyncUsage:
+    """Usage analytics"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    async def retrieve(
+        self,
+        *,
+        from_: Union[str, None, NotGiven] = NOT_GIVEN,
+        to: Union[str, None, NotGiven] = NOT_GIVEN,
+        group_by: Union[types.GroupBy, None, NotGiven] = NOT_GIVEN,
+        format: Union[types.ExportFormat, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.UsageReport:
+        """Usage per model, day, API key or member (scope `usage:read`).
+
+        Args:
+            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            group_by: `model` (default), `day`, `api_key` or `member`.
+            format: For the export: `csv` (the only format).
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/usage",
+                query=encode_query(
+                    [
+                        ("from", from_, "str"),
+                        ("to", to, "str"),
+                        ("group_by", group_by, "enum"),
+                        ("format", format, "enum"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:UsageReport",
+        )
+
+    async def export(
+        self,
+        *,
+        from_: Union[str, None, NotGiven] = NOT_GIVEN,
+        to: Union[str, None, NotGiven] = NOT_GIVEN,
+        group_by: Union[types.GroupBy, None, NotGiven] = NOT_GIVEN,
+        format: Union[types.ExportFormat, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> str:
+        """The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
+
+        Args:
+            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            group_by: `model` (default), `day`, `api_key` or `member`.
+            format: For the export: `csv` (the only format).
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/usage/export",
+                query=encode_query(
+                    [
+                        ("from", from_, "str"),
+                        ("to", to, "str"),
+                        ("group_by", group_by, "enum"),
+                        ("format", format, "enum"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="text",
+            spec="any",
+        )
+
+
+class Notifications:
+    """Low-balance and automatic top-up notifications"""
 
     def __init__(self, client: "SyncAPIClient") -> None:
         self._client = client
@@ -1399,89 +1731,9 @@ class Usage:
             "model:NotificationView",
         )
 
-    def report(
-        self,
-        *,
-        from_: Union[str, None, NotGiven] = NOT_GIVEN,
-        to: Union[str, None, NotGiven] = NOT_GIVEN,
-        group_by: Union[str, None, NotGiven] = NOT_GIVEN,
-        format: Union[str, None, NotGiven] = NOT_GIVEN,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.UsageReport:
-        """Usage per model, day, API key or member (scope `usage:read`).
 
-        Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
-            group_by: `model` (default), `day`, `api_key` or `member`.
-            format: For the export: `csv` (the only format).
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/usage",
-                query=encode_query(
-                    [
-                        ("from", from_, "str"),
-                        ("to", to, "str"),
-                        ("group_by", group_by, "str"),
-                        ("format", format, "str"),
-                    ]
-                ),
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:UsageReport",
-        )
-
-    def export(
-        self,
-        *,
-        from_: Union[str, None, NotGiven] = NOT_GIVEN,
-        to: Union[str, None, NotGiven] = NOT_GIVEN,
-        group_by: Union[str, None, NotGiven] = NOT_GIVEN,
-        format: Union[str, None, NotGiven] = NOT_GIVEN,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> str:
-        """The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
-
-        Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
-            group_by: `model` (default), `day`, `api_key` or `member`.
-            format: For the export: `csv` (the only format).
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/usage/export",
-                query=encode_query(
-                    [
-                        ("from", from_, "str"),
-                        ("to", to, "str"),
-                        ("group_by", group_by, "str"),
-                        ("format", format, "str"),
-                    ]
-                ),
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="text",
-            spec="any",
-        )
-
-
-class AsyncUsage:
-    """Usage analytics and notifications"""
+class AsyncNotifications:
+    """Low-balance and automatic top-up notifications"""
 
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
@@ -1520,86 +1772,6 @@ class AsyncUsage:
             "model:NotificationView",
         )
 
-    async def report(
-        self,
-        *,
-        from_: Union[str, None, NotGiven] = NOT_GIVEN,
-        to: Union[str, None, NotGiven] = NOT_GIVEN,
-        group_by: Union[str, None, NotGiven] = NOT_GIVEN,
-        format: Union[str, None, NotGiven] = NOT_GIVEN,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.UsageReport:
-        """Usage per model, day, API key or member (scope `usage:read`).
-
-        Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
-            group_by: `model` (default), `day`, `api_key` or `member`.
-            format: For the export: `csv` (the only format).
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/usage",
-                query=encode_query(
-                    [
-                        ("from", from_, "str"),
-                        ("to", to, "str"),
-                        ("group_by", group_by, "str"),
-                        ("format", format, "str"),
-                    ]
-                ),
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:UsageReport",
-        )
-
-    async def export(
-        self,
-        *,
-        from_: Union[str, None, NotGiven] = NOT_GIVEN,
-        to: Union[str, None, NotGiven] = NOT_GIVEN,
-        group_by: Union[str, None, NotGiven] = NOT_GIVEN,
-        format: Union[str, None, NotGiven] = NOT_GIVEN,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> str:
-        """The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
-
-        Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
-            group_by: `model` (default), `day`, `api_key` or `member`.
-            format: For the export: `csv` (the only format).
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "GET",
-                "/v1/usage/export",
-                query=encode_query(
-                    [
-                        ("from", from_, "str"),
-                        ("to", to, "str"),
-                        ("group_by", group_by, "str"),
-                        ("format", format, "str"),
-                    ]
-                ),
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="text",
-            spec="any",
-        )
-
 
 class Settings:
     """Low-balance alerts and automatic top-up"""
@@ -1607,7 +1779,7 @@ class Settings:
     def __init__(self, client: "SyncAPIClient") -> None:
         self._client = client
 
-    def get_topup(
+    def retrieve_auto_topup(
         self,
         *,
         timeout: Optional[float] = None,
@@ -1629,7 +1801,7 @@ class Settings:
             spec="model:AutoTopupSettings",
         )
 
-    def put_topup(
+    def update_auto_topup(
         self,
         *,
         enabled: bool,
@@ -1669,7 +1841,7 @@ class Settings:
             spec="model:AutoTopupSettings",
         )
 
-    def get_alert(
+    def retrieve_low_balance_alert(
         self,
         *,
         timeout: Optional[float] = None,
@@ -1691,7 +1863,7 @@ class Settings:
             spec="model:LowBalanceAlertView",
         )
 
-    def put_alert(
+    def update_low_balance_alert(
         self,
         *,
         enabled: bool,
@@ -1733,7 +1905,7 @@ class AsyncSettings:
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
 
-    async def get_topup(
+    async def retrieve_auto_topup(
         self,
         *,
         timeout: Optional[float] = None,
@@ -1755,7 +1927,7 @@ class AsyncSettings:
             spec="model:AutoTopupSettings",
         )
 
-    async def put_topup(
+    async def update_auto_topup(
         self,
         *,
         enabled: bool,
@@ -1795,7 +1967,7 @@ class AsyncSettings:
             spec="model:AutoTopupSettings",
         )
 
-    async def get_alert(
+    async def retrieve_low_balance_alert(
         self,
         *,
         timeout: Optional[float] = None,
@@ -1817,7 +1989,7 @@ class AsyncSettings:
             spec="model:LowBalanceAlertView",
         )
 
-    async def put_alert(
+    async def update_low_balance_alert(
         self,
         *,
         enabled: bool,
@@ -1990,40 +2162,6 @@ class Purchases:
             spec="model:RefundView",
         )
 
-    def list_refunds(
-        self,
-        *,
-        limit: Union[int, None, NotGiven] = NOT_GIVEN,
-        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> SyncPage[types.RefundView]:
-        """The account's refunds, newest first (scope `usage:read` or `purchases:write`).
-
-        Args:
-            limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
-        """
-        return SyncPage(
-            self._client,
-            FinalRequestOptions(
-                "GET",
-                "/v1/refunds",
-                query=encode_query(
-                    [
-                        ("limit", limit, "int"),
-                        ("cursor", cursor, "str"),
-                    ]
-                ),
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            "model:RefundView",
-        )
-
 
 class AsyncPurchases:
     """Buying credit packages, and refunds of unused credits"""
@@ -2162,7 +2300,55 @@ class AsyncPurchases:
             spec="model:RefundView",
         )
 
-    def list_refunds(
+
+class Refunds:
+    """Refunds of unused credits"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SyncPage[types.RefundView]:
+        """The account's refunds, newest first (scope `usage:read` or `purchases:write`).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page.
+        """
+        return SyncPage(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/refunds",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:RefundView",
+        )
+
+
+class AsyncRefunds:
+    """Refunds of unused credits"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    def list(
         self,
         *,
         limit: Union[int, None, NotGiven] = NOT_GIVEN,
@@ -2257,7 +2443,7 @@ class PaymentMethods:
             spec="model:PaymentMethodView",
         )
 
-    def remove(
+    def delete(
         self,
         id: str,
         *,
@@ -2344,7 +2530,7 @@ class AsyncPaymentMethods:
             spec="model:PaymentMethodView",
         )
 
-    async def remove(
+    async def delete(
         self,
         id: str,
         *,
@@ -2371,98 +2557,6 @@ class AsyncPaymentMethods:
         )
 
 
-class Webhooks:
-    """Signed events from payment providers"""
-
-    def __init__(self, client: "SyncAPIClient") -> None:
-        self._client = client
-
-    def payments(
-        self,
-        provider: str,
-        *,
-        data: Union[types.PaymentEventData, Mapping[str, Any]],
-        id: str,
-        type: str,
-        apinfer_signature: str,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.WebhookAck:
-        """Receive a payment provider's event (signed; see the description of `Apinfer-Signature`).
-
-        Args:
-            provider: The provider that sent it: `sandbox`
-            data: -
-            id: The provider's event id (`evt_...`); a redelivered id is acknowledged and ignored.
-            type: `payment.succeeded` or `payment.failed`.
-            apinfer_signature: `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "POST",
-                f"/v1/webhooks/payments/{path_param(provider)}",
-                headers={"Apinfer-Signature": apinfer_signature},
-                body=types.PaymentEvent._body(
-                    {"data": data, "id": id, "type": type}
-                ),
-                has_body=True,
-                auth=False,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:WebhookAck",
-        )
-
-
-class AsyncWebhooks:
-    """Signed events from payment providers"""
-
-    def __init__(self, client: "AsyncAPIClient") -> None:
-        self._client = client
-
-    async def payments(
-        self,
-        provider: str,
-        *,
-        data: Union[types.PaymentEventData, Mapping[str, Any]],
-        id: str,
-        type: str,
-        apinfer_signature: str,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.WebhookAck:
-        """Receive a payment provider's event (signed; see the description of `Apinfer-Signature`).
-
-        Args:
-            provider: The provider that sent it: `sandbox`
-            data: -
-            id: The provider's event id (`evt_...`); a redelivered id is acknowledged and ignored.
-            type: `payment.succeeded` or `payment.failed`.
-            apinfer_signature: `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "POST",
-                f"/v1/webhooks/payments/{path_param(provider)}",
-                headers={"Apinfer-Signature": apinfer_signature},
-                body=types.PaymentEvent._body(
-                    {"data": data, "id": id, "type": type}
-                ),
-                has_body=True,
-                auth=False,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:WebhookAck",
-        )
-
-
 class Admin:
     """apinfer administration"""
 
@@ -2473,7 +2567,7 @@ class Admin:
         self,
         id: str,
         *,
-        type: str,
+        type: types.AccountType,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -2568,7 +2662,7 @@ class Admin:
         credits_per_image: types.DecimalInput,
         id: str,
         name: str,
-        tier: str,
+        tier: types.Tier,
         active: Union[Optional[bool], NotGiven] = NOT_GIVEN,
         sizes: Union[Optional[Sequence[str]], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
@@ -2808,7 +2902,7 @@ class AsyncAdmin:
         self,
         id: str,
         *,
-        type: str,
+        type: types.AccountType,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -2903,7 +2997,7 @@ class AsyncAdmin:
         credits_per_image: types.DecimalInput,
         id: str,
         name: str,
-        tier: str,
+        tier: types.Tier,
         active: Union[Optional[bool], NotGiven] = NOT_GIVEN,
         sizes: Union[Optional[Sequence[str]], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
@@ -3139,7 +3233,7 @@ class Operations:
     def __init__(self, client: "SyncAPIClient") -> None:
         self._client = client
 
-    def healthz(
+    def health(
         self,
         *,
         timeout: Optional[float] = None,
@@ -3183,7 +3277,7 @@ class Operations:
             spec="any",
         )
 
-    def openapi_yaml(
+    def openapi(
         self,
         *,
         timeout: Optional[float] = None,
@@ -3205,7 +3299,7 @@ class Operations:
             spec="any",
         )
 
-    def readyz(
+    def readiness(
         self,
         *,
         timeout: Optional[float] = None,
@@ -3234,7 +3328,7 @@ class AsyncOperations:
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
 
-    async def healthz(
+    async def health(
         self,
         *,
         timeout: Optional[float] = None,
@@ -3278,7 +3372,7 @@ class AsyncOperations:
             spec="any",
         )
 
-    async def openapi_yaml(
+    async def openapi(
         self,
         *,
         timeout: Optional[float] = None,
@@ -3300,7 +3394,7 @@ class AsyncOperations:
             spec="any",
         )
 
-    async def readyz(
+    async def readiness(
         self,
         *,
         timeout: Optional[float] = None,

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Dict, List, Literal, Optional, Tuple, Union  #
 from ._models import Model, register, register_union  # noqa: F401
 
 __all__ = [
+    "AccountType",
     "AccountView",
     "AddMemberRequest",
     "AdjustmentRequest",
@@ -24,6 +25,7 @@ __all__ = [
     "AutoTopupSettings",
     "BalanceView",
     "BankTransferView",
+    "CardBrand",
     "CardInput",
     "CreateApiKeyRequest",
     "CreateGenerationRequest",
@@ -32,28 +34,39 @@ __all__ = [
     "CreatePaymentMethodRequest",
     "CreatePurchaseRequest",
     "CreatedApiKey",
+    "Currency",
     "ErrorBody",
     "ErrorDetail",
+    "ErrorType",
+    "ExportFormat",
     "GenerationList",
+    "GenerationStatus",
     "GenerationView",
+    "GroupBy",
     "ImageView",
+    "ListObject",
     "LoginRequest",
     "LoginResponse",
     "LowBalanceAlertRequest",
     "LowBalanceAlertView",
     "MeView",
     "MemberList",
+    "MemberRole",
     "MemberView",
     "MembershipView",
     "ModelList",
+    "ModelObject",
     "ModelView",
     "MoneyView",
+    "NextActionType",
     "NextActionView",
     "NotificationList",
+    "NotificationType",
     "NotificationView",
     "OpenAiImage",
     "OpenAiImageRequest",
     "OpenAiImagesResponse",
+    "OpenAiQuality",
     "PackageList",
     "PackageView",
     "PaymentEvent",
@@ -61,15 +74,24 @@ __all__ = [
     "PaymentMethodInput",
     "PaymentMethodList",
     "PaymentMethodSummary",
+    "PaymentMethodType",
     "PaymentMethodView",
     "PurchaseList",
+    "PurchaseStatus",
     "PurchaseView",
+    "QualityInput",
     "QuoteView",
     "RefundList",
+    "RefundStatus",
     "RefundView",
+    "ResponseFormat",
+    "Role",
+    "Scope",
     "SignupRequest",
     "SignupResponse",
+    "Tier",
     "TransactionList",
+    "TransactionType",
     "TransactionView",
     "UpdateAccountRequest",
     "UpdateModelRequest",
@@ -81,6 +103,95 @@ __all__ = [
 ]
 
 
+AccountType = Literal["personal", "family", "business"]
+"""An account's kind: `personal`, or `family`/`business` (shared by members)."""
+
+
+CardBrand = Literal["visa", "mastercard", "amex"]
+"""A card's brand (only these are accepted)."""
+
+
+Currency = Literal["CNY"]
+"""ISO 4217 currency code (apinfer sells in yuan)."""
+
+
+ErrorType = Literal["invalid_request", "authentication_required", "permission_denied", "not_found", "conflict", "idempotency_conflict", "insufficient_credits", "payment_failed", "rate_limited", "upstream_error", "unavailable", "internal"]
+"""The contract's error classes; each fixes the status code."""
+
+
+ExportFormat = Literal["csv"]
+"""Usage export formats."""
+
+
+GenerationStatus = Literal["processing", "succeeded", "failed"]
+"""A generation's state."""
+
+
+GroupBy = Literal["model", "day", "api_key", "member"]
+"""How usage is grouped."""
+
+
+ListObject = Literal["list"]
+"""OpenAI's object name of a list."""
+
+
+MemberRole = Literal["admin", "member"]
+"""The role a member can be given (`owner` is the account's creator alone)."""
+
+
+ModelObject = Literal["model"]
+"""OpenAI's object name of a model."""
+
+
+NextActionType = Literal["redirect", "qr_code"]
+"""What the client must do to finish a payment."""
+
+
+NotificationType = Literal["low_balance", "auto_topup_succeeded", "auto_topup_failed", "auto_topup_skipped"]
+"""A notification's kind."""
+
+
+OpenAiQuality = Literal["standard", "auto", "low", "medium", "hd", "high", "ultra"]
+"""Image quality as OpenAI's SDKs send it: `standard`, `auto`, `low` and `medium` are
+standard (×1), `hd` and `high` ×1.5, `ultra` ×2."""
+
+
+PaymentMethodType = Literal["card", "alipay", "wechat_pay", "bank_transfer"]
+"""How a purchase is paid."""
+
+
+PurchaseStatus = Literal["processing", "succeeded", "requires_action", "pending", "failed", "refunded", "partially_refunded"]
+"""A purchase's state."""
+
+
+QualityInput = Literal["standard", "high", "hd", "ultra"]
+"""Image quality as a request may give it: `hd` is accepted as `high`."""
+
+
+RefundStatus = Literal["processing", "succeeded"]
+"""A refund's state: `processing` until the money has arrived, then `succeeded`."""
+
+
+ResponseFormat = Literal["url", "b64_json"]
+"""How images come back: `url` (signed links) or `b64_json` (inline too)."""
+
+
+Role = Literal["owner", "admin", "member"]
+"""A user's role in an account."""
+
+
+Scope = Literal["balance:read", "usage:read", "generations:write", "purchases:write"]
+"""What an API key may do."""
+
+
+Tier = Literal["basic", "standard", "premium"]
+"""A model's price tier: `basic` 0.1–1, `standard` 1–5, `premium` 5–20 credits per image."""
+
+
+TransactionType = Literal["purchase", "generation", "refund", "adjustment", "auto_topup"]
+"""A ledger entry's kind."""
+
+
 @register
 @dataclass
 class AccountView(Model):
@@ -90,14 +201,14 @@ class AccountView(Model):
     id: str
     """`acct_...`"""
     name: str
-    type: str
+    type: AccountType
     """`personal` (default), `family` or `business`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("created_at", "created_at", "datetime", True),
         ("id", "id", "str", True),
         ("name", "name", "str", True),
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
     )
 
 
@@ -108,14 +219,14 @@ class AddMemberRequest(Model):
 
     email: str
     """An existing user's email."""
-    role: str
+    role: MemberRole
     """`admin` (manages keys, members, settings) or `member` (spends and reads)."""
     monthly_spend_limit: Optional[Decimal] = None
     """Most credits the member may spend per calendar month (UTC); no limit when absent."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("email", "email", "str", True),
-        ("role", "role", "str", True),
+        ("role", "role", "enum", True),
         ("monthly_spend_limit", "monthly_spend_limit", "decimal", False),
     )
 
@@ -287,7 +398,7 @@ class CreateApiKeyRequest(Model):
 
     name: str
     """A label, 1–100 characters."""
-    scopes: List[str]
+    scopes: List[Scope]
     """What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`."""
     expires_at: Optional[datetime.datetime] = None
     """When the key stops working; never when absent."""
@@ -296,7 +407,7 @@ class CreateApiKeyRequest(Model):
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("name", "name", "str", True),
-        ("scopes", "scopes", "list:str", True),
+        ("scopes", "scopes", "list:enum", True),
         ("expires_at", "expires_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
     )
@@ -312,10 +423,8 @@ class CreateGenerationRequest(Model):
     """1–4000 characters."""
     n: Optional[int] = None
     """Number of images, 1–10 (default 1)."""
-    quality: Optional[str] = None
-    """`standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2)."""
-    response_format: Optional[str] = None
-    """`url` (default) or `b64_json` (images inline too)."""
+    quality: Optional[QualityInput] = None
+    response_format: Optional[ResponseFormat] = None
     size: Optional[str] = None
     """One of the model's sizes (default `1024x1024`); the size never changes the cost."""
 
@@ -323,8 +432,8 @@ class CreateGenerationRequest(Model):
         ("model", "model", "str", True),
         ("prompt", "prompt", "str", True),
         ("n", "n", "int", False),
-        ("quality", "quality", "str", False),
-        ("response_format", "response_format", "str", False),
+        ("quality", "quality", "enum", False),
+        ("response_format", "response_format", "enum", False),
         ("size", "size", "str", False),
     )
 
@@ -339,7 +448,7 @@ class CreateModelRequest(Model):
     id: str
     """Slug: a-z, 0-9, `-`, `_`, `.`."""
     name: str
-    tier: str
+    tier: Tier
     """`basic`, `standard` or `premium`."""
     active: Optional[bool] = None
     sizes: Optional[List[str]] = None
@@ -349,7 +458,7 @@ class CreateModelRequest(Model):
         ("credits_per_image", "credits_per_image", "decimal", True),
         ("id", "id", "str", True),
         ("name", "name", "str", True),
-        ("tier", "tier", "str", True),
+        ("tier", "tier", "enum", True),
         ("active", "active", "bool", False),
         ("sizes", "sizes", "list:str", False),
     )
@@ -470,7 +579,7 @@ class ErrorDetail(Model):
     """Human-readable explanation."""
     request_id: str
     """The id of the request (also in `X-Request-Id`)."""
-    type: str
+    type: ErrorType
     """Broad class: `invalid_request`, `authentication_required`, `permission_denied`, `not_found`,
     `conflict`, `idempotency_conflict`, `insufficient_credits`, `payment_failed`,
     `rate_limited`, `upstream_error`, `unavailable` or `internal`."""
@@ -483,7 +592,7 @@ class ErrorDetail(Model):
         ("code", "code", "str", True),
         ("message", "message", "str", True),
         ("request_id", "request_id", "str", True),
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
         ("generation_id", "generation_id", "str", False),
         ("param", "param", "str", False),
     )
@@ -524,7 +633,7 @@ class GenerationView(Model):
     prompt: str
     quality: str
     size: str
-    status: str
+    status: GenerationStatus
     """`processing`, `succeeded` or `failed`."""
     completed_at: Optional[datetime.datetime] = None
     error_code: Optional[str] = None
@@ -541,7 +650,7 @@ class GenerationView(Model):
         ("prompt", "prompt", "str", True),
         ("quality", "quality", "str", True),
         ("size", "size", "str", True),
-        ("status", "status", "str", True),
+        ("status", "status", "enum", True),
         ("completed_at", "completed_at", "datetime", False),
         ("error_code", "error_code", "str", False),
         ("error_message", "error_message", "str", False),
@@ -559,7 +668,9 @@ class ImageView(Model):
     index: int
     """Position in the generation, from 0."""
     url: str
-    """Where to download it (send the same `Authorization` header)."""
+    """Where to download it: a signed URL that works without the `Authorization` header
+    until it expires (`APINFER_IMAGE_URL_TTL_SECONDS`, default an hour); fetch the
+    generation again for a fresh one."""
     width: int
     b64_json: Optional[str] = None
     """The image, base64-encoded, when `response_format` was `b64_json`."""
@@ -655,7 +766,7 @@ class MeView(Model):
     account: AccountView
     accounts: List[MembershipView]
     """Every account the user belongs to."""
-    role: str
+    role: Role
     """The user's role in `account`: `owner`, `admin` or `member`."""
     user: UserView
     api_key_id: Optional[str] = None
@@ -664,7 +775,7 @@ class MeView(Model):
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("account", "account", "model:AccountView", True),
         ("accounts", "accounts", "list:model:MembershipView", True),
-        ("role", "role", "str", True),
+        ("role", "role", "enum", True),
         ("user", "user", "model:UserView", True),
         ("api_key_id", "api_key_id", "str", False),
     )
@@ -696,7 +807,7 @@ class MemberView(Model):
 
     email: str
     joined_at: datetime.datetime
-    role: str
+    role: Role
     """`owner`, `admin` or `member`."""
     spent_this_month: Decimal
     """Spent (or held) this calendar month, counted against the limit."""
@@ -708,7 +819,7 @@ class MemberView(Model):
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("email", "email", "str", True),
         ("joined_at", "joined_at", "datetime", True),
-        ("role", "role", "str", True),
+        ("role", "role", "enum", True),
         ("spent_this_month", "spent_this_month", "decimal", True),
         ("user_id", "user_id", "str", True),
         ("monthly_spend_limit", "monthly_spend_limit", "decimal", False),
@@ -722,30 +833,33 @@ class MembershipView(Model):
     """One account the user belongs to, with their role in it."""
 
     account: AccountView
-    role: str
+    role: Role
     """`owner`, `admin` or `member`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("account", "account", "model:AccountView", True),
-        ("role", "role", "str", True),
+        ("role", "role", "enum", True),
     )
 
 
 @register
 @dataclass
 class ModelList(Model):
-    """A list of image models."""
+    """The image models: a list envelope that is also OpenAI's (`object: "list"`)."""
 
     data: List[ModelView]
-    """The items, newest first."""
+    """The models."""
     has_more: bool
-    """Whether another page follows."""
+    """Always false: every model is on this page."""
+    object: ListObject
+    """Always `list`."""
     next_cursor: Optional[str] = None
-    """Pass as `cursor` to get the next page; null on the last page."""
+    """Always null."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("data", "data", "list:model:ModelView", True),
         ("has_more", "has_more", "bool", True),
+        ("object", "object", "enum", True),
         ("next_cursor", "next_cursor", "str", False),
     )
 
@@ -753,29 +867,39 @@ class ModelList(Model):
 @register
 @dataclass
 class ModelView(Model):
-    """An image model and its price."""
+    """An image model and its price; also OpenAI's model object (`id`, `object`, `created`,
+    `owned_by`), so OpenAI's SDKs can list and retrieve models."""
 
     active: bool
     """Whether it can be used."""
+    created: int
+    """When the model was added (unix seconds)."""
     credits_per_image: Decimal
     """Credits per image at standard quality, whatever the resolution."""
     id: str
     name: str
+    object: ModelObject
+    """Always `model`."""
+    owned_by: str
+    """Who serves it: `apinfer`."""
     quality_multipliers: Dict[str, str]
     """Multiplier per quality: `standard` 1, `high` 1.5, `ultra` 2."""
     sizes: List[str]
     """Supported sizes, `WIDTHxHEIGHT`; all cost the same."""
-    tier: str
+    tier: Tier
     """`basic` (0.1–1 credits per image), `standard` (1–5) or `premium` (5–20)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("active", "active", "bool", True),
+        ("created", "created", "int", True),
         ("credits_per_image", "credits_per_image", "decimal", True),
         ("id", "id", "str", True),
         ("name", "name", "str", True),
+        ("object", "object", "enum", True),
+        ("owned_by", "owned_by", "str", True),
         ("quality_multipliers", "quality_multipliers", "map:str", True),
         ("sizes", "sizes", "list:str", True),
-        ("tier", "tier", "str", True),
+        ("tier", "tier", "enum", True),
     )
 
 
@@ -784,14 +908,14 @@ class ModelView(Model):
 class MoneyView(Model):
     """An amount of money."""
 
-    amount: str
+    amount: Decimal
     """Decimal amount with two fractional digits, as a string."""
-    currency: str
+    currency: Currency
     """ISO 4217 currency code."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("amount", "amount", "str", True),
-        ("currency", "currency", "str", True),
+        ("amount", "amount", "decimal", True),
+        ("currency", "currency", "enum", True),
     )
 
 
@@ -800,13 +924,13 @@ class MoneyView(Model):
 class NextActionView(Model):
     """What the customer must do to pay (wallets)."""
 
-    type: str
+    type: NextActionType
     """`redirect` (Alipay) or `qr_code` (WeChat Pay)."""
     url: str
     """Where to send the customer, or what to encode in the QR code."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
         ("url", "url", "str", True),
     )
 
@@ -841,7 +965,7 @@ class NotificationView(Model):
     id: str
     """`ntf_...`"""
     message: str
-    type: str
+    type: NotificationType
     """`low_balance`, `auto_topup_succeeded`, `auto_topup_failed` or `auto_topup_skipped`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
@@ -849,7 +973,7 @@ class NotificationView(Model):
         ("data", "data", "map:any", True),
         ("id", "id", "str", True),
         ("message", "message", "str", True),
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
     )
 
 
@@ -877,19 +1001,18 @@ class OpenAiImageRequest(Model):
     prompt: str
     n: Optional[int] = None
     """1–10 (default 1)."""
-    quality: Optional[str] = None
-    """`standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2)."""
-    response_format: Optional[str] = None
-    """`url` (default) or `b64_json`."""
+    quality: Optional[OpenAiQuality] = None
+    response_format: Optional[ResponseFormat] = None
     size: Optional[str] = None
-    """Default `1024x1024`."""
+    """`WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the
+    model has it)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("model", "model", "str", True),
         ("prompt", "prompt", "str", True),
         ("n", "n", "int", False),
-        ("quality", "quality", "str", False),
-        ("response_format", "response_format", "str", False),
+        ("quality", "quality", "enum", False),
+        ("response_format", "response_format", "enum", False),
         ("size", "size", "str", False),
     )
 
@@ -994,14 +1117,14 @@ class PaymentMethodInput(Model):
     """How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
     `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`."""
 
-    type: str
+    type: PaymentMethodType
     """`card`, `alipay`, `wechat_pay` or `bank_transfer`."""
     card: Optional[CardInput] = None
     payment_method_id: Optional[str] = None
     """A saved card to charge (with `type: card`), `pm_...`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
         ("card", "card", "model:CardInput", False),
         ("payment_method_id", "payment_method_id", "str", False),
     )
@@ -1031,17 +1154,16 @@ class PaymentMethodList(Model):
 class PaymentMethodSummary(Model):
     """How a purchase was paid."""
 
-    type: str
+    type: PaymentMethodType
     """`card`, `alipay`, `wechat_pay` or `bank_transfer`."""
-    brand: Optional[str] = None
-    """`visa`, `mastercard` or `amex` (cards)."""
+    brand: Optional[CardBrand] = None
     last4: Optional[str] = None
     payment_method_id: Optional[str] = None
     """The saved card used, if any."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("type", "type", "str", True),
-        ("brand", "brand", "str", False),
+        ("type", "type", "enum", True),
+        ("brand", "brand", "enum", False),
         ("last4", "last4", "str", False),
         ("payment_method_id", "payment_method_id", "str", False),
     )
@@ -1052,7 +1174,7 @@ class PaymentMethodSummary(Model):
 class PaymentMethodView(Model):
     """A saved card (the number is kept only by the payment provider)."""
 
-    brand: str
+    brand: CardBrand
     """`visa`, `mastercard` or `amex`."""
     created_at: datetime.datetime
     exp_month: int
@@ -1064,7 +1186,7 @@ class PaymentMethodView(Model):
     """`card`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("brand", "brand", "str", True),
+        ("brand", "brand", "enum", True),
         ("created_at", "created_at", "datetime", True),
         ("exp_month", "exp_month", "int", True),
         ("exp_year", "exp_year", "int", True),
@@ -1113,7 +1235,7 @@ class PurchaseView(Model):
     payment_method: PaymentMethodSummary
     refunded_credits: Decimal
     """Credits refunded from this lot."""
-    status: str
+    status: PurchaseStatus
     """`succeeded`, `requires_action`, `pending`, `processing`, `failed`, `refunded` or `partially_refunded`."""
     bank_transfer: Optional[BankTransferView] = None
     failure_code: Optional[str] = None
@@ -1134,7 +1256,7 @@ class PurchaseView(Model):
         ("package_id", "package_id", "str", True),
         ("payment_method", "payment_method", "model:PaymentMethodSummary", True),
         ("refunded_credits", "refunded_credits", "decimal", True),
-        ("status", "status", "str", True),
+        ("status", "status", "enum", True),
         ("bank_transfer", "bank_transfer", "model:BankTransferView", False),
         ("failure_code", "failure_code", "str", False),
         ("failure_message", "failure_message", "str", False),
@@ -1199,7 +1321,7 @@ class RefundView(Model):
     id: str
     """`ref_...`"""
     purchase_id: str
-    status: str
+    status: RefundStatus
     """`processing`, then `succeeded` once the money has arrived."""
     completed_at: Optional[datetime.datetime] = None
 
@@ -1210,7 +1332,7 @@ class RefundView(Model):
         ("expected_by", "expected_by", "datetime", True),
         ("id", "id", "str", True),
         ("purchase_id", "purchase_id", "str", True),
-        ("status", "status", "str", True),
+        ("status", "status", "enum", True),
         ("completed_at", "completed_at", "datetime", False),
     )
 
@@ -1288,7 +1410,7 @@ class TransactionView(Model):
     description: str
     id: str
     """`txn_...`"""
-    type: str
+    type: TransactionType
     """`purchase`, `generation`, `refund`, `adjustment` or `auto_topup`."""
     api_key_id: Optional[str] = None
     """The API key that caused it, if any."""
@@ -1303,7 +1425,7 @@ class TransactionView(Model):
         ("credits", "credits", "decimal", True),
         ("description", "description", "str", True),
         ("id", "id", "str", True),
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
         ("api_key_id", "api_key_id", "str", False),
         ("reference_id", "reference_id", "str", False),
         ("user_id", "user_id", "str", False),
@@ -1315,11 +1437,11 @@ class TransactionView(Model):
 class UpdateAccountRequest(Model):
     """A new account type."""
 
-    type: str
+    type: AccountType
     """`personal`, `family` or `business`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
     )
 
 
@@ -1390,7 +1512,7 @@ class UsageReport(Model):
     buckets: List[UsageBucket]
     from_: str
     """First day included."""
-    group_by: str
+    group_by: GroupBy
     to: str
     """First day excluded."""
     total_credits: Decimal
@@ -1399,7 +1521,7 @@ class UsageReport(Model):
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("buckets", "buckets", "list:model:UsageBucket", True),
         ("from_", "from", "str", True),
-        ("group_by", "group_by", "str", True),
+        ("group_by", "group_by", "enum", True),
         ("to", "to", "str", True),
         ("total_credits", "total_credits", "decimal", True),
         ("total_generations", "total_generations", "int", True),

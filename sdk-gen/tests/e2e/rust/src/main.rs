@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use apinfer::{
     AdjustmentRequest, CardInput, Client, CreateApiKeyRequest, CreateGenerationRequest, CreatePurchaseRequest, Decimal,
-    Error, LoginRequest, PaymentMethodInput, RequestOptions, SignupRequest, TransactionsListParams,
+    Error, LoginRequest, PaymentMethodInput, PurchaseStatus, RequestOptions, Scope, SignupRequest, TransactionsListParams,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -43,7 +43,7 @@ async fn new_user(base: &str, tag: &str) -> (String, String) {
         .api_keys()
         .create(&CreateApiKeyRequest {
             name: "e2e".into(),
-            scopes: ["balance:read", "usage:read", "purchases:write", "generations:write"].map(String::from).to_vec(),
+            scopes: ["balance:read", "usage:read", "purchases:write", "generations:write"].map(Scope::from).to_vec(),
             spend_limit: None,
             expires_at: None,
         })
@@ -120,7 +120,7 @@ async fn main() {
     let admin_email = env("APINFER_E2E_ADMIN_EMAIL");
     let admin_password = env("APINFER_E2E_ADMIN_PASSWORD");
 
-    let packages = anon(&base).catalog().packages().await.expect("packages");
+    let packages = anon(&base).packages().list().await.expect("packages");
     assert!(!packages.data.is_empty());
     check("public catalog");
 
@@ -218,13 +218,13 @@ async fn main() {
         },
     };
     let purchase = client.purchases().create(&card("4242424242424242")).await.expect("purchase");
-    assert_eq!(purchase.status, "succeeded");
+    assert_eq!(purchase.status, PurchaseStatus::Succeeded);
     assert_eq!(purchase.credits, dec("100"));
     assert_eq!(client.balance().retrieve().await.expect("balance").balance, dec("206.5"));
     check("purchase with a card");
     let generation = client.generations().create(&fox).await.expect("generation");
     assert_eq!(generation.credits_charged, dec("1.75"));
-    let png = client.generations().image(&generation.id, 0).await.expect("image");
+    let png = client.generations().download_image(&generation.id, 0, &Default::default()).await.expect("image");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{:?}", &png[..png.len().min(16)]);
     assert_eq!(client.balance().retrieve().await.expect("balance").available, dec("204.75"));
     check("generation and its PNG download");
