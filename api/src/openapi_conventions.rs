@@ -90,6 +90,11 @@ fn operation(path: &str, op: &mut Map<String, Value>) {
     let has_query_or_body = has_body || params.iter().any(|p| p["in"] == "query");
     let idempotent = params.iter().any(|p| p["in"] == "header" && p["name"] == "Idempotency-Key");
     let limited = path.starts_with("/v1/");
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for p in params.iter_mut().filter(|p| p["in"] == "header" && p["name"] == "Idempotency-Key") {
+            p["schema"] = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
+        }
+    }
     if op.get("tags").and_then(Value::as_array).is_some_and(|t| t.iter().any(|t| t == "webhooks")) {
         // Called by payment providers, not by SDK users.
         op.insert("x-sdk-exclude".into(), json!(true));

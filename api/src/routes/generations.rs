@@ -226,7 +226,7 @@ pub async fn retrieve(
     Ok(HttpResponse::Ok().json(GenerationView::new(generation, &state.image_urls, state.now(), None)))
 }
 
-/// A signed image URL's query (both or neither).
+/// A signed image URL's query: both, or the `Authorization` header is needed.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SignedUrlParams {
@@ -264,17 +264,11 @@ pub async fn image(
             state.image_urls.verify(&id, index, expires, &signature, state.now())?;
             None
         }
-        SignedUrlParams { expires: None, signature: None } => {
+        // Without a whole signature, the Authorization header is the credential.
+        _ => {
             let caller = Caller::extract(&req).await?;
             caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
             Some(caller.account_id)
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "invalid_parameter",
-                "a signed image URL needs both expires and signature",
-                Some("signature"),
-            ))
         }
     };
     let (content_type, bytes) = state.db(move |conn| generations::image(conn, account.as_ref(), &id, index)).await?;
