@@ -26,12 +26,69 @@ const ERRORS: &[(&str, &str, &str)] = &[
         "Conflict",
         "An `Idempotency-Key` reused with another request, or one still in flight (`idempotency_conflict`)",
     ),
+    ("422", "Unprocessable", "Well-formed, but refused in the state it meets (e.g. a size the model does not offer, an expiry in the past, nothing left to refund)"),
     ("413", "PayloadTooLarge", "The body is larger than the server accepts (`invalid_request`)"),
     ("415", "UnsupportedMediaType", "The body is not JSON: send `Content-Type: application/json` (`invalid_request`)"),
     ("429", "RateLimited", "Too many requests; retry after `Retry-After` seconds (`rate_limited`)"),
     ("500", "InternalError", "An unexpected error; the request id helps support find it (`internal`)"),
     ("503", "Unavailable", "The database is unreachable or overloaded; retry (`unavailable`)"),
 ];
+
+/// Credits a request may give: at most 12 whole digits and 4 fractional ones (the server's
+/// grammar, [`apinfer_core::credits::MAX_WHOLE_DIGITS`]).
+const CREDITS: &str = r"^[0-9]{1,12}(\.[0-9]{1,4})?$";
+/// More than zero.
+const POSITIVE_CREDITS: &str = r"^([1-9][0-9]{0,11}(\.[0-9]{1,4})?|0\.[0-9]{0,3}[1-9])$";
+/// Not zero, either sign (admin adjustments).
+const SIGNED_CREDITS: &str = r"^-?([1-9][0-9]{0,11}(\.[0-9]{1,4})?|0\.[0-9]{0,3}[1-9])$";
+/// A name: 1–100 characters, not all blank.
+const NAME: &str = r"\S";
+/// `WIDTHxHEIGHT`, each side 64–4096 pixels.
+const SIZE: &str = r"^(6[4-9]|[7-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])x(6[4-9]|[7-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-6])$";
+
+/// The bounds the server enforces on request fields, stated in the spec: (schema, property,
+/// keywords merged into the property's schema).
+fn input_bounds() -> Vec<(&'static str, &'static str, Value)> {
+    let credits = json!({"pattern": CREDITS});
+    let name = json!({"minLength": 1, "maxLength": 100, "pattern": NAME});
+    let catalog_id = json!({"pattern": "^[a-z0-9._-]{1,64}$"});
+    let prompt = json!({"minLength": 1, "maxLength": 4000, "pattern": r"\S"});
+    let n = json!({"minimum": 1, "maximum": 10});
+    vec![
+        ("AddMemberRequest", "monthly_spend_limit", credits.clone()),
+        ("AdjustmentRequest", "credits", json!({"pattern": SIGNED_CREDITS})),
+        ("AdjustmentRequest", "reason", json!({"minLength": 1, "pattern": r"\S"})),
+        ("AutoTopupSettings", "threshold", credits.clone()),
+        ("AutoTopupSettings", "max_topups_per_day", json!({"minimum": 1, "maximum": 100})),
+        ("LowBalanceAlertRequest", "threshold", credits.clone()),
+        ("LowBalanceAlertRequest", "webhook_url", json!({"format": "uri", "pattern": "^https?://", "maxLength": 2048})),
+        ("CreateApiKeyRequest", "name", name.clone()),
+        ("CreateApiKeyRequest", "spend_limit", credits.clone()),
+        ("CreateApiKeyRequest", "scopes", json!({"minItems": 1})),
+        ("CreateGenerationRequest", "prompt", prompt.clone()),
+        ("CreateGenerationRequest", "n", n.clone()),
+        ("CreateGenerationRequest", "size", json!({"pattern": format!("({SIZE})|^auto$")})),
+        ("OpenAiImageRequest", "prompt", prompt),
+        ("OpenAiImageRequest", "n", n),
+        ("OpenAiImageRequest", "size", json!({"pattern": format!("({SIZE})|^auto$")})),
+        ("CreateModelRequest", "id", catalog_id.clone()),
+        ("CreateModelRequest", "name", name.clone()),
+        ("CreateModelRequest", "credits_per_image", credits.clone()),
+        ("CreateModelRequest", "sizes", json!({"minItems": 1, "items": {"type": "string", "pattern": SIZE}})),
+        ("UpdateModelRequest", "name", name.clone()),
+        ("UpdateModelRequest", "credits_per_image", credits),
+        ("UpdateModelRequest", "sizes", json!({"minItems": 1, "items": {"type": "string", "pattern": SIZE}})),
+        ("CreatePackageRequest", "id", catalog_id),
+        ("CreatePackageRequest", "name", name.clone()),
+        ("CreatePackageRequest", "credits", json!({"pattern": POSITIVE_CREDITS})),
+        ("UpdatePackageRequest", "name", name.clone()),
+        ("UpdatePackageRequest", "credits", json!({"pattern": POSITIVE_CREDITS})),
+        ("SignupRequest", "email", json!({"maxLength": 254, "pattern": r"^[!-?A-~]+@[!-\-/-~][!-~]*\.[!-~]*$"})),
+        ("SignupRequest", "password", json!({"minLength": 8, "maxLength": 1024})),
+        ("SignupRequest", "name", json!({"maxLength": 100})),
+        ("LoginRequest", "password", json!({"maxLength": 1024})),
+    ]
+}
 
 /// Operations that touch no database and parse nothing: only these answer no 500/503.
 const STATIC_PATHS: &[&str] = &["/healthz", "/openapi.yaml"];
@@ -42,6 +99,16 @@ pub fn apply(doc: &mut Value) {
         "url": "http://localhost:8080",
         "description": "A local `apinfer serve`; use your deployment's own origin (its `APINFER_PUBLIC_BASE_URL`)"
     }]);
+    for (schema, property, bounds) in input_bounds() {
+        let target = &mut doc["components"]["schemas"][schema]["properties"][property];
+        assert!(target.is_object(), "input bounds name {schema}.{property}, which the document lacks");
+        let mut merged = bounds.as_object().cloned().unwrap_or_default();
+        // A nullable field (`type: [T, "null"]`) keeps null acceptable: the bounds apply to T.
+        for (k, v) in std::mem::take(target.as_object_mut().expect("an object")) {
+            merged.entry(k).or_insert(v);
+        }
+        *target = Value::Object(merged);
+    }
     let components = doc["components"].as_object_mut().expect("the document has components");
     components.insert("headers".into(), headers());
     let mut responses = Map::new();
@@ -105,7 +172,8 @@ fn operation(path: &str, op: &mut Map<String, Value>) {
         let applies = match *status {
             "400" => has_query_or_body || path.contains('{'),
             "401" | "403" => secured,
-            "404" => path.contains('{'),
+            "404" => path.contains('{') || params.iter().any(|p| p["name"] == "cursor"),
+            "422" => has_query_or_body,
             "409" => idempotent,
             "413" | "415" => has_body,
             "429" => limited,

@@ -52,6 +52,12 @@ fn is_internal_v4(v4: Ipv4Addr) -> bool {
 /// delivery, after DNS resolution.
 pub async fn check_webhook_url(url: &str, allow_private: bool) -> Result<reqwest::Url, ApiError> {
     let invalid = |code: &str, message: &str| ApiError::invalid(code, message, Some("webhook_url"));
+    // A well-formed URL whose destination cannot be used is refused as unprocessable.
+    let refused = |code: &str, message: &str| {
+        let mut e = invalid(code, message);
+        e.kind = crate::error::ErrorKind::Unprocessable;
+        e
+    };
     let parsed = reqwest::Url::parse(url)
         .map_err(|_| invalid("invalid_webhook_url", "webhook_url must be an absolute http(s) URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.username() != "" || parsed.password().is_some() {
@@ -62,14 +68,14 @@ pub async fn check_webhook_url(url: &str, allow_private: bool) -> Result<reqwest
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
     let addresses: Vec<IpAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .map_err(|_| invalid("webhook_url_unresolvable", "webhook_url's host does not resolve"))?
+        .map_err(|_| refused("webhook_url_unresolvable", "webhook_url's host does not resolve"))?
         .map(|a| a.ip())
         .collect();
     if addresses.is_empty() {
-        return Err(invalid("webhook_url_unresolvable", "webhook_url's host does not resolve"));
+        return Err(refused("webhook_url_unresolvable", "webhook_url's host does not resolve"));
     }
     if !allow_private && addresses.iter().any(|ip| is_internal(*ip)) {
-        return Err(invalid(
+        return Err(refused(
             "webhook_url_not_allowed",
             "webhook_url resolves to a loopback, private or link-local address, which is not allowed",
         ));

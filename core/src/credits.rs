@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Units per credit: credits carry at most four fractional digits.
 pub const UNITS_PER_CREDIT: i64 = 10_000;
 const FRACTION_DIGITS: u32 = 4;
+/// The most whole digits an amount of credits may have as input (below 10^12 credits, far
+/// inside the 64-bit range of 1/10,000 units).
+pub const MAX_WHOLE_DIGITS: usize = 12;
 
 /// An exact, signed amount of credits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,9 +53,15 @@ impl Credits {
     /// Parses a decimal string such as `"1.75"`, `"-3"` or `"5000"`; more than four fractional
     /// digits is an error, even when they are zeros.
     pub fn parse(text: &str) -> Result<Self, CreditsError> {
-        let text = text.trim();
-        if text.is_empty() || text.contains(['e', 'E', '_']) {
+        // The wire grammar, exactly: `-?DIGITS(.DIGITS)?`, nothing around it.
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(whole) || !all_digits(fraction) {
             return Err(CreditsError::NotANumber);
+        }
+        if whole.len() > MAX_WHOLE_DIGITS {
+            return Err(CreditsError::TooLarge);
         }
         let value = Decimal::from_str_exact(text).map_err(|e| match e {
             rust_decimal::Error::Underflow => CreditsError::TooPrecise,
@@ -138,8 +147,8 @@ impl Serialize for Credits {
 }
 
 impl<'de> Deserialize<'de> for Credits {
-    /// Accepts a decimal string, or a JSON integer; a JSON float is refused because it may
-    /// already have lost precision on the client.
+    /// Accepts a decimal string only: a JSON number is refused (a float may already have lost
+    /// precision on the client, and the contract sends credits as strings).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct CreditsVisitor;
         impl Visitor<'_> for CreditsVisitor {
@@ -150,11 +159,11 @@ impl<'de> Deserialize<'de> for Credits {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Credits, E> {
                 Credits::parse(v).map_err(|e| E::custom(format!("credits {e}")))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Credits, E> {
-                Credits::from_decimal(Decimal::from(v)).map_err(|e| E::custom(format!("credits {e}")))
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Credits, E> {
+                Err(E::custom("credits must be sent as a decimal string such as \"5\", not a JSON number"))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Credits, E> {
-                Credits::from_decimal(Decimal::from(v)).map_err(|e| E::custom(format!("credits {e}")))
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Credits, E> {
+                Err(E::custom("credits must be sent as a decimal string such as \"5\", not a JSON number"))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Credits, E> {
                 Err(E::custom("credits must be sent as a decimal string such as \"1.75\", not a JSON float"))
@@ -275,12 +284,17 @@ mod tests {
         assert_eq!(Credits::parse("1e3"), Err(CreditsError::NotANumber));
         assert_eq!(Credits::parse(""), Err(CreditsError::NotANumber));
         assert_eq!(Credits::parse("99999999999999999999"), Err(CreditsError::TooLarge));
+        assert_eq!(Credits::parse("1000000000000"), Err(CreditsError::TooLarge));
+        assert_eq!(Credits::parse("999999999999.9999").unwrap().units(), 9_999_999_999_999_999);
+        for text in [" 5", "5 ", "+5", "5.", ".5", "1,5", "--1", "-"] {
+            assert_eq!(Credits::parse(text), Err(CreditsError::NotANumber), "{text:?}");
+        }
     }
 
     #[test]
-    fn json_floats_are_refused_integers_and_strings_accepted() {
+    fn json_numbers_are_refused_strings_accepted() {
         assert_eq!(serde_json::from_str::<Credits>("\"1.75\"").unwrap().units(), 17_500);
-        assert_eq!(serde_json::from_str::<Credits>("3").unwrap().units(), 30_000);
+        assert!(serde_json::from_str::<Credits>("3").is_err());
         assert!(serde_json::from_str::<Credits>("1.75").is_err());
         assert_eq!(serde_json::to_string(&Credits::from_units(17_500)).unwrap(), "\"1.75\"");
     }

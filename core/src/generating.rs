@@ -83,9 +83,18 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Pre
             .unwrap_or(DEFAULT_SIZE),
         Some(size) => size,
     };
-    let (width, height) = parse_size(size).filter(|_| model.sizes.iter().any(|s| s == size)).ok_or_else(|| {
-        Error::invalid("invalid_size", format!("size must be one of {}", model.sizes.join(", ")), "size")
+    let offered = || format!("{} offers {}", model.id, model.sizes.join(", "));
+    let (width, height) = parse_size(size).ok_or_else(|| {
+        Error::invalid("invalid_size", format!("size must be WIDTHxHEIGHT or auto; {}", offered()), "size")
     })?;
+    if !model.sizes.iter().any(|s| s == size) {
+        // Well-formed, but not a size this model renders.
+        return Err(Error::unprocessable(
+            "unsupported_size",
+            format!("size {size} is not offered: {}", offered()),
+            "size",
+        ));
+    }
     Ok(Prepared {
         cost: generation_cost(model.credits_per_image, request.quality, request.n)?,
         model: model.id,

@@ -253,22 +253,27 @@ fn setup_dir() -> PathBuf {
 /// A venv with the generated Python SDK freshly installed; its python.
 fn python_venv() -> Option<PathBuf> {
     require("python3", has_tool("python3"))?;
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = setup_dir().join("venv");
-    let python = venv.join("bin").join("python");
-    if !python.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv");
+    if let Some(python) = VENV.get() {
+        return Some(python.clone());
     }
-    let pip = |args: &[&str], what: &str| {
-        run(
-            Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]).args(args),
-            what,
-        )
-    };
-    pip(&["httpx>=0.23,<1"], "pip install httpx");
+    // A fresh venv, and exactly the SDK README's command, run from an empty directory: the
+    // package must bring its own dependencies.
+    let venv = setup_dir().join("venv");
+    let _ = std::fs::remove_dir_all(&venv);
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv");
+    let python = venv.join("bin").join("python");
+    let empty = tempfile::tempdir().expect("an empty directory");
     let sdk = workspace().join("sdks").join("python");
-    pip(&["--force-reinstall", "--no-deps", sdk.to_str().expect("utf-8 path")], "pip install ./sdks/python");
-    Some(python)
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg(&sdk)
+            .current_dir(empty.path()),
+        "pip install ./sdks/python",
+    );
+    Some(VENV.get_or_init(|| python).clone())
 }
 
 /// `tsc` from a local install of TypeScript.

@@ -207,6 +207,13 @@ async fn packages_are_managed_by_admins(app: TestApp) {
     app.post(
         "/v1/admin/packages",
         t,
+        json!({"id": "free", "name": "Free", "credits": "10", "price": {"amount": "0.00", "currency": "CNY"}}),
+    )
+    .await
+    .expect_error(422, "invalid_request", "invalid_amount");
+    app.post(
+        "/v1/admin/packages",
+        t,
         json!({"id": "bad", "name": "Bad", "credits": "-10", "price": {"amount": "1", "currency": "CNY"}}),
     )
     .await

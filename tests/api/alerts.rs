@@ -170,7 +170,7 @@ async fn webhook_urls_are_checked(backend: Backend) {
     ] {
         let res = put(url).await;
         assert_eq!(
-            res.expect_error(400, "invalid_request", "webhook_url_not_allowed")["error"]["param"],
+            res.expect_error(422, "invalid_request", "webhook_url_not_allowed")["error"]["param"],
             "webhook_url",
             "{url}"
         );

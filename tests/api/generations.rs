@@ -158,6 +158,11 @@ async fn bad_requests_hold_nothing(app: TestApp) {
     let t = Some(key.as_str());
     let post = |body: Value| app.post("/v1/generations", t, body);
     post(json!({"model": "qwen-image", "prompt": "x", "size": "100x100"})).await.expect_error(
+        422,
+        "invalid_request",
+        "unsupported_size",
+    );
+    post(json!({"model": "qwen-image", "prompt": "x", "size": "big"})).await.expect_error(
         400,
         "invalid_request",
         "invalid_size",

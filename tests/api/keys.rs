@@ -112,7 +112,7 @@ async fn key_creation_validates_input(app: TestApp) {
         json!({"name": "k", "scopes": ["usage:read"], "expires_at": "2001-01-01T00:00:00Z"}),
     )
     .await
-    .expect_error(400, "invalid_request", "invalid_expiry");
+    .expect_error(422, "invalid_request", "invalid_expiry");
     assert!(app.get("/v1/api-keys", Some(&ada.token)).await.expect(200)["data"].as_array().unwrap().is_empty());
 }
 

@@ -72,11 +72,8 @@ async fn transactions_filter_by_type_and_time(app: TestApp) {
     app.get("/v1/transactions?type=gift", Some(&ada.token)).await.expect_error(400, "invalid_request", "invalid_type");
     app.get("/v1/transactions?limit=0", Some(&ada.token)).await.expect_error(400, "invalid_request", "invalid_limit");
     app.get("/v1/transactions?limit=101", Some(&ada.token)).await.expect_error(400, "invalid_request", "invalid_limit");
-    app.get("/v1/transactions?cursor=bogus", Some(&ada.token)).await.expect_error(
-        400,
-        "invalid_request",
-        "invalid_cursor",
-    );
+    // A cursor that names no item of this list is not found.
+    app.get("/v1/transactions?cursor=bogus", Some(&ada.token)).await.expect_error(404, "not_found", "resource_missing");
     app.get("/v1/transactions?from=yesterday", Some(&ada.token)).await.expect_error(
         400,
         "invalid_request",
@@ -88,9 +85,9 @@ async fn transactions_filter_by_type_and_time(app: TestApp) {
     let bobs = app.all_transactions(&bob.token).await;
     let foreign = bobs[0]["id"].as_str().unwrap();
     app.get(&format!("/v1/transactions?cursor={foreign}"), Some(&ada.token)).await.expect_error(
-        400,
-        "invalid_request",
-        "invalid_cursor",
+        404,
+        "not_found",
+        "resource_missing",
     );
 }
 

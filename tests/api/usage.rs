@@ -87,10 +87,11 @@ async fn usage_groups_by_model_day_key_and_member(app: TestApp) {
     app.get("/v1/usage?group_by=color", Some(&key1)).await.expect_error(400, "invalid_request", "invalid_group_by");
     app.get("/v1/usage?from=yesterday", Some(&key1)).await.expect_error(400, "invalid_request", "invalid_parameter");
     app.get("/v1/usage?from=2026-02-01&to=2026-01-01", Some(&key1)).await.expect_error(
-        400,
+        422,
         "invalid_request",
         "invalid_range",
     );
+    app.get("/v1/usage?format=xlsx", Some(&key1)).await.expect_error(400, "invalid_request", "invalid_format");
     app.get("/v1/usage/export?format=xlsx", Some(&key1)).await.expect_error(400, "invalid_request", "invalid_format");
     app.get("/v1/usage", Some(&key2)).await.expect_error(403, "permission_denied", "missing_scope");
 }

@@ -140,6 +140,7 @@ pub struct CreateModelRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateModelRequest {
     pub name: Option<String>,
+    #[schema(value_type = Option<super::enums::Tier>)]
     pub tier: Option<String>,
     #[schema(value_type = Option<String>, format = "decimal", example = "2")]
     pub credits_per_image: Option<Credits>,

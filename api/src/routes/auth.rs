@@ -64,9 +64,11 @@ pub struct LoginResponse {
     pub account_id: String,
 }
 
+/// An address of printable ASCII (no spaces, control, zero-width or bidi characters, so no
+/// look-alike of another user's address), `local@domain` with a dot in the domain.
 fn check_email(email: &str) -> Result<(), ApiError> {
-    let email = email.trim();
     let valid = email.len() <= 254
+        && email.bytes().all(|b| b.is_ascii_graphic())
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))

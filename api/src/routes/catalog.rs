@@ -25,8 +25,8 @@ pub struct PackageView {
     pub credits: Credits,
     /// What it costs.
     pub price: MoneyView,
-    /// Price of one credit in this package.
-    pub price_per_credit: MoneyView,
+    /// Price of one credit in this package (up to 4 fractional digits).
+    pub price_per_credit: UnitPriceView,
     /// The most popular package.
     pub popular: bool,
     /// Whether it can be bought.
@@ -36,7 +36,7 @@ pub struct PackageView {
 impl From<Package> for PackageView {
     fn from(p: Package) -> Self {
         PackageView {
-            price_per_credit: MoneyView {
+            price_per_credit: UnitPriceView {
                 amount: p.price.per_credit(p.credits),
                 currency: p.price.currency().code().to_string(),
             },
@@ -48,6 +48,17 @@ impl From<Package> for PackageView {
             active: p.active,
         }
     }
+}
+
+/// The price of one unit (a credit), more precise than a payable amount.
+#[derive(Serialize, ToSchema)]
+pub struct UnitPriceView {
+    /// Decimal amount with 2 to 4 fractional digits, as a string.
+    #[schema(value_type = String, format = "decimal", pattern = r"^[0-9]+\.[0-9]{2,4}$", example = "0.01")]
+    pub amount: String,
+    /// ISO 4217 currency code.
+    #[schema(value_type = super::enums::Currency, example = "CNY")]
+    pub currency: String,
 }
 
 /// An image model and its price; also OpenAI's model object (`id`, `object`, `created`,
@@ -173,6 +184,7 @@ pub struct QuoteParams {
     #[param(value_type = Option<super::enums::QualityInput>)]
     pub quality: Option<String>,
     /// Number of images, 1–10 (default 1).
+    #[param(minimum = 1, maximum = 10)]
     pub n: Option<u32>,
 }
 

@@ -154,3 +154,11 @@ wire_enum!(
     /// OpenAI's object name of a list.
     ListObject { List = "list" }
 );
+wire_enum!(
+    /// What can be saved for later: cards only.
+    SavedPaymentMethodType { Card = "card" }
+);
+wire_enum!(
+    /// What a payment provider reports.
+    PaymentEventType { Succeeded = "payment.succeeded", Failed = "payment.failed" }
+);

@@ -37,6 +37,7 @@ pub struct CreateGenerationRequest {
     pub quality: Option<String>,
     /// Number of images, 1–10 (default 1).
     #[schema(example = 1)]
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
     pub n: Option<u32>,
     /// `url` (default) or `b64_json` (images inline too).
     #[schema(value_type = Option<super::enums::ResponseFormat>, example = "url")]
@@ -259,7 +260,20 @@ pub async fn image(
 ) -> Result<HttpResponse, ApiError> {
     let (id, index) = path.into_inner();
     let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
-    let account = match signed.into_inner() {
+    let signed = signed.into_inner();
+    let well_formed = signed.expires.is_none_or(|e| e >= 0)
+        && signed
+            .signature
+            .as_deref()
+            .is_none_or(|s| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    if !well_formed {
+        return Err(ApiError::invalid(
+            "invalid_signature",
+            "expires must be unix seconds and signature 64 hex digits, as the generation gave them",
+            Some("signature"),
+        ));
+    }
+    let account = match signed {
         SignedUrlParams { expires: Some(expires), signature: Some(signature) } => {
             state.image_urls.verify(&id, index, expires, &signature, state.now())?;
             None

@@ -24,6 +24,7 @@ pub struct OpenAiImageRequest {
     pub model: String,
     pub prompt: String,
     /// 1–10 (default 1).
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
     pub n: Option<u32>,
     /// `WIDTHxHEIGHT`, one of the model's sizes, or `auto` (the default: 1024x1024 where the
     /// model has it).

@@ -19,8 +19,9 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentMethodRequest {
-    /// `card`.
+    /// `card`: only cards can be saved.
     #[serde(rename = "type")]
+    #[schema(value_type = super::enums::SavedPaymentMethodType)]
     pub method_type: String,
     pub card: CardInput,
 }
@@ -37,7 +38,9 @@ pub struct PaymentMethodView {
     #[schema(value_type = super::enums::CardBrand)]
     pub brand: String,
     pub last4: String,
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub exp_month: i32,
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub exp_year: i32,
     pub created_at: DateTime<Utc>,
 }

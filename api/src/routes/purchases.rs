@@ -25,8 +25,10 @@ pub struct CardInput {
     #[schema(example = "4242424242424242")]
     pub number: String,
     #[schema(example = 12)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub exp_month: u32,
     #[schema(example = 2030)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub exp_year: i32,
     #[schema(example = "123")]
     pub cvc: String,

@@ -107,6 +107,7 @@ pub struct AutoTopupSettings {
     pub payment_method_id: String,
     /// At most this many top-ups per UTC day (1–100).
     #[schema(example = 3)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub max_topups_per_day: i32,
 }
 

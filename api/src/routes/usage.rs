@@ -16,9 +16,12 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsageParams {
-    /// First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+    /// First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day);
+    /// default 30 days ago.
+    #[param(value_type = Option<String>, format = Date)]
     pub from: Option<String>,
-    /// First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+    /// First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
+    #[param(value_type = Option<String>, format = Date)]
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
     #[param(value_type = Option<super::enums::GroupBy>)]
@@ -77,8 +80,14 @@ async fn report(caller: Caller, state: &AppState, params: &UsageParams) -> Resul
     let today = state.now().date_naive();
     let from = params.from.as_deref().map(|f| parse_day(f, "from")).transpose()?.unwrap_or(today - Duration::days(30));
     let to = params.to.as_deref().map(|t| parse_day(t, "to")).transpose()?.unwrap_or(today + Duration::days(1));
+    if params.format.as_deref().is_some_and(|f| f != "csv") {
+        return Err(ApiError::invalid("invalid_format", "format must be csv", Some("format")));
+    }
     if to <= from {
-        return Err(ApiError::invalid("invalid_range", "to must be after from", Some("to")));
+        // Two valid days in the wrong order: well-formed, but no period.
+        let mut e = ApiError::invalid("invalid_range", "to must be after from", Some("to"));
+        e.kind = crate::error::ErrorKind::Unprocessable;
+        return Err(e);
     }
     let group_by = match params.group_by.as_deref() {
         None => GroupBy::Model,
@@ -125,9 +134,6 @@ pub async fn export(
     state: web::Data<AppState>,
     params: web::Query<UsageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    if params.format.as_deref().is_some_and(|f| f != "csv") {
-        return Err(ApiError::invalid("invalid_format", "format must be csv", Some("format")));
-    }
     let report = report(caller, &state, &params).await?;
     let header = format!("{},credits,generations,images\n", report.group_by);
     let rows = report.buckets.into_iter().map(|b| {

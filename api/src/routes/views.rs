@@ -9,8 +9,8 @@ use crate::error::ApiError;
 /// An amount of money.
 #[derive(Serialize, Deserialize, ToSchema, Clone, Debug)]
 pub struct MoneyView {
-    /// Decimal amount with two fractional digits, as a string.
-    #[schema(value_type = String, format = "decimal", pattern = r"^[0-9]{1,12}\.[0-9]{2}$", example = "50.00")]
+    /// Decimal amount, as a string: answers carry two fractional digits; requests may give 0–2.
+    #[schema(value_type = String, format = "decimal", pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$", example = "50.00")]
     pub amount: String,
     /// ISO 4217 currency code.
     #[schema(value_type = super::enums::Currency, example = "CNY")]
@@ -45,7 +45,7 @@ pub struct PageParams {
     /// Items per page, 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
     pub cursor: Option<String>,
 }
 
@@ -58,13 +58,11 @@ impl PageParams {
         }
     }
 
-    /// The cursor as a typed id; a cursor that cannot be one is a 400.
+    /// The cursor as a typed id; a cursor that cannot be one names no item: 404.
     pub fn cursor_as<T>(&self, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ApiError> {
         match self.cursor.as_deref() {
             None => Ok(None),
-            Some(c) => parse(c)
-                .map(Some)
-                .ok_or_else(|| ApiError::invalid("invalid_cursor", "cursor is not valid", Some("cursor"))),
+            Some(c) => parse(c).map(Some).ok_or_else(|| ApiError::not_found(apinfer_core::store::CURSOR)),
         }
     }
 }

@@ -31,7 +31,7 @@ pub struct PaymentEvent {
     pub id: String,
     /// `payment.succeeded` or `payment.failed`.
     #[serde(rename = "type")]
-    #[schema(example = "payment.succeeded")]
+    #[schema(value_type = super::enums::PaymentEventType, example = "payment.succeeded")]
     pub event_type: String,
     pub data: PaymentEventData,
 }
@@ -43,6 +43,7 @@ pub struct WebhookAck {
     /// True when this event id had been processed before (nothing changed).
     pub duplicate: bool,
     /// The purchase's status after the event.
+    #[schema(value_type = super::enums::PurchaseStatus)]
     pub purchase_status: String,
 }
 

@@ -209,7 +209,7 @@ pub fn list_notifications(
             .select(notifications::created_at)
             .first(conn)
             .optional()?
-            .ok_or_else(|| Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor"))?;
+            .ok_or(Error::NotFound(super::CURSOR))?;
         query = query.filter(
             notifications::created_at
                 .lt(at)

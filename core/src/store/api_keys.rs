@@ -127,7 +127,7 @@ pub fn create(conn: &mut DbConn, new: NewKey<'_>, now: DateTime<Utc>) -> Result<
         return Err(Error::invalid("invalid_amount", "spend_limit must not be negative", "spend_limit"));
     }
     if new.expires_at.is_some_and(|e| e <= now) {
-        return Err(Error::invalid("invalid_expiry", "expires_at must be in the future", "expires_at"));
+        return Err(Error::unprocessable("invalid_expiry", "expires_at must be in the future", "expires_at"));
     }
     let mut scopes: Vec<Scope> = Vec::new();
     for s in new.scopes {

@@ -233,7 +233,8 @@ fn check_package(credits: Credits, price: Money) -> Result<()> {
         return Err(Error::invalid("invalid_amount", "credits must be positive", "credits"));
     }
     if price.minor() <= 0 {
-        return Err(Error::invalid("invalid_amount", "price.amount must be positive", "price.amount"));
+        // A well-formed amount, but nothing can be sold for free.
+        return Err(Error::unprocessable("invalid_amount", "price.amount must be positive", "price.amount"));
     }
     Ok(())
 }

@@ -392,7 +392,7 @@ pub fn list_entries(
             .select(ledger_entries::seq)
             .first(conn)
             .optional()?
-            .ok_or_else(|| Error::invalid("invalid_cursor", "cursor does not name an entry of this list", "cursor"))?;
+            .ok_or(Error::NotFound(super::CURSOR))?;
         query = query.filter(ledger_entries::seq.lt(seq));
     }
     let items: Vec<LedgerEntry> = query

@@ -132,16 +132,17 @@ mod stamp_sql {
     }
 }
 
-/// A cursor that names nothing in the list is the client's error; a database failure while
-/// looking it up stays what it is.
+/// A cursor that names nothing in the list is not found (404, like an id of another
+/// account's); a database failure while looking it up stays what it is.
 pub(crate) fn cursor_error(e: crate::Error) -> crate::Error {
     match e {
-        crate::Error::NotFound(_) => {
-            crate::Error::invalid("invalid_cursor", "cursor does not name an item of this list", "cursor")
-        }
+        crate::Error::NotFound(_) => crate::Error::NotFound(CURSOR),
         other => other,
     }
 }
+
+/// What a cursor that names no item of its list is not found as.
+pub const CURSOR: &str = "item of this list for the cursor";
 
 #[cfg(test)]
 mod tests {

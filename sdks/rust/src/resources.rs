@@ -384,7 +384,7 @@ pub struct TransactionsListParams {
     pub to: Option<DateTime<Utc>>,
     /// Items per page, 1–100 (default 20).
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
     pub cursor: Option<String>,
 }
 
@@ -450,7 +450,7 @@ pub struct GenerationsListParams {
     pub model: Option<String>,
     /// Items per page, 1–100 (default 20).
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
     pub cursor: Option<String>,
 }
 
@@ -590,9 +590,10 @@ impl<'a> ImagesResource<'a> {
 /// Parameters of `usage().retrieve()`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UsageRetrieveParams {
-    /// First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+    /// First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day);
+    /// default 30 days ago.
     pub from: Option<String>,
-    /// First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+    /// First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
     pub group_by: Option<GroupBy>,
@@ -603,9 +604,10 @@ pub struct UsageRetrieveParams {
 /// Parameters of `usage().export()`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UsageExportParams {
-    /// First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
+    /// First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day);
+    /// default 30 days ago.
     pub from: Option<String>,
-    /// First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+    /// First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
     pub group_by: Option<GroupBy>,
@@ -682,7 +684,7 @@ impl<'a> UsageResource<'a> {
 pub struct NotificationsListParams {
     /// Items per page, 1–100 (default 20).
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
     pub cursor: Option<String>,
 }
 
@@ -796,7 +798,7 @@ impl<'a> SettingsResource<'a> {
 pub struct PurchasesListParams {
     /// Items per page, 1–100 (default 20).
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
     pub cursor: Option<String>,
 }
 
@@ -884,7 +886,7 @@ impl<'a> PurchasesResource<'a> {
 pub struct RefundsListParams {
     /// Items per page, 1–100 (default 20).
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
     pub cursor: Option<String>,
 }
 

@@ -350,12 +350,12 @@ pub struct CreatePackageRequest {
 }
 
 /// A card to save.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatePaymentMethodRequest {
     /// `card`.
     pub card: CardInput,
-    /// `card`.
-    pub r#type: String,
+    /// `card`: only cards can be saved.
+    pub r#type: SavedPaymentMethodType,
 }
 
 /// A package to buy and how to pay.
@@ -1136,7 +1136,7 @@ pub struct ModelView {
 /// An amount of money.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MoneyView {
-    /// Decimal amount with two fractional digits, as a string.
+    /// Decimal amount, as a string: answers carry two fractional digits; requests may give 0–2.
     pub amount: Decimal,
     /// ISO 4217 currency code.
     pub currency: Currency,
@@ -1448,19 +1448,19 @@ pub struct PackageView {
     pub popular: bool,
     /// What it costs.
     pub price: MoneyView,
-    /// Price of one credit in this package.
-    pub price_per_credit: MoneyView,
+    /// Price of one credit in this package (up to 4 fractional digits).
+    pub price_per_credit: UnitPriceView,
 }
 
 /// A payment provider's event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentEvent {
     /// `data`.
     pub data: PaymentEventData,
     /// The provider's event id (`evt_...`); a redelivered id is acknowledged and ignored.
     pub id: String,
     /// `payment.succeeded` or `payment.failed`.
-    pub r#type: String,
+    pub r#type: PaymentEventType,
 }
 
 /// The purchase an event is about.
@@ -1468,6 +1468,63 @@ pub struct PaymentEvent {
 pub struct PaymentEventData {
     /// `pur_...`
     pub purchase_id: String,
+}
+
+/// What a payment provider reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PaymentEventType {
+    /// `payment.succeeded`
+    PaymentSucceeded,
+    /// `payment.failed`
+    PaymentFailed,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl PaymentEventType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PaymentEventType::PaymentSucceeded => "payment.succeeded",
+            PaymentEventType::PaymentFailed => "payment.failed",
+            PaymentEventType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for PaymentEventType {
+    fn from(value: &str) -> Self {
+        match value {
+            "payment.succeeded" => PaymentEventType::PaymentSucceeded,
+            "payment.failed" => PaymentEventType::PaymentFailed,
+            other => PaymentEventType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for PaymentEventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for PaymentEventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentEventType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(PaymentEventType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for PaymentEventType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
@@ -2017,6 +2074,59 @@ impl QueryValue for Role {
     }
 }
 
+/// What can be saved for later: cards only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SavedPaymentMethodType {
+    /// `card`
+    Card,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl SavedPaymentMethodType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SavedPaymentMethodType::Card => "card",
+            SavedPaymentMethodType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for SavedPaymentMethodType {
+    fn from(value: &str) -> Self {
+        match value {
+            "card" => SavedPaymentMethodType::Card,
+            other => SavedPaymentMethodType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for SavedPaymentMethodType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SavedPaymentMethodType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SavedPaymentMethodType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(SavedPaymentMethodType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for SavedPaymentMethodType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
 /// What an API key may do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -2275,6 +2385,15 @@ pub struct TransactionView {
     pub user_id: Option<String>,
 }
 
+/// The price of one unit (a credit), more precise than a payable amount.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitPriceView {
+    /// Decimal amount with 2 to 4 fractional digits, as a string.
+    pub amount: Decimal,
+    /// ISO 4217 currency code.
+    pub currency: Currency,
+}
+
 /// A new account type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateAccountRequest {
@@ -2299,7 +2418,7 @@ pub struct UpdateModelRequest {
     pub sizes: Option<Vec<String>>,
     /// `tier`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tier: Option<String>,
+    pub tier: Option<Tier>,
 }
 
 /// Changes to a package.
@@ -2369,12 +2488,12 @@ pub struct UserView {
 }
 
 /// The acknowledgement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookAck {
     /// True when this event id had been processed before (nothing changed).
     pub duplicate: bool,
     /// The purchase's status after the event.
-    pub purchase_status: String,
+    pub purchase_status: PurchaseStatus,
     /// `received`.
     pub received: bool,
 }

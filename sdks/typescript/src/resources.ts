@@ -302,7 +302,7 @@ export interface TransactionsListParams {
   to?: string | Date;
   /** Items per page, 1–100 (default 20). */
   limit?: number;
-  /** `next_cursor` of the previous page. */
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
   cursor?: string;
 }
 
@@ -334,7 +334,7 @@ export interface GenerationsListParams {
   model?: string;
   /** Items per page, 1–100 (default 20). */
   limit?: number;
-  /** `next_cursor` of the previous page. */
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
   cursor?: string;
 }
 
@@ -451,9 +451,9 @@ export class ImagesResource extends APIResource {
 
 /** Parameters of `usage.retrieve()`. */
 export interface UsageRetrieveParams {
-  /** First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago. */
+  /** First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago. */
   from?: string;
-  /** First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included). */
+  /** First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included). */
   to?: string;
   /** `model` (default), `day`, `api_key` or `member`. */
   group_by?: types.GroupBy;
@@ -463,9 +463,9 @@ export interface UsageRetrieveParams {
 
 /** Parameters of `usage.export()`. */
 export interface UsageExportParams {
-  /** First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago. */
+  /** First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago. */
   from?: string;
-  /** First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included). */
+  /** First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included). */
   to?: string;
   /** `model` (default), `day`, `api_key` or `member`. */
   group_by?: types.GroupBy;
@@ -514,7 +514,7 @@ export class UsageResource extends APIResource {
 export interface NotificationsListParams {
   /** Items per page, 1–100 (default 20). */
   limit?: number;
-  /** `next_cursor` of the previous page. */
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
   cursor?: string;
 }
 
@@ -616,7 +616,7 @@ export class SettingsResource extends APIResource {
 export interface PurchasesListParams {
   /** Items per page, 1–100 (default 20). */
   limit?: number;
-  /** `next_cursor` of the previous page. */
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
   cursor?: string;
 }
 
@@ -704,7 +704,7 @@ export class PurchasesResource extends APIResource {
 export interface RefundsListParams {
   /** Items per page, 1–100 (default 20). */
   limit?: number;
-  /** `next_cursor` of the previous page. */
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
   cursor?: string;
 }
 

@@ -276,9 +276,9 @@ export interface CreatePackageRequest {
 export interface CreatePaymentMethodRequest {
   card: CardInput;
   /**
-   * `card`.
+   * `card`: only cards can be saved.
    */
-  type: string;
+  type: SavedPaymentMethodType;
 }
 
 /**
@@ -679,7 +679,7 @@ export interface ModelView {
  */
 export interface MoneyView {
   /**
-   * Decimal amount with two fractional digits, as a string.
+   * Decimal amount, as a string: answers carry two fractional digits; requests may give 0–2.
    */
   amount: Decimal;
   /**
@@ -836,9 +836,9 @@ export interface PackageView {
    */
   price: MoneyView;
   /**
-   * Price of one credit in this package.
+   * Price of one credit in this package (up to 4 fractional digits).
    */
-  price_per_credit: MoneyView;
+  price_per_credit: UnitPriceView;
 }
 
 /**
@@ -853,7 +853,7 @@ export interface PaymentEvent {
   /**
    * `payment.succeeded` or `payment.failed`.
    */
-  type: string;
+  type: PaymentEventType;
 }
 
 /**
@@ -865,6 +865,11 @@ export interface PaymentEventData {
    */
   purchase_id: string;
 }
+
+/**
+ * What a payment provider reports.
+ */
+export type PaymentEventType = "payment.succeeded" | "payment.failed" | (string & {});
 
 /**
  * How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
@@ -1097,6 +1102,11 @@ export type ResponseFormat = "url" | "b64_json" | (string & {});
 export type Role = "owner" | "admin" | "member" | (string & {});
 
 /**
+ * What can be saved for later: cards only.
+ */
+export type SavedPaymentMethodType = "card" | (string & {});
+
+/**
  * What an API key may do.
  */
 export type Scope = "balance:read" | "usage:read" | "generations:write" | "purchases:write" | (string & {});
@@ -1206,6 +1216,20 @@ export interface TransactionView {
 }
 
 /**
+ * The price of one unit (a credit), more precise than a payable amount.
+ */
+export interface UnitPriceView {
+  /**
+   * Decimal amount with 2 to 4 fractional digits, as a string.
+   */
+  amount: Decimal;
+  /**
+   * ISO 4217 currency code.
+   */
+  currency: Currency;
+}
+
+/**
  * A new account type.
  */
 export interface UpdateAccountRequest {
@@ -1223,7 +1247,7 @@ export interface UpdateModelRequest {
   credits_per_image?: Decimal | null;
   name?: string | null;
   sizes?: Array<string> | null;
-  tier?: string | null;
+  tier?: Tier | null;
 }
 
 /**
@@ -1296,6 +1320,6 @@ export interface WebhookAck {
   /**
    * The purchase's status after the event.
    */
-  purchase_status: string;
+  purchase_status: PurchaseStatus;
   received: boolean;
 }

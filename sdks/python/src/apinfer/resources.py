@@ -1022,7 +1022,7 @@ class Transactions:
             from_: Only entries at or after this time (RFC 3339).
             to: Only entries before this time (RFC 3339).
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return SyncPage(
             self._client,
@@ -1072,7 +1072,7 @@ class AsyncTransactions:
             from_: Only entries at or after this time (RFC 3339).
             to: Only entries before this time (RFC 3339).
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return AsyncPaginator(
             self._client,
@@ -1118,7 +1118,7 @@ class Generations:
         Args:
             model: Only this model's generations.
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return SyncPage(
             self._client,
@@ -1277,7 +1277,7 @@ class AsyncGenerations:
         Args:
             model: Only this model's generations.
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return AsyncPaginator(
             self._client,
@@ -1537,8 +1537,8 @@ class Usage:
         """Usage per model, day, API key or member (scope `usage:read`).
 
         Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            from_: First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
             group_by: `model` (default), `day`, `api_key` or `member`.
             format: For the export: `csv` (the only format).
         """
@@ -1577,8 +1577,8 @@ class Usage:
         """The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
 
         Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            from_: First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
             group_by: `model` (default), `day`, `api_key` or `member`.
             format: For the export: `csv` (the only format).
         """
@@ -1624,8 +1624,8 @@ class AsyncUsage:
         """Usage per model, day, API key or member (scope `usage:read`).
 
         Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            from_: First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
             group_by: `model` (default), `day`, `api_key` or `member`.
             format: For the export: `csv` (the only format).
         """
@@ -1664,8 +1664,8 @@ class AsyncUsage:
         """The same rows as `/v1/usage`, as CSV with a header row (scope `usage:read`).
 
         Args:
-            from_: First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago.
-            to: First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included).
+            from_: First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago.
+            to: First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included).
             group_by: `model` (default), `day`, `api_key` or `member`.
             format: For the export: `csv` (the only format).
         """
@@ -1710,7 +1710,7 @@ class Notifications:
 
         Args:
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return SyncPage(
             self._client,
@@ -1751,7 +1751,7 @@ class AsyncNotifications:
 
         Args:
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return AsyncPaginator(
             self._client,
@@ -2044,7 +2044,7 @@ class Purchases:
 
         Args:
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return SyncPage(
             self._client,
@@ -2182,7 +2182,7 @@ class AsyncPurchases:
 
         Args:
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return AsyncPaginator(
             self._client,
@@ -2320,7 +2320,7 @@ class Refunds:
 
         Args:
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return SyncPage(
             self._client,
@@ -2361,7 +2361,7 @@ class AsyncRefunds:
 
         Args:
             limit: Items per page, 1–100 (default 20).
-            cursor: `next_cursor` of the previous page.
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
         return AsyncPaginator(
             self._client,
@@ -2415,7 +2415,7 @@ class PaymentMethods:
         self,
         *,
         card: Union[types.CardInput, Mapping[str, Any]],
-        type: str,
+        type: types.SavedPaymentMethodType,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -2424,7 +2424,7 @@ class PaymentMethods:
 
         Args:
             card: -
-            type: `card`.
+            type: `card`: only cards can be saved.
         """
         return self._client.request(
             FinalRequestOptions(
@@ -2502,7 +2502,7 @@ class AsyncPaymentMethods:
         self,
         *,
         card: Union[types.CardInput, Mapping[str, Any]],
-        type: str,
+        type: types.SavedPaymentMethodType,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -2511,7 +2511,7 @@ class AsyncPaymentMethods:
 
         Args:
             card: -
-            type: `card`.
+            type: `card`: only cards can be saved.
         """
         return await self._client.request(
             FinalRequestOptions(
@@ -2704,7 +2704,7 @@ class Admin:
         credits_per_image: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
         name: Union[Optional[str], NotGiven] = NOT_GIVEN,
         sizes: Union[Optional[Sequence[str]], NotGiven] = NOT_GIVEN,
-        tier: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        tier: Union[Optional[types.Tier], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -3039,7 +3039,7 @@ class AsyncAdmin:
         credits_per_image: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
         name: Union[Optional[str], NotGiven] = NOT_GIVEN,
         sizes: Union[Optional[Sequence[str]], NotGiven] = NOT_GIVEN,
-        tier: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        tier: Union[Optional[types.Tier], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,

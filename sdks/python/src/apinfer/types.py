@@ -71,6 +71,7 @@ __all__ = [
     "PackageView",
     "PaymentEvent",
     "PaymentEventData",
+    "PaymentEventType",
     "PaymentMethodInput",
     "PaymentMethodList",
     "PaymentMethodSummary",
@@ -86,6 +87,7 @@ __all__ = [
     "RefundView",
     "ResponseFormat",
     "Role",
+    "SavedPaymentMethodType",
     "Scope",
     "SignupRequest",
     "SignupResponse",
@@ -93,6 +95,7 @@ __all__ = [
     "TransactionList",
     "TransactionType",
     "TransactionView",
+    "UnitPriceView",
     "UpdateAccountRequest",
     "UpdateModelRequest",
     "UpdatePackageRequest",
@@ -156,6 +159,10 @@ OpenAiQuality = Literal["standard", "auto", "low", "medium", "hd", "high", "ultr
 standard (×1), `hd` and `high` ×1.5, `ultra` ×2."""
 
 
+PaymentEventType = Literal["payment.succeeded", "payment.failed"]
+"""What a payment provider reports."""
+
+
 PaymentMethodType = Literal["card", "alipay", "wechat_pay", "bank_transfer"]
 """How a purchase is paid."""
 
@@ -178,6 +185,10 @@ ResponseFormat = Literal["url", "b64_json"]
 
 Role = Literal["owner", "admin", "member"]
 """A user's role in an account."""
+
+
+SavedPaymentMethodType = Literal["card"]
+"""What can be saved for later: cards only."""
 
 
 Scope = Literal["balance:read", "usage:read", "generations:write", "purchases:write"]
@@ -492,12 +503,12 @@ class CreatePaymentMethodRequest(Model):
     """A card to save."""
 
     card: CardInput
-    type: str
-    """`card`."""
+    type: SavedPaymentMethodType
+    """`card`: only cards can be saved."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("card", "card", "model:CardInput", True),
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
     )
 
 
@@ -909,7 +920,7 @@ class MoneyView(Model):
     """An amount of money."""
 
     amount: Decimal
-    """Decimal amount with two fractional digits, as a string."""
+    """Decimal amount, as a string: answers carry two fractional digits; requests may give 0–2."""
     currency: Currency
     """ISO 4217 currency code."""
 
@@ -1066,8 +1077,8 @@ class PackageView(Model):
     """The most popular package."""
     price: MoneyView
     """What it costs."""
-    price_per_credit: MoneyView
-    """Price of one credit in this package."""
+    price_per_credit: UnitPriceView
+    """Price of one credit in this package (up to 4 fractional digits)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("active", "active", "bool", True),
@@ -1076,7 +1087,7 @@ class PackageView(Model):
         ("name", "name", "str", True),
         ("popular", "popular", "bool", True),
         ("price", "price", "model:MoneyView", True),
-        ("price_per_credit", "price_per_credit", "model:MoneyView", True),
+        ("price_per_credit", "price_per_credit", "model:UnitPriceView", True),
     )
 
 
@@ -1088,13 +1099,13 @@ class PaymentEvent(Model):
     data: PaymentEventData
     id: str
     """The provider's event id (`evt_...`); a redelivered id is acknowledged and ignored."""
-    type: str
+    type: PaymentEventType
     """`payment.succeeded` or `payment.failed`."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("data", "data", "model:PaymentEventData", True),
         ("id", "id", "str", True),
-        ("type", "type", "str", True),
+        ("type", "type", "enum", True),
     )
 
 
@@ -1434,6 +1445,22 @@ class TransactionView(Model):
 
 @register
 @dataclass
+class UnitPriceView(Model):
+    """The price of one unit (a credit), more precise than a payable amount."""
+
+    amount: Decimal
+    """Decimal amount with 2 to 4 fractional digits, as a string."""
+    currency: Currency
+    """ISO 4217 currency code."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("amount", "amount", "decimal", True),
+        ("currency", "currency", "enum", True),
+    )
+
+
+@register
+@dataclass
 class UpdateAccountRequest(Model):
     """A new account type."""
 
@@ -1454,14 +1481,14 @@ class UpdateModelRequest(Model):
     credits_per_image: Optional[Decimal] = None
     name: Optional[str] = None
     sizes: Optional[List[str]] = None
-    tier: Optional[str] = None
+    tier: Optional[Tier] = None
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("active", "active", "bool", False),
         ("credits_per_image", "credits_per_image", "decimal", False),
         ("name", "name", "str", False),
         ("sizes", "sizes", "list:str", False),
-        ("tier", "tier", "str", False),
+        ("tier", "tier", "enum", False),
     )
 
 
@@ -1557,12 +1584,12 @@ class WebhookAck(Model):
 
     duplicate: bool
     """True when this event id had been processed before (nothing changed)."""
-    purchase_status: str
+    purchase_status: PurchaseStatus
     """The purchase's status after the event."""
     received: bool
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("duplicate", "duplicate", "bool", True),
-        ("purchase_status", "purchase_status", "str", True),
+        ("purchase_status", "purchase_status", "enum", True),
         ("received", "received", "bool", True),
     )

@@ -112,7 +112,7 @@ export interface TransactionsListParams {
     to?: string | Date;
     /** Items per page, 1–100 (default 20). */
     limit?: number;
-    /** `next_cursor` of the previous page. */
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
     cursor?: string;
 }
 /** The credit ledger */
@@ -130,7 +130,7 @@ export interface GenerationsListParams {
     model?: string;
     /** Items per page, 1–100 (default 20). */
     limit?: number;
-    /** `next_cursor` of the previous page. */
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
     cursor?: string;
 }
 /** Parameters of `generations.downloadImage()`. */
@@ -181,9 +181,9 @@ export declare class ImagesResource extends APIResource {
 }
 /** Parameters of `usage.retrieve()`. */
 export interface UsageRetrieveParams {
-    /** First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago. */
+    /** First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago. */
     from?: string;
-    /** First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included). */
+    /** First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included). */
     to?: string;
     /** `model` (default), `day`, `api_key` or `member`. */
     group_by?: types.GroupBy;
@@ -192,9 +192,9 @@ export interface UsageRetrieveParams {
 }
 /** Parameters of `usage.export()`. */
 export interface UsageExportParams {
-    /** First day included (`YYYY-MM-DD` or an RFC 3339 time, whose UTC day is used); default 30 days ago. */
+    /** First day included (`YYYY-MM-DD`; an RFC 3339 time is accepted too, for its UTC day); default 30 days ago. */
     from?: string;
-    /** First day excluded (`YYYY-MM-DD` or RFC 3339); default tomorrow (so today is included). */
+    /** First day excluded (`YYYY-MM-DD`, or RFC 3339); default tomorrow (so today is included). */
     to?: string;
     /** `model` (default), `day`, `api_key` or `member`. */
     group_by?: types.GroupBy;
@@ -216,7 +216,7 @@ export declare class UsageResource extends APIResource {
 export interface NotificationsListParams {
     /** Items per page, 1–100 (default 20). */
     limit?: number;
-    /** `next_cursor` of the previous page. */
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
     cursor?: string;
 }
 /** Low-balance and automatic top-up notifications */
@@ -254,7 +254,7 @@ export declare class SettingsResource extends APIResource {
 export interface PurchasesListParams {
     /** Items per page, 1–100 (default 20). */
     limit?: number;
-    /** `next_cursor` of the previous page. */
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
     cursor?: string;
 }
 /** Buying credit packages, and refunds of unused credits */
@@ -291,7 +291,7 @@ export declare class PurchasesResource extends APIResource {
 export interface RefundsListParams {
     /** Items per page, 1–100 (default 20). */
     limit?: number;
-    /** `next_cursor` of the previous page. */
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
     cursor?: string;
 }
 /** Refunds of unused credits */

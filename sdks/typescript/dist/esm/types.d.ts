@@ -257,9 +257,9 @@ export interface CreatePackageRequest {
 export interface CreatePaymentMethodRequest {
     card: CardInput;
     /**
-     * `card`.
+     * `card`: only cards can be saved.
      */
-    type: string;
+    type: SavedPaymentMethodType;
 }
 /**
  * A package to buy and how to pay.
@@ -634,7 +634,7 @@ export interface ModelView {
  */
 export interface MoneyView {
     /**
-     * Decimal amount with two fractional digits, as a string.
+     * Decimal amount, as a string: answers carry two fractional digits; requests may give 0–2.
      */
     amount: Decimal;
     /**
@@ -780,9 +780,9 @@ export interface PackageView {
      */
     price: MoneyView;
     /**
-     * Price of one credit in this package.
+     * Price of one credit in this package (up to 4 fractional digits).
      */
-    price_per_credit: MoneyView;
+    price_per_credit: UnitPriceView;
 }
 /**
  * A payment provider's event.
@@ -796,7 +796,7 @@ export interface PaymentEvent {
     /**
      * `payment.succeeded` or `payment.failed`.
      */
-    type: string;
+    type: PaymentEventType;
 }
 /**
  * The purchase an event is about.
@@ -807,6 +807,10 @@ export interface PaymentEventData {
      */
     purchase_id: string;
 }
+/**
+ * What a payment provider reports.
+ */
+export type PaymentEventType = "payment.succeeded" | "payment.failed" | (string & {});
 /**
  * How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
  * `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`.
@@ -1023,6 +1027,10 @@ export type ResponseFormat = "url" | "b64_json" | (string & {});
  */
 export type Role = "owner" | "admin" | "member" | (string & {});
 /**
+ * What can be saved for later: cards only.
+ */
+export type SavedPaymentMethodType = "card" | (string & {});
+/**
  * What an API key may do.
  */
 export type Scope = "balance:read" | "usage:read" | "generations:write" | "purchases:write" | (string & {});
@@ -1125,6 +1133,19 @@ export interface TransactionView {
     user_id?: string | null;
 }
 /**
+ * The price of one unit (a credit), more precise than a payable amount.
+ */
+export interface UnitPriceView {
+    /**
+     * Decimal amount with 2 to 4 fractional digits, as a string.
+     */
+    amount: Decimal;
+    /**
+     * ISO 4217 currency code.
+     */
+    currency: Currency;
+}
+/**
  * A new account type.
  */
 export interface UpdateAccountRequest {
@@ -1141,7 +1162,7 @@ export interface UpdateModelRequest {
     credits_per_image?: Decimal | null;
     name?: string | null;
     sizes?: Array<string> | null;
-    tier?: string | null;
+    tier?: Tier | null;
 }
 /**
  * Changes to a package.
@@ -1209,6 +1230,6 @@ export interface WebhookAck {
     /**
      * The purchase's status after the event.
      */
-    purchase_status: string;
+    purchase_status: PurchaseStatus;
     received: boolean;
 }

@@ -153,13 +153,6 @@ impl<'a> OrdersResource<'a> {
         self.client.execute_json(&call, &self.options).await
     }
 
-    /// Cancel an order.
-    pub async fn cancel(&self, id: &str) -> Result<(), Error> {
-        let mut call = self.new_call(Method::DELETE, format!("/v1/orders/{}", path_param(id)));
-        call.auth = true;
-        self.client.execute_empty(&call, &self.options).await
-    }
-
     /// A receipt page as PNG.
     ///
     /// Returns the raw bytes (image/png).
@@ -167,6 +160,13 @@ impl<'a> OrdersResource<'a> {
         let mut call = self.new_call(Method::GET, format!("/v1/orders/{}/receipt/{}", path_param(id), path_param(page)));
         call.auth = true;
         self.client.execute_bytes(&call, &self.options).await
+    }
+
+    /// Cancel an order.
+    pub async fn cancel(&self, id: &str) -> Result<(), Error> {
+        let mut call = self.new_call(Method::DELETE, format!("/v1/orders/{}", path_param(id)));
+        call.auth = true;
+        self.client.execute_empty(&call, &self.options).await
     }
 }
 

@@ -24,14 +24,14 @@ pub struct Balance {
     pub available: Decimal,
     /// `held`.
     pub held: Decimal,
-    /// `note`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
     /// Alert threshold; null when off.
     /// Always present; may be null.
     pub threshold: Option<Decimal>,
     /// `updated_at`.
     pub updated_at: DateTime<Utc>,
+    /// `note`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What kind of entry.
@@ -138,19 +138,19 @@ pub struct Order {
 /// What to order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRequest {
-    /// `budget`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<Money>,
     /// `item`.
     pub item: String,
-    /// `payment`.
-    pub payment: Payment,
     /// `quantity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
     /// `speed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<OrderRequestSpeed>,
+    /// `budget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Money>,
+    /// `payment`.
+    pub payment: Payment,
 }
 
 /// The `OrderRequestSpeed` schema.
@@ -280,10 +280,10 @@ pub enum Payment {
 /// The `PaymentCard` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentCard {
-    /// `card_token`.
-    pub card_token: String,
     /// `type`.
     pub r#type: PaymentCardType,
+    /// `card_token`.
+    pub card_token: String,
 }
 
 /// The `PaymentCardType` schema.
@@ -402,20 +402,20 @@ impl QueryValue for PaymentWalletType {
 /// The `Transaction` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transaction {
-    /// `credits`.
-    pub credits: Decimal,
     /// `id`.
     pub id: String,
+    /// `type`.
+    pub r#type: EntryType,
+    /// `credits`.
+    pub credits: Decimal,
+    /// `tags`.
+    pub tags: Vec<String>,
     /// `meta`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<BTreeMap<String, i64>>,
     /// `ratio`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
-    /// `tags`.
-    pub tags: Vec<String>,
-    /// `type`.
-    pub r#type: EntryType,
 }
 
 /// The `TransactionList` schema.

@@ -83,22 +83,6 @@ export class OrdersResource extends APIResource {
   }
 
   /**
-   * Cancel an order.
-   */
-  cancel(id: string, options?: RequestOptions): Promise<void> {
-    return this._client.request<void>(
-      {
-        method: "DELETE",
-        path: `/v1/orders/${pathParam(id)}`,
-        auth: true,
-        idempotent: false,
-        response: "empty",
-      },
-      options,
-    );
-  }
-
-  /**
    * A receipt page as PNG.
    *
    * Resolves to the raw bytes (image/png).
@@ -111,6 +95,22 @@ export class OrdersResource extends APIResource {
         auth: true,
         idempotent: false,
         response: "binary",
+      },
+      options,
+    );
+  }
+
+  /**
+   * Cancel an order.
+   */
+  cancel(id: string, options?: RequestOptions): Promise<void> {
+    return this._client.request<void>(
+      {
+        method: "DELETE",
+        path: `/v1/orders/${pathParam(id)}`,
+        auth: true,
+        idempotent: false,
+        response: "empty",
       },
       options,
     );

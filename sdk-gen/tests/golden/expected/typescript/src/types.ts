@@ -19,12 +19,12 @@ export interface Balance {
    */
   available: Decimal;
   held: Decimal;
-  note?: string | null;
   /**
    * Alert threshold; null when off.
    */
   threshold: Decimal | null;
   updated_at: string;
+  note?: string | null;
 }
 
 /**
@@ -59,11 +59,11 @@ export interface Order {
  * What to order.
  */
 export interface OrderRequest {
-  budget?: Money | null;
   item: string;
-  payment: Payment;
   quantity?: number | null;
   speed?: OrderRequestSpeed;
+  budget?: Money | null;
+  payment: Payment;
 }
 
 export type OrderRequestSpeed = "slow" | "fast" | (string & {});
@@ -76,8 +76,8 @@ export type OrderStatus = "pending" | "done" | (string & {});
 export type Payment = PaymentCard | PaymentWallet;
 
 export interface PaymentCard {
-  card_token: string;
   type: PaymentCardType;
+  card_token: string;
 }
 
 export type PaymentCardType = "card" | (string & {});
@@ -89,12 +89,12 @@ export interface PaymentWallet {
 export type PaymentWalletType = "wallet" | (string & {});
 
 export interface Transaction {
-  credits: Decimal;
   id: string;
+  type: EntryType;
+  credits: Decimal;
+  tags: Array<string>;
   meta?: Record<string, number>;
   ratio?: number;
-  tags: Array<string>;
-  type: EntryType;
 }
 
 export interface TransactionList {

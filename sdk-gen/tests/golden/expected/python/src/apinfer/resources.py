@@ -188,9 +188,9 @@ class Orders:
         *,
         item: str,
         payment: types.Payment,
-        budget: Union[Optional[Union[types.Money, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
         quantity: Union[Optional[int], NotGiven] = NOT_GIVEN,
         speed: Union[types.OrderRequestSpeed, NotGiven] = NOT_GIVEN,
+        budget: Union[Optional[Union[types.Money, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -202,9 +202,9 @@ class Orders:
         Args:
             item: -
             payment: -
-            budget: -
             quantity: -
             speed: -
+            budget: -
             idempotency_key: Makes retries safe; one is generated for you when not given.
         """
         return self._client.request(
@@ -212,7 +212,7 @@ class Orders:
                 "POST",
                 "/v1/orders",
                 body=types.OrderRequest._body(
-                    {"item": item, "payment": payment, "budget": budget, "quantity": quantity, "speed": speed}
+                    {"item": item, "payment": payment, "quantity": quantity, "speed": speed, "budget": budget}
                 ),
                 has_body=True,
                 auth=True,
@@ -224,32 +224,6 @@ class Orders:
             ),
             kind="json",
             spec="model:Order",
-        )
-
-    def cancel(
-        self,
-        id: str,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        """Cancel an order.
-
-        Args:
-            id: -
-        """
-        return self._client.request(
-            FinalRequestOptions(
-                "DELETE",
-                f"/v1/orders/{path_param(id)}",
-                auth=True,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="empty",
-            spec="any",
         )
 
     def receipt(
@@ -282,57 +256,7 @@ class Orders:
             spec="any",
         )
 
-
-class AsyncOrders:
-    """Orders"""
-
-    def __init__(self, client: "AsyncAPIClient") -> None:
-        self._client = client
-
-    async def create(
-        self,
-        *,
-        item: str,
-        payment: types.Payment,
-        budget: Union[Optional[Union[types.Money, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
-        quantity: Union[Optional[int], NotGiven] = NOT_GIVEN,
-        speed: Union[types.OrderRequestSpeed, NotGiven] = NOT_GIVEN,
-        idempotency_key: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.Order:
-        """Place an order.
-        Spends credits.
-
-        Args:
-            item: -
-            payment: -
-            budget: -
-            quantity: -
-            speed: -
-            idempotency_key: Makes retries safe; one is generated for you when not given.
-        """
-        return await self._client.request(
-            FinalRequestOptions(
-                "POST",
-                "/v1/orders",
-                body=types.OrderRequest._body(
-                    {"item": item, "payment": payment, "budget": budget, "quantity": quantity, "speed": speed}
-                ),
-                has_body=True,
-                auth=True,
-                idempotent=True,
-                idempotency_key=idempotency_key,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            kind="json",
-            spec="model:Order",
-        )
-
-    async def cancel(
+    def cancel(
         self,
         id: str,
         *,
@@ -345,7 +269,7 @@ class AsyncOrders:
         Args:
             id: -
         """
-        return await self._client.request(
+        return self._client.request(
             FinalRequestOptions(
                 "DELETE",
                 f"/v1/orders/{path_param(id)}",
@@ -356,6 +280,56 @@ class AsyncOrders:
             ),
             kind="empty",
             spec="any",
+        )
+
+
+class AsyncOrders:
+    """Orders"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        item: str,
+        payment: types.Payment,
+        quantity: Union[Optional[int], NotGiven] = NOT_GIVEN,
+        speed: Union[types.OrderRequestSpeed, NotGiven] = NOT_GIVEN,
+        budget: Union[Optional[Union[types.Money, Mapping[str, Any]]], NotGiven] = NOT_GIVEN,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.Order:
+        """Place an order.
+        Spends credits.
+
+        Args:
+            item: -
+            payment: -
+            quantity: -
+            speed: -
+            budget: -
+            idempotency_key: Makes retries safe; one is generated for you when not given.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/orders",
+                body=types.OrderRequest._body(
+                    {"item": item, "payment": payment, "quantity": quantity, "speed": speed, "budget": budget}
+                ),
+                has_body=True,
+                auth=True,
+                idempotent=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:Order",
         )
 
     async def receipt(
@@ -385,6 +359,32 @@ class AsyncOrders:
                 extra_headers=extra_headers,
             ),
             kind="binary",
+            spec="any",
+        )
+
+    async def cancel(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        """Cancel an order.
+
+        Args:
+            id: -
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "DELETE",
+                f"/v1/orders/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="empty",
             spec="any",
         )
 

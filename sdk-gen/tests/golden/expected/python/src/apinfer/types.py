@@ -131,16 +131,16 @@ class OrderRequest(Model):
 
     item: str
     payment: Payment
-    budget: Optional[Money] = None
     quantity: Optional[int] = None
     speed: Optional[OrderRequestSpeed] = None
+    budget: Optional[Money] = None
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("item", "item", "str", True),
         ("payment", "payment", "union:Payment", True),
-        ("budget", "budget", "model:Money", False),
         ("quantity", "quantity", "int", False),
         ("speed", "speed", "enum", False),
+        ("budget", "budget", "model:Money", False),
     )
 
 
@@ -149,12 +149,12 @@ class OrderRequest(Model):
 class PaymentCard(Model):
     """PaymentCard"""
 
-    card_token: str
     type: PaymentCardType
+    card_token: str
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("card_token", "card_token", "str", True),
         ("type", "type", "enum", True),
+        ("card_token", "card_token", "str", True),
     )
 
 
@@ -175,18 +175,18 @@ class PaymentWallet(Model):
 class Transaction(Model):
     """Transaction"""
 
-    credits: Decimal
     id: str
-    tags: List[str]
     type: EntryType
+    credits: Decimal
+    tags: List[str]
     meta: Optional[Dict[str, int]] = None
     ratio: Optional[float] = None
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("credits", "credits", "decimal", True),
         ("id", "id", "str", True),
-        ("tags", "tags", "list:str", True),
         ("type", "type", "enum", True),
+        ("credits", "credits", "decimal", True),
+        ("tags", "tags", "list:str", True),
         ("meta", "meta", "map:int", False),
         ("ratio", "ratio", "float", False),
     )
