@@ -31,6 +31,9 @@ pub struct Config {
     /// The origin every URL the API returns starts with (`APINFER_PUBLIC_BASE_URL`); in
     /// development it defaults to `http://` + the listen address.
     pub public_base_url: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>`
+    /// (`APINFER_METRICS_TOKEN`); production requires it.
+    pub metrics_token: Option<SecretString>,
     /// How long a signed image URL stays valid.
     pub image_url_ttl_seconds: u64,
     /// Accept webhook URLs on loopback/private addresses.
@@ -116,6 +119,7 @@ struct FileConfig {
     public_rate_limit_per_minute: Option<u32>,
     public_base_url: Option<String>,
     image_url_ttl_seconds: Option<u64>,
+    metrics_token: Option<String>,
     allow_private_webhooks: Option<bool>,
     hold_timeout_seconds: Option<u64>,
     max_body_bytes: Option<usize>,
@@ -159,6 +163,7 @@ impl Config {
             public_rate_limit_per_minute: 600,
             public_base_url: None,
             image_url_ttl_seconds: 3600,
+            metrics_token: None,
             allow_private_webhooks: false,
             hold_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,
@@ -221,6 +226,7 @@ impl Config {
             .or(file.public_rate_limit_per_minute)
             .unwrap_or(config.public_rate_limit_per_minute);
         config.public_base_url = env("PUBLIC_BASE_URL").or(file.public_base_url);
+        config.metrics_token = env("METRICS_TOKEN").or(file.metrics_token).map(SecretString::from);
         config.image_url_ttl_seconds =
             parse_env("IMAGE_URL_TTL_SECONDS")?.or(file.image_url_ttl_seconds).unwrap_or(config.image_url_ttl_seconds);
         config.allow_private_webhooks =
@@ -292,6 +298,16 @@ impl Config {
             }
         } else if self.environment == Environment::Production {
             bail!("APINFER_PUBLIC_BASE_URL is required in production (APINFER_ENV=production)");
+        }
+        match &self.metrics_token {
+            Some(token) if token.expose_secret().len() < 16 => {
+                bail!("APINFER_METRICS_TOKEN must be at least 16 characters")
+            }
+            None if self.environment == Environment::Production => {
+                // The metrics show request patterns and money totals: never public in production.
+                bail!("APINFER_METRICS_TOKEN is required in production (APINFER_ENV=production)")
+            }
+            _ => {}
         }
         if self.image_url_ttl_seconds == 0 {
             bail!("APINFER_IMAGE_URL_TTL_SECONDS must be positive");

@@ -71,6 +71,9 @@ impl Modify for BearerAuth {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.description = Some("An API key (`sk_...`) or a session token from `POST /v1/auth/login`.".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let mut metrics = Http::new(HttpAuthScheme::Bearer);
+        metrics.description = Some("`APINFER_METRICS_TOKEN`, when the server is configured with one.".into());
+        components.add_security_scheme("metrics_token", SecurityScheme::Http(metrics));
     }
 }
 

@@ -148,6 +148,8 @@ pub fn apply(doc: &mut Value) {
 fn operation(path: &str, op: &mut Map<String, Value>) {
     let requirements = op.get("security").and_then(Value::as_array).cloned().unwrap_or_default();
     let secured = requirements.iter().any(|r| r.as_object().is_some_and(|r| !r.is_empty()));
+    // Keys and sessions have scopes and roles; other credentials (the metrics token) do not.
+    let scoped = requirements.iter().any(|r| r.get("bearer").is_some());
     if requirements.is_empty() {
         // Public: say so, rather than leave the reader to guess.
         op.insert("security".into(), json!([]));
@@ -171,7 +173,8 @@ fn operation(path: &str, op: &mut Map<String, Value>) {
     for (status, name, _) in ERRORS {
         let applies = match *status {
             "400" => has_query_or_body || path.contains('{'),
-            "401" | "403" => secured,
+            "401" => secured,
+            "403" => scoped,
             "404" => path.contains('{') || params.iter().any(|p| p["name"] == "cursor"),
             "422" => has_query_or_body,
             "409" => idempotent,

@@ -50,6 +50,7 @@ pub async fn middleware(
         .map_or_else(|| format!("req_{}", apinfer_core::ids::random_base62(20)), str::to_owned);
     let started = Instant::now();
     let method = req.method().to_string();
+    let method_label = metric_method(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
     let result = REQUEST_ID
@@ -67,7 +68,7 @@ pub async fn middleware(
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
     let elapsed = started.elapsed();
     if let Some(state) = state {
-        state.metrics.observe_request(&method, &route, status.as_u16(), elapsed);
+        state.metrics.observe_request(method_label, &route, status.as_u16(), elapsed);
     }
     let limit = res.request().extensions().get::<RateLimitStatus>().copied();
     let headers = res.headers_mut();
@@ -83,6 +84,22 @@ pub async fn middleware(
         tracing::info!(status = status.as_u16(), route = %route, elapsed_ms = elapsed.as_secs_f64() * 1e3, "served");
     });
     Ok(res)
+}
+
+/// The method as a metrics label: one of a closed set, so that no request can add a series
+/// (a made-up method, however many, is `OTHER`).
+fn metric_method(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// A client's own `X-Request-Id` is kept when it is 1–128 visible ASCII characters (so it

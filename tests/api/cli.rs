@@ -63,25 +63,33 @@ fn production_refuses_to_start_without_secrets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Image URLs come from the configured origin, never from request headers: production
-    // names the missing setting.
-    let no_base = apinfer()
-        .env("APINFER_ENV", "production")
-        .env("APINFER_JWT_SECRET", "a-production-secret-of-some-length")
-        .env("APINFER_PAYMENTS_WEBHOOK_SECRET", "another-production-secret-value")
-        .args(["migrate", "--database-url", &url])
-        .output()
-        .unwrap();
-    assert!(!no_base.status.success());
-    assert!(String::from_utf8_lossy(&no_base.stderr).contains("APINFER_PUBLIC_BASE_URL"));
-    // With its settings it gets past configuration (here: `migrate`, which exits when done).
-    let ok = apinfer()
-        .env("APINFER_ENV", "production")
-        .env("APINFER_JWT_SECRET", "a-production-secret-of-some-length")
-        .env("APINFER_PAYMENTS_WEBHOOK_SECRET", "another-production-secret-value")
-        .env("APINFER_PUBLIC_BASE_URL", "https://api.example.com")
-        .args(["migrate", "--database-url", &url])
-        .output()
-        .unwrap();
+    // Each further setting production requires is named while it is missing; with all of them
+    // it gets past configuration (here: `migrate`, which exits when done).
+    let settings = [
+        ("APINFER_JWT_SECRET", "a-production-secret-of-some-length"),
+        ("APINFER_PAYMENTS_WEBHOOK_SECRET", "another-production-secret-value"),
+        // Image URLs come from the configured origin, never from request headers.
+        ("APINFER_PUBLIC_BASE_URL", "https://api.example.com"),
+        // The metrics (request patterns, money totals) are never open to anyone.
+        ("APINFER_METRICS_TOKEN", "a-metrics-token-of-some-length"),
+    ];
+    let migrate = |given: &[(&str, &str)]| {
+        apinfer()
+            .env("APINFER_ENV", "production")
+            .envs(given.iter().copied())
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .unwrap()
+    };
+    for missing in 2..settings.len() {
+        let out = migrate(&settings[..missing]);
+        assert!(!out.status.success(), "production started without {}", settings[missing].0);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(settings[missing].0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ok = migrate(&settings);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
 }

@@ -22,6 +22,7 @@ mod purchases;
 mod usage;
 
 // Reliability and security (issue 8).
+mod attacker;
 mod bad_input;
 mod multi_process;
 mod outage;

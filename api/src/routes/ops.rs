@@ -1,6 +1,7 @@
 //! Health, readiness, metrics and the OpenAPI document.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use secrecy::ExposeSecret;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,12 +25,32 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Prometheus metrics: requests and latencies by route and status, credits moved.
-#[utoipa::path(tag = "operations", operation_id = "operations_metrics", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+///
+/// With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+/// `Authorization: Bearer <that token>`; in development without one it is open.
+#[utoipa::path(tag = "operations", operation_id = "operations_metrics", security(("metrics_token" = []), ()),
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 401, description = "A metrics token is configured and this request lacks it", body = crate::error::ErrorBody),
+    ))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = &state.config.metrics_token {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let expected = token.expose_secret().as_bytes();
+        // Constant-time, so the comparison does not tell how much of a guess was right.
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected)) {
+            return Err(ApiError::unauthorized("send the metrics token as `Authorization: Bearer <token>`"));
+        }
+    }
     let mut text = state.metrics.render();
     state.writes.stats().render(&mut text);
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
 }
 
 /// This API's OpenAPI 3.1 document, as YAML (JSON at `/openapi.json`).

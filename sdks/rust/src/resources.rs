@@ -1123,8 +1123,11 @@ impl<'a> OperationsResource<'a> {
     }
 
     /// Prometheus metrics: requests and latencies by route and status, credits moved.
+    /// With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+    /// `Authorization: Bearer <that token>`; in development without one it is open.
     pub async fn metrics(&self) -> Result<String, Error> {
-        let call = self.new_call(Method::GET, "/metrics".to_owned());
+        let mut call = self.new_call(Method::GET, "/metrics".to_owned());
+        call.auth = true;
         self.client.execute_text(&call, &self.options).await
     }
 

@@ -975,13 +975,15 @@ export class OperationsResource extends APIResource {
 
   /**
    * Prometheus metrics: requests and latencies by route and status, credits moved.
+   * With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+   * `Authorization: Bearer <that token>`; in development without one it is open.
    */
   metrics(options?: RequestOptions): Promise<string> {
     return this._client.request<string>(
       {
         method: "GET",
         path: "/metrics",
-        auth: false,
+        auth: true,
         idempotent: false,
         response: "text",
       },

@@ -3263,12 +3263,14 @@ class Operations:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> str:
         """Prometheus metrics: requests and latencies by route and status, credits moved.
+        With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+        `Authorization: Bearer <that token>`; in development without one it is open.
         """
         return self._client.request(
             FinalRequestOptions(
                 "GET",
                 "/metrics",
-                auth=False,
+                auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
@@ -3358,12 +3360,14 @@ class AsyncOperations:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> str:
         """Prometheus metrics: requests and latencies by route and status, credits moved.
+        With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+        `Authorization: Bearer <that token>`; in development without one it is open.
         """
         return await self._client.request(
             FinalRequestOptions(
                 "GET",
                 "/metrics",
-                auth=False,
+                auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,

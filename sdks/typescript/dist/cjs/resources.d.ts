@@ -373,6 +373,8 @@ export declare class OperationsResource extends APIResource {
     health(options?: RequestOptions): Promise<string>;
     /**
      * Prometheus metrics: requests and latencies by route and status, credits moved.
+     * With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+     * `Authorization: Bearer <that token>`; in development without one it is open.
      */
     metrics(options?: RequestOptions): Promise<string>;
     /**

@@ -717,12 +717,14 @@ class OperationsResource extends APIResource {
     }
     /**
      * Prometheus metrics: requests and latencies by route and status, credits moved.
+     * With `APINFER_METRICS_TOKEN` set (required in production) it answers only
+     * `Authorization: Bearer <that token>`; in development without one it is open.
      */
     metrics(options) {
         return this._client.request({
             method: "GET",
             path: "/metrics",
-            auth: false,
+            auth: true,
             idempotent: false,
             response: "text",
         }, options);
