@@ -387,6 +387,24 @@ fn servers() -> Option<(Server, Server)> {
     Some((Server::start(false), Server::start(true)))
 }
 
+/// The Python SDK README's walk-through (key → buy → generate → download → list → errors),
+/// run as written against a live server: only its base URL is changed.
+#[test]
+fn python_readme_walk_through_runs() {
+    let Some(python) = python_venv() else { return };
+    let Some((main, _limited)) = servers() else { return };
+    let readme = std::fs::read_to_string(workspace().join("sdks/python/README.md")).expect("the README");
+    let section = readme.split("## Walk-through").nth(1).expect("a walk-through section");
+    let code = section.split("```python\n").nth(1).and_then(|c| c.split("```").next()).expect("a python block");
+    assert!(code.contains("BASE = \"http://localhost:8080\""), "the walk-through names its base URL");
+    let code = code.replace("BASE = \"http://localhost:8080\"", &format!("BASE = {:?}", main.url));
+    let script = tempfile::NamedTempFile::with_suffix(".py").expect("a temp file");
+    std::fs::write(script.path(), format!("{code}\nprint(\"walk-through done\")\n")).expect("the script");
+    let out = run(Command::new(&python).arg(script.path()), "the Python README's walk-through");
+    assert!(out.contains("succeeded 5000"), "{out}");
+    assert!(out.contains("walk-through done"), "{out}");
+}
+
 #[test]
 fn python_sdk_against_a_real_server() {
     let Some(python) = python_venv() else { return };
