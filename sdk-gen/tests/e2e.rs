@@ -405,6 +405,61 @@ fn python_readme_walk_through_runs() {
     assert!(out.contains("walk-through done"), "{out}");
 }
 
+/// The Rust SDK README's walk-through, built against the crate by path and run against a live
+/// server: only its base URL is changed.
+#[test]
+fn rust_readme_walk_through_runs() {
+    let Some((main, _limited)) = servers() else { return };
+    let readme = std::fs::read_to_string(workspace().join("sdks/rust/README.md")).expect("the README");
+    let section = readme.split("## Walk-through").nth(1).expect("a walk-through section");
+    let code = section.split("```rust,no_run\n").nth(1).and_then(|c| c.split("```").next()).expect("a rust block");
+    assert!(code.contains("let base = \"http://localhost:8080\";"), "the walk-through names its base URL");
+    let code = code.replace("let base = \"http://localhost:8080\";", &format!("let base = {:?};", main.url));
+    let project = setup_dir().join("rust-readme");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(project.join("src")).expect("a project");
+    let sdk = workspace().join("sdks").join("rust");
+    std::fs::write(
+        project.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"readme-walk-through\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[workspace]\n\n\
+             [dependencies]\napinfer = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt-multi-thread\"] }}\n",
+            sdk.display().to_string()
+        ),
+    )
+    .expect("Cargo.toml");
+    // The e2e crate's lock file pins the same dependencies' versions.
+    std::fs::copy(workspace().join("sdk-gen/tests/e2e/rust/Cargo.lock"), project.join("Cargo.lock"))
+        .expect("Cargo.lock");
+    std::fs::write(project.join("src/main.rs"), code).expect("main.rs");
+    let out = run(cargo_run(&project.join("Cargo.toml")).current_dir(&project), "the Rust README's walk-through");
+    assert!(out.contains("succeeded +5000 credits"), "{out}");
+    assert!(std::fs::read(project.join("lighthouse.png")).expect("the image").starts_with(b"\x89PNG"), "a PNG");
+}
+
+/// The TypeScript SDK README's walk-through, compiled with `tsc --strict` against the installed
+/// package and run against a live server: only its base URL is changed.
+#[test]
+fn typescript_readme_walk_through_runs() {
+    let readme = std::fs::read_to_string(workspace().join("sdks/typescript/README.md")).expect("the README");
+    let section = readme.split("## Walk-through").nth(1).expect("a walk-through section");
+    let code = section.split("```ts\n").nth(1).and_then(|c| c.split("```").next()).expect("a ts block");
+    let local = "const baseURL = \"http://localhost:8080\";";
+    assert!(code.contains(local), "the walk-through names its base URL");
+    let source = tempfile::tempdir().expect("a temp dir");
+    let walk = source.path().join("walk.ts");
+    let code = code.replace(local, "const baseURL = process.env.APINFER_BASE_URL ?? \"\";");
+    std::fs::write(&walk, format!("{code}\nconsole.log(\"walk-through done\");\n")).expect("walk.ts");
+    let shims = workspace().join("examples/typescript/node-shims.d.ts");
+    let Some(entry) = compile_typescript("readme", &[walk, shims]) else { return };
+    let Some((main, _limited)) = servers() else { return };
+    let mut node = Command::new("node");
+    node.arg(&entry).env("APINFER_BASE_URL", &main.url);
+    let out = run(&mut node, "the TypeScript README's walk-through");
+    assert!(out.contains("succeeded 5000"), "{out}");
+    assert!(out.contains("walk-through done"), "{out}");
+}
+
 #[test]
 fn python_sdk_against_a_real_server() {
     let Some(python) = python_venv() else { return };
