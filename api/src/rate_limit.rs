@@ -25,6 +25,69 @@ pub struct RateLimitStatus {
     pub reset: u64,
 }
 
+/// Failed logins per account (by normalized email, whether or not it exists, so the answer
+/// reveals nothing): after [`LOGIN_FREE_FAILURES`] failures in a row, each further attempt
+/// must wait a delay that doubles with every failure, from one second up to 15 minutes. A
+/// success clears the count. This holds however many addresses the guesses come from; the
+/// per-IP limit of `/v1/auth/*` is the other half.
+#[derive(Default)]
+pub struct LoginFailures {
+    accounts: std::sync::Mutex<std::collections::HashMap<String, Failures>>,
+}
+
+/// Failures allowed in a row before the backoff starts.
+pub const LOGIN_FREE_FAILURES: u32 = 5;
+const LOGIN_MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+struct Failures {
+    count: u32,
+    /// No attempt is taken before this.
+    not_before: std::time::Instant,
+}
+
+impl LoginFailures {
+    /// Whether an attempt for `account` may go ahead now; otherwise the seconds to wait.
+    pub fn check(&self, account: &str) -> Result<(), u64> {
+        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        match accounts.get(account) {
+            Some(f) => {
+                let wait = f.not_before.saturating_duration_since(std::time::Instant::now());
+                if wait.is_zero() {
+                    Ok(())
+                } else {
+                    Err(whole_seconds(wait))
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Records a failed attempt for `account`.
+    pub fn failed(&self, account: &str) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let f = accounts.entry(account.to_string()).or_insert(Failures { count: 0, not_before: now });
+        f.count = f.count.saturating_add(1);
+        if f.count >= LOGIN_FREE_FAILURES {
+            let doublings = (f.count - LOGIN_FREE_FAILURES).min(20);
+            f.not_before = now + Duration::from_secs(1 << doublings).min(LOGIN_MAX_DELAY);
+        }
+    }
+
+    /// A successful login clears the account's failures.
+    pub fn succeeded(&self, account: &str) {
+        self.accounts.lock().unwrap_or_else(|p| p.into_inner()).remove(account);
+    }
+
+    /// Forgets accounts whose last failure is long past (bounded memory).
+    pub fn prune(&self) {
+        let horizon = std::time::Instant::now().checked_sub(Duration::from_secs(3600));
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.retain(|_, f| horizon.is_none_or(|h| f.not_before > h));
+        accounts.shrink_to_fit();
+    }
+}
+
 pub struct RateLimits {
     per_client: Keyed,
     per_client_burst: u32,
@@ -32,6 +95,8 @@ pub struct RateLimits {
     auth_per_minute: u32,
     public_per_ip: Keyed,
     public_per_minute: u32,
+    /// Failed logins per account.
+    pub login_failures: LoginFailures,
     clock: DefaultClock,
 }
 
@@ -52,6 +117,7 @@ impl RateLimits {
             auth_per_minute: config.auth_rate_limit_per_minute,
             public_per_ip: RateLimiter::keyed(public).with_middleware::<StateInformationMiddleware>(),
             public_per_minute: config.public_rate_limit_per_minute,
+            login_failures: LoginFailures::default(),
             clock: DefaultClock::default(),
         }
     }
@@ -102,6 +168,7 @@ impl RateLimits {
         self.auth_per_ip.shrink_to_fit();
         self.public_per_ip.retain_recent();
         self.public_per_ip.shrink_to_fit();
+        self.login_failures.prune();
     }
 
     /// Clients currently tracked (for tests of bounded memory).

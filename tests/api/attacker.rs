@@ -1,7 +1,9 @@
 //! What an outside attacker of a billing API tries, each as a test of the class it belongs to
-//! (issue 17). So far: request-controlled metrics labels, and a public `/metrics`.
+//! (issue 17). So far: request-controlled metrics labels, a public `/metrics`, and password
+//! guessing spread over many addresses.
 
 use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::{Backend, TestApp};
 use crate::per_backend;
@@ -44,4 +46,44 @@ async fn metrics_need_the_token_when_one_is_set(backend: Backend) {
     assert!(res.text.contains("apinfer_http_requests_total"), "{}", res.text);
 }
 
-per_backend!(made_up_methods_add_no_metrics_series, metrics_need_the_token_when_one_is_set);
+/// Failed logins are throttled per account, with a growing delay, whatever addresses the
+/// guesses come from, and an address without an account is answered the same way.
+async fn failed_logins_are_throttled_per_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let login = |email: &'static str, password: String| {
+        let app = &app;
+        async move { app.post("/v1/auth/login", None, json!({"email": email, "password": password})).await }
+    };
+    for email in ["ada@example.com", "nobody@example.com"] {
+        for _ in 0..5 {
+            login(email, "wrong password 1".into()).await.expect_error(
+                401,
+                "authentication_required",
+                "invalid_credentials",
+            );
+        }
+        // Now even the right password waits, and an unknown address looks the same.
+        let res = login(email, ada.password.clone()).await;
+        assert_eq!(res.header("retry-after"), Some("1"), "{email}");
+        res.expect_error(429, "rate_limited", "too_many_failed_logins");
+    }
+    // Another account is not affected.
+    login("bob@example.com", bob.password.clone()).await.expect(200);
+    // After the delay, the right password works and clears the count.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    login("ADA@example.com", ada.password.clone()).await.expect(200);
+    login("ada@example.com", "wrong password 2".into()).await.expect_error(
+        401,
+        "authentication_required",
+        "invalid_credentials",
+    );
+    login("ada@example.com", ada.password.clone()).await.expect(200);
+}
+
+per_backend!(
+    made_up_methods_add_no_metrics_series,
+    metrics_need_the_token_when_one_is_set,
+    failed_logins_are_throttled_per_account,
+);

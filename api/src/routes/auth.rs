@@ -3,7 +3,7 @@
 use actix_web::{post, web, HttpResponse};
 use apinfer_core::auth::{dummy_password_hash, hash_password, verify_password, MIN_PASSWORD_LEN};
 use apinfer_core::ids::AccountId;
-use apinfer_core::store::accounts::{self, NewUser};
+use apinfer_core::store::accounts::{self, normalize_email, NewUser};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -132,7 +132,7 @@ pub async fn signup(
     (status = 200, description = "A session token", body = LoginResponse),
     (status = 401, description = "Wrong email or password", body = ErrorBody),
     (status = 404, description = "The user is not a member of `account_id`", body = ErrorBody),
-    (status = 429, description = "Too many attempts from this IP", body = ErrorBody),
+    (status = 429, description = "Too many attempts from this IP, or too many failed logins for this account (`too_many_failed_logins`, whether or not it exists)", body = ErrorBody),
 ))]
 #[post("/auth/login")]
 pub async fn login(
@@ -141,6 +141,14 @@ pub async fn login(
     body: crate::extract::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password, account_id } = body.into_inner();
+    // Throttled per account as well as per IP; the same for an address that has no account.
+    let account_key = normalize_email(&email);
+    if let Err(seconds) = state.limits.login_failures.check(&account_key) {
+        let mut e = ApiError::rate_limited(seconds);
+        e.code = "too_many_failed_logins".into();
+        e.message = "too many failed logins for this account; retry after Retry-After seconds".into();
+        return Err(e);
+    }
     let requested = match account_id {
         Some(id) => Some(AccountId::parse(&id).ok_or_else(|| ApiError::not_found("account"))?),
         None => None,
@@ -160,8 +168,10 @@ pub async fn login(
         })
         .await?;
     let Some((user, membership)) = outcome else {
+        state.limits.login_failures.failed(&account_key);
         return Err(ApiError::new(ErrorKind::AuthenticationRequired, "invalid_credentials", "wrong email or password"));
     };
+    state.limits.login_failures.succeeded(&account_key);
     let membership = membership.ok_or_else(|| ApiError::not_found("account"))?;
     let (token, expires_at) = state.sessions.issue(&user.id, &membership.account.id, state.now())?;
     Ok(HttpResponse::Ok().json(LoginResponse { token, expires_at, account_id: membership.account.id.to_string() }))
