@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::views::list_view;
+use super::views::{list_view, PageParams};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -91,6 +91,7 @@ list_view!(ApiKeyList, ApiKeyView, "A list of API keys.");
 /// Create an API key (owner or admin session).
 #[utoipa::path(tag = "api_keys", operation_id = "api_keys_create", security(("bearer" = [])), request_body = CreateApiKeyRequest, responses(
     (status = 201, description = "The key, with its secret", body = CreatedApiKey),
+    (status = 409, description = "The account already has 100 live keys (`too_many_api_keys`)", body = ErrorBody),
     (status = 400, description = "Invalid name, scopes, limit or expiry", body = ErrorBody),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
@@ -131,19 +132,26 @@ pub async fn create(
 }
 
 /// List the account's live API keys (never their secrets).
-#[utoipa::path(tag = "api_keys", operation_id = "api_keys_list", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "api_keys", operation_id = "api_keys_list", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, description = "The keys, newest first", body = ApiKeyList),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
 ))]
 #[get("/api-keys")]
-pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_manager()?;
-    let keys = state.db(move |conn| api_keys::list(conn, &caller.account_id)).await?;
+    let limit = page.limit()?;
+    let cursor = page.cursor_as(ApiKeyId::parse)?;
+    let page = state.db(move |conn| api_keys::list(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
+    let next_cursor = page.has_more.then(|| page.items.last().map(|k| k.id.to_string())).flatten();
     Ok(HttpResponse::Ok().json(ApiKeyList {
-        data: keys.into_iter().map(ApiKeyView::from).collect(),
-        has_more: false,
-        next_cursor: None,
+        data: page.items.into_iter().map(ApiKeyView::from).collect(),
+        has_more: page.has_more,
+        next_cursor,
     }))
 }
 

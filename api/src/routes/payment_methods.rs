@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::purchases::CardInput;
-use super::views::list_view;
+use super::views::{list_view, PageParams};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::state::AppState;
@@ -64,6 +64,7 @@ list_view!(PaymentMethodList, PaymentMethodView, "The account's saved cards.");
 /// Save a card (owner/admin session or `purchases:write`).
 #[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_create", security(("bearer" = [])), request_body = CreatePaymentMethodRequest, responses(
     (status = 201, description = "The saved card", body = PaymentMethodView),
+    (status = 409, description = "The account already keeps 20 saved cards (`too_many_payment_methods`)", body = ErrorBody),
     (status = 400, description = "Invalid card", body = ErrorBody),
     (status = 402, description = "The provider refused the card", body = ErrorBody),
     (status = 403, description = "Not allowed", body = ErrorBody),
@@ -100,17 +101,25 @@ pub async fn create(
 }
 
 /// The account's saved cards.
-#[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_list", security(("bearer" = [])), responses(
+#[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_list", security(("bearer" = [])), params(PageParams), responses(
     (status = 200, description = "Saved cards, newest first", body = PaymentMethodList),
 ))]
 #[get("/payment-methods")]
-pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_manager_or_scope(Scope::PurchasesWrite)?;
-    let pms = state.db(move |conn| purchases::list_payment_methods(conn, &caller.account_id)).await?;
+    let limit = page.limit()?;
+    let cursor = page.cursor_as(PaymentMethodId::parse)?;
+    let page =
+        state.db(move |conn| purchases::list_payment_methods(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
+    let next_cursor = page.has_more.then(|| page.items.last().map(|pm| pm.id.to_string())).flatten();
     Ok(HttpResponse::Ok().json(PaymentMethodList {
-        data: pms.into_iter().map(PaymentMethodView::from).collect(),
-        has_more: false,
-        next_cursor: None,
+        data: page.items.into_iter().map(PaymentMethodView::from).collect(),
+        has_more: page.has_more,
+        next_cursor,
     }))
 }
 

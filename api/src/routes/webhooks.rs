@@ -11,6 +11,7 @@ use apinfer_core::signature;
 use apinfer_core::store::purchases;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
@@ -56,7 +57,8 @@ pub struct WebhookAck {
     responses(
         (status = 200, description = "Processed (or a redelivery, ignored)", body = WebhookAck),
         (status = 400, description = "Bad or stale signature, or a malformed event; nothing changed", body = ErrorBody),
-        (status = 404, description = "No such purchase for this provider", body = ErrorBody),
+        (status = 404, description = "No such provider (checked before the signature), or no such purchase for it", body = ErrorBody),
+        (status = 409, description = "The event id came before with a different body (`event_id_reused`); nothing changed", body = ErrorBody),
     ))]
 #[post("/webhooks/payments/{provider}")]
 pub async fn payments(
@@ -66,6 +68,10 @@ pub async fn payments(
     provider: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // Which provider first: a name no provider has is not found, whatever it sends.
+    if provider.as_str() != state.payments.name() {
+        return Err(ApiError::not_found("payment provider"));
+    }
     let header = req.headers().get(signature::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let secret = state.config.payments_webhook_secret.expose_secret().as_bytes().to_vec();
     signature::verify(&secret, header, &body, state.now().timestamp()).map_err(|e| {
@@ -81,6 +87,7 @@ pub async fn payments(
         }
     };
     let provider = provider.into_inner();
+    let body_sha256 = hex::encode(sha2::Sha256::digest(&body));
     let now = state.now();
     let (duplicate, purchase, credited) = state
         .db(move |conn| {
@@ -89,7 +96,7 @@ pub async fn payments(
                 if purchase.provider != provider {
                     return Err(apinfer_core::Error::NotFound("purchase"));
                 }
-                if !purchases::remember_event(conn, &provider, &event.id, now)? {
+                if !purchases::remember_event(conn, &provider, &event.id, &body_sha256, now)? {
                     return Ok((true, purchase, false));
                 }
                 if succeeded {

@@ -180,6 +180,7 @@ diesel::table! {
         provider -> Text,
         event_id -> Text,
         received_at -> Timestamp,
+        body_sha256 -> Nullable<Text>,
     }
 }
 

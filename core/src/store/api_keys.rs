@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::ledger::{lock_account_row, Page};
 use super::{naive, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
-use crate::db::{padded, DbConn, Kept};
+use crate::db::{padded, write_transaction, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::{Credits, Error, Result};
 
@@ -135,6 +136,35 @@ pub fn create(conn: &mut DbConn, new: NewKey<'_>, now: DateTime<Utc>) -> Result<
             scopes.push(*s);
         }
     }
+    // At most MAX_LIVE_KEYS live keys: counted under the account's row lock, so concurrent
+    // creations cannot both pass the count.
+    write_transaction(conn, |conn| {
+        lock_account_row(conn, new.account_id, now)?;
+        let live: i64 = api_keys::table
+            .filter(api_keys::account_id.eq(new.account_id.as_str()))
+            .filter(api_keys::revoked_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if live >= MAX_LIVE_KEYS {
+            return Err(Error::conflict(
+                "too_many_api_keys",
+                format!("an account has at most {MAX_LIVE_KEYS} live API keys; revoke one first"),
+            ));
+        }
+        insert_key(conn, &new, name, &scopes, now)
+    })
+}
+
+/// Live API keys an account may have at once.
+pub const MAX_LIVE_KEYS: i64 = 100;
+
+fn insert_key(
+    conn: &mut DbConn,
+    new: &NewKey<'_>,
+    name: &str,
+    scopes: &[Scope],
+    now: DateTime<Utc>,
+) -> Result<(ApiKey, String)> {
     let secret = generate_api_key();
     let id = ApiKeyId::generate();
     let scope_text = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
@@ -158,7 +188,7 @@ pub fn create(conn: &mut DbConn, new: NewKey<'_>, now: DateTime<Utc>) -> Result<
         user_id: new.user_id.clone(),
         name: name.to_string(),
         prefix: secret.prefix,
-        scopes,
+        scopes: scopes.to_vec(),
         spend_limit: new.spend_limit,
         spent: Credits::ZERO,
         expires_at: new.expires_at.map(|t| utc(naive(t).0)),
@@ -202,16 +232,35 @@ pub fn touch(conn: &mut DbConn, id: &ApiKeyId, now: DateTime<Utc>) -> Result<()>
 }
 
 /// The account's live keys, newest first.
-pub fn list(conn: &mut DbConn, account: &AccountId) -> Result<Vec<ApiKey>> {
-    Ok(api_keys::table
+/// The account's live keys, newest first, a page at a time (`after`: the previous page's last).
+pub fn list(conn: &mut DbConn, account: &AccountId, after: Option<&ApiKeyId>, limit: i64) -> Result<Page<ApiKey>> {
+    let mut query = api_keys::table
         .filter(api_keys::account_id.eq(account.as_str()))
         .filter(api_keys::revoked_at.is_null())
+        .into_boxed();
+    if let Some(after) = after {
+        let at: chrono::NaiveDateTime = api_keys::table
+            .find(after.as_str())
+            .filter(api_keys::account_id.eq(account.as_str()))
+            .select(api_keys::created_at)
+            .first(conn)
+            .optional()?
+            .ok_or(Error::NotFound(super::CURSOR))?;
+        query = query.filter(
+            api_keys::created_at
+                .lt(at)
+                .or(api_keys::created_at.eq(at).and(api_keys::id.lt(after.as_str().to_string()))),
+        );
+    }
+    let items: Vec<ApiKey> = query
         .order((api_keys::created_at.desc(), api_keys::id.desc()))
+        .limit(limit + 1)
         .select(KeyRow::as_select())
         .load(conn)?
         .into_iter()
         .map(ApiKey::from)
-        .collect())
+        .collect();
+    Ok(Page::from_overfetch(items, limit))
 }
 
 pub fn get(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId) -> Result<ApiKey> {

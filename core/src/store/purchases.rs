@@ -607,12 +607,19 @@ pub fn complete_refund(conn: &mut DbConn, id: &RefundId, now: DateTime<Utc>) -> 
 }
 
 /// Remembers a provider webhook event; false if it was seen before (a redelivery).
-pub fn remember_event(conn: &mut DbConn, provider: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
+pub fn remember_event(
+    conn: &mut DbConn,
+    provider: &str,
+    event_id: &str,
+    body_sha256: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let insert = diesel::insert_into(webhook_events::table)
         .values((
             webhook_events::provider.eq(provider),
             webhook_events::event_id.eq(event_id),
             webhook_events::received_at.eq(naive(now)),
+            webhook_events::body_sha256.eq(body_sha256),
         ))
         .on_conflict_do_nothing();
     // ON CONFLICT cannot be expressed over the multi-backend, so run it on the concrete one.
@@ -620,7 +627,22 @@ pub fn remember_event(conn: &mut DbConn, provider: &str, event_id: &str, now: Da
         DbConn::Sqlite(c) => insert.execute(c)?,
         DbConn::Pg(c) => insert.execute(c)?,
     };
-    Ok(inserted == 1)
+    if inserted == 1 {
+        return Ok(true);
+    }
+    // Seen before: the same event again, unless its body differs (an id is one event).
+    let stored: Option<String> = webhook_events::table
+        .filter(webhook_events::provider.eq(provider))
+        .filter(webhook_events::event_id.eq(event_id))
+        .select(webhook_events::body_sha256)
+        .first(conn)?;
+    match stored {
+        Some(stored) if stored != body_sha256 => Err(Error::conflict(
+            "event_id_reused",
+            "this event id was received before with a different body; nothing changed",
+        )),
+        _ => Ok(false),
+    }
 }
 
 /// A saved card.
@@ -667,8 +689,27 @@ impl From<PaymentMethodRow> for PaymentMethod {
     }
 }
 
-/// Saves a card the provider tokenized.
+/// Saves a card the provider tokenized: at most [`MAX_SAVED_CARDS`] per account, counted under
+/// the account's row lock so concurrent saves cannot both pass the count.
 pub fn save_payment_method(conn: &mut DbConn, pm: &PaymentMethod) -> Result<PaymentMethod> {
+    write_transaction(conn, |conn| {
+        super::ledger::lock_account_row(conn, &pm.account_id, pm.created_at)?;
+        let saved: i64 = payment_methods::table
+            .filter(payment_methods::account_id.eq(pm.account_id.as_str()))
+            .filter(payment_methods::deleted_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if saved >= MAX_SAVED_CARDS {
+            return Err(Error::conflict(
+                "too_many_payment_methods",
+                format!("an account keeps at most {MAX_SAVED_CARDS} saved cards; remove one first"),
+            ));
+        }
+        insert_payment_method(conn, pm)
+    })
+}
+
+fn insert_payment_method(conn: &mut DbConn, pm: &PaymentMethod) -> Result<PaymentMethod> {
     diesel::insert_into(payment_methods::table)
         .values((
             payment_methods::id.eq(pm.id.as_str()),
@@ -705,17 +746,44 @@ pub fn get_payment_method(conn: &mut DbConn, account: &AccountId, id: &PaymentMe
         .ok_or(Error::NotFound("payment method"))
 }
 
-pub fn list_payment_methods(conn: &mut DbConn, account: &AccountId) -> Result<Vec<PaymentMethod>> {
-    Ok(payment_methods::table
+/// The account's saved cards, newest first, a page at a time (`after`: the previous page's last).
+pub fn list_payment_methods(
+    conn: &mut DbConn,
+    account: &AccountId,
+    after: Option<&PaymentMethodId>,
+    limit: i64,
+) -> Result<Page<PaymentMethod>> {
+    let mut query = payment_methods::table
         .filter(payment_methods::account_id.eq(account.as_str()))
         .filter(payment_methods::deleted_at.is_null())
+        .into_boxed();
+    if let Some(after) = after {
+        let at: chrono::NaiveDateTime = payment_methods::table
+            .find(after.as_str())
+            .filter(payment_methods::account_id.eq(account.as_str()))
+            .select(payment_methods::created_at)
+            .first(conn)
+            .optional()?
+            .ok_or(Error::NotFound(super::CURSOR))?;
+        query = query.filter(
+            payment_methods::created_at
+                .lt(at)
+                .or(payment_methods::created_at.eq(at).and(payment_methods::id.lt(after.as_str().to_string()))),
+        );
+    }
+    let items: Vec<PaymentMethod> = query
         .order((payment_methods::created_at.desc(), payment_methods::id.desc()))
+        .limit(limit + 1)
         .select(PaymentMethodRow::as_select())
         .load(conn)?
         .into_iter()
         .map(PaymentMethod::from)
-        .collect())
+        .collect();
+    Ok(Page::from_overfetch(items, limit))
 }
+
+/// Saved cards an account may have at once.
+pub const MAX_SAVED_CARDS: i64 = 20;
 
 /// Forgets a saved card (purchases made with it keep their brand and last4).
 pub fn delete_payment_method(

@@ -172,6 +172,15 @@ impl<'a> MembersResource<'a> {
     }
 }
 
+/// Parameters of `api_keys().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApiKeysListParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
 /// API keys: `client.api_keys()`.
 #[derive(Debug, Clone)]
 pub struct ApiKeysResource<'a> {
@@ -198,10 +207,23 @@ impl<'a> ApiKeysResource<'a> {
     }
 
     /// List the account's live API keys (never their secrets).
-    pub async fn list(&self) -> Result<ApiKeyList, Error> {
+    ///
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &ApiKeysListParams) -> Paginator<ApiKeyView> {
         let mut call = self.new_call(Method::GET, "/v1/api-keys".to_owned());
         call.auth = true;
-        self.client.execute_json(&call, &self.options).await
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &ApiKeysListParams) -> Result<Page<ApiKeyView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
     }
 
     /// Create an API key (owner or admin session).
@@ -936,6 +958,15 @@ impl<'a> RefundsResource<'a> {
     }
 }
 
+/// Parameters of `payment_methods().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PaymentMethodsListParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
 /// Saved cards: `client.payment_methods()`.
 #[derive(Debug, Clone)]
 pub struct PaymentMethodsResource<'a> {
@@ -962,10 +993,23 @@ impl<'a> PaymentMethodsResource<'a> {
     }
 
     /// The account's saved cards.
-    pub async fn list(&self) -> Result<PaymentMethodList, Error> {
+    ///
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &PaymentMethodsListParams) -> Paginator<PaymentMethodView> {
         let mut call = self.new_call(Method::GET, "/v1/payment-methods".to_owned());
         call.auth = true;
-        self.client.execute_json(&call, &self.options).await
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &PaymentMethodsListParams) -> Result<Page<PaymentMethodView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
     }
 
     /// Save a card (owner/admin session or `purchases:write`).

@@ -137,16 +137,27 @@ export class MembersResource extends APIResource {
   }
 }
 
+/** Parameters of `apiKeys.list()`. */
+export interface ApiKeysListParams {
+  /** Items per page, 1–100 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+  cursor?: string;
+}
+
 /** API keys */
 export class ApiKeysResource extends APIResource {
   /**
    * List the account's live API keys (never their secrets).
+   *
+   * Await it for the first page, or `for await` over every item of every page.
    */
-  list(options?: RequestOptions): Promise<types.ApiKeyList> {
-    return this._client.request<types.ApiKeyList>(
+  list(params?: ApiKeysListParams, options?: RequestOptions): PagePromise<types.ApiKeyView> {
+    return this._client.page<types.ApiKeyView>(
       {
         method: "GET",
         path: "/v1/api-keys",
+        query: { "limit": params?.limit, "cursor": params?.cursor },
         auth: true,
         idempotent: false,
         response: "json",
@@ -730,16 +741,27 @@ export class RefundsResource extends APIResource {
   }
 }
 
+/** Parameters of `paymentMethods.list()`. */
+export interface PaymentMethodsListParams {
+  /** Items per page, 1–100 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+  cursor?: string;
+}
+
 /** Saved cards */
 export class PaymentMethodsResource extends APIResource {
   /**
    * The account's saved cards.
+   *
+   * Await it for the first page, or `for await` over every item of every page.
    */
-  list(options?: RequestOptions): Promise<types.PaymentMethodList> {
-    return this._client.request<types.PaymentMethodList>(
+  list(params?: PaymentMethodsListParams, options?: RequestOptions): PagePromise<types.PaymentMethodView> {
+    return this._client.page<types.PaymentMethodView>(
       {
         method: "GET",
         path: "/v1/payment-methods",
+        query: { "limit": params?.limit, "cursor": params?.cursor },
         auth: true,
         idempotent: false,
         response: "json",

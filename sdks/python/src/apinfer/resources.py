@@ -510,23 +510,35 @@ class ApiKeys:
     def list(
         self,
         *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.ApiKeyList:
+    ) -> SyncPage[types.ApiKeyView]:
         """List the account's live API keys (never their secrets).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
-        return self._client.request(
+        return SyncPage(
+            self._client,
             FinalRequestOptions(
                 "GET",
                 "/v1/api-keys",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             ),
-            kind="json",
-            spec="model:ApiKeyList",
+            "model:ApiKeyView",
         )
 
     def create(
@@ -598,26 +610,38 @@ class AsyncApiKeys:
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
 
-    async def list(
+    def list(
         self,
         *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.ApiKeyList:
+    ) -> AsyncPaginator[types.ApiKeyView]:
         """List the account's live API keys (never their secrets).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
-        return await self._client.request(
+        return AsyncPaginator(
+            self._client,
             FinalRequestOptions(
                 "GET",
                 "/v1/api-keys",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             ),
-            kind="json",
-            spec="model:ApiKeyList",
+            "model:ApiKeyView",
         )
 
     async def create(
@@ -2392,23 +2416,35 @@ class PaymentMethods:
     def list(
         self,
         *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.PaymentMethodList:
+    ) -> SyncPage[types.PaymentMethodView]:
         """The account's saved cards.
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
-        return self._client.request(
+        return SyncPage(
+            self._client,
             FinalRequestOptions(
                 "GET",
                 "/v1/payment-methods",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             ),
-            kind="json",
-            spec="model:PaymentMethodList",
+            "model:PaymentMethodView",
         )
 
     def create(
@@ -2476,26 +2512,38 @@ class AsyncPaymentMethods:
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
 
-    async def list(
+    def list(
         self,
         *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.PaymentMethodList:
+    ) -> AsyncPaginator[types.PaymentMethodView]:
         """The account's saved cards.
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
-        return await self._client.request(
+        return AsyncPaginator(
+            self._client,
             FinalRequestOptions(
                 "GET",
                 "/v1/payment-methods",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             ),
-            kind="json",
-            spec="model:PaymentMethodList",
+            "model:PaymentMethodView",
         )
 
     async def create(

@@ -46,12 +46,21 @@ export declare class MembersResource extends APIResource {
      */
     delete(userId: string, options?: RequestOptions): Promise<types.MemberView>;
 }
+/** Parameters of `apiKeys.list()`. */
+export interface ApiKeysListParams {
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
 /** API keys */
 export declare class ApiKeysResource extends APIResource {
     /**
      * List the account's live API keys (never their secrets).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options?: RequestOptions): Promise<types.ApiKeyList>;
+    list(params?: ApiKeysListParams, options?: RequestOptions): PagePromise<types.ApiKeyView>;
     /**
      * Create an API key (owner or admin session).
      */
@@ -303,12 +312,21 @@ export declare class RefundsResource extends APIResource {
      */
     list(params?: RefundsListParams, options?: RequestOptions): PagePromise<types.RefundView>;
 }
+/** Parameters of `paymentMethods.list()`. */
+export interface PaymentMethodsListParams {
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
 /** Saved cards */
 export declare class PaymentMethodsResource extends APIResource {
     /**
      * The account's saved cards.
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options?: RequestOptions): Promise<types.PaymentMethodList>;
+    list(params?: PaymentMethodsListParams, options?: RequestOptions): PagePromise<types.PaymentMethodView>;
     /**
      * Save a card (owner/admin session or `purchases:write`).
      */

@@ -118,11 +118,14 @@ exports.MembersResource = MembersResource;
 class ApiKeysResource extends APIResource {
     /**
      * List the account's live API keys (never their secrets).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options) {
-        return this._client.request({
+    list(params, options) {
+        return this._client.page({
             method: "GET",
             path: "/v1/api-keys",
+            query: { "limit": params?.limit, "cursor": params?.cursor },
             auth: true,
             idempotent: false,
             response: "json",
@@ -530,11 +533,14 @@ exports.RefundsResource = RefundsResource;
 class PaymentMethodsResource extends APIResource {
     /**
      * The account's saved cards.
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options) {
-        return this._client.request({
+    list(params, options) {
+        return this._client.page({
             method: "GET",
             path: "/v1/payment-methods",
+            query: { "limit": params?.limit, "cursor": params?.cursor },
             auth: true,
             idempotent: false,
             response: "json",

@@ -110,11 +110,14 @@ export class MembersResource extends APIResource {
 export class ApiKeysResource extends APIResource {
     /**
      * List the account's live API keys (never their secrets).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options) {
-        return this._client.request({
+    list(params, options) {
+        return this._client.page({
             method: "GET",
             path: "/v1/api-keys",
+            query: { "limit": params?.limit, "cursor": params?.cursor },
             auth: true,
             idempotent: false,
             response: "json",
@@ -509,11 +512,14 @@ export class RefundsResource extends APIResource {
 export class PaymentMethodsResource extends APIResource {
     /**
      * The account's saved cards.
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options) {
-        return this._client.request({
+    list(params, options) {
+        return this._client.page({
             method: "GET",
             path: "/v1/payment-methods",
+            query: { "limit": params?.limit, "cursor": params?.cursor },
             auth: true,
             idempotent: false,
             response: "json",
