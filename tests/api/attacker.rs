@@ -164,7 +164,43 @@ async fn lists_page_and_what_an_account_keeps_is_capped(backend: Backend) {
     app.get("/v1/payment-methods?limit=101", t).await.expect_error(400, "invalid_request", "invalid_limit");
 }
 
+/// The members list pages too, in the order they joined (the owner first).
+async fn members_page(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let owner = app.signup("owner@example.com").await;
+    app.request(
+        Method::PATCH,
+        &format!("/v1/admin/accounts/{}", owner.account_id),
+        Some(&admin.token),
+        Some(json!({"type": "family"})),
+        &[],
+    )
+    .await
+    .expect(200);
+    let mut joined = vec![owner.user_id.clone()];
+    for i in 0..4 {
+        let user = app.signup(&format!("member{i}@example.com")).await;
+        let body = json!({"email": format!("member{i}@example.com"), "role": "member"});
+        app.post("/v1/account/members", Some(&owner.token), body).await.expect(201);
+        joined.push(user.user_id);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/account/members?limit=2".to_string();
+    loop {
+        let page = app.get(&path, Some(&owner.token)).await.expect(200);
+        assert!(page["data"].as_array().unwrap().len() <= 2);
+        seen.extend(page["data"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/account/members?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, joined);
+}
+
 per_backend!(
+    members_page,
     lists_page_and_what_an_account_keeps_is_capped,
     webhook_event_ids_name_one_event,
     made_up_methods_add_no_metrics_series,

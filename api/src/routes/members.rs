@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::views::list_view;
+use super::views::{list_view, PageParams};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -64,19 +64,26 @@ impl From<Member> for MemberView {
 list_view!(MemberList, MemberView, "The account's members.");
 
 /// The account's members (owner or admin session).
-#[utoipa::path(tag = "members", operation_id = "members_list", security(("bearer" = [])), responses(
-    (status = 200, description = "Members, owner first", body = MemberList),
+#[utoipa::path(tag = "members", operation_id = "members_list", security(("bearer" = [])), params(PageParams), responses(
+    (status = 200, description = "Members in the order they joined (the owner first)", body = MemberList),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
 ))]
 #[get("/account/members")]
-pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_manager()?;
+    let limit = page.limit()?;
+    let cursor = page.cursor_as(UserId::parse)?;
     let now = state.now();
-    let members = state.db(move |conn| members::list(conn, &caller.account_id, now)).await?;
+    let page = state.db(move |conn| members::list(conn, &caller.account_id, cursor.as_ref(), limit, now)).await?;
+    let next_cursor = page.has_more.then(|| page.items.last().map(|m| m.user_id.to_string())).flatten();
     Ok(HttpResponse::Ok().json(MemberList {
-        data: members.into_iter().map(MemberView::from).collect(),
-        has_more: false,
-        next_cursor: None,
+        data: page.items.into_iter().map(MemberView::from).collect(),
+        has_more: page.has_more,
+        next_cursor,
     }))
 }
 

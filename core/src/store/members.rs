@@ -37,12 +37,57 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
-/// The account's members, owner first, with this month's spending.
-pub fn list(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<Vec<Member>> {
+/// The account's members in the order they joined (the owner first), with this month's
+/// spending, a page at a time (`after`: the previous page's last member).
+pub fn list(
+    conn: &mut DbConn,
+    account: &AccountId,
+    after: Option<&UserId>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<super::ledger::Page<Member>> {
+    let items = load(conn, account, Selection::Page { after, limit }, now)?;
+    Ok(super::ledger::Page::from_overfetch(items, limit))
+}
+
+/// One member of the account, with this month's spending.
+pub fn get(conn: &mut DbConn, account: &AccountId, user: &UserId, now: DateTime<Utc>) -> Result<Member> {
+    load(conn, account, Selection::One(user), now)?.pop().ok_or(Error::NotFound("member"))
+}
+
+enum Selection<'a> {
+    /// `limit + 1` members after `after` (so the caller knows whether more follow).
+    Page {
+        after: Option<&'a UserId>,
+        limit: i64,
+    },
+    One(&'a UserId),
+}
+
+fn load(conn: &mut DbConn, account: &AccountId, which: Selection<'_>, now: DateTime<Utc>) -> Result<Vec<Member>> {
     type Row = (String, String, Option<String>, String, Option<i64>, chrono::NaiveDateTime);
-    let rows: Vec<Row> = memberships::table
-        .inner_join(users::table)
-        .filter(memberships::account_id.eq(account.as_str()))
+    let mut query =
+        memberships::table.inner_join(users::table).filter(memberships::account_id.eq(account.as_str())).into_boxed();
+    match which {
+        Selection::One(user) => query = query.filter(memberships::user_id.eq(user.as_str().to_string())),
+        Selection::Page { after, limit } => {
+            if let Some(after) = after {
+                let at: chrono::NaiveDateTime = memberships::table
+                    .find((account.as_str(), after.as_str()))
+                    .select(memberships::created_at)
+                    .first(conn)
+                    .optional()?
+                    .ok_or(Error::NotFound(super::CURSOR))?;
+                query = query.filter(
+                    memberships::created_at
+                        .gt(at)
+                        .or(memberships::created_at.eq(at).and(memberships::user_id.gt(after.as_str().to_string()))),
+                );
+            }
+            query = query.limit(limit + 1);
+        }
+    }
+    let rows: Vec<Row> = query
         .order((memberships::created_at.asc(), memberships::user_id.asc()))
         .select((
             users::id,
@@ -61,13 +106,13 @@ pub fn list(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Resul
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, email, name, role, limit, joined)| Member {
+        .map(|(id, email, name, role, spend_limit, joined)| Member {
             spent_this_month: Credits::from_units(spent.iter().find(|(u, _)| *u == id).map_or(0, |(_, s)| *s)),
             user_id: UserId::from_db(id),
             email,
             name,
             role: Role::parse(&role).unwrap_or(Role::Member),
-            monthly_spend_limit: limit.map(Credits::from_units),
+            monthly_spend_limit: spend_limit.map(Credits::from_units),
             joined_at: super::utc(joined),
         })
         .collect())
@@ -117,15 +162,14 @@ pub fn add(
                     e.into()
                 }
             })?;
-        list(conn, account, now)?.into_iter().find(|m| m.user_id == user.id).ok_or(Error::NotFound("member"))
+        get(conn, account, &user.id, now)
     })
 }
 
 /// Removes a member; the owner cannot be removed.
 pub fn remove(conn: &mut DbConn, account: &AccountId, user: &UserId, now: DateTime<Utc>) -> Result<Member> {
     write_transaction(conn, |conn| {
-        let member =
-            list(conn, account, now)?.into_iter().find(|m| &m.user_id == user).ok_or(Error::NotFound("member"))?;
+        let member = get(conn, account, user, now)?;
         if member.role == Role::Owner {
             return Err(Error::conflict("cannot_remove_owner", "the account's owner cannot be removed"));
         }

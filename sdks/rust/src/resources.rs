@@ -124,6 +124,15 @@ impl<'a> AccountResource<'a> {
     }
 }
 
+/// Parameters of `members().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MembersListParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
 /// Members of family and business accounts: `client.members()`.
 #[derive(Debug, Clone)]
 pub struct MembersResource<'a> {
@@ -150,10 +159,23 @@ impl<'a> MembersResource<'a> {
     }
 
     /// The account's members (owner or admin session).
-    pub async fn list(&self) -> Result<MemberList, Error> {
+    ///
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &MembersListParams) -> Paginator<MemberView> {
         let mut call = self.new_call(Method::GET, "/v1/account/members".to_owned());
         call.auth = true;
-        self.client.execute_json(&call, &self.options).await
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &MembersListParams) -> Result<Page<MemberView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
     }
 
     /// Add an existing user to a family or business account (owner or admin session).

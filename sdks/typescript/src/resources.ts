@@ -85,16 +85,27 @@ export class AccountResource extends APIResource {
   }
 }
 
+/** Parameters of `members.list()`. */
+export interface MembersListParams {
+  /** Items per page, 1–100 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+  cursor?: string;
+}
+
 /** Members of family and business accounts */
 export class MembersResource extends APIResource {
   /**
    * The account's members (owner or admin session).
+   *
+   * Await it for the first page, or `for await` over every item of every page.
    */
-  list(options?: RequestOptions): Promise<types.MemberList> {
-    return this._client.request<types.MemberList>(
+  list(params?: MembersListParams, options?: RequestOptions): PagePromise<types.MemberView> {
+    return this._client.page<types.MemberView>(
       {
         method: "GET",
         path: "/v1/account/members",
+        query: { "limit": params?.limit, "cursor": params?.cursor },
         auth: true,
         idempotent: false,
         response: "json",

@@ -332,23 +332,35 @@ class Members:
     def list(
         self,
         *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MemberList:
+    ) -> SyncPage[types.MemberView]:
         """The account's members (owner or admin session).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
-        return self._client.request(
+        return SyncPage(
+            self._client,
             FinalRequestOptions(
                 "GET",
                 "/v1/account/members",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             ),
-            kind="json",
-            spec="model:MemberList",
+            "model:MemberView",
         )
 
     def create(
@@ -418,26 +430,38 @@ class AsyncMembers:
     def __init__(self, client: "AsyncAPIClient") -> None:
         self._client = client
 
-    async def list(
+    def list(
         self,
         *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.MemberList:
+    ) -> AsyncPaginator[types.MemberView]:
         """The account's members (owner or admin session).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
         """
-        return await self._client.request(
+        return AsyncPaginator(
+            self._client,
             FinalRequestOptions(
                 "GET",
                 "/v1/account/members",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
             ),
-            kind="json",
-            spec="model:MemberList",
+            "model:MemberView",
         )
 
     async def create(

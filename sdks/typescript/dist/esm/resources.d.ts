@@ -31,12 +31,21 @@ export declare class AccountResource extends APIResource {
      */
     retrieve(options?: RequestOptions): Promise<types.AccountView>;
 }
+/** Parameters of `members.list()`. */
+export interface MembersListParams {
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
 /** Members of family and business accounts */
 export declare class MembersResource extends APIResource {
     /**
      * The account's members (owner or admin session).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options?: RequestOptions): Promise<types.MemberList>;
+    list(params?: MembersListParams, options?: RequestOptions): PagePromise<types.MemberView>;
     /**
      * Add an existing user to a family or business account (owner or admin session).
      */

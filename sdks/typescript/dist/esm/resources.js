@@ -70,11 +70,14 @@ export class AccountResource extends APIResource {
 export class MembersResource extends APIResource {
     /**
      * The account's members (owner or admin session).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
      */
-    list(options) {
-        return this._client.request({
+    list(params, options) {
+        return this._client.page({
             method: "GET",
             path: "/v1/account/members",
+            query: { "limit": params?.limit, "cursor": params?.cursor },
             auth: true,
             idempotent: false,
             response: "json",
