@@ -54,6 +54,8 @@ fn input_bounds() -> Vec<(&'static str, &'static str, Value)> {
     let catalog_id = json!({"pattern": "^[a-z0-9._-]{1,64}$"});
     let prompt = json!({"minLength": 1, "maxLength": 4000, "pattern": r"\S"});
     let n = json!({"minimum": 1, "maximum": 10});
+    let size = json!({"pattern": format!("({SIZE})|^auto$")});
+    let sizes = json!({"minItems": 1, "items": {"type": "string", "pattern": SIZE}});
     vec![
         ("AddMemberRequest", "monthly_spend_limit", credits.clone()),
         ("AdjustmentRequest", "credits", json!({"pattern": SIGNED_CREDITS})),
@@ -67,17 +69,17 @@ fn input_bounds() -> Vec<(&'static str, &'static str, Value)> {
         ("CreateApiKeyRequest", "scopes", json!({"minItems": 1})),
         ("CreateGenerationRequest", "prompt", prompt.clone()),
         ("CreateGenerationRequest", "n", n.clone()),
-        ("CreateGenerationRequest", "size", json!({"pattern": format!("({SIZE})|^auto$")})),
+        ("CreateGenerationRequest", "size", size.clone()),
         ("OpenAiImageRequest", "prompt", prompt),
         ("OpenAiImageRequest", "n", n),
-        ("OpenAiImageRequest", "size", json!({"pattern": format!("({SIZE})|^auto$")})),
+        ("OpenAiImageRequest", "size", size),
         ("CreateModelRequest", "id", catalog_id.clone()),
         ("CreateModelRequest", "name", name.clone()),
         ("CreateModelRequest", "credits_per_image", credits.clone()),
-        ("CreateModelRequest", "sizes", json!({"minItems": 1, "items": {"type": "string", "pattern": SIZE}})),
+        ("CreateModelRequest", "sizes", sizes.clone()),
         ("UpdateModelRequest", "name", name.clone()),
         ("UpdateModelRequest", "credits_per_image", credits),
-        ("UpdateModelRequest", "sizes", json!({"minItems": 1, "items": {"type": "string", "pattern": SIZE}})),
+        ("UpdateModelRequest", "sizes", sizes),
         ("CreatePackageRequest", "id", catalog_id),
         ("CreatePackageRequest", "name", name.clone()),
         ("CreatePackageRequest", "credits", json!({"pattern": POSITIVE_CREDITS})),

@@ -190,6 +190,7 @@ async fn models_have_openai_shape_and_can_be_retrieved(app: TestApp) {
 }
 
 backend_tests!(
+    bodies_are_read_exactly_as_the_spec_says,
     cors_lets_any_origin_call_with_a_bearer_token_but_never_with_credentials,
     a_wrong_method_answers_405_with_allow,
     a_body_that_is_not_json_answers_415_and_writes_nothing,
@@ -198,3 +199,32 @@ backend_tests!(
     models_have_openai_shape_and_can_be_retrieved,
 );
 per_backend!(public_endpoints_are_limited_per_ip, image_urls_are_signed_expire_and_come_from_the_configured_base);
+
+/// What request bodies accept, as the spec states it: credits only as decimal strings,
+/// integers also as integral JSON numbers (`2.0`), emails of printable ASCII, untrimmed.
+async fn bodies_are_read_exactly_as_the_spec_says(app: TestApp) {
+    let admin = app.admin().await;
+    let ada = app.signup("grammar@example.com").await;
+    app.grant(&admin, &ada.account_id, "10").await;
+    let t = Some(ada.token.as_str());
+    let generation = app.post("/v1/generations", t, json!({"model": "qwen-image", "prompt": "x", "n": 2.0})).await;
+    assert_eq!(generation.expect(201)["n"], 2);
+    app.post("/v1/generations", t, json!({"model": "qwen-image", "prompt": "x", "n": 1.5})).await.expect_error(
+        400,
+        "invalid_request",
+        "invalid_parameter",
+    );
+    for spend_limit in [json!(5), json!(" 5"), json!("+5"), json!("1000000000000")] {
+        app.post("/v1/api-keys", t, json!({"name": "k", "scopes": ["usage:read"], "spend_limit": spend_limit}))
+            .await
+            .expect_error(400, "invalid_request", "invalid_parameter");
+    }
+    app.post("/v1/api-keys", t, json!({"name": "k", "scopes": ["usage:read"], "spend_limit": "999999999999.5"}))
+        .await
+        .expect(201);
+    for email in [" spaced@example.com", "zero\u{200b}width@example.com", "bidi\u{202e}@example.com", "ünï@example.com"]
+    {
+        let body = json!({"email": email, "password": "correct horse battery"});
+        app.post("/v1/auth/signup", None, body).await.expect_error(400, "invalid_request", "invalid_email");
+    }
+}
