@@ -1,5 +1,5 @@
 //! Who is calling: API keys (`sk_...`, looked up by digest) and session JWTs (HS256, with
-//! expiry), both as `Authorization: Bearer`. The [`Caller`] extractor authenticates, applies the
+//! expiry, naming a session row that logging out revokes), both as `Authorization: Bearer`. The [`Caller`] extractor authenticates, applies the
 //! per-client rate limit, and answers 401 for anything missing, malformed, expired or revoked.
 
 use std::future::Future;
@@ -9,9 +9,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use apinfer_core::auth::looks_like_api_key;
-use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
+use apinfer_core::ids::{AccountId, ApiKeyId, SessionId, UserId};
 use apinfer_core::store::accounts::{self, Role};
 use apinfer_core::store::api_keys::{self, Scope};
+use apinfer_core::store::audit::Actor;
+use apinfer_core::store::sessions;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
@@ -36,6 +38,8 @@ struct Claims {
     sub: String,
     /// The account the session acts for.
     acct: String,
+    /// The session (a row that logging out revokes).
+    sid: String,
     iat: i64,
     exp: i64,
 }
@@ -54,17 +58,33 @@ impl SessionKeys {
         }
     }
 
-    /// Issues a session token for `user` acting for `account`.
-    pub fn issue(
+    /// Opens a session of `user` acting for `account` (a row in `sessions`) and signs its
+    /// token; returns the token and when it expires.
+    pub async fn start(
+        &self,
+        state: &AppState,
+        user: &UserId,
+        account: &AccountId,
+    ) -> Result<(String, DateTime<Utc>), ApiError> {
+        let now = state.now();
+        let expires_at = now + chrono::Duration::seconds(self.ttl_seconds);
+        let (u, a) = (user.clone(), account.clone());
+        let session = state.db(move |conn| sessions::create(conn, &u, &a, now, expires_at)).await?;
+        self.sign(user, account, &session, now, expires_at)
+    }
+
+    fn sign(
         &self,
         user: &UserId,
         account: &AccountId,
+        session: &SessionId,
         now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), ApiError> {
-        let expires_at = now + chrono::Duration::seconds(self.ttl_seconds);
         let claims = Claims {
             sub: user.to_string(),
             acct: account.to_string(),
+            sid: session.to_string(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
@@ -75,11 +95,12 @@ impl SessionKeys {
 
     /// Verifies a token: signature (HS256 only, so `alg: none` fails), and expiry. Any
     /// failure is a plain 401, whatever the reason.
-    fn verify(&self, token: &str) -> Result<(UserId, AccountId), ApiError> {
+    fn verify(&self, token: &str) -> Result<(UserId, AccountId, SessionId), ApiError> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| ApiError::unauthorized("the bearer token is invalid or expired"))?;
-        match (UserId::parse(&data.claims.sub), AccountId::parse(&data.claims.acct)) {
-            (Some(user), Some(account)) => Ok((user, account)),
+        let claims = data.claims;
+        match (UserId::parse(&claims.sub), AccountId::parse(&claims.acct), SessionId::parse(&claims.sid)) {
+            (Some(user), Some(account), Some(session)) => Ok((user, account, session)),
             _ => Err(ApiError::unauthorized("the bearer token is invalid or expired")),
         }
     }
@@ -88,8 +109,18 @@ impl SessionKeys {
 /// How the caller authenticated.
 #[derive(Clone, Debug)]
 pub enum Credential {
-    Session { role: Role, is_admin: bool },
-    ApiKey { key_id: ApiKeyId, scopes: Vec<Scope> },
+    Session {
+        role: Role,
+        is_admin: bool,
+        session_id: SessionId,
+    },
+    /// `creator_role`: the role the key's creator holds in the account now (a key whose
+    /// creator left the account does not authenticate at all).
+    ApiKey {
+        key_id: ApiKeyId,
+        scopes: Vec<Scope>,
+        creator_role: Role,
+    },
 }
 
 /// An authenticated caller, acting for one account.
@@ -121,11 +152,43 @@ impl Caller {
         }
     }
 
-    /// Owner/admin sessions, or keys with the scope (members' sessions may not).
+    /// Owner/admin sessions, or keys with the scope made by someone who is still an owner or
+    /// admin of the account (members' sessions may not; nor may a key whose creator lost the
+    /// role). What spending or managing the account's saved cards takes.
     pub fn require_manager_or_scope(&self, scope: Scope) -> Result<(), ApiError> {
         match &self.credential {
             Credential::Session { .. } => self.require_manager(),
-            Credential::ApiKey { .. } => self.require_scope(scope),
+            Credential::ApiKey { creator_role, .. } => {
+                self.require_scope(scope)?;
+                if creator_role.can_manage() {
+                    Ok(())
+                } else {
+                    Err(ApiError::forbidden(
+                        "key_creator_not_manager",
+                        "this API key's creator is no longer an owner or admin of the account",
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Who is acting, for the audit trail.
+    pub fn actor(&self) -> Actor {
+        match &self.credential {
+            Credential::Session { session_id, .. } => {
+                Actor { user_id: Some(self.user_id.clone()), api_key_id: None, session_id: Some(session_id.clone()) }
+            }
+            Credential::ApiKey { key_id, .. } => {
+                Actor { user_id: Some(self.user_id.clone()), api_key_id: Some(key_id.clone()), session_id: None }
+            }
+        }
+    }
+
+    /// The session, when the caller authenticated with a session token.
+    pub fn session_id(&self) -> Option<&SessionId> {
+        match &self.credential {
+            Credential::Session { session_id, .. } => Some(session_id),
+            Credential::ApiKey { .. } => None,
         }
     }
 
@@ -226,8 +289,13 @@ impl KeyCache {
 
     /// Forgets a key (on revocation).
     pub fn invalidate(&self, key: &ApiKeyId) {
+        self.invalidate_all(std::slice::from_ref(key));
+    }
+
+    /// Forgets keys (on revocation).
+    pub fn invalidate_all(&self, keys: &[ApiKeyId]) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|_, e| e.caller.api_key_id() != Some(key));
+        entries.retain(|_, e| e.caller.api_key_id().is_none_or(|k| !keys.contains(k)));
     }
 }
 
@@ -244,11 +312,15 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiErro
                 if !key.is_usable(now) {
                     return Ok(None);
                 }
+                // A key acts with its creator's standing: none once they left the account.
+                let Some(creator) = accounts::membership(conn, &key.account_id, &key.user_id)? else {
+                    return Ok(None);
+                };
                 let touch = api_keys::needs_touch(&key, now).then(|| key.id.clone());
                 let caller = Caller {
                     account_id: key.account_id,
                     user_id: key.user_id,
-                    credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes },
+                    credential: Credential::ApiKey { key_id: key.id, scopes: key.scopes, creator_role: creator.role },
                 };
                 Ok(Some((caller, key.expires_at, touch)))
             })
@@ -263,16 +335,19 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, ApiErro
         state.key_cache.put(digest, caller.clone(), expires_at);
         return Ok(caller);
     }
-    let (user_id, account_id) = state.sessions.verify(&token)?;
+    let (user_id, account_id, session_id) = state.sessions.verify(&token)?;
     state
         .db(move |conn| {
+            if !sessions::is_open(conn, &session_id, &user_id, &account_id)? {
+                return Ok(None);
+            }
             let user = accounts::get_user(conn, &user_id);
             let membership = accounts::membership(conn, &account_id, &user_id)?;
             Ok(match (user, membership) {
                 (Ok(user), Some(m)) => Some(Caller {
                     account_id,
                     user_id,
-                    credential: Credential::Session { role: m.role, is_admin: user.is_admin },
+                    credential: Credential::Session { role: m.role, is_admin: user.is_admin, session_id },
                 }),
                 _ => None,
             })

@@ -34,6 +34,14 @@ pub struct Config {
     /// When set, `/metrics` answers only `Authorization: Bearer <this token>`
     /// (`APINFER_METRICS_TOKEN`); production requires it.
     pub metrics_token: Option<SecretString>,
+    /// A separate listen address for `/metrics` alone (`APINFER_METRICS_ADDR`), for a scraper
+    /// on a private network; when set, the API's own listener does not serve `/metrics`.
+    pub metrics_addr: Option<String>,
+    /// Who takes payments (`APINFER_PAYMENTS_PROVIDER`): the built-in `sandbox` (default),
+    /// which approves test tokens and never moves money, so production refuses it.
+    pub payments_provider: PaymentsProvider,
+    /// How long a client may take to send a request's body once its headers are in.
+    pub body_timeout_seconds: u64,
     /// How long a signed image URL stays valid.
     pub image_url_ttl_seconds: u64,
     /// Accept webhook URLs on loopback/private addresses.
@@ -97,6 +105,24 @@ impl UpstreamConfig {
     }
 }
 
+/// The payment provider to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentsProvider {
+    /// Built in: test cards and tokens only, no money moves.
+    Sandbox,
+}
+
+impl PaymentsProvider {
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        match name {
+            "sandbox" => Ok(PaymentsProvider::Sandbox),
+            other => {
+                bail!("APINFER_PAYMENTS_PROVIDER must be sandbox (the only provider in this build), not {other:?}")
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
     Development,
@@ -120,6 +146,9 @@ struct FileConfig {
     public_base_url: Option<String>,
     image_url_ttl_seconds: Option<u64>,
     metrics_token: Option<String>,
+    metrics_addr: Option<String>,
+    payments_provider: Option<String>,
+    body_timeout_seconds: Option<u64>,
     allow_private_webhooks: Option<bool>,
     hold_timeout_seconds: Option<u64>,
     max_body_bytes: Option<usize>,
@@ -164,6 +193,9 @@ impl Config {
             public_base_url: None,
             image_url_ttl_seconds: 3600,
             metrics_token: None,
+            metrics_addr: None,
+            payments_provider: PaymentsProvider::Sandbox,
+            body_timeout_seconds: 10,
             allow_private_webhooks: false,
             hold_timeout_seconds: 300,
             max_body_bytes: 64 * 1024,
@@ -227,6 +259,12 @@ impl Config {
             .unwrap_or(config.public_rate_limit_per_minute);
         config.public_base_url = env("PUBLIC_BASE_URL").or(file.public_base_url);
         config.metrics_token = env("METRICS_TOKEN").or(file.metrics_token).map(SecretString::from);
+        config.metrics_addr = env("METRICS_ADDR").or(file.metrics_addr);
+        if let Some(name) = env("PAYMENTS_PROVIDER").or(file.payments_provider) {
+            config.payments_provider = PaymentsProvider::parse(&name)?;
+        }
+        config.body_timeout_seconds =
+            parse_env("BODY_TIMEOUT_SECONDS")?.or(file.body_timeout_seconds).unwrap_or(config.body_timeout_seconds);
         config.image_url_ttl_seconds =
             parse_env("IMAGE_URL_TTL_SECONDS")?.or(file.image_url_ttl_seconds).unwrap_or(config.image_url_ttl_seconds);
         config.allow_private_webhooks =
@@ -272,6 +310,18 @@ impl Config {
         Ok((config, generated))
     }
 
+    /// What `serve` needs beyond [`Config::validate`]: in production, a payment provider that
+    /// takes real money (the sandbox approves test tokens and would hand out free credits).
+    pub fn validate_for_serving(&self) -> anyhow::Result<()> {
+        if self.environment == Environment::Production && self.payments_provider == PaymentsProvider::Sandbox {
+            bail!(
+                "APINFER_PAYMENTS_PROVIDER must name a real payment provider in production (APINFER_ENV=production): \
+                 the built-in sandbox approves test payments and takes no money"
+            );
+        }
+        Ok(())
+    }
+
     /// Checks the values that would otherwise fail obscurely later.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.rate_limit_per_second == 0
@@ -303,11 +353,17 @@ impl Config {
             Some(token) if token.expose_secret().len() < 16 => {
                 bail!("APINFER_METRICS_TOKEN must be at least 16 characters")
             }
-            None if self.environment == Environment::Production => {
+            None if self.environment == Environment::Production && self.metrics_addr.is_none() => {
                 // The metrics show request patterns and money totals: never public in production.
-                bail!("APINFER_METRICS_TOKEN is required in production (APINFER_ENV=production)")
+                bail!(
+                    "APINFER_METRICS_TOKEN (or a separate APINFER_METRICS_ADDR) is required in production \
+                     (APINFER_ENV=production)"
+                )
             }
             _ => {}
+        }
+        if self.body_timeout_seconds == 0 {
+            bail!("APINFER_BODY_TIMEOUT_SECONDS must be positive");
         }
         if self.image_url_ttl_seconds == 0 {
             bail!("APINFER_IMAGE_URL_TTL_SECONDS must be positive");

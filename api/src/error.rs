@@ -22,6 +22,7 @@ pub enum ErrorKind {
     InvalidRequest,
     Unprocessable,
     PayloadTooLarge,
+    RequestTimeout,
     AuthenticationRequired,
     PermissionDenied,
     NotFound,
@@ -43,6 +44,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::AuthenticationRequired => StatusCode::UNAUTHORIZED,
             ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -63,6 +65,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest
             | ErrorKind::Unprocessable
             | ErrorKind::PayloadTooLarge
+            | ErrorKind::RequestTimeout
             | ErrorKind::MethodNotAllowed
             | ErrorKind::UnsupportedMediaType => "invalid_request",
             ErrorKind::AuthenticationRequired => "authentication_required",

@@ -31,6 +31,8 @@ use anyhow::anyhow;
 use apinfer_core::db::{savepoint, write_transaction, DbConn, Pool};
 use apinfer_core::store::ledger;
 use apinfer_core::{Error, Result};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
@@ -164,12 +166,12 @@ fn run_set<S: SetWork>(units: Vec<Box<dyn Work>>, conn: &mut DbConn, stats: &Sta
     });
     match ran {
         Ok(outcomes) => {
-            stats.set_units.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            stats.set_units.inc_by(jobs.len() as u64);
             jobs.into_iter().zip(outcomes).map(|(job, outcome)| answer_after_commit(job.answer, outcome)).collect()
         }
         Err(error) => {
             tracing::warn!(error = %error, units = jobs.len(), "a set of work failed as a whole; running it one by one");
-            stats.set_fallbacks.fetch_add(1, Ordering::Relaxed);
+            stats.set_fallbacks.inc();
             jobs.into_iter().map(|job| Box::new(job).run_in_batch(conn)).collect()
         }
     }
@@ -238,68 +240,60 @@ pub struct GroupCommit {
     restart_wal: Arc<AtomicBool>,
 }
 
-/// What the committers have done, for `/metrics`.
+/// What the committers have done, for `/metrics` (counters that share their values with the
+/// registry they are registered in).
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Transactions committers ran (or tried to).
-    pub transactions: AtomicU64,
+    pub transactions: Counter,
     /// Units of work they ran in them.
-    pub units: AtomicU64,
+    pub units: Counter,
     /// Units that ran as part of a set (see [`SetWork`]).
-    pub set_units: AtomicU64,
+    pub set_units: Counter,
     /// Sets that failed as a whole and ran one by one instead.
-    pub set_fallbacks: AtomicU64,
-    /// Microseconds committers spent running batches (taking a connection, the transaction,
+    pub set_fallbacks: Counter,
+    /// Seconds committers spent running batches (taking a connection, the transaction,
     /// answering): per second of wall time, how busy the lanes are.
-    pub busy_us: AtomicU64,
+    pub busy_seconds: Counter<f64, AtomicU64>,
     /// Times a committer let SQLite's write-ahead log start over.
-    pub wal_restarts: AtomicU64,
+    pub wal_restarts: Counter,
 }
 
 impl Stats {
-    /// Appends the counters in Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        let (transactions, units) = (self.transactions.load(Ordering::Relaxed), self.units.load(Ordering::Relaxed));
-        out.push_str(
-            "# HELP apinfer_group_commit_transactions_total Transactions run by group commit \
-             (generation holds, captures, releases).\n\
-             # TYPE apinfer_group_commit_transactions_total counter\n",
+    /// Registers the counters in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "apinfer_group_commit_transactions",
+            "Transactions run by group commit (generation holds, captures, releases)",
+            self.transactions.clone(),
         );
-        out.push_str(&format!("apinfer_group_commit_transactions_total {transactions}\n"));
-        out.push_str(
-            "# HELP apinfer_group_commit_units_total Requests' units of work those transactions carried \
-             (units / transactions = mean batch).\n\
-             # TYPE apinfer_group_commit_units_total counter\n",
+        registry.register(
+            "apinfer_group_commit_units",
+            "Requests' units of work those transactions carried (units / transactions = mean batch)",
+            self.units.clone(),
         );
-        out.push_str(&format!("apinfer_group_commit_units_total {units}\n"));
-        let (set_units, set_fallbacks) =
-            (self.set_units.load(Ordering::Relaxed), self.set_fallbacks.load(Ordering::Relaxed));
-        out.push_str(
-            "# HELP apinfer_group_commit_set_units_total Units of work run as part of a set \
-             (holds or captures of one batch, in a few statements for the batch rather than per request).\n\
-             # TYPE apinfer_group_commit_set_units_total counter\n",
+        registry.register(
+            "apinfer_group_commit_set_units",
+            "Units of work run as part of a set (holds or captures of one batch, in a few statements \
+             for the batch rather than per request)",
+            self.set_units.clone(),
         );
-        out.push_str(&format!("apinfer_group_commit_set_units_total {set_units}\n"));
-        out.push_str(
-            "# HELP apinfer_group_commit_set_fallbacks_total Sets that failed as a whole and ran one \
-             by one instead.\n\
-             # TYPE apinfer_group_commit_set_fallbacks_total counter\n",
+        registry.register(
+            "apinfer_group_commit_set_fallbacks",
+            "Sets that failed as a whole and ran one by one instead",
+            self.set_fallbacks.clone(),
         );
-        out.push_str(&format!("apinfer_group_commit_set_fallbacks_total {set_fallbacks}\n"));
-        out.push_str(
-            "# HELP apinfer_group_commit_busy_seconds_total Time committers spent running batches \
-             (its rate is how busy the lanes are; on SQLite, one lane, near 1 means saturated).\n\
-             # TYPE apinfer_group_commit_busy_seconds_total counter\n",
+        registry.register(
+            "apinfer_group_commit_busy_seconds",
+            "Time committers spent running batches (its rate is how busy the lanes are; on SQLite, \
+             one lane, near 1 means saturated)",
+            self.busy_seconds.clone(),
         );
-        let busy = self.busy_us.load(Ordering::Relaxed) as f64 / 1e6;
-        out.push_str(&format!("apinfer_group_commit_busy_seconds_total {busy:.6}\n"));
-        out.push_str(
-            "# HELP apinfer_sqlite_wal_restarts_total Times a committer let SQLite's write-ahead log start \
-             over from its beginning (see the checkpointer).\n\
-             # TYPE apinfer_sqlite_wal_restarts_total counter\n",
+        registry.register(
+            "apinfer_sqlite_wal_restarts",
+            "Times a committer let SQLite's write-ahead log start over from its beginning (see the checkpointer)",
+            self.wal_restarts.clone(),
         );
-        let restarts = self.wal_restarts.load(Ordering::Relaxed);
-        out.push_str(&format!("apinfer_sqlite_wal_restarts_total {restarts}\n"));
     }
 }
 
@@ -391,7 +385,7 @@ impl GroupCommit {
         loop {
             let started = std::time::Instant::now();
             let unreachable = self.commit(batch);
-            self.stats.busy_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.stats.busy_seconds.inc_by(started.elapsed().as_secs_f64());
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             let queue = lanes.get_mut(lane).expect("a lane with a committer is present");
             if let Some(error) = unreachable {
@@ -426,8 +420,8 @@ impl GroupCommit {
                 return Some(error);
             }
         };
-        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
-        self.stats.units.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.stats.transactions.inc();
+        self.stats.units.inc_by(batch.len() as u64);
         if batch.len() == 1 {
             batch.pop().expect("one job").run_alone(&mut conn);
         } else {
@@ -436,7 +430,7 @@ impl GroupCommit {
         if self.restart_wal.swap(false, Ordering::Relaxed) {
             match apinfer_core::db::restart_wal(&mut conn) {
                 Ok(Some(wal)) if !wal.busy => {
-                    self.stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
+                    self.stats.wal_restarts.inc();
                 }
                 // Readers or another writer were in the way: the checkpointer asks again.
                 Ok(_) => {}
@@ -586,8 +580,8 @@ mod tests {
         );
         let stored = stored(&pool);
         assert_eq!(stored, (0..=10).collect::<Vec<_>>());
-        assert_eq!(writes.stats.transactions.load(Ordering::Relaxed), 2, "the first alone, then one batch of 11");
-        assert_eq!(writes.stats.units.load(Ordering::Relaxed), 12);
+        assert_eq!(writes.stats.transactions.get(), 2, "the first alone, then one batch of 11");
+        assert_eq!(writes.stats.units.get(), 12);
         // The committer answers before it looks at the queue again, so it gives the lane up
         // just after the last answer.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -653,12 +647,12 @@ mod tests {
             }
             if round == 0 {
                 assert_eq!(answers, [Some(1), Some(2), None, Some(4)], "the negative one refused alone");
-                assert_eq!(writes.stats.set_units.load(Ordering::Relaxed), 4, "the four ran as a set");
-                assert_eq!(writes.stats.set_fallbacks.load(Ordering::Relaxed), 0);
+                assert_eq!(writes.stats.set_units.get(), 4, "the four ran as a set");
+                assert_eq!(writes.stats.set_fallbacks.get(), 0);
             } else {
                 assert_eq!(answers, [Some(5), Some(6), None, Some(7)], "the duplicate fails alone");
-                assert_eq!(writes.stats.set_units.load(Ordering::Relaxed), 4, "this set fell back");
-                assert_eq!(writes.stats.set_fallbacks.load(Ordering::Relaxed), 1);
+                assert_eq!(writes.stats.set_units.get(), 4, "this set fell back");
+                assert_eq!(writes.stats.set_fallbacks.get(), 1);
             }
         }
         let stored = stored(&pool);

@@ -3,15 +3,24 @@
 //! origin call the API with a bearer token (never with credentials: cookies are not sent
 //! cross-origin and no response to a credentialed request is readable there).
 
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use futures_util::Stream;
 
 use crate::error::{ApiError, ErrorKind};
 
@@ -45,27 +54,74 @@ pub fn cors() -> Cors {
         .max_age(600)
 }
 
-/// Refuses bodies that are not JSON (415) before any handler runs, and answers a CORS
-/// preflight with 204 (actix-cors answers it 200).
+/// Refuses bodies that are not JSON (415) before any handler runs, gives the body a deadline
+/// (408 past it, however slowly the bytes trickle in), and answers a CORS preflight with 204
+/// (actix-cors answers it 200).
 pub async fn rules(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if has_body(&req) && !is_json(req.headers().get(header::CONTENT_TYPE)) {
-        return Err(ApiError::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
-            "the request body must be JSON: send it with `Content-Type: application/json`",
-        )
-        .into());
+    let timed_out = Rc::new(Cell::new(false));
+    if has_body(&req) {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                ErrorKind::UnsupportedMediaType,
+                "unsupported_media_type",
+                "the request body must be JSON: send it with `Content-Type: application/json`",
+            )
+            .into());
+        }
+        let timeout = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map_or(Duration::from_secs(10), |s| Duration::from_secs(s.config.body_timeout_seconds));
+        let body = TimedBody {
+            inner: req.take_payload(),
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+            timed_out: timed_out.clone(),
+        };
+        let body: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(body);
+        req.set_payload(Payload::from(body));
     }
     let preflight =
         req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut res = next.call(req).await?;
+    let result = next.call(req).await;
+    if timed_out.get() {
+        return Err(ApiError::new(
+            ErrorKind::RequestTimeout,
+            "body_timeout",
+            "the request body did not arrive in time; send it at once after the headers",
+        )
+        .into());
+    }
+    let mut res = result?;
     if preflight && res.status() == StatusCode::OK {
         *res.response_mut().status_mut() = StatusCode::NO_CONTENT;
     }
     Ok(res)
+}
+
+/// A request body that fails once its deadline passes.
+struct TimedBody {
+    inner: Payload,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    timed_out: Rc<Cell<bool>>,
+}
+
+impl Stream for TimedBody {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.timed_out.set(true);
+            let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "request body timed out");
+            return Poll::Ready(Some(Err(PayloadError::Io(error))));
+        }
+        Poll::Pending
+    }
 }
 
 /// Whether the request carries a body (a length above zero, or a chunked one).
@@ -89,7 +145,9 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
 /// What no route matched: 405 with `Allow` when the path exists under other methods, else 404.
 pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let allowed = allowed_methods(req.path());
-    if allowed.is_empty() {
+    // Empty, or the method is served there after all (the path differs by a trailing slash
+    // or an empty segment, which the router does not match): no route.
+    if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
         return Err(ApiError::new(ErrorKind::NotFound, "route_not_found", "no route matches this path"));
     }
     let allow = allowed.join(", ");

@@ -169,6 +169,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         let inner = e.into_inner();
         let code = if inner.is_syntax() || inner.is_eof() { "invalid_json" } else { "invalid_parameter" };
         let mut err = ApiError::invalid(code, format!("invalid request body: {inner}"), None);
+        if inner.to_string().starts_with(apinfer_core::credits::TOO_LARGE_MESSAGE) {
+            // Well-formed, past the documented maximum.
+            err.kind = crate::error::ErrorKind::Unprocessable;
+            err.code = "amount_too_large".into();
+        }
         err.param = param;
         err
     })

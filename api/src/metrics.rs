@@ -1,92 +1,106 @@
-//! Prometheus metrics kept in process: request counts and latency histograms by route and
-//! status, and credits moved by ledger type.
+//! Prometheus metrics kept in process, through the official `prometheus-client` crate: request
+//! counts and latency histograms by route and status class, credits moved by ledger type, and
+//! the group-commit counters. Every label takes its values from a closed set (route patterns,
+//! known methods, status classes, entry types), so no client can add a series.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use apinfer_core::store::ledger::EntryType;
 use apinfer_core::Credits;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::group_commit::Stats;
 
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: &'static str,
 }
 
-#[derive(Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
-    credits: BTreeMap<&'static str, i64>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    method: &'static str,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CreditLabels {
+    r#type: &'static str,
 }
 
 /// The process's metrics registry.
-#[derive(Default)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    credits: Family<CreditLabels, Counter<f64, AtomicU64>>,
+    spent: Counter<f64, AtomicU64>,
 }
 
 impl Metrics {
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *inner.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-        let h = inner.latency.entry((method.to_string(), route.to_string())).or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
+    /// A registry with the request and credit metrics, and the committers' `stats`.
+    pub fn new(stats: &Stats) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency =
+            Family::<LatencyLabels, Histogram>::new_with_constructor((|| Histogram::new(BUCKETS)) as fn() -> Histogram);
+        let credits = Family::<CreditLabels, Counter<f64, AtomicU64>>::default();
+        let spent = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "apinfer_http_requests",
+            "HTTP requests served, by method, route pattern and status class",
+            requests.clone(),
+        );
+        registry.register(
+            "apinfer_http_request_duration_seconds",
+            "HTTP request latency, by method and route pattern",
+            latency.clone(),
+        );
+        registry.register(
+            "apinfer_credits_moved",
+            "Credits moved through the ledger by this process, by entry type",
+            credits.clone(),
+        );
+        registry.register("apinfer_credits_spent", "Credits spent on generations through this process", spent.clone());
+        stats.register(&mut registry);
+        Metrics { registry, requests, latency, credits, spent }
+    }
+
+    pub fn observe_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+        let status = match status {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests.get_or_create(&RequestLabels { method, route: route.to_string(), status }).inc();
+        self.latency.get_or_create(&LatencyLabels { method, route: route.to_string() }).observe(elapsed.as_secs_f64());
     }
 
     /// Counts credits moved (absolute value) by ledger entry type.
     pub fn observe_credits(&self, entry_type: EntryType, credits: Credits) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *inner.credits.entry(entry_type.as_str()).or_default() += credits.units().abs();
+        // Display only: the ledger's own integers are the money; Prometheus values are floats.
+        let amount = credits.units().unsigned_abs() as f64 / apinfer_core::credits::UNITS_PER_CREDIT as f64;
+        self.credits.get_or_create(&CreditLabels { r#type: entry_type.as_str() }).inc_by(amount);
+        if entry_type == EntryType::Generation {
+            self.spent.inc_by(amount);
+        }
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+    /// The OpenMetrics text exposition, and its content type.
+    pub fn render(&self) -> (String, &'static str) {
         let mut out = String::new();
-        out.push_str("# HELP apinfer_http_requests_total HTTP requests served, by method, route and status.\n");
-        out.push_str("# TYPE apinfer_http_requests_total counter\n");
-        for ((method, route, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "apinfer_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP apinfer_http_request_duration_seconds HTTP request latency, by method and route.\n");
-        out.push_str("# TYPE apinfer_http_request_duration_seconds histogram\n");
-        for ((method, route), h) in &inner.latency {
-            let labels = format!("method=\"{method}\",route=\"{route}\"");
-            for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ =
-                    writeln!(out, "apinfer_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
-            }
-            let _ = writeln!(out, "apinfer_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "apinfer_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "apinfer_http_request_duration_seconds_count{{{labels}}} {}", h.count);
-        }
-        out.push_str(
-            "# HELP apinfer_credits_moved_total Credits moved through the ledger by this process, by entry type.\n",
-        );
-        out.push_str("# TYPE apinfer_credits_moved_total counter\n");
-        for (kind, units) in &inner.credits {
-            let _ = writeln!(out, "apinfer_credits_moved_total{{type=\"{kind}\"}} {}", Credits::from_units(*units));
-        }
-        let spent = inner.credits.get(EntryType::Generation.as_str()).copied().unwrap_or(0);
-        out.push_str("# HELP apinfer_credits_spent_total Credits spent on generations through this process.\n");
-        out.push_str("# TYPE apinfer_credits_spent_total counter\n");
-        let _ = writeln!(out, "apinfer_credits_spent_total {}", Credits::from_units(spent));
-        out
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        (out, "application/openmetrics-text; version=1.0.0; charset=utf-8")
     }
 }

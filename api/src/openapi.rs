@@ -26,7 +26,12 @@ Request bodies are JSON (`Content-Type: application/json`; anything else answers
 A wrong method answers 405 with `Allow`. Browsers may call the API from any origin with a bearer token \
 (CORS, no credentials). Every response carries `X-Request-Id` (the client's own when it sends a sane one). \
 Generated image URLs are signed and work without the `Authorization` header until they expire (an hour by default). \
-Request bodies over 64 KiB (configurable) answer 413.",
+Request bodies over 64 KiB (configurable) answer 413, and a body not sent within 10 s of its headers \
+(configurable) answers 408. \
+An amount of credits has at most 12 whole digits (more answers 422 `amount_too_large`), and a balance \
+is at most 1,000,000,000,000 credits (a credit past it answers 422 `balance_limit_exceeded`). \
+A session token names a session that `POST /v1/auth/logout` ends (`/v1/auth/logout-all`: every session \
+of the user); removing a member ends their sessions in that account and revokes the API keys they made there.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&BearerAuth),
@@ -43,6 +48,7 @@ Request bodies over 64 KiB (configurable) answer 413.",
         (name = "account", description = "The account the caller acts for"),
         (name = "members", description = "Members of family and business accounts"),
         (name = "api_keys", description = "API keys"),
+        (name = "audit", description = "Who did what to the account, and when"),
         (name = "packages", description = "Credit packages on sale"),
         (name = "models", description = "Image models and their prices (OpenAI-compatible listing)"),
         (name = "pricing", description = "Price quotes"),

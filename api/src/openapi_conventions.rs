@@ -27,6 +27,7 @@ const ERRORS: &[(&str, &str, &str)] = &[
         "An `Idempotency-Key` reused with another request, or one still in flight (`idempotency_conflict`)",
     ),
     ("422", "Unprocessable", "Well-formed, but refused in the state it meets (e.g. a size the model does not offer, an expiry in the past, nothing left to refund)"),
+    ("408", "RequestTimeout", "The body did not arrive within the server's body timeout (`invalid_request`, code `body_timeout`)"),
     ("413", "PayloadTooLarge", "The body is larger than the server accepts (`invalid_request`)"),
     ("415", "UnsupportedMediaType", "The body is not JSON: send `Content-Type: application/json` (`invalid_request`)"),
     ("429", "RateLimited", "Too many requests; retry after `Retry-After` seconds (`rate_limited`)"),
@@ -86,7 +87,7 @@ fn input_bounds() -> Vec<(&'static str, &'static str, Value)> {
         ("UpdatePackageRequest", "name", name.clone()),
         ("UpdatePackageRequest", "credits", json!({"pattern": POSITIVE_CREDITS})),
         ("SignupRequest", "email", json!({"maxLength": 254, "pattern": r"^[!-?A-~]+@[!-\-/-~][!-~]*\.[!-~]*$"})),
-        ("SignupRequest", "password", json!({"minLength": 8, "maxLength": 1024})),
+        ("SignupRequest", "password", json!({"minLength": 8, "maxLength": 1024, "pattern": r"\S"})),
         ("SignupRequest", "name", json!({"maxLength": 100})),
         ("LoginRequest", "password", json!({"maxLength": 1024})),
     ]
@@ -180,7 +181,7 @@ fn operation(path: &str, op: &mut Map<String, Value>) {
             "404" => path.contains('{') || params.iter().any(|p| p["name"] == "cursor"),
             "422" => has_query_or_body,
             "409" => idempotent,
-            "413" | "415" => has_body,
+            "408" | "413" | "415" => has_body,
             "429" => limited,
             _ => !STATIC_PATHS.contains(&path),
         };

@@ -4,6 +4,8 @@
 //! causes an alert only writes the outbox row in its own transaction.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ip_network::{Ipv4Network, Ipv6Network};
 use std::time::Duration;
 
 use actix_web::web;
@@ -14,37 +16,38 @@ use chrono::Utc;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Whether an address is one a customer's webhook must not reach (loopback, private,
-/// link-local, carrier-grade NAT, unspecified, multicast, documentation, unique-local).
-fn is_internal(ip: IpAddr) -> bool {
+/// Whether a customer's webhook may reach `ip`: only globally reachable addresses, by the
+/// IANA special-purpose registries as the `ip_network` crate encodes them (private, loopback,
+/// link-local, shared, benchmarking, documentation, reserved… all refused), and no multicast
+/// address. An IPv6
+/// address that carries an IPv4 one (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64
+/// `64:ff9b::/96`) is judged by that IPv4 address; 6to4 (`2002::/16`) and Teredo
+/// (`2001::/32`) tunnel into IPv4 the filter cannot see, so they are refused.
+fn is_global(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => is_internal_v4(v4),
+        // A webhook is unicast HTTP: multicast, which the registries leave global, is not.
+        IpAddr::V4(v4) => !v4.is_multicast() && Ipv4Network::new(v4, 32).is_ok_and(|n| n.is_global()),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal_v4(v4);
+            if let Some(v4) = embedded_ipv4(v6) {
+                return is_global(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || v6 == Ipv6Addr::LOCALHOST
+            let [first, second, ..] = v6.segments();
+            if first == 0x2002 || (first, second) == (0x2001, 0) {
+                return false;
+            }
+            !v6.is_multicast() && Ipv6Network::new(v6, 128).is_ok_and(|n| n.is_global())
         }
     }
 }
 
-fn is_internal_v4(v4: Ipv4Addr) -> bool {
-    let [a, b, ..] = v4.octets();
-    v4.is_loopback()
-        || v4.is_private()
-        || v4.is_link_local()
-        || v4.is_unspecified()
-        || v4.is_broadcast()
-        || v4.is_multicast()
-        || v4.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b))
+/// The IPv4 address an IPv6 address stands for, if it is one of the forms that carry one.
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = v6.segments();
+    let tail = Ipv4Addr::from(((segments[6] as u32) << 16) | segments[7] as u32);
+    let nat64 = segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    // `::a.b.c.d` (deprecated IPv4-compatible), but not `::` or `::1`.
+    let compatible = segments[..6] == [0; 6] && u32::from(tail) > 1;
+    v6.to_ipv4_mapped().or((nat64 || compatible).then_some(tail))
 }
 
 /// Checks a webhook URL: http(s), a host that resolves, and (unless `allow_private`) no
@@ -74,10 +77,10 @@ pub async fn check_webhook_url(url: &str, allow_private: bool) -> Result<reqwest
     if addresses.is_empty() {
         return Err(refused("webhook_url_unresolvable", "webhook_url's host does not resolve"));
     }
-    if !allow_private && addresses.iter().any(|ip| is_internal(*ip)) {
+    if !allow_private && addresses.iter().any(|ip| !is_global(*ip)) {
         return Err(refused(
             "webhook_url_not_allowed",
-            "webhook_url resolves to a loopback, private or link-local address, which is not allowed",
+            "webhook_url resolves to an address that is not globally reachable (loopback, private, link-local, reserved or special-purpose), which is not allowed",
         ));
     }
     Ok(parsed)
@@ -169,7 +172,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn internal_addresses_are_recognised() {
+    fn only_globally_reachable_addresses_pass() {
         for ip in [
             "127.0.0.1",
             "10.1.2.3",
@@ -178,15 +181,31 @@ mod tests {
             "169.254.169.254",
             "100.64.0.1",
             "0.0.0.0",
+            "192.0.0.8",  // IETF protocol assignments
+            "192.0.2.1",  // documentation
+            "198.18.0.1", // benchmarking
+            "240.0.0.1",  // reserved
+            "255.255.255.255",
+            "224.0.0.1",
+            "239.1.2.3",
+            "ff0e::1",
             "::1",
+            "::",
             "fe80::1",
             "fd00::1",
+            "2001:db8::1",
             "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",  // NAT64 of 169.254.169.254
+            "64:ff9b::7f00:1",     // NAT64 of 127.0.0.1
+            "2002:7f00:1::1",      // 6to4
+            "2001:0:4136:e378::1", // Teredo
         ] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
+            assert!(!is_global(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+            assert!(is_global(ip.parse().unwrap()), "{ip}");
         }
     }
 

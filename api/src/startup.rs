@@ -30,6 +30,8 @@ use crate::state::AppState;
 pub struct Application {
     server: Server,
     port: u16,
+    /// The separate `/metrics` listener (`APINFER_METRICS_ADDR`) and its port.
+    metrics: Option<(Server, u16)>,
     state: web::Data<AppState>,
 }
 
@@ -42,9 +44,17 @@ impl Application {
         self.state.clone()
     }
 
+    /// The port of the separate metrics listener, if one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
+    }
+
     /// Serves until the server is stopped.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((metrics, _)) => futures_util::future::try_join(self.server, metrics).await.map(|_| ()),
+            None => self.server.await,
+        }
     }
 }
 
@@ -55,6 +65,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 
 /// [`build`] with an injected clock (tests travel in time with it).
 pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    config.validate_for_serving()?;
     let pool = open_database(&config).await?;
     let listener = TcpListener::bind(&config.addr).with_context(|| format!("binding {}", config.addr))?;
     let local = listener.local_addr()?;
@@ -63,14 +74,19 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         // Development default: the address actually bound (port 0 becomes the real port).
         config.public_base_url = Some(format!("http://{local}"));
     }
+    let writes = crate::group_commit::GroupCommit::new(pool.clone());
+    let metrics_listener = match &config.metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).with_context(|| format!("binding the metrics address {addr}"))?),
+        None => None,
+    };
     let state = web::Data::new(AppState {
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
-        metrics: Metrics::default(),
+        metrics: Metrics::new(writes.stats()),
         payments: Arc::new(apinfer_core::payments::sandbox::SandboxProvider),
         providers: crate::generation::Providers::from_config(&config)?,
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
-        writes: crate::group_commit::GroupCommit::new(pool.clone()),
+        writes,
         stored_blobs: crate::generation::StoredBlobs::default(),
         image_urls: crate::image_urls::ImageUrls::new(&config),
         pool,
@@ -83,7 +99,26 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
     crate::outbound::spawn_workers(state.clone());
     let server_state = state.clone();
     let server = HttpServer::new(move || app(server_state.clone())).listen(listener)?.shutdown_timeout(10).run();
-    Ok(Application { server, port, state })
+    let metrics = match metrics_listener {
+        Some(listener) => {
+            let port = listener.local_addr()?.port();
+            let metrics_state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(metrics_state.clone())
+                    .app_data(routes::ops::MetricsListener)
+                    .service(routes::ops::metrics)
+                    .wrap(from_fn(crate::telemetry::middleware))
+            })
+            .workers(1)
+            .listen(listener)?
+            .shutdown_timeout(1)
+            .run();
+            Some((server, port))
+        }
+        None => None,
+    };
+    Ok(Application { server, port, metrics, state })
 }
 
 /// Opens the pool and applies migrations (off the async executor).

@@ -9,6 +9,42 @@ use crate::ids::random_base62;
 
 /// Minimum password length.
 pub const MIN_PASSWORD_LEN: usize = 8;
+/// Maximum password length (argon2 hashes any length; this bounds the work).
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Checks a new password as NIST SP 800-63B asks: 8 to 1,024 characters, not all blank, not on
+/// a list of commonly used passwords (SecLists' 10,000 most common, shipped in the binary),
+/// and not the user's own email or its local part. No composition rules.
+pub fn check_new_password(password: &str, email: &str) -> crate::Result<()> {
+    let invalid = |code, message: &str| crate::Error::invalid(code, message.to_string(), "password");
+    let length = password.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
+        return Err(invalid(
+            "invalid_password",
+            &format!("password must be {MIN_PASSWORD_LEN}–{MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    if password.chars().all(char::is_whitespace) {
+        return Err(invalid("invalid_password", "password must not be all blank"));
+    }
+    let lowered = password.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default().to_lowercase();
+    // Well-formed, but refused for what it is: 422.
+    let weak = |message: &str| crate::Error::unprocessable("weak_password", message.to_string(), "password");
+    if lowered == email.to_lowercase() || lowered == local {
+        return Err(weak("password must not be your email address"));
+    }
+    if common_passwords().contains(lowered.as_str()) {
+        return Err(weak("this password is on a list of commonly used passwords; choose another"));
+    }
+    Ok(())
+}
+
+/// The shipped list, lowercase (compared without regard to case).
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| include_str!("common_passwords.txt").lines().collect())
+}
 
 /// Hashes a password with argon2id and a random salt (PHC string format).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -79,6 +115,21 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
         assert!(!verify_password("correct horse", "garbage"));
+    }
+
+    #[test]
+    fn new_passwords_follow_nist() {
+        let ok = |p: &str| check_new_password(p, "ada@example.com").is_ok();
+        assert!(ok("correct horse battery staple"));
+        assert!(ok("tr0ub4dor&3x"));
+        for weak in
+            ["12345678", "        ", "\t \u{3000}  \n  ", "password", "PassWord", "qwertyuiop", "ada@example.com"]
+        {
+            assert!(!ok(weak), "{weak:?}");
+        }
+        assert!(check_new_password("adalovelace", "adalovelace@example.com").is_err());
+        assert!(!ok("short"));
+        assert!(!ok(&"x".repeat(MAX_PASSWORD_LEN + 1)));
     }
 
     #[test]

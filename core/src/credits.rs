@@ -17,6 +17,15 @@ const FRACTION_DIGITS: u32 = 4;
 /// inside the 64-bit range of 1/10,000 units).
 pub const MAX_WHOLE_DIGITS: usize = 12;
 
+/// The most credits an account may hold: 10^12 (10^16 units), far inside the 64-bit range
+/// and kept by a CHECK constraint of `accounts` as well. A credit that would pass it is
+/// refused (422 `balance_limit_exceeded`).
+pub const MAX_BALANCE: Credits = Credits(1_000_000_000_000 * UNITS_PER_CREDIT);
+
+/// What a deserialize error of an amount with too many whole digits says (the API answers it
+/// 422 `amount_too_large`, not 400).
+pub const TOO_LARGE_MESSAGE: &str = "credits is too large";
+
 /// An exact, signed amount of credits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Credits(i64);
@@ -157,7 +166,12 @@ impl<'de> Deserialize<'de> for Credits {
                 f.write_str("credits as a decimal string such as \"1.75\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Credits, E> {
-                Credits::parse(v).map_err(|e| E::custom(format!("credits {e}")))
+                Credits::parse(v).map_err(|e| match e {
+                    CreditsError::TooLarge => {
+                        E::custom(format!("{TOO_LARGE_MESSAGE}: at most {MAX_WHOLE_DIGITS} whole digits"))
+                    }
+                    e => E::custom(format!("credits {e}")),
+                })
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<Credits, E> {
                 Err(E::custom("credits must be sent as a decimal string such as \"5\", not a JSON number"))

@@ -97,6 +97,10 @@ typed_id!(/// An event sent to a webhook.
     EventId, "evt_");
 typed_id!(/// A hold on credits while work is in flight.
     HoldId, "hold_");
+typed_id!(/// A login session (named by its token).
+    SessionId, "sess_");
+typed_id!(/// An entry of an account's audit trail.
+    AuditEventId, "aud_");
 
 #[cfg(test)]
 mod tests {

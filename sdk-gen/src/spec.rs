@@ -892,7 +892,7 @@ impl<'a> Parser<'a> {
                 bail!("{rloc}: a nullable response body is not supported");
             }
             Ok(Response::Json(ty))
-        } else if media.starts_with("text/") || media == "application/yaml" {
+        } else if media.starts_with("text/") || matches!(media, "application/yaml" | "application/openmetrics-text") {
             Ok(Response::Text)
         } else if media.starts_with("image/") || media == "application/octet-stream" || media == "application/pdf" {
             Ok(Response::Binary(media.to_owned()))

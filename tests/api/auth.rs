@@ -94,8 +94,16 @@ async fn bad_tokens_are_401(app: TestApp) {
         "authentication_required",
         "missing_token",
     );
+    // The session id of Ada's token, which a well-signed token must also name.
+    let sid = {
+        use base64::Engine;
+        let payload = ada.token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        claims["sid"].as_str().unwrap().to_string()
+    };
     // A JWT signed with another secret.
-    let claims = json!({"sub": ada.user_id, "acct": ada.account_id, "iat": 0, "exp": 4_000_000_000u64});
+    let claims = json!({"sub": ada.user_id, "acct": ada.account_id, "sid": sid, "iat": 0, "exp": 4_000_000_000u64});
     let forged = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
@@ -109,7 +117,7 @@ async fn bad_tokens_are_401(app: TestApp) {
     app.get("/v1/me", Some(&unsigned)).await.expect_error(401, "authentication_required", "invalid_token");
     // An expired session: the server's own secret, but past its expiry.
     let secret = secrecy::ExposeSecret::expose_secret(&app.config.jwt_secret).to_string();
-    let expired_claims = json!({"sub": ada.user_id, "acct": ada.account_id, "iat": 1, "exp": 2});
+    let expired_claims = json!({"sub": ada.user_id, "acct": ada.account_id, "sid": sid, "iat": 1, "exp": 2});
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &expired_claims,
@@ -118,14 +126,27 @@ async fn bad_tokens_are_401(app: TestApp) {
     .unwrap();
     app.get("/v1/me", Some(&expired)).await.expect_error(401, "authentication_required", "invalid_token");
     // The same secret with a live expiry works, proving the secret above was right.
-    let live_claims = json!({"sub": ada.user_id, "acct": ada.account_id, "iat": 1, "exp": 4_000_000_000u64});
-    let live = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &live_claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap();
+    let sign = |claims: &serde_json::Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let live =
+        sign(&json!({"sub": ada.user_id, "acct": ada.account_id, "sid": sid, "iat": 1, "exp": 4_000_000_000u64}));
     app.get("/v1/me", Some(&live)).await.expect(200);
+    // Well signed, but naming no session (or none of Ada's): refused.
+    let sessionless = sign(&json!({"sub": ada.user_id, "acct": ada.account_id, "iat": 1, "exp": 4_000_000_000u64}));
+    app.get("/v1/me", Some(&sessionless)).await.expect_error(401, "authentication_required", "invalid_token");
+    let bob = app.signup("bob@example.com").await;
+    let borrowed =
+        sign(&json!({"sub": bob.user_id, "acct": bob.account_id, "sid": sid, "iat": 1, "exp": 4_000_000_000u64}));
+    app.get("/v1/me", Some(&borrowed)).await.expect_error(401, "authentication_required", "invalid_token");
+    // Once the session is over, a well-signed token naming it is refused too.
+    app.post("/v1/auth/logout", Some(&ada.token), json!({})).await.expect(200);
+    app.get("/v1/me", Some(&live)).await.expect_error(401, "authentication_required", "invalid_token");
 }
 
 fn base64_url(bytes: &[u8]) -> String {

@@ -7,7 +7,16 @@ use std::process::Command;
 fn apinfer() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_apinfer"));
     cmd.env("APINFER_CONFIG", "/nonexistent/apinfer.toml").env("RUST_LOG", "warn");
-    for var in ["APINFER_ENV", "APINFER_JWT_SECRET", "APINFER_PAYMENTS_WEBHOOK_SECRET", "APINFER_DATABASE_URL"] {
+    for var in [
+        "APINFER_ENV",
+        "APINFER_JWT_SECRET",
+        "APINFER_PAYMENTS_WEBHOOK_SECRET",
+        "APINFER_DATABASE_URL",
+        "APINFER_PAYMENTS_PROVIDER",
+        "APINFER_METRICS_ADDR",
+        "APINFER_METRICS_TOKEN",
+        "APINFER_PUBLIC_BASE_URL",
+    ] {
         cmd.env_remove(var);
     }
     cmd
@@ -92,4 +101,22 @@ fn production_refuses_to_start_without_secrets() {
     }
     let ok = migrate(&settings);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // A separate metrics listener stands in for the metrics token.
+    let mut with_listener = settings[..3].to_vec();
+    with_listener.push(("APINFER_METRICS_ADDR", "127.0.0.1:0"));
+    let ok = migrate(&with_listener);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // Serving takes a payment provider that moves real money: the sandbox approves test
+    // payments, so production refuses to serve with it (and names the setting).
+    for provider in [None, Some("sandbox")] {
+        let mut serve = apinfer();
+        serve.env("APINFER_ENV", "production").envs(settings.iter().copied());
+        if let Some(provider) = provider {
+            serve.env("APINFER_PAYMENTS_PROVIDER", provider);
+        }
+        let out = serve.args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url]).output().unwrap();
+        assert!(!out.status.success(), "production served with the sandbox");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("APINFER_PAYMENTS_PROVIDER") && stderr.contains("sandbox"), "{stderr}");
+    }
 }

@@ -34,6 +34,8 @@ pub struct TestApp {
     pub clock: OffsetClock,
     pub config: Config,
     pub app_state: actix_web::web::Data<apinfer_api::state::AppState>,
+    /// The separate metrics listener's origin, when `metrics_addr` is configured.
+    pub metrics_base: Option<String>,
     _db: TestDb,
 }
 
@@ -161,9 +163,10 @@ impl TestApp {
         let app: Application =
             startup::build_with_clock(config.clone(), Arc::new(clock.clone())).await.expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics_base = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
         let app_state = app.state();
         tokio::spawn(app.run());
-        Some(TestApp { base, client: reqwest::Client::new(), clock, config, app_state, _db: db })
+        Some(TestApp { base, client: reqwest::Client::new(), clock, config, app_state, metrics_base, _db: db })
     }
 
     pub async fn request(

@@ -7,7 +7,7 @@ use crate::helpers::{card_payment, TestApp, TestUser};
 
 /// A family account owned by Ada, with Bob as admin and Cy as member (limit `limit`); returns
 /// (platform admin, ada, bob's session for the family account, cy's session for it).
-async fn family(app: &TestApp, limit: Option<&str>) -> (TestUser, TestUser, String, String) {
+pub(crate) async fn family(app: &TestApp, limit: Option<&str>) -> (TestUser, TestUser, String, String) {
     let admin = app.admin().await;
     let ada = app.signup("ada@example.com").await;
     let bob = app.signup("bob@example.com").await;

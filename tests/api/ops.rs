@@ -22,16 +22,16 @@ async fn health_readiness_and_metrics(app: TestApp) {
     assert_eq!(metrics.status, 200);
     let text = metrics.text;
     assert!(
-        text.contains("apinfer_http_requests_total{method=\"GET\",route=\"/v1/balance\",status=\"200\"} 1"),
+        text.contains("apinfer_http_requests_total{method=\"GET\",route=\"/v1/balance\",status=\"2xx\"} 1"),
         "{text}"
     );
     assert!(
         text.contains(
-            "apinfer_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/balance\",le=\"+Inf\"} 1"
+            "apinfer_http_request_duration_seconds_bucket{le=\"+Inf\",method=\"GET\",route=\"/v1/balance\"} 1"
         ),
         "{text}"
     );
-    assert!(text.contains("apinfer_credits_moved_total{type=\"adjustment\"} 5"), "{text}");
+    assert!(text.contains("apinfer_credits_moved_total{type=\"adjustment\"} 5.0\n"), "{text}");
     assert!(text.contains("apinfer_credits_spent_total 1.75\n"), "{text}");
     // One generation alone: its hold and its capture, one transaction each.
     assert!(text.contains("apinfer_group_commit_transactions_total 2\n"), "{text}");

@@ -9,20 +9,22 @@ Authorization is refused where the document asks for one; required headers, unsu
 methods (405 with `Allow`) and resources that links say exist behave as documented. It runs
 all phases (examples, coverage, fuzzing, stateful) in `--mode all` (valid and invalid data).
 
-It runs three times, each as a different caller, so that every operation is reached by a
+It runs four times, each as a different caller, so that every operation is reached by a
 caller allowed to use it:
 * `api-key`: an API key with every scope, as API clients call it (operations that take a
   session only, such as API keys, members, settings and admin, answer it 403);
 * `session`: the account owner's session token, which reaches the session-only operations;
+* `logout`: a throwaway session, on the two logout operations only (the first call that
+  succeeds ends the session, after which each answers the documented 401);
 * `admin`: the administrator's session, on the /v1/admin/ operations only. It runs last of
   all the tests that use the server, since it may rewrite the shared catalog (models, prices,
   packages) that the other tests rely on.
 The `api-key` and `session` callers each have a fresh account of their own with 100,000
 credits, so whatever the fuzzer changes there (settings, purchases, members, spent credits)
 touches no other test's account. The fuzzer cannot revoke the credential it uses:
-/v1/api-keys takes session tokens only (and key ids are not guessable), and a session cannot
-be revoked through the API; the test checks afterwards that the credential still works. No
-operation is excluded from the run.
+/v1/api-keys takes session tokens only (and key ids are not guessable), and the `session`
+caller leaves the two logout operations to the `logout` caller; the test checks afterwards
+that the credential still works. No operation is left out of every run.
 
 The run is reproducible (fixed --seed, no example database). Its full output is in
 target/contract/schemathesis-CALLER.log and its reports (JUnit, NDJSON) in
@@ -50,15 +52,21 @@ CONFIG = Path(__file__).parent / "schemathesis.toml"
 MAX_EXAMPLES = os.environ.get("CONTRACT_MAX_EXAMPLES", "100")
 
 
-@pytest.mark.parametrize("caller", ["api-key", "session", "admin"])
+LOGOUT = ["auth_logout", "auth_logout_all"]
+
+
+@pytest.mark.parametrize("caller", ["api-key", "session", "logout", "admin"])
 def test_schemathesis(api, caller):
     if caller == "admin":
         token, only = api.admin_token, ["--include-path-regex", "^/v1/admin/"]
+    elif caller == "logout":
+        token = api.signup("fuzz-logout@example.com")["token"]
+        only = [x for op in LOGOUT for x in ("--include-operation-id", op)]
     else:
         user = api.signup(f"fuzz-{caller}@example.com")
         api.grant(user["account"]["id"], "100000")
         token = api.api_key(user["token"], ALL_SCOPES, name="schemathesis") if caller == "api-key" else user["token"]
-        only = []
+        only = [x for op in LOGOUT for x in ("--exclude-operation-id", op)] if caller == "session" else []
 
     report_dir = OUT / "schemathesis" / caller
     shutil.rmtree(report_dir, ignore_errors=True)
@@ -92,8 +100,9 @@ def test_schemathesis(api, caller):
         echo=False,  # the assertion below shows its report
     )
 
-    # The credential it fuzzed with still works: nothing the fuzzer did revoked it.
-    assert api.call("GET", "/v1/me", token).status_code == 200
+    # The credential it fuzzed with still works: nothing the fuzzer did revoked it (but for
+    # the logout caller, whose session the first logout ended).
+    assert api.call("GET", "/v1/me", token).status_code == (401 if caller == "logout" else 200)
 
     output = proc.stdout + proc.stderr
     report = _failures_section(output)

@@ -6,11 +6,15 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use apinfer_core::ids::{AccountId, PurchaseId, RefundId};
 use apinfer_core::pricing::Tier;
 use apinfer_core::store::accounts::{self, AccountType};
+use apinfer_core::store::audit::Action;
 use apinfer_core::store::catalog::{self, Model, ModelChanges, Package, PackageChanges};
 use apinfer_core::store::{ledger, purchases};
 use apinfer_core::Credits;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
+
+use super::audit::audited;
 
 use super::account::AccountView;
 use super::catalog::{ModelList, ModelView, PackageList, PackageView};
@@ -64,11 +68,18 @@ pub async fn create_adjustment(
     let request: AdjustmentRequest = parse_json(&body)?;
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
-        let now = run_state.now();
-        let admin = caller.user_id;
-        let entry = run_state
-            .db(move |conn| ledger::adjust(conn, &account, request.credits, &request.reason, &admin, now))
-            .await?;
+        let (admin, who) = (caller.user_id.clone(), (account.clone(), caller.actor()));
+        let entry = audited(
+            &run_state,
+            who,
+            Action::AdjustmentMade,
+            move |conn, now| ledger::adjust(conn, &account, request.credits, &request.reason, &admin, now),
+            |entry| {
+                let details = json!({"credits": entry.credits, "reason": entry.description});
+                (Some(entry.id.to_string()), details)
+            },
+        )
+        .await?;
         run_state.metrics.observe_credits(entry.entry_type, entry.credits);
         Ok((StatusCode::CREATED, TransactionView::from(entry)))
     })
@@ -106,8 +117,14 @@ pub async fn update_account(
     let account = account_id(&id)?;
     let account_type = AccountType::parse(&body.account_type)
         .ok_or_else(|| ApiError::invalid("invalid_type", "type must be personal, family or business", Some("type")))?;
-    let now = state.now();
-    let updated = state.db(move |conn| accounts::set_account_type(conn, &account, account_type, now)).await?;
+    let updated = audited(
+        &state,
+        (account.clone(), caller.actor()),
+        Action::AccountTypeChanged,
+        move |conn, now| accounts::set_account_type(conn, &account, account_type, now),
+        |updated| (Some(updated.id.to_string()), json!({"type": updated.account_type.as_str()})),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(AccountView::from(updated)))
 }
 

@@ -5,11 +5,14 @@
 //! owner can revoke.
 
 use actix_web::{delete, get, post, web, HttpResponse};
+use apinfer_core::db::write_transaction;
 use apinfer_core::ids::ApiKeyId;
 use apinfer_core::store::api_keys::{self, ApiKey, NewKey, Scope};
+use apinfer_core::store::audit::{self, Action};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views::{list_view, PageParams};
@@ -114,18 +117,25 @@ pub async fn create(
     let now = state.now();
     let (key, secret) = state
         .db(move |conn| {
-            api_keys::create(
-                conn,
-                NewKey {
-                    account_id: &caller.account_id,
-                    user_id: &caller.user_id,
-                    name: &request.name,
-                    scopes: &scopes,
-                    spend_limit: request.spend_limit,
-                    expires_at: request.expires_at,
-                },
-                now,
-            )
+            write_transaction(conn, |conn| {
+                let (key, secret) = api_keys::create(
+                    conn,
+                    NewKey {
+                        account_id: &caller.account_id,
+                        user_id: &caller.user_id,
+                        name: &request.name,
+                        scopes: &scopes,
+                        spend_limit: request.spend_limit,
+                        expires_at: request.expires_at,
+                    },
+                    now,
+                )?;
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                let details = json!({"name": key.name, "scopes": scopes, "spend_limit": key.spend_limit});
+                let (account, actor) = (&caller.account_id, caller.actor());
+                audit::record(conn, account, &actor, Action::ApiKeyCreated, Some(key.id.as_str()), details, now)?;
+                Ok((key, secret))
+            })
         })
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiKey { api_key: key.into(), key: secret }))
@@ -171,7 +181,16 @@ pub async fn revoke(
     caller.require_manager()?;
     let id = ApiKeyId::parse(&id).ok_or_else(|| ApiError::not_found("api key"))?;
     let now = state.now();
-    let key = state.db(move |conn| api_keys::revoke(conn, &caller.account_id, &id, now)).await?;
+    let key = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let key = api_keys::revoke(conn, &caller.account_id, &id, now)?;
+                let (account, actor, details) = (&caller.account_id, caller.actor(), json!({"name": key.name}));
+                audit::record(conn, account, &actor, Action::ApiKeyRevoked, Some(key.id.as_str()), details, now)?;
+                Ok(key)
+            })
+        })
+        .await?;
     state.key_cache.invalidate(&key.id);
     Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
 }

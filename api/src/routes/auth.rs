@@ -1,19 +1,21 @@
 //! Sign-up and login. Both are limited per client IP against password guessing.
 
 use actix_web::{post, web, HttpResponse};
-use apinfer_core::auth::{dummy_password_hash, hash_password, verify_password, MIN_PASSWORD_LEN};
+use apinfer_core::auth::{check_new_password, dummy_password_hash, hash_password, verify_password};
+use apinfer_core::db::write_transaction;
 use apinfer_core::ids::AccountId;
 use apinfer_core::store::accounts::{self, normalize_email, NewUser};
+use apinfer_core::store::audit::{self, Action};
+use apinfer_core::store::sessions;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::account::{AccountView, UserView};
-use crate::auth::AuthRateLimited;
+use crate::auth::{AuthRateLimited, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::state::AppState;
-
-const MAX_PASSWORD_LEN: usize = 1024;
 
 /// A new user and their personal account.
 #[derive(Deserialize, ToSchema)]
@@ -22,7 +24,8 @@ pub struct SignupRequest {
     /// Email address, used to log in (case-insensitive).
     #[schema(example = "ada@example.com")]
     pub email: String,
-    /// At least 8 characters.
+    /// 8–1,024 characters, not all blank, not a commonly used password (a shipped list of
+    /// 10,000) and not the email itself.
     #[schema(example = "correct horse battery staple")]
     pub password: String,
     /// Display name; also names the personal account.
@@ -64,34 +67,6 @@ pub struct LoginResponse {
     pub account_id: String,
 }
 
-/// An address of printable ASCII (no spaces, control, zero-width or bidi characters, so no
-/// look-alike of another user's address), `local@domain` with a dot in the domain.
-fn check_email(email: &str) -> Result<(), ApiError> {
-    let valid = email.len() <= 254
-        && email.bytes().all(|b| b.is_ascii_graphic())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
-        && !email.chars().any(char::is_whitespace);
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::invalid("invalid_email", "email must be a valid address", Some("email")))
-    }
-}
-
-fn check_password(password: &str) -> Result<(), ApiError> {
-    let len = password.chars().count();
-    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&len) {
-        return Err(ApiError::invalid(
-            "invalid_password",
-            format!("password must be {MIN_PASSWORD_LEN}–{MAX_PASSWORD_LEN} characters"),
-            Some("password"),
-        ));
-    }
-    Ok(())
-}
-
 /// Create a user with a personal account, and log them in.
 #[utoipa::path(tag = "auth", operation_id = "auth_signup", request_body = SignupRequest, responses(
     (status = 201, description = "User, account and session token", body = SignupResponse),
@@ -106,8 +81,8 @@ pub async fn signup(
     body: crate::extract::Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SignupRequest { email, password, name } = body.into_inner();
-    check_email(&email)?;
-    check_password(&password)?;
+    accounts::check_email(&email)?;
+    check_new_password(&password, &email)?;
     let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(ApiError::invalid("invalid_name", "name must be at most 100 characters", Some("name")));
@@ -123,7 +98,7 @@ pub async fn signup(
             )
         })
         .await?;
-    let (token, expires_at) = state.sessions.issue(&user.id, &account.id, now)?;
+    let (token, expires_at) = state.sessions.start(&state, &user.id, &account.id).await?;
     Ok(HttpResponse::Created().json(SignupResponse { user: user.into(), account: account.into(), token, expires_at }))
 }
 
@@ -173,6 +148,55 @@ pub async fn login(
     };
     state.limits.login_failures.succeeded(&account_key);
     let membership = membership.ok_or_else(|| ApiError::not_found("account"))?;
-    let (token, expires_at) = state.sessions.issue(&user.id, &membership.account.id, state.now())?;
+    let (token, expires_at) = state.sessions.start(&state, &user.id, &membership.account.id).await?;
     Ok(HttpResponse::Ok().json(LoginResponse { token, expires_at, account_id: membership.account.id.to_string() }))
+}
+
+/// How many sessions a logout ended.
+#[derive(Serialize, ToSchema)]
+pub struct LogoutResponse {
+    /// Sessions ended by this request (0 when there was nothing left to end).
+    pub revoked_sessions: u64,
+}
+
+/// Log out: end this session. Its token stops working at once (a session token, not an API
+/// key; revoke keys with `DELETE /v1/api-keys/{id}`).
+#[utoipa::path(tag = "auth", operation_id = "auth_logout", security(("bearer" = [])), responses(
+    (status = 200, description = "The session is over", body = LogoutResponse),
+    (status = 403, description = "An API key, not a session token (`session_required`)", body = ErrorBody),
+))]
+#[post("/auth/logout")]
+pub async fn logout(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let session = caller.session_id().cloned().ok_or_else(session_required)?;
+    let now = state.now();
+    let revoked = state.db(move |conn| sessions::revoke(conn, &session, &caller.user_id, now)).await?;
+    Ok(HttpResponse::Ok().json(LogoutResponse { revoked_sessions: revoked as u64 }))
+}
+
+/// Log out everywhere: end every session of this user, in every account, this one included.
+#[utoipa::path(tag = "auth", operation_id = "auth_logout_all", security(("bearer" = [])), responses(
+    (status = 200, description = "Every session of the user is over", body = LogoutResponse),
+    (status = 403, description = "An API key, not a session token (`session_required`)", body = ErrorBody),
+))]
+#[post("/auth/logout-all")]
+pub async fn logout_all(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.session_id().ok_or_else(session_required)?;
+    let now = state.now();
+    let actor = caller.actor();
+    let revoked = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let revoked = sessions::revoke_all(conn, &caller.user_id, None, now)?;
+                let details = json!({"revoked_sessions": revoked, "scope": "everywhere"});
+                let target = Some(caller.user_id.as_str());
+                audit::record(conn, &caller.account_id, &actor, Action::SessionsRevoked, target, details, now)?;
+                Ok(revoked)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(LogoutResponse { revoked_sessions: revoked as u64 }))
+}
+
+fn session_required() -> ApiError {
+    ApiError::forbidden("session_required", "this endpoint needs a session token from /v1/auth/login, not an API key")
 }

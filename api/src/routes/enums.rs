@@ -162,3 +162,20 @@ wire_enum!(
     /// What a payment provider reports.
     PaymentEventType { Succeeded = "payment.succeeded", Failed = "payment.failed" }
 );
+wire_enum!(
+    /// What an audit event records.
+    AuditAction {
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+        MemberAdded = "member.added",
+        MemberRemoved = "member.removed",
+        LowBalanceAlertUpdated = "settings.low_balance_alert.updated",
+        AutoTopupUpdated = "settings.auto_topup.updated",
+        PaymentMethodSaved = "payment_method.saved",
+        PaymentMethodRemoved = "payment_method.removed",
+        RefundRequested = "refund.requested",
+        AdjustmentMade = "adjustment.made",
+        AccountTypeChanged = "account.type_changed",
+        SessionsRevoked = "sessions.revoked",
+    }
+);

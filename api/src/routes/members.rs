@@ -1,12 +1,16 @@
 //! Members of family and business accounts (managed by the owner and admins).
 
 use actix_web::{delete, get, post, web, HttpResponse};
+use apinfer_core::db::write_transaction;
 use apinfer_core::ids::UserId;
 use apinfer_core::store::accounts::Role;
+use apinfer_core::store::audit::{self, Action};
 use apinfer_core::store::members::{self, Member};
+use apinfer_core::store::{api_keys, sessions};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views::{list_view, PageParams};
@@ -108,12 +112,24 @@ pub async fn add(
         .ok_or_else(|| ApiError::invalid("invalid_role", "role must be admin or member", Some("role")))?;
     let now = state.now();
     let member = state
-        .db(move |conn| members::add(conn, &caller.account_id, &request.email, role, request.monthly_spend_limit, now))
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let limit = request.monthly_spend_limit;
+                let member = members::add(conn, &caller.account_id, &request.email, role, limit, now)?;
+                let details = json!({"email": member.email, "role": role.as_str(), "monthly_spend_limit": limit});
+                let (account, actor, target) = (&caller.account_id, caller.actor(), Some(member.user_id.as_str()));
+                audit::record(conn, account, &actor, Action::MemberAdded, target, details, now)?;
+                Ok(member)
+            })
+        })
         .await?;
     Ok(HttpResponse::Created().json(MemberView::from(member)))
 }
 
 /// Remove a member (owner or admin session); the owner cannot be removed.
+///
+/// Their sessions for this account end at once, and the API keys they made in it are
+/// revoked (keys act with their creator's standing, which leaves with them).
 #[utoipa::path(tag = "members", operation_id = "members_delete", security(("bearer" = [])), params(("user_id" = String, Path, description = "`usr_...`")), responses(
     (status = 200, description = "The removed member", body = MemberView),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
@@ -129,6 +145,28 @@ pub async fn remove(
     caller.require_manager()?;
     let user = UserId::parse(&user_id).ok_or_else(|| ApiError::not_found("member"))?;
     let now = state.now();
-    let member = state.db(move |conn| members::remove(conn, &caller.account_id, &user, now)).await?;
+    let (member, revoked_keys) = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let account = &caller.account_id;
+                let member = members::remove(conn, account, &user, now)?;
+                let sessions = sessions::revoke_all(conn, &user, Some(account), now)?;
+                let keys = api_keys::revoke_created_by(conn, account, &user, now)?;
+                let key_ids: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+                let details = json!({"email": member.email, "revoked_sessions": sessions, "revoked_api_keys": key_ids});
+                audit::record(
+                    conn,
+                    account,
+                    &caller.actor(),
+                    Action::MemberRemoved,
+                    Some(user.as_str()),
+                    details,
+                    now,
+                )?;
+                Ok((member, keys))
+            })
+        })
+        .await?;
+    state.key_cache.invalidate_all(&revoked_keys);
     Ok(HttpResponse::Ok().json(MemberView::from(member)))
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod catalog;
@@ -26,6 +27,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn v1(cfg: &mut ServiceConfig) {
     cfg.service(auth::signup)
         .service(auth::login)
+        .service(auth::logout)
+        .service(auth::logout_all)
         .service(account::me)
         .service(account::account)
         .service(members::list)
@@ -34,6 +37,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(api_keys::create)
         .service(api_keys::list)
         .service(api_keys::revoke)
+        .service(audit::list)
         .service(catalog::packages)
         .service(catalog::models)
         .service(catalog::retrieve_model)

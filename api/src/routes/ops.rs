@@ -24,17 +24,27 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }
 
-/// Prometheus metrics: requests and latencies by route and status, credits moved.
+/// Marks the app of the separate metrics listener (`APINFER_METRICS_ADDR`).
+#[derive(Clone, Copy)]
+pub struct MetricsListener;
+
+/// Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+/// credits moved, group commit.
 ///
 /// With `APINFER_METRICS_TOKEN` set (required in production) it answers only
 /// `Authorization: Bearer <that token>`; in development without one it is open.
 #[utoipa::path(tag = "operations", operation_id = "operations_metrics", security(("metrics_token" = []), ()),
     responses(
-        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 200, description = "OpenMetrics text exposition", body = String, content_type = "application/openmetrics-text"),
+        (status = 404, description = "Metrics are served on their own listener (`APINFER_METRICS_ADDR`)", body = crate::error::ErrorBody),
         (status = 401, description = "A metrics token is configured and this request lacks it", body = crate::error::ErrorBody),
     ))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // With a metrics listener of their own, the API's listener does not serve them.
+    if state.config.metrics_addr.is_some() && req.app_data::<MetricsListener>().is_none() {
+        return Err(ApiError::new(crate::error::ErrorKind::NotFound, "route_not_found", "no route matches this path"));
+    }
     if let Some(token) = &state.config.metrics_token {
         let given = req
             .headers()
@@ -48,9 +58,8 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
             return Err(ApiError::unauthorized("send the metrics token as `Authorization: Bearer <token>`"));
         }
     }
-    let mut text = state.metrics.render();
-    state.writes.stats().render(&mut text);
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
+    let (text, content_type) = state.metrics.render();
+    Ok(HttpResponse::Ok().content_type(content_type).body(text))
 }
 
 /// This API's OpenAPI 3.1 document, as YAML (JSON at `/openapi.json`).

@@ -4,10 +4,14 @@ use actix_web::{delete, get, post, web, HttpResponse};
 use apinfer_core::ids::PaymentMethodId;
 use apinfer_core::payments::Card;
 use apinfer_core::store::api_keys::Scope;
+use apinfer_core::store::audit::Action;
 use apinfer_core::store::purchases::{self, PaymentMethod};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
+
+use super::audit::audited;
 
 use super::purchases::CardInput;
 use super::views::{list_view, PageParams};
@@ -85,6 +89,7 @@ pub async fn create(
     let card = Card::parse(&c.number, c.exp_month, c.exp_year, &c.cvc, now, "card")?;
     let saved =
         state.payments.save_card(&card).map_err(|d| ApiError::new(ErrorKind::PaymentFailed, d.code, d.message))?;
+    let (caller_account, caller_actor) = (caller.account_id.clone(), caller.actor());
     let pm = PaymentMethod {
         id: PaymentMethodId::generate(),
         account_id: caller.account_id,
@@ -96,7 +101,15 @@ pub async fn create(
         exp_year: card.exp_year,
         created_at: now,
     };
-    let pm = state.db(move |conn| purchases::save_payment_method(conn, &pm)).await?;
+    let who = (caller_account.clone(), caller_actor);
+    let pm = audited(
+        &state,
+        who,
+        Action::PaymentMethodSaved,
+        move |conn, _| purchases::save_payment_method(conn, &pm),
+        |pm| (Some(pm.id.to_string()), json!({"brand": pm.brand, "last4": pm.last4})),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(PaymentMethodView::from(pm)))
 }
 
@@ -136,7 +149,14 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_manager_or_scope(Scope::PurchasesWrite)?;
     let id = PaymentMethodId::parse(&id).ok_or_else(|| ApiError::not_found("payment method"))?;
-    let now = state.now();
-    let pm = state.db(move |conn| purchases::delete_payment_method(conn, &caller.account_id, &id, now)).await?;
+    let who = (caller.account_id.clone(), caller.actor());
+    let pm = audited(
+        &state,
+        who,
+        Action::PaymentMethodRemoved,
+        move |conn, now| purchases::delete_payment_method(conn, &caller.account_id, &id, now),
+        |pm| (Some(pm.id.to_string()), json!({"brand": pm.brand, "last4": pm.last4})),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(PaymentMethodView::from(pm)))
 }

@@ -2,14 +2,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use apinfer_core::db::write_transaction;
 use apinfer_core::ids::{PaymentMethodId, PurchaseId};
 use apinfer_core::payments::{Card, Wallet};
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::api_keys::Scope;
+use apinfer_core::store::audit::{self, Action};
 use apinfer_core::store::purchases::{self, Purchase, Refund};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views::{list_view, MoneyView, PageParams};
@@ -274,6 +277,10 @@ pub async fn create(
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
         let payment = payment(request.payment_method, run_state.now())?;
+        if matches!(payment, Payment::SavedCard(_)) {
+            // The account's saved cards are the owner's and admins' to spend.
+            caller.require_manager_or_scope(Scope::PurchasesWrite)?;
+        }
         let (now, provider) = (run_state.now(), run_state.payments.clone());
         let outcome = run_state
             .db(move |conn| {
@@ -376,7 +383,13 @@ pub async fn refund(
         let (now, provider) = (run_state.now(), run_state.payments.clone());
         let refund = run_state
             .db(move |conn| {
-                let refund = purchases::refund(conn, &caller.account_id, &id, now)?;
+                let refund = write_transaction(conn, |conn| {
+                    let refund = purchases::refund(conn, &caller.account_id, &id, now)?;
+                    let details = json!({"purchase_id": refund.purchase_id.as_str(), "credits": refund.credits});
+                    let (account, target) = (&caller.account_id, Some(refund.id.as_str()));
+                    audit::record(conn, account, &caller.actor(), Action::RefundRequested, target, details, now)?;
+                    Ok(refund)
+                })?;
                 let purchase = purchases::get_any(conn, &refund.purchase_id)?;
                 // The credits are already off the balance; the money is the provider's job.
                 // If it fails, the refund stays `processing` for an admin to settle.

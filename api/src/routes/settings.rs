@@ -2,10 +2,14 @@
 
 use actix_web::{get, put, web, HttpResponse};
 use apinfer_core::store::alerts::{self, AlertSettings};
+use apinfer_core::store::audit::Action;
 use apinfer_core::store::autotopup::{self, AutoTopup};
 use apinfer_core::Credits;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
+
+use super::audit::audited;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -76,19 +80,18 @@ pub async fn put_alert(
     if let Some(url) = &request.webhook_url {
         check_webhook_url(url, state.config.allow_private_webhooks).await?;
     }
-    let now = state.now();
-    let settings = state
-        .db(move |conn| {
-            alerts::put_alert_settings(
-                conn,
-                &caller.account_id,
-                request.enabled,
-                request.threshold,
-                request.webhook_url.as_deref(),
-                now,
-            )
-        })
-        .await?;
+    let who = (caller.account_id.clone(), caller.actor());
+    let settings = audited(
+        &state,
+        who,
+        Action::LowBalanceAlertUpdated,
+        move |conn, now| {
+            let url = request.webhook_url.as_deref();
+            alerts::put_alert_settings(conn, &caller.account_id, request.enabled, request.threshold, url, now)
+        },
+        |s| (None, json!({"enabled": s.enabled, "threshold": s.threshold, "webhook_url": s.webhook_url})),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(LowBalanceAlertView::from(settings)))
 }
 
@@ -161,7 +164,23 @@ pub async fn put_topup(
         payment_method_id: r.payment_method_id,
         max_topups_per_day: r.max_topups_per_day,
     };
-    let now = state.now();
-    let saved = state.db(move |conn| autotopup::put(conn, &caller.account_id, &settings, now)).await?;
+    let who = (caller.account_id.clone(), caller.actor());
+    let saved = audited(
+        &state,
+        who,
+        Action::AutoTopupUpdated,
+        move |conn, now| autotopup::put(conn, &caller.account_id, &settings, now),
+        |s| {
+            let details = json!({
+                "enabled": s.enabled,
+                "threshold": s.threshold,
+                "package_id": s.package_id,
+                "payment_method_id": s.payment_method_id,
+                "max_topups_per_day": s.max_topups_per_day,
+            });
+            (None, details)
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(AutoTopupSettings::from(saved)))
 }

@@ -302,10 +302,16 @@ pub fn ping(conn: &mut DbConn) -> Result<()> {
 /// Runs `f` in one transaction that may write. On SQLite the write lock is taken first
 /// (`BEGIN IMMEDIATE`); on PostgreSQL it is an ordinary READ COMMITTED transaction whose
 /// conditional updates re-check their predicate after any row lock wait.
+///
+/// Inside a transaction already open (a use case joining a store function to its audit
+/// record, say) `f` simply runs in it: the outer transaction commits or rolls back the whole.
 pub fn write_transaction<T, F>(conn: &mut DbConn, f: F) -> Result<T>
 where
     F: FnOnce(&mut DbConn) -> Result<T>,
 {
+    if in_transaction(conn) {
+        return f(conn);
+    }
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
@@ -326,6 +332,15 @@ where
             Err(e)
         }
     }
+}
+
+/// Whether a transaction is open on the connection.
+fn in_transaction(conn: &mut DbConn) -> bool {
+    let status = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+        DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+    };
+    matches!(status, Ok(Some(_)))
 }
 
 /// Runs `f` in a savepoint of the caller's open write transaction: if `f` fails, what it wrote

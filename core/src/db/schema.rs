@@ -335,6 +335,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        action -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_api_key_id -> Nullable<Text>,
+        actor_session_id -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        details -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(generation_images -> image_blobs (blob_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -362,4 +388,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     webhook_deliveries,
     webhook_attempts,
+    sessions,
+    audit_events,
 );

@@ -148,6 +148,22 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Checks a new user's email: at most 254 characters of printable ASCII (so no spaces,
+/// control, zero-width or bidi characters, and no look-alike of another user's address),
+/// `local@domain` with a dot inside the domain. It is stored [normalized](normalize_email).
+pub fn check_email(email: &str) -> Result<()> {
+    let valid = email.len() <= 254
+        && email.bytes().all(|b| b.is_ascii_graphic())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid("invalid_email", "email must be a valid address", "email"))
+    }
+}
+
 /// A new user to create.
 pub struct NewUser<'a> {
     pub email: &'a str,
@@ -158,6 +174,7 @@ pub struct NewUser<'a> {
 
 /// Creates a user and their personal account (owned by them), atomically.
 pub fn create_user_with_account(conn: &mut DbConn, new: NewUser<'_>, now: DateTime<Utc>) -> Result<(User, Account)> {
+    check_email(new.email)?;
     let email = normalize_email(new.email);
     let user_id = UserId::generate();
     let account_id = AccountId::generate();

@@ -290,6 +290,24 @@ pub fn revoke(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId, now: DateTi
     get(conn, account, id)
 }
 
+/// Revokes every live key `user` made in `account` (when they leave it); the keys revoked.
+pub fn revoke_created_by(
+    conn: &mut DbConn,
+    account: &AccountId,
+    user: &UserId,
+    now: DateTime<Utc>,
+) -> Result<Vec<ApiKeyId>> {
+    let live = api_keys::table
+        .filter(api_keys::account_id.eq(account.as_str()))
+        .filter(api_keys::user_id.eq(user.as_str()))
+        .filter(api_keys::revoked_at.is_null());
+    let ids: Vec<String> = live.select(api_keys::id).load(conn)?;
+    diesel::update(api_keys::table.filter(api_keys::id.eq_any(&ids)))
+        .set(api_keys::revoked_at.eq(naive(now)))
+        .execute(conn)?;
+    Ok(ids.into_iter().map(ApiKeyId::from_db).collect())
+}
+
 /// Counts `amount` against the key's spend limit, atomically: fails with
 /// [`Error::SpendLimitExceeded`] (changing nothing) if it would pass the limit.
 /// Run inside the same transaction as the balance change it accompanies.

@@ -63,8 +63,9 @@ pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) 
         let current = balance(conn, request.account_id)?;
         return Err(Error::InsufficientCredits { required: request.amount, available: current.available() });
     };
-    let available_after = balance_after - held_after;
-    alerts::on_available_drop(conn, request.account_id, available_after + amount, available_after, low, auto, now)?;
+    let available_after = balance_after.checked_sub(held_after).ok_or_else(overflow)?;
+    let available_before = available_after.checked_add(amount).ok_or_else(overflow)?;
+    alerts::on_available_drop(conn, request.account_id, available_before, available_after, low, auto, now)?;
     if let Some(key) = request.api_key_id {
         api_keys::charge_spend(conn, key, request.amount)?;
     }
@@ -125,7 +126,7 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     let account_ids: Vec<&str> = requests.iter().map(|(r, _)| r.account_id.as_str()).collect();
     let locked = ledger::lock_accounts(conn, &account_ids)?;
     let mut available: HashMap<&str, i64> =
-        locked.iter().map(|(id, (balance, held, ..))| (id.as_str(), balance - held)).collect();
+        locked.iter().map(|(id, (balance, held, ..))| (id.as_str(), balance.saturating_sub(*held))).collect();
     let key_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.api_key_id.map(ApiKeyId::as_str)).collect();
     let mut keys = if key_ids.is_empty() { HashMap::new() } else { api_keys::spend_budgets(conn, &key_ids)? };
     let user_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.user_id.map(UserId::as_str)).collect();
@@ -152,7 +153,8 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
         let account = request.account_id.as_str();
         let key = request.api_key_id.map(|key| keys.get(key.as_str()).copied());
         let slot = request.user_id.map(|user| (account, user.as_str(), members::month_of(*now)));
-        let member = slot.as_ref().and_then(|slot| months.get(slot)).map(|m| (m.limit, m.spent + m.added));
+        let member =
+            slot.as_ref().and_then(|slot| months.get(slot)).map(|m| (m.limit, m.spent.saturating_add(m.added)));
         let refusal = match available.get(account) {
             None => Some(Error::NotFound("account")),
             Some(&left) if left < amount => Some(Error::InsufficientCredits {
@@ -161,23 +163,24 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
             }),
             Some(_)
                 if key.is_some_and(|budget| {
-                    budget.is_none_or(|(spent, limit)| limit.is_some_and(|l| l < spent + amount))
+                    budget.is_none_or(|(spent, limit)| limit.is_some_and(|l| l < spent.saturating_add(amount)))
                 }) =>
             {
                 Some(api_keys::spend_limit_exceeded())
             }
             Some(_) => member
-                .filter(|(limit, spent)| spent + amount > *limit)
+                .filter(|(limit, spent)| spent.saturating_add(amount) > *limit)
                 .map(|(limit, _)| members::month_limit_exceeded(limit)),
         };
         if refusal.is_none() {
             if let Some((spent, _)) = request.api_key_id.and_then(|key| keys.get_mut(key.as_str())) {
-                *spent += amount;
+                *spent = spent.saturating_add(amount);
             }
             if let Some(month) = slot.and_then(|slot| months.get_mut(&slot)) {
-                month.added += amount;
+                month.added = month.added.saturating_add(amount);
             }
             let left = available.get_mut(account).expect("checked above");
+            // `left >= amount` was checked above.
             drops.push((request.account_id, *left, *left - amount, *now));
             *left -= amount;
         }
@@ -413,4 +416,9 @@ pub fn expired(conn: &mut DbConn, now: DateTime<Utc>, limit: i64) -> Result<Vec<
             reference_id,
         })
         .collect())
+}
+
+/// A credit sum past the 64-bit range: impossible while balances stay under the maximum.
+fn overflow() -> Error {
+    Error::Internal(anyhow::anyhow!("credits arithmetic overflowed"))
 }

@@ -150,11 +150,25 @@ pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) 
     let amount = entry.credits.units();
     let account = accounts::table.find(entry.account_id.as_str());
     let updated: Option<i64> = if amount >= 0 {
-        diesel::update(account)
-            .set((accounts::balance.eq(accounts::balance + amount), accounts::updated_at.eq(naive(now))))
-            .returning(accounts::balance)
-            .get_result(conn)
-            .optional()?
+        // Never past the maximum balance (checked here, and by the table's CHECK constraint).
+        let room = crate::credits::MAX_BALANCE.units().checked_sub(amount).filter(|r| *r >= 0);
+        let credited = match room {
+            Some(room) => diesel::update(account.filter(accounts::balance.le(room)))
+                .set((accounts::balance.eq(accounts::balance + amount), accounts::updated_at.eq(naive(now))))
+                .returning(accounts::balance)
+                .get_result(conn)
+                .optional()?,
+            None => None,
+        };
+        if credited.is_none() {
+            balance(conn, entry.account_id)?;
+            return Err(Error::unprocessable(
+                "balance_limit_exceeded",
+                format!("this would take the balance past the maximum of {} credits", crate::credits::MAX_BALANCE),
+                None,
+            ));
+        }
+        credited
     } else {
         let debit = -amount;
         let after: Option<AfterDebit> = diesel::update(account.filter((accounts::balance - accounts::held).ge(debit)))
@@ -163,8 +177,10 @@ pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) 
             .get_result(conn)
             .optional()?;
         if let Some((balance_after, held, low, auto)) = after {
-            let available = balance_after - held;
-            super::alerts::on_available_drop(conn, entry.account_id, available + debit, available, low, auto, now)?;
+            let overflow = || Error::Internal(anyhow::anyhow!("credits arithmetic overflowed"));
+            let available = balance_after.checked_sub(held).ok_or_else(overflow)?;
+            let before = available.checked_add(debit).ok_or_else(overflow)?;
+            super::alerts::on_available_drop(conn, entry.account_id, before, available, low, auto, now)?;
         }
         after.map(|(balance_after, ..)| balance_after)
     };

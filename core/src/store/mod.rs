@@ -34,6 +34,7 @@ macro_rules! insert_kept_sqlite {
 pub mod accounts;
 pub mod alerts;
 pub mod api_keys;
+pub mod audit;
 pub mod autotopup;
 pub mod catalog;
 pub mod generations;
@@ -42,6 +43,7 @@ pub mod idempotency;
 pub mod ledger;
 pub mod members;
 pub mod purchases;
+pub mod sessions;
 pub mod usage;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

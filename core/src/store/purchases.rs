@@ -521,7 +521,7 @@ pub fn refund(conn: &mut DbConn, account: &AccountId, id: &PurchaseId, now: Date
         if reduced != 1 {
             return Err(Error::conflict("concurrent_change", "the purchase changed; retry"));
         }
-        let refunded_all = purchase.refunded_credits.units() + credits.units() == purchase.credits.units();
+        let refunded_all = purchase.refunded_credits.checked_add(credits) == Some(purchase.credits);
         let status = if refunded_all { PurchaseStatus::Refunded } else { PurchaseStatus::PartiallyRefunded };
         diesel::update(purchases::table.find(purchase.id.as_str()))
             .set(purchases::status.eq(status.as_str()))

@@ -50,6 +50,21 @@ impl<'a> AuthResource<'a> {
         self.client.execute_json(&call, &self.options).await
     }
 
+    /// Log out: end this session. Its token stops working at once (a session token, not an API
+    /// key; revoke keys with `DELETE /v1/api-keys/{id}`).
+    pub async fn logout(&self) -> Result<LogoutResponse, Error> {
+        let mut call = self.new_call(Method::POST, "/v1/auth/logout".to_owned());
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Log out everywhere: end every session of this user, in every account, this one included.
+    pub async fn logout_all(&self) -> Result<LogoutResponse, Error> {
+        let mut call = self.new_call(Method::POST, "/v1/auth/logout-all".to_owned());
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
     /// Create a user with a personal account, and log them in.
     pub async fn signup(&self, body: &SignupRequest) -> Result<SignupResponse, Error> {
         let mut call = self.new_call(Method::POST, "/v1/auth/signup".to_owned());
@@ -187,6 +202,8 @@ impl<'a> MembersResource<'a> {
     }
 
     /// Remove a member (owner or admin session); the owner cannot be removed.
+    /// Their sessions for this account end at once, and the API keys they made in it are
+    /// revoked (keys act with their creator's standing, which leaves with them).
     pub async fn delete(&self, user_id: &str) -> Result<MemberView, Error> {
         let mut call = self.new_call(Method::DELETE, format!("/v1/account/members/{}", path_param(user_id)));
         call.auth = true;
@@ -261,6 +278,68 @@ impl<'a> ApiKeysResource<'a> {
         let mut call = self.new_call(Method::DELETE, format!("/v1/api-keys/{}", path_param(id)));
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
+    }
+}
+
+/// Parameters of `audit().events_list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuditEventsListParams {
+    /// Only records of this action.
+    pub action: Option<AuditAction>,
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
+/// Who did what to the account, and when: `client.audit()`.
+#[derive(Debug, Clone)]
+pub struct AuditResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Who did what to the account, and when.
+    pub fn audit(&self) -> AuditResource<'_> {
+        AuditResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> AuditResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
+
+    /// The account's audit trail, newest first (owner or admin session): keys created and revoked,
+    /// members added and removed, settings changed, cards saved and removed, refunds requested,
+    /// admin adjustments, sessions revoked.
+    ///
+    /// Walks every item of every page; [`Self::events_list_page`] fetches one page.
+    pub fn events_list(&self, params: &AuditEventsListParams) -> Paginator<AuditEventView> {
+        let mut call = self.new_call(Method::GET, "/v1/audit-events".to_owned());
+        call.auth = true;
+        if let Some(v) = &params.action {
+            call.query.push(("action", v.to_query()));
+        }
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::events_list`] (its `cursor` parameter picks which).
+    pub async fn events_list_page(&self, params: &AuditEventsListParams) -> Result<Page<AuditEventView>, Error> {
+        self.events_list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
     }
 }
 
@@ -1188,7 +1267,8 @@ impl<'a> OperationsResource<'a> {
         self.client.execute_text(&call, &self.options).await
     }
 
-    /// Prometheus metrics: requests and latencies by route and status, credits moved.
+    /// Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+    /// credits moved, group commit.
     /// With `APINFER_METRICS_TOKEN` set (required in production) it answers only
     /// `Authorization: Bearer <that token>`; in development without one it is open.
     pub async fn metrics(&self) -> Result<String, Error> {

@@ -155,6 +155,147 @@ pub struct ApiKeyView {
     pub spent: Decimal,
 }
 
+/// What an audit event records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuditAction {
+    /// `api_key.created`
+    ApiKeyCreated,
+    /// `api_key.revoked`
+    ApiKeyRevoked,
+    /// `member.added`
+    MemberAdded,
+    /// `member.removed`
+    MemberRemoved,
+    /// `settings.low_balance_alert.updated`
+    SettingsLowBalanceAlertUpdated,
+    /// `settings.auto_topup.updated`
+    SettingsAutoTopupUpdated,
+    /// `payment_method.saved`
+    PaymentMethodSaved,
+    /// `payment_method.removed`
+    PaymentMethodRemoved,
+    /// `refund.requested`
+    RefundRequested,
+    /// `adjustment.made`
+    AdjustmentMade,
+    /// `account.type_changed`
+    AccountTypeChanged,
+    /// `sessions.revoked`
+    SessionsRevoked,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl AuditAction {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AuditAction::ApiKeyCreated => "api_key.created",
+            AuditAction::ApiKeyRevoked => "api_key.revoked",
+            AuditAction::MemberAdded => "member.added",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::SettingsLowBalanceAlertUpdated => "settings.low_balance_alert.updated",
+            AuditAction::SettingsAutoTopupUpdated => "settings.auto_topup.updated",
+            AuditAction::PaymentMethodSaved => "payment_method.saved",
+            AuditAction::PaymentMethodRemoved => "payment_method.removed",
+            AuditAction::RefundRequested => "refund.requested",
+            AuditAction::AdjustmentMade => "adjustment.made",
+            AuditAction::AccountTypeChanged => "account.type_changed",
+            AuditAction::SessionsRevoked => "sessions.revoked",
+            AuditAction::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for AuditAction {
+    fn from(value: &str) -> Self {
+        match value {
+            "api_key.created" => AuditAction::ApiKeyCreated,
+            "api_key.revoked" => AuditAction::ApiKeyRevoked,
+            "member.added" => AuditAction::MemberAdded,
+            "member.removed" => AuditAction::MemberRemoved,
+            "settings.low_balance_alert.updated" => AuditAction::SettingsLowBalanceAlertUpdated,
+            "settings.auto_topup.updated" => AuditAction::SettingsAutoTopupUpdated,
+            "payment_method.saved" => AuditAction::PaymentMethodSaved,
+            "payment_method.removed" => AuditAction::PaymentMethodRemoved,
+            "refund.requested" => AuditAction::RefundRequested,
+            "adjustment.made" => AuditAction::AdjustmentMade,
+            "account.type_changed" => AuditAction::AccountTypeChanged,
+            "sessions.revoked" => AuditAction::SessionsRevoked,
+            other => AuditAction::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AuditAction {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditAction {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(AuditAction::from(value.as_str()))
+    }
+}
+
+impl QueryValue for AuditAction {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AuditActorView {
+    /// The API key used (`key_...`), if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    /// The session used (`sess_...`), if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The user (`usr_...`): the session's, or the key's creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// A page of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AuditEventList {
+    /// The items, newest first.
+    pub data: Vec<AuditEventView>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One record of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEventView {
+    /// `action`.
+    pub action: AuditAction,
+    /// `actor`.
+    pub actor: AuditActorView,
+    /// `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// What changed (e.g. a key's name and scopes, a member's role).
+    pub details: BTreeMap<String, serde_json::Value>,
+    /// `aud_...`
+    pub id: String,
+    /// What was acted on (`key_...`, `usr_...`, `pm_...`, `ref_...`, `txn_...`, `acct_...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+}
+
 /// Automatic top-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AutoTopupSettings {
@@ -897,6 +1038,13 @@ pub struct LoginResponse {
     pub expires_at: DateTime<Utc>,
     /// A session token for `Authorization: Bearer`.
     pub token: String,
+}
+
+/// How many sessions a logout ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LogoutResponse {
+    /// Sessions ended by this request (0 when there was nothing left to end).
+    pub revoked_sessions: i64,
 }
 
 /// The low-balance alert.
@@ -2200,7 +2348,8 @@ pub struct SignupRequest {
     /// Display name; also names the personal account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// At least 8 characters.
+    /// 8–1,024 characters, not all blank, not a commonly used password (a shipped list of
+    /// 10,000) and not the email itself.
     pub password: String,
 }
 

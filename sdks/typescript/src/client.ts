@@ -21,6 +21,8 @@ export class Apinfer extends APIClient {
   readonly members: resources.MembersResource;
   /** API keys */
   readonly apiKeys: resources.ApiKeysResource;
+  /** Who did what to the account, and when */
+  readonly audit: resources.AuditResource;
   /** Credit packages on sale */
   readonly packages: resources.PackagesResource;
   /** Image models and their prices (OpenAI-compatible listing) */
@@ -59,6 +61,7 @@ export class Apinfer extends APIClient {
     this.account = new resources.AccountResource(this);
     this.members = new resources.MembersResource(this);
     this.apiKeys = new resources.ApiKeysResource(this);
+    this.audit = new resources.AuditResource(this);
     this.packages = new resources.PackagesResource(this);
     this.models = new resources.ModelsResource(this);
     this.pricing = new resources.PricingResource(this);

@@ -30,6 +30,39 @@ export class AuthResource extends APIResource {
   }
 
   /**
+   * Log out: end this session. Its token stops working at once (a session token, not an API
+   * key; revoke keys with `DELETE /v1/api-keys/{id}`).
+   */
+  logout(options?: RequestOptions): Promise<types.LogoutResponse> {
+    return this._client.request<types.LogoutResponse>(
+      {
+        method: "POST",
+        path: "/v1/auth/logout",
+        auth: true,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+
+  /**
+   * Log out everywhere: end every session of this user, in every account, this one included.
+   */
+  logoutAll(options?: RequestOptions): Promise<types.LogoutResponse> {
+    return this._client.request<types.LogoutResponse>(
+      {
+        method: "POST",
+        path: "/v1/auth/logout-all",
+        auth: true,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+
+  /**
    * Create a user with a personal account, and log them in.
    */
   signup(body: types.SignupRequest, options?: RequestOptions): Promise<types.SignupResponse> {
@@ -133,6 +166,8 @@ export class MembersResource extends APIResource {
 
   /**
    * Remove a member (owner or admin session); the owner cannot be removed.
+   * Their sessions for this account end at once, and the API keys they made in it are
+   * revoked (keys act with their creator's standing, which leaves with them).
    */
   delete(userId: string, options?: RequestOptions): Promise<types.MemberView> {
     return this._client.request<types.MemberView>(
@@ -202,6 +237,40 @@ export class ApiKeysResource extends APIResource {
       {
         method: "DELETE",
         path: `/v1/api-keys/${pathParam(id)}`,
+        auth: true,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+}
+
+/** Parameters of `audit.eventsList()`. */
+export interface AuditEventsListParams {
+  /** Only records of this action. */
+  action?: types.AuditAction;
+  /** Items per page, 1–100 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+  cursor?: string;
+}
+
+/** Who did what to the account, and when */
+export class AuditResource extends APIResource {
+  /**
+   * The account's audit trail, newest first (owner or admin session): keys created and revoked,
+   * members added and removed, settings changed, cards saved and removed, refunds requested,
+   * admin adjustments, sessions revoked.
+   *
+   * Await it for the first page, or `for await` over every item of every page.
+   */
+  eventsList(params?: AuditEventsListParams, options?: RequestOptions): PagePromise<types.AuditEventView> {
+    return this._client.page<types.AuditEventView>(
+      {
+        method: "GET",
+        path: "/v1/audit-events",
+        query: { "action": params?.action, "limit": params?.limit, "cursor": params?.cursor },
         auth: true,
         idempotent: false,
         response: "json",
@@ -1007,7 +1076,8 @@ export class OperationsResource extends APIResource {
   }
 
   /**
-   * Prometheus metrics: requests and latencies by route and status, credits moved.
+   * Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+   * credits moved, group commit.
    * With `APINFER_METRICS_TOKEN` set (required in production) it answers only
    * `Authorization: Bearer <that token>`; in development without one it is open.
    */

@@ -35,6 +35,8 @@ class Apinfer(SyncAPIClient):
     """Members of family and business accounts"""
     api_keys: resources.ApiKeys
     """API keys"""
+    audit: resources.Audit
+    """Who did what to the account, and when"""
     packages: resources.Packages
     """Credit packages on sale"""
     models: resources.Models
@@ -89,6 +91,7 @@ class Apinfer(SyncAPIClient):
         self.account = resources.Account(self)
         self.members = resources.Members(self)
         self.api_keys = resources.ApiKeys(self)
+        self.audit = resources.Audit(self)
         self.packages = resources.Packages(self)
         self.models = resources.Models(self)
         self.pricing = resources.Pricing(self)
@@ -119,6 +122,8 @@ class AsyncApinfer(AsyncAPIClient):
     """Members of family and business accounts"""
     api_keys: resources.AsyncApiKeys
     """API keys"""
+    audit: resources.AsyncAudit
+    """Who did what to the account, and when"""
     packages: resources.AsyncPackages
     """Credit packages on sale"""
     models: resources.AsyncModels
@@ -173,6 +178,7 @@ class AsyncApinfer(AsyncAPIClient):
         self.account = resources.AsyncAccount(self)
         self.members = resources.AsyncMembers(self)
         self.api_keys = resources.AsyncApiKeys(self)
+        self.audit = resources.AsyncAudit(self)
         self.packages = resources.AsyncPackages(self)
         self.models = resources.AsyncModels(self)
         self.pricing = resources.AsyncPricing(self)

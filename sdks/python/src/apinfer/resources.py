@@ -24,6 +24,8 @@ __all__ = [
     "AsyncMembers",
     "ApiKeys",
     "AsyncApiKeys",
+    "Audit",
+    "AsyncAudit",
     "Packages",
     "AsyncPackages",
     "Models",
@@ -97,6 +99,51 @@ class Auth:
             spec="model:LoginResponse",
         )
 
+    def logout(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.LogoutResponse:
+        """Log out: end this session. Its token stops working at once (a session token, not an API
+        key; revoke keys with `DELETE /v1/api-keys/{id}`).
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/logout",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:LogoutResponse",
+        )
+
+    def logout_all(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.LogoutResponse:
+        """Log out everywhere: end every session of this user, in every account, this one included.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/logout-all",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:LogoutResponse",
+        )
+
     def signup(
         self,
         *,
@@ -111,7 +158,7 @@ class Auth:
 
         Args:
             email: Email address, used to log in (case-insensitive).
-            password: At least 8 characters.
+            password: 8–1,024 characters, not all blank, not a commonly used password (a shipped list of 10,000) and not the email itself.
             name: Display name; also names the personal account.
         """
         return self._client.request(
@@ -172,6 +219,51 @@ class AsyncAuth:
             spec="model:LoginResponse",
         )
 
+    async def logout(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.LogoutResponse:
+        """Log out: end this session. Its token stops working at once (a session token, not an API
+        key; revoke keys with `DELETE /v1/api-keys/{id}`).
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/logout",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:LogoutResponse",
+        )
+
+    async def logout_all(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.LogoutResponse:
+        """Log out everywhere: end every session of this user, in every account, this one included.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/logout-all",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:LogoutResponse",
+        )
+
     async def signup(
         self,
         *,
@@ -186,7 +278,7 @@ class AsyncAuth:
 
         Args:
             email: Email address, used to log in (case-insensitive).
-            password: At least 8 characters.
+            password: 8–1,024 characters, not all blank, not a commonly used password (a shipped list of 10,000) and not the email itself.
             name: Display name; also names the personal account.
         """
         return await self._client.request(
@@ -406,6 +498,8 @@ class Members:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> types.MemberView:
         """Remove a member (owner or admin session); the owner cannot be removed.
+        Their sessions for this account end at once, and the API keys they made in it are
+        revoked (keys act with their creator's standing, which leaves with them).
 
         Args:
             user_id: `usr_...`
@@ -507,6 +601,8 @@ class AsyncMembers:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> types.MemberView:
         """Remove a member (owner or admin session); the owner cannot be removed.
+        Their sessions for this account end at once, and the API keys they made in it are
+        revoked (keys act with their creator's standing, which leaves with them).
 
         Args:
             user_id: `usr_...`
@@ -728,6 +824,98 @@ class AsyncApiKeys:
             ),
             kind="json",
             spec="model:ApiKeyView",
+        )
+
+
+class Audit:
+    """Who did what to the account, and when"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def events_list(
+        self,
+        *,
+        action: Union[types.AuditAction, None, NotGiven] = NOT_GIVEN,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SyncPage[types.AuditEventView]:
+        """The account's audit trail, newest first (owner or admin session): keys created and revoked,
+        members added and removed, settings changed, cards saved and removed, refunds requested,
+        admin adjustments, sessions revoked.
+
+        Args:
+            action: Only records of this action.
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return SyncPage(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/audit-events",
+                query=encode_query(
+                    [
+                        ("action", action, "enum"),
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:AuditEventView",
+        )
+
+
+class AsyncAudit:
+    """Who did what to the account, and when"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    def events_list(
+        self,
+        *,
+        action: Union[types.AuditAction, None, NotGiven] = NOT_GIVEN,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncPaginator[types.AuditEventView]:
+        """The account's audit trail, newest first (owner or admin session): keys created and revoked,
+        members added and removed, settings changed, cards saved and removed, refunds requested,
+        admin adjustments, sessions revoked.
+
+        Args:
+            action: Only records of this action.
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return AsyncPaginator(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/audit-events",
+                query=encode_query(
+                    [
+                        ("action", action, "enum"),
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:AuditEventView",
         )
 
 
@@ -3334,7 +3522,8 @@ class Operations:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> str:
-        """Prometheus metrics: requests and latencies by route and status, credits moved.
+        """Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+        credits moved, group commit.
         With `APINFER_METRICS_TOKEN` set (required in production) it answers only
         `Authorization: Bearer <that token>`; in development without one it is open.
         """
@@ -3431,7 +3620,8 @@ class AsyncOperations:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> str:
-        """Prometheus metrics: requests and latencies by route and status, credits moved.
+        """Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+        credits moved, group commit.
         With `APINFER_METRICS_TOKEN` set (required in production) it answers only
         `Authorization: Bearer <that token>`; in development without one it is open.
         """

@@ -22,6 +22,10 @@ __all__ = [
     "AdjustmentRequest",
     "ApiKeyList",
     "ApiKeyView",
+    "AuditAction",
+    "AuditActorView",
+    "AuditEventList",
+    "AuditEventView",
     "AutoTopupSettings",
     "BalanceView",
     "BankTransferView",
@@ -47,6 +51,7 @@ __all__ = [
     "ListObject",
     "LoginRequest",
     "LoginResponse",
+    "LogoutResponse",
     "LowBalanceAlertRequest",
     "LowBalanceAlertView",
     "MeView",
@@ -108,6 +113,10 @@ __all__ = [
 
 AccountType = Literal["personal", "family", "business"]
 """An account's kind: `personal`, or `family`/`business` (shared by members)."""
+
+
+AuditAction = Literal["api_key.created", "api_key.revoked", "member.added", "member.removed", "settings.low_balance_alert.updated", "settings.auto_topup.updated", "payment_method.saved", "payment_method.removed", "refund.requested", "adjustment.made", "account.type_changed", "sessions.revoked"]
+"""What an audit event records."""
 
 
 CardBrand = Literal["visa", "mastercard", "amex"]
@@ -312,6 +321,69 @@ class ApiKeyView(Model):
         ("last_used_at", "last_used_at", "datetime", False),
         ("revoked_at", "revoked_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
+    )
+
+
+@register
+@dataclass
+class AuditActorView(Model):
+    """Who acted."""
+
+    api_key_id: Optional[str] = None
+    """The API key used (`key_...`), if one was."""
+    session_id: Optional[str] = None
+    """The session used (`sess_...`), if one was."""
+    user_id: Optional[str] = None
+    """The user (`usr_...`): the session's, or the key's creator."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("api_key_id", "api_key_id", "str", False),
+        ("session_id", "session_id", "str", False),
+        ("user_id", "user_id", "str", False),
+    )
+
+
+@register
+@dataclass
+class AuditEventList(Model):
+    """A page of the audit trail."""
+
+    data: List[AuditEventView]
+    """The items, newest first."""
+    has_more: bool
+    """Whether another page follows."""
+    next_cursor: Optional[str] = None
+    """Pass as `cursor` to get the next page; null on the last page."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("data", "data", "list:model:AuditEventView", True),
+        ("has_more", "has_more", "bool", True),
+        ("next_cursor", "next_cursor", "str", False),
+    )
+
+
+@register
+@dataclass
+class AuditEventView(Model):
+    """One record of the audit trail."""
+
+    action: AuditAction
+    actor: AuditActorView
+    created_at: datetime.datetime
+    details: Dict[str, Any]
+    """What changed (e.g. a key's name and scopes, a member's role)."""
+    id: str
+    """`aud_...`"""
+    target_id: Optional[str] = None
+    """What was acted on (`key_...`, `usr_...`, `pm_...`, `ref_...`, `txn_...`, `acct_...`)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("action", "action", "enum", True),
+        ("actor", "actor", "model:AuditActorView", True),
+        ("created_at", "created_at", "datetime", True),
+        ("details", "details", "map:any", True),
+        ("id", "id", "str", True),
+        ("target_id", "target_id", "str", False),
     )
 
 
@@ -729,6 +801,19 @@ class LoginResponse(Model):
         ("account_id", "account_id", "str", True),
         ("expires_at", "expires_at", "datetime", True),
         ("token", "token", "str", True),
+    )
+
+
+@register
+@dataclass
+class LogoutResponse(Model):
+    """How many sessions a logout ended."""
+
+    revoked_sessions: int
+    """Sessions ended by this request (0 when there was nothing left to end)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("revoked_sessions", "revoked_sessions", "int", True),
     )
 
 
@@ -1356,7 +1441,8 @@ class SignupRequest(Model):
     email: str
     """Email address, used to log in (case-insensitive)."""
     password: str
-    """At least 8 characters."""
+    """8–1,024 characters, not all blank, not a commonly used password (a shipped list of
+    10,000) and not the email itself."""
     name: Optional[str] = None
     """Display name; also names the personal account."""
 

@@ -19,6 +19,8 @@ export declare class Apinfer extends APIClient {
     readonly members: resources.MembersResource;
     /** API keys */
     readonly apiKeys: resources.ApiKeysResource;
+    /** Who did what to the account, and when */
+    readonly audit: resources.AuditResource;
     /** Credit packages on sale */
     readonly packages: resources.PackagesResource;
     /** Image models and their prices (OpenAI-compatible listing) */

@@ -20,6 +20,7 @@ class Apinfer extends core_js_1.APIClient {
         this.account = new resources.AccountResource(this);
         this.members = new resources.MembersResource(this);
         this.apiKeys = new resources.ApiKeysResource(this);
+        this.audit = new resources.AuditResource(this);
         this.packages = new resources.PackagesResource(this);
         this.models = new resources.ModelsResource(this);
         this.pricing = new resources.PricingResource(this);

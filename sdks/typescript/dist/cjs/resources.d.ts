@@ -13,6 +13,15 @@ export declare class AuthResource extends APIResource {
      */
     login(body: types.LoginRequest, options?: RequestOptions): Promise<types.LoginResponse>;
     /**
+     * Log out: end this session. Its token stops working at once (a session token, not an API
+     * key; revoke keys with `DELETE /v1/api-keys/{id}`).
+     */
+    logout(options?: RequestOptions): Promise<types.LogoutResponse>;
+    /**
+     * Log out everywhere: end every session of this user, in every account, this one included.
+     */
+    logoutAll(options?: RequestOptions): Promise<types.LogoutResponse>;
+    /**
      * Create a user with a personal account, and log them in.
      */
     signup(body: types.SignupRequest, options?: RequestOptions): Promise<types.SignupResponse>;
@@ -52,6 +61,8 @@ export declare class MembersResource extends APIResource {
     create(body: types.AddMemberRequest, options?: RequestOptions): Promise<types.MemberView>;
     /**
      * Remove a member (owner or admin session); the owner cannot be removed.
+     * Their sessions for this account end at once, and the API keys they made in it are
+     * revoked (keys act with their creator's standing, which leaves with them).
      */
     delete(userId: string, options?: RequestOptions): Promise<types.MemberView>;
 }
@@ -78,6 +89,26 @@ export declare class ApiKeysResource extends APIResource {
      * Revoke an API key; it stops working at once.
      */
     revoke(id: string, options?: RequestOptions): Promise<types.ApiKeyView>;
+}
+/** Parameters of `audit.eventsList()`. */
+export interface AuditEventsListParams {
+    /** Only records of this action. */
+    action?: types.AuditAction;
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
+/** Who did what to the account, and when */
+export declare class AuditResource extends APIResource {
+    /**
+     * The account's audit trail, newest first (owner or admin session): keys created and revoked,
+     * members added and removed, settings changed, cards saved and removed, refunds requested,
+     * admin adjustments, sessions revoked.
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    eventsList(params?: AuditEventsListParams, options?: RequestOptions): PagePromise<types.AuditEventView>;
 }
 /** Credit packages on sale */
 export declare class PackagesResource extends APIResource {
@@ -399,7 +430,8 @@ export declare class OperationsResource extends APIResource {
      */
     health(options?: RequestOptions): Promise<string>;
     /**
-     * Prometheus metrics: requests and latencies by route and status, credits moved.
+     * Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+     * credits moved, group commit.
      * With `APINFER_METRICS_TOKEN` set (required in production) it answers only
      * `Authorization: Bearer <that token>`; in development without one it is open.
      */

@@ -107,6 +107,64 @@ export interface ApiKeyView {
     spent: Decimal;
 }
 /**
+ * What an audit event records.
+ */
+export type AuditAction = "api_key.created" | "api_key.revoked" | "member.added" | "member.removed" | "settings.low_balance_alert.updated" | "settings.auto_topup.updated" | "payment_method.saved" | "payment_method.removed" | "refund.requested" | "adjustment.made" | "account.type_changed" | "sessions.revoked" | (string & {});
+/**
+ * Who acted.
+ */
+export interface AuditActorView {
+    /**
+     * The API key used (`key_...`), if one was.
+     */
+    api_key_id?: string | null;
+    /**
+     * The session used (`sess_...`), if one was.
+     */
+    session_id?: string | null;
+    /**
+     * The user (`usr_...`): the session's, or the key's creator.
+     */
+    user_id?: string | null;
+}
+/**
+ * A page of the audit trail.
+ */
+export interface AuditEventList {
+    /**
+     * The items, newest first.
+     */
+    data: Array<AuditEventView>;
+    /**
+     * Whether another page follows.
+     */
+    has_more: boolean;
+    /**
+     * Pass as `cursor` to get the next page; null on the last page.
+     */
+    next_cursor?: string | null;
+}
+/**
+ * One record of the audit trail.
+ */
+export interface AuditEventView {
+    action: AuditAction;
+    actor: AuditActorView;
+    created_at: string;
+    /**
+     * What changed (e.g. a key's name and scopes, a member's role).
+     */
+    details: Record<string, unknown>;
+    /**
+     * `aud_...`
+     */
+    id: string;
+    /**
+     * What was acted on (`key_...`, `usr_...`, `pm_...`, `ref_...`, `txn_...`, `acct_...`).
+     */
+    target_id?: string | null;
+}
+/**
  * Automatic top-up.
  */
 export interface AutoTopupSettings {
@@ -466,6 +524,15 @@ export interface LoginResponse {
      * A session token for `Authorization: Bearer`.
      */
     token: string;
+}
+/**
+ * How many sessions a logout ended.
+ */
+export interface LogoutResponse {
+    /**
+     * Sessions ended by this request (0 when there was nothing left to end).
+     */
+    revoked_sessions: number;
 }
 /**
  * The low-balance alert.
@@ -1047,7 +1114,8 @@ export interface SignupRequest {
      */
     name?: string | null;
     /**
-     * At least 8 characters.
+     * 8–1,024 characters, not all blank, not a commonly used password (a shipped list of
+     * 10,000) and not the email itself.
      */
     password: string;
 }

@@ -23,6 +23,31 @@ export class AuthResource extends APIResource {
         }, options);
     }
     /**
+     * Log out: end this session. Its token stops working at once (a session token, not an API
+     * key; revoke keys with `DELETE /v1/api-keys/{id}`).
+     */
+    logout(options) {
+        return this._client.request({
+            method: "POST",
+            path: "/v1/auth/logout",
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Log out everywhere: end every session of this user, in every account, this one included.
+     */
+    logoutAll(options) {
+        return this._client.request({
+            method: "POST",
+            path: "/v1/auth/logout-all",
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
      * Create a user with a personal account, and log them in.
      */
     signup(body, options) {
@@ -98,6 +123,8 @@ export class MembersResource extends APIResource {
     }
     /**
      * Remove a member (owner or admin session); the owner cannot be removed.
+     * Their sessions for this account end at once, and the API keys they made in it are
+     * revoked (keys act with their creator's standing, which leaves with them).
      */
     delete(userId, options) {
         return this._client.request({
@@ -146,6 +173,26 @@ export class ApiKeysResource extends APIResource {
         return this._client.request({
             method: "DELETE",
             path: `/v1/api-keys/${pathParam(id)}`,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+}
+/** Who did what to the account, and when */
+export class AuditResource extends APIResource {
+    /**
+     * The account's audit trail, newest first (owner or admin session): keys created and revoked,
+     * members added and removed, settings changed, cards saved and removed, refunds requested,
+     * admin adjustments, sessions revoked.
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    eventsList(params, options) {
+        return this._client.page({
+            method: "GET",
+            path: "/v1/audit-events",
+            query: { "action": params?.action, "limit": params?.limit, "cursor": params?.cursor },
             auth: true,
             idempotent: false,
             response: "json",
@@ -702,7 +749,8 @@ export class OperationsResource extends APIResource {
         }, options);
     }
     /**
-     * Prometheus metrics: requests and latencies by route and status, credits moved.
+     * Prometheus metrics (OpenMetrics text): requests and latencies by route and status class,
+     * credits moved, group commit.
      * With `APINFER_METRICS_TOKEN` set (required in production) it answers only
      * `Authorization: Bearer <that token>`; in development without one it is open.
      */

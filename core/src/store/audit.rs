@@ -1,0 +1,185 @@
+//! The audit trail: who did what to an account, and when, from which key or session. Each
+//! record is written in the transaction of the change it reports; an account reads only its
+//! own, newest first.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::ledger::Page;
+use super::{naive, utc};
+use crate::db::schema::audit_events;
+use crate::db::DbConn;
+use crate::ids::{AccountId, ApiKeyId, AuditEventId, SessionId, UserId};
+use crate::{Error, Result};
+
+/// What was done. The wire names are `resource.verb`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    MemberAdded,
+    MemberRemoved,
+    LowBalanceAlertUpdated,
+    AutoTopupUpdated,
+    PaymentMethodSaved,
+    PaymentMethodRemoved,
+    RefundRequested,
+    AdjustmentMade,
+    AccountTypeChanged,
+    SessionsRevoked,
+}
+
+impl Action {
+    pub const ALL: [Action; 12] = [
+        Action::ApiKeyCreated,
+        Action::ApiKeyRevoked,
+        Action::MemberAdded,
+        Action::MemberRemoved,
+        Action::LowBalanceAlertUpdated,
+        Action::AutoTopupUpdated,
+        Action::PaymentMethodSaved,
+        Action::PaymentMethodRemoved,
+        Action::RefundRequested,
+        Action::AdjustmentMade,
+        Action::AccountTypeChanged,
+        Action::SessionsRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ApiKeyCreated => "api_key.created",
+            Action::ApiKeyRevoked => "api_key.revoked",
+            Action::MemberAdded => "member.added",
+            Action::MemberRemoved => "member.removed",
+            Action::LowBalanceAlertUpdated => "settings.low_balance_alert.updated",
+            Action::AutoTopupUpdated => "settings.auto_topup.updated",
+            Action::PaymentMethodSaved => "payment_method.saved",
+            Action::PaymentMethodRemoved => "payment_method.removed",
+            Action::RefundRequested => "refund.requested",
+            Action::AdjustmentMade => "adjustment.made",
+            Action::AccountTypeChanged => "account.type_changed",
+            Action::SessionsRevoked => "sessions.revoked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// Who acted: a user through a session, or through one of the account's API keys.
+#[derive(Clone, Debug, Default)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub session_id: Option<SessionId>,
+}
+
+/// One record of the trail.
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    /// An action's wire name (see [`Action::as_str`]).
+    pub action: String,
+    pub actor: Actor,
+    /// What was acted on (`key_...`, `usr_...`, `pm_...`, `ref_...`, `txn_...`), if anything.
+    pub target_id: Option<String>,
+    /// What changed, as a JSON object.
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records `action` on `account`. Call it inside the transaction of the change it reports.
+pub fn record(
+    conn: &mut DbConn,
+    account: &AccountId,
+    actor: &Actor,
+    action: Action,
+    target_id: Option<&str>,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<AuditEventId> {
+    let id = AuditEventId::generate();
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::id.eq(id.as_str()),
+            audit_events::account_id.eq(account.as_str()),
+            audit_events::action.eq(action.as_str()),
+            audit_events::actor_user_id.eq(actor.user_id.as_ref().map(UserId::as_str)),
+            audit_events::actor_api_key_id.eq(actor.api_key_id.as_ref().map(ApiKeyId::as_str)),
+            audit_events::actor_session_id.eq(actor.session_id.as_ref().map(SessionId::as_str)),
+            audit_events::target_id.eq(target_id),
+            audit_events::details.eq(details.to_string()),
+            audit_events::created_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+type Row = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    chrono::NaiveDateTime,
+);
+
+/// The account's trail, newest first, a page at a time (`after`: the previous page's last
+/// record), optionally of one action only.
+pub fn list(
+    conn: &mut DbConn,
+    account: &AccountId,
+    action: Option<Action>,
+    after: Option<&AuditEventId>,
+    limit: i64,
+) -> Result<Page<AuditEvent>> {
+    let mut query = audit_events::table.filter(audit_events::account_id.eq(account.as_str())).into_boxed();
+    if let Some(action) = action {
+        query = query.filter(audit_events::action.eq(action.as_str()));
+    }
+    if let Some(after) = after {
+        let seq: i64 = audit_events::table
+            .filter(audit_events::id.eq(after.as_str()))
+            .filter(audit_events::account_id.eq(account.as_str()))
+            .select(audit_events::seq)
+            .first(conn)
+            .optional()?
+            .ok_or(Error::NotFound(super::CURSOR))?;
+        query = query.filter(audit_events::seq.lt(seq));
+    }
+    let rows: Vec<Row> = query
+        .order(audit_events::seq.desc())
+        .limit(limit + 1)
+        .select((
+            audit_events::seq,
+            audit_events::id,
+            audit_events::action,
+            audit_events::actor_user_id,
+            audit_events::actor_api_key_id,
+            audit_events::actor_session_id,
+            audit_events::target_id,
+            audit_events::details,
+            audit_events::created_at,
+        ))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(|(_, id, action, user, key, session, target_id, details, at)| AuditEvent {
+            id: AuditEventId::from_db(id),
+            action,
+            actor: Actor {
+                user_id: user.map(UserId::from_db),
+                api_key_id: key.map(ApiKeyId::from_db),
+                session_id: session.map(SessionId::from_db),
+            },
+            target_id,
+            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+            created_at: utc(at),
+        })
+        .collect();
+    Ok(Page::from_overfetch(items, limit))
+}

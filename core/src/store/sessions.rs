@@ -1,0 +1,75 @@
+//! Login sessions. A session token (a signed JWT) names a row here, so a session can end
+//! before its token expires: logging out ends one, "log out everywhere" all of a user's, and
+//! removing a member from an account ends theirs for that account.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::naive;
+use crate::db::schema::sessions;
+use crate::db::DbConn;
+use crate::ids::{AccountId, SessionId, UserId};
+use crate::Result;
+
+/// Opens a session of `user` acting for `account`, until `expires_at`.
+pub fn create(
+    conn: &mut DbConn,
+    user: &UserId,
+    account: &AccountId,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<SessionId> {
+    let id = SessionId::generate();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(id.as_str()),
+            sessions::user_id.eq(user.as_str()),
+            sessions::account_id.eq(account.as_str()),
+            sessions::created_at.eq(naive(now)),
+            sessions::expires_at.eq(naive(expires_at)),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Whether the session is open: it exists for this user and account and is not revoked. (Its
+/// token's own `exp`, checked before, is what expires it.)
+pub fn is_open(conn: &mut DbConn, id: &SessionId, user: &UserId, account: &AccountId) -> Result<bool> {
+    let found: Option<String> = sessions::table
+        .find(id.as_str())
+        .filter(sessions::user_id.eq(user.as_str()))
+        .filter(sessions::account_id.eq(account.as_str()))
+        .filter(sessions::revoked_at.is_null())
+        .select(sessions::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// Ends one session of `user` (logging out); the number ended (0 if it was already over).
+pub fn revoke(conn: &mut DbConn, id: &SessionId, user: &UserId, now: DateTime<Utc>) -> Result<usize> {
+    Ok(diesel::update(
+        sessions::table
+            .find(id.as_str())
+            .filter(sessions::user_id.eq(user.as_str()))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(naive(now)))
+    .execute(conn)?)
+}
+
+/// Ends every open session of `user`, in every account, or in `account` only.
+pub fn revoke_all(conn: &mut DbConn, user: &UserId, account: Option<&AccountId>, now: DateTime<Utc>) -> Result<usize> {
+    let mut open =
+        sessions::table.filter(sessions::user_id.eq(user.as_str())).filter(sessions::revoked_at.is_null()).into_boxed();
+    if let Some(account) = account {
+        open = open.filter(sessions::account_id.eq(account.as_str().to_string()));
+    }
+    let ids: Vec<String> = open.select(sessions::id).load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(sessions::table.filter(sessions::id.eq_any(&ids)))
+        .set(sessions::revoked_at.eq(naive(now)))
+        .execute(conn)?)
+}
