@@ -546,6 +546,10 @@ async fn outside_bytes_never_make_a_server_error(backend: Backend) {
             let res = app.get(&path, Some(&ada.token)).await;
             assert!(matches!(res.status.as_u16(), 200 | 400 | 404), "{path}: {}", res.text);
         }
+        // A signed image URL's query, with no token.
+        let image = format!("/v1/generations/gen_x/images/0?expires={encoded}&signature={encoded}");
+        let res = app.get(&image, None).await;
+        assert!(matches!(res.status.as_u16(), 400 | 401 | 403 | 404), "{image}: {}", res.text);
         if reqwest::header::HeaderValue::from_str(&value).is_ok() {
             let res = app.get("/v1/balance", Some(&value)).await;
             assert!(matches!(res.status.as_u16(), 401), "bearer {value:?}: {}", res.text);
@@ -594,6 +598,17 @@ proptest! {
         let mut tampered = body.clone();
         tampered.push(b'x');
         prop_assert!(apinfer_core::signature::verify(secret, &signed, &tampered, now).is_err());
+    }
+
+    /// A signed image URL verifies only with its own signature, before it expires.
+    #[test]
+    fn image_url_signatures_verify_only_their_own(signature in "\\PC{0,80}|[0-9a-f]{64}", expires in any::<i64>(), now in any::<i64>()) {
+        use apinfer_core::signed_url::{sign, verify};
+        let generation = apinfer_core::ids::GenerationId::generate();
+        prop_assert!(verify(b"image-key", &generation, 0, expires, &signature, now).is_err()
+            || signature == sign(b"image-key", &generation, 0, expires));
+        let genuine = sign(b"image-key", &generation, 0, expires);
+        prop_assert_eq!(verify(b"image-key", &generation, 0, expires, &genuine, now).is_ok(), now < expires);
     }
 
     /// Ids (and so cursors) parse only with their own prefix and never panic.
