@@ -17,6 +17,7 @@ pub mod outbound;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;
+pub mod sandbox;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -18,13 +18,14 @@ use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::SessionKeys;
-use crate::config::Config;
+use crate::config::{Config, PaymentsProvider};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::state::AppState;
+use apinfer_core::payments::sandbox::SandboxProvider;
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -83,7 +84,9 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
         metrics: Metrics::new(writes.stats()),
-        payments: Arc::new(apinfer_core::payments::sandbox::SandboxProvider),
+        payments: match config.payments_provider {
+            PaymentsProvider::Sandbox => Arc::new(SandboxProvider { base_url: config.base_url() }),
+        },
         providers: crate::generation::Providers::from_config(&config)?,
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes,
@@ -158,6 +161,7 @@ pub fn app(
     >,
 > {
     let max_body = state.config.max_body_bytes;
+    let sandbox = state.payments.name() == "sandbox";
     let base =
         App::new()
             .app_data(state)
@@ -174,6 +178,12 @@ pub fn app(
         SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", crate::openapi::document().clone()),
     )
     .route("/docs", web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }))
+    // The sandbox provider's own pages (3-D Secure, wallets, a tokenizing checkout form).
+    .configure(|cfg| {
+        if sandbox {
+            crate::sandbox::routes(cfg)
+        }
+    })
     .default_service(web::to(crate::http::fallback))
     .wrap(crate::http::cors())
     .wrap(from_fn(crate::http::rules))

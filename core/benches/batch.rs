@@ -70,7 +70,8 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
                 api_key_id: None,
                 auto_topup: false,
             };
-            let Ok(PurchaseOutcome::Accepted(purchase)) = purchasing::purchase(conn, &SandboxProvider, request, now)
+            let Ok(PurchaseOutcome::Accepted(purchase)) =
+                purchasing::purchase(conn, &SandboxProvider { base_url: "http://127.0.0.1:1".into() }, request, now)
             else {
                 panic!("a bank transfer is accepted");
             };

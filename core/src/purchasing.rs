@@ -1,24 +1,26 @@
 //! How a credit package is bought: record the purchase, take the payment through the
 //! provider, and credit the balance exactly once.
 //!
-//! Cards are charged at once: the purchase is recorded as `processing` first (its id is the
-//! provider's idempotency reference), so a process that dies mid-charge leaves a visible
-//! record rather than an untracked charge; on success the credits are on the balance before
-//! this returns. Wallets answer `requires_action` and bank transfers `pending`, credited later
-//! by the provider's webhook or an admin's confirmation.
+//! Cards (one-time provider tokens, or saved cards) are charged at once: the purchase is
+//! recorded as `processing` first (its id is the provider's idempotency reference), so a
+//! process that dies mid-charge leaves a visible record rather than an untracked charge; on
+//! success the credits are on the balance before this returns. A card that needs 3-D Secure,
+//! and wallets, answer `requires_action`, bank transfers `pending`, credited later by the
+//! provider's webhook or an admin's confirmation.
 
 use chrono::{DateTime, Utc};
 
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
-use crate::payments::{Card, ChargeSource, PaymentDeclined, PaymentProvider, Wallet};
+use crate::payments::{ChargeSource, Charged, PaymentDeclined, PaymentProvider, TokenError, Wallet};
 use crate::store::catalog;
 use crate::store::purchases::{self, MethodType, NewPurchase, Purchase, PurchaseStatus};
 use crate::Result;
 
 /// How the customer pays.
 pub enum Payment {
-    NewCard(Card),
+    /// A one-time card token from the provider's page or script.
+    CardToken(String),
     SavedCard(PaymentMethodId),
     Wallet(Wallet),
     BankTransfer,
@@ -64,17 +66,18 @@ pub fn purchase(
         api_key_id: request.api_key_id,
     };
     match &request.payment {
-        Payment::NewCard(card) => {
-            let new = base(MethodType::Card, Some((card.brand, card.last4())), None);
+        Payment::CardToken(token) => {
+            let card = provider.card_token(token).map_err(|e| token_error(&e))?;
+            let new = base(MethodType::Card, Some((card.brand, card.last4.as_str())), None);
             purchases::insert(conn, new, PurchaseStatus::Processing, None, None, &id, now)?;
-            charge(conn, provider, &id, ChargeSource::Card(card), package.price, now)
+            charge(conn, provider, &id, ChargeSource::Token(token), &request, package.price, now)
         }
         Payment::SavedCard(pm_id) => {
             let pm = purchases::get_payment_method(conn, request.account_id, pm_id)?;
             let brand = crate::payments::CardBrand::parse(&pm.brand);
             let new = base(MethodType::Card, brand.map(|b| (b, pm.last4.as_str())), Some(pm_id));
             purchases::insert(conn, new, PurchaseStatus::Processing, None, None, &id, now)?;
-            charge(conn, provider, &id, ChargeSource::Saved(&pm.token), package.price, now)
+            charge(conn, provider, &id, ChargeSource::Saved(&pm.token), &request, package.price, now)
         }
         Payment::Wallet(wallet) => {
             let action = provider.start_wallet_payment(*wallet, package.price, id.as_str());
@@ -124,18 +127,39 @@ pub fn purchase(
     }
 }
 
+/// What a card token the provider refuses answers: 400, naming the field.
+pub fn token_error(e: &TokenError) -> crate::Error {
+    let code = match e {
+        TokenError::Unknown => "invalid_card_token",
+        TokenError::UnsupportedBrand(_) => "unsupported_card_brand",
+    };
+    crate::Error::invalid(code, e.to_string(), "payment_method.token")
+}
+
 fn charge(
     conn: &mut DbConn,
     provider: &dyn PaymentProvider,
     id: &PurchaseId,
     source: ChargeSource<'_>,
+    request: &PurchaseRequest<'_>,
     amount: crate::Money,
     now: DateTime<Utc>,
 ) -> Result<PurchaseOutcome> {
-    match provider.charge(source, amount, id.as_str()) {
-        Ok(charge_id) => {
+    let charged = provider.charge(source, amount, id.as_str()).and_then(|charged| match charged {
+        // Off-session (automatic top-up) nobody is there to authenticate: a decline.
+        Charged::RequiresAction { .. } if request.auto_topup => Err(PaymentDeclined {
+            code: "authentication_required",
+            message: "the card needs the cardholder to authenticate, which an automatic top-up cannot do".into(),
+        }),
+        charged => Ok(charged),
+    });
+    match charged {
+        Ok(Charged::Succeeded { charge_id }) => {
             let (purchase, _) = purchases::credit(conn, id, Some(&charge_id), now)?;
             Ok(PurchaseOutcome::Accepted(purchase))
+        }
+        Ok(Charged::RequiresAction { charge_id, next_action }) => {
+            Ok(PurchaseOutcome::Accepted(purchases::mark_requires_action(conn, id, &charge_id, &next_action)?))
         }
         Err(declined) => {
             let failed = purchases::mark_failed(conn, id, declined.code, &declined.message)?;

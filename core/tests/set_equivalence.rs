@@ -53,7 +53,8 @@ fn buy(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) {
         api_key_id: None,
         auto_topup: false,
     };
-    let PurchaseOutcome::Accepted(purchase) = purchasing::purchase(conn, &SandboxProvider, request, now).unwrap()
+    let PurchaseOutcome::Accepted(purchase) =
+        purchasing::purchase(conn, &SandboxProvider { base_url: "http://127.0.0.1:1".into() }, request, now).unwrap()
     else {
         panic!("a bank transfer is accepted");
     };

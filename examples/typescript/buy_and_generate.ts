@@ -3,9 +3,10 @@
 //   npm install ./sdks/typescript
 //   APINFER_API_KEY=sk_... node buy_and_generate.js basic "a red fox in the snow" fox.png
 //
-// The key needs the `purchases:write` and `generations:write` scopes. The card below is the
-// sandbox payment provider's test Visa card: use a real one (or a saved `payment_method_id`)
-// against a production server.
+// The key needs the `purchases:write` and `generations:write` scopes. The card token below is
+// the sandbox payment provider's test Visa token: against a production server, use the token
+// the payment provider's own page or script (Stripe.js) made for the customer's card, or a
+// saved `payment_method_id`. apinfer never receives card numbers.
 import { writeFile } from "node:fs/promises";
 
 import { Apinfer, InsufficientCreditsError, PaymentFailedError } from "apinfer";
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const purchase = await client.purchases.create(
     {
       package_id: packageId,
-      payment_method: { type: "card", card: { number: "4242424242424242", exp_month: 12, exp_year: 2030, cvc: "123" } },
+      payment_method: { type: "card", token: "tok_visa" },
     },
     { idempotencyKey: `buy-and-generate-${packageId}-${new Date().toISOString().slice(0, 10)}` },
   );

@@ -192,15 +192,8 @@ async fn webhook_urls_are_checked(backend: Backend) {
     );
 }
 
-async fn save_card(app: &TestApp, token: &str, number: &str) -> String {
-    let pm = app
-        .post(
-            "/v1/payment-methods",
-            Some(token),
-            json!({"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"}}),
-        )
-        .await
-        .expect(201);
+async fn save_card(app: &TestApp, token: &str, card: &str) -> String {
+    let pm = app.post("/v1/payment-methods", Some(token), json!({"type": "card", "token": card})).await.expect(201);
     pm["id"].as_str().unwrap().to_string()
 }
 
@@ -209,7 +202,7 @@ async fn save_card(app: &TestApp, token: &str, number: &str) -> String {
 async fn auto_topup_buys_once_per_crossing_within_the_daily_maximum(app: TestApp) {
     let (admin, ada) = setup(&app, "6").await;
     let t = Some(ada.token.as_str());
-    let pm = save_card(&app, &ada.token, "4242424242424242").await;
+    let pm = save_card(&app, &ada.token, "tok_visa").await;
     let settings = json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": pm, "max_topups_per_day": 2});
     assert_eq!(
         app.request(Method::PUT, "/v1/settings/auto-topup", t, Some(settings.clone()), &[]).await.expect(200),
@@ -250,7 +243,7 @@ async fn auto_topup_buys_once_per_crossing_within_the_daily_maximum(app: TestApp
 async fn declined_auto_topups_notify_and_wait_for_the_next_crossing(app: TestApp) {
     let (admin, ada) = setup(&app, "6").await;
     let t = Some(ada.token.as_str());
-    let pm = save_card(&app, &ada.token, "4000000000000002").await;
+    let pm = save_card(&app, &ada.token, "tok_chargeDeclined").await;
     let settings = json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": pm, "max_topups_per_day": 5});
     app.request(Method::PUT, "/v1/settings/auto-topup", t, Some(settings), &[]).await.expect(200);
     assert_eq!(generate(&app, &ada.token).await, 201);
@@ -286,8 +279,8 @@ async fn auto_topup_settings_are_validated(app: TestApp) {
     let (_, ada) = setup(&app, "1").await;
     let bob = app.signup("bob@example.com").await;
     let t = Some(ada.token.as_str());
-    let foreign = save_card(&app, &bob.token, "4242424242424242").await;
-    let own = save_card(&app, &ada.token, "4242424242424242").await;
+    let foreign = save_card(&app, &bob.token, "tok_visa").await;
+    let own = save_card(&app, &ada.token, "tok_visa").await;
     let put = |body: Value| app.request(Method::PUT, "/v1/settings/auto-topup", t, Some(body), &[]);
     put(json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": foreign, "max_topups_per_day": 1}))
         .await
@@ -320,7 +313,7 @@ per_backend!(webhook_urls_are_checked);
 async fn abandoned_top_ups_do_not_block_the_account(app: TestApp) {
     use diesel::RunQueryDsl;
     let (_, ada) = setup(&app, "6").await;
-    let pm = save_card(&app, &ada.token, "4242424242424242").await;
+    let pm = save_card(&app, &ada.token, "tok_visa").await;
     let settings = json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": pm, "max_topups_per_day": 5});
     app.request(Method::PUT, "/v1/settings/auto-topup", Some(&ada.token), Some(settings), &[]).await.expect(200);
     // What a worker killed mid-top-up leaves behind.

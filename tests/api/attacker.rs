@@ -157,7 +157,7 @@ async fn lists_page_and_what_an_account_keeps_is_capped(backend: Backend) {
     app.request(Method::DELETE, &format!("/v1/api-keys/{}", made[0]), t, None, &[]).await.expect(200);
     app.post("/v1/api-keys", t, one_more).await.expect(201);
 
-    let card = json!({"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+    let card = json!({"type": "card", "token": "tok_visa"});
     for _ in 0..20 {
         app.post("/v1/payment-methods", t, card.clone()).await.expect(201);
     }
@@ -213,7 +213,7 @@ async fn members_page(backend: Backend) {
 async fn only_owners_and_admins_spend_saved_cards(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let (_, ada, bob, cy) = family(&app, None).await;
-    let card = json!({"type": "card", "card": card_payment("4242424242424242")["card"]});
+    let card = card_payment("tok_visa");
     let saved = app.post("/v1/payment-methods", Some(&ada.token), card).await.expect(201);
     let pm = saved["id"].as_str().unwrap();
     let with_saved = json!({"package_id": "basic", "payment_method": {"type": "card", "payment_method_id": pm}});
@@ -228,7 +228,7 @@ async fn only_owners_and_admins_spend_saved_cards(backend: Backend) {
         "owner_or_admin_required",
     );
     assert_eq!(app.balance(&ada.token).await["balance"], before["balance"], "nothing was bought");
-    let own_card = json!({"package_id": "basic", "payment_method": card_payment("5555555555554444")});
+    let own_card = json!({"package_id": "basic", "payment_method": card_payment("tok_mastercard")});
     app.post("/v1/purchases", Some(&cy), own_card).await.expect(201);
     app.post("/v1/purchases", Some(&bob), with_saved.clone()).await.expect(201);
     // A key Bob (an admin) made may spend it, while Bob is an admin.
@@ -319,7 +319,7 @@ async fn balances_stay_in_range(backend: Backend) {
     }
     adjust("9999999999999").await.expect_error(422, "invalid_request", "amount_too_large");
     adjust("-999999999999").await.expect(201);
-    app.buy(&ada.token, "basic", "4242424242424242").await;
+    app.buy(&ada.token, "basic", "tok_visa").await;
     app.assert_ledger_consistent(&ada.token).await;
     // Underneath the API: overflowing arithmetic or a float never lands in a balance.
     let (pool, account) = (app.app_state.pool.clone(), ada.account_id.clone());
@@ -456,7 +456,7 @@ async fn the_audit_trail_says_who_did_what(backend: Backend) {
     let (admin, ada, bob, cy) = family(&app, None).await;
     let bob_id = app.get("/v1/me", Some(&bob)).await.expect(200)["user"]["id"].as_str().unwrap().to_string();
     let (key_id, key) = app.api_key(&ada, &["purchases:write"]).await;
-    let card = json!({"type": "card", "card": card_payment("4242424242424242")["card"]});
+    let card = card_payment("tok_visa");
     let pm = app.request(Method::POST, "/v1/payment-methods", Some(&key), Some(card), &[]).await.expect(201);
     let pm = pm["id"].as_str().unwrap();
     let alert = json!({"enabled": true, "threshold": "10"});
@@ -464,7 +464,7 @@ async fn the_audit_trail_says_who_did_what(backend: Backend) {
     put.await.expect(200);
     let topup = json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": pm, "max_topups_per_day": 2});
     app.request(Method::PUT, "/v1/settings/auto-topup", Some(&ada.token), Some(topup), &[]).await.expect(200);
-    let purchase = app.buy(&ada.token, "basic", "4242424242424242").await;
+    let purchase = app.buy(&ada.token, "basic", "tok_visa").await;
     let refund_path = format!("/v1/purchases/{}/refund", purchase["id"].as_str().unwrap());
     let refund = app.post(&refund_path, Some(&key), json!({})).await.expect(201);
     app.request(Method::DELETE, &format!("/v1/payment-methods/{pm}"), Some(&ada.token), None, &[]).await.expect(200);

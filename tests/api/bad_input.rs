@@ -280,7 +280,7 @@ async fn bad_bodies_are_4xx_and_change_nothing(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     let (_, key) = app.api_key(&ada, &["generations:write", "balance:read", "purchases:write"]).await;
     app.grant(&admin, &ada.account_id, "3.5").await;
-    let card = card_payment("4242424242424242");
+    let card = card_payment("tok_visa");
     let session = Some(ada.token.clone());
     let admin_token = Some(admin.token.clone());
     let endpoint = |method: Method, path: &str, token: &Option<String>, template: Value| Endpoint {
@@ -370,7 +370,7 @@ async fn bad_bodies_are_4xx_and_change_nothing(app: TestApp) {
             &admin_token,
             json!({"name": "Basic", "credits": "100", "price": {"amount": "10.00", "currency": "CNY"}}),
         ),
-        endpoint(Method::POST, "/v1/payment-methods", &session, json!({"type": "card", "card": card["card"]})),
+        endpoint(Method::POST, "/v1/payment-methods", &session, card.clone()),
         endpoint(
             Method::POST,
             "/v1/webhooks/payments/sandbox",

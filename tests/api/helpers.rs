@@ -262,7 +262,7 @@ impl TestApp {
         .expect(201);
     }
 
-    /// Buys a package with a card through the API; returns the purchase.
+    /// Buys a package with a card (a sandbox test token) through the API; returns the purchase.
     pub async fn buy(&self, token: &str, package: &str, card: &str) -> Value {
         self.post("/v1/purchases", Some(token), json!({"package_id": package, "payment_method": card_payment(card)}))
             .await
@@ -326,10 +326,9 @@ impl TestApp {
     }
 }
 
-/// A card payment method with a test card number.
-pub fn card_payment(number: &str) -> Value {
-    let cvc = if number.len() == 15 { "1234" } else { "123" };
-    json!({"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": cvc}})
+/// A card payment method with one of the sandbox's test tokens (`tok_visa`, ...).
+pub fn card_payment(token: &str) -> Value {
+    json!({"type": "card", "token": token})
 }
 
 /// A JSON credits string as an exact decimal.

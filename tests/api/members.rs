@@ -148,12 +148,15 @@ async fn authorization_matrix(app: TestApp) {
     for scope in ["balance:read", "usage:read", "generations:write", "purchases:write"] {
         keys.push(app.api_key(&ada, &[scope]).await.1);
     }
-    let purchase = app.buy(&ada.token, "basic", "4242424242424242").await;
+    let purchase = app.buy(&ada.token, "basic", "tok_visa").await;
     let generation = app
         .post("/v1/generations", Some(&ada.token), json!({"model": "qwen-image", "prompt": "x", "size": "512x512"}))
         .await
         .expect(201);
-    let pm = app.post("/v1/payment-methods", Some(&ada.token), json!({"type": "card", "card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2040, "cvc": "123"}})).await.expect(201);
+    let pm = app
+        .post("/v1/payment-methods", Some(&ada.token), json!({"type": "card", "token": "tok_visa"}))
+        .await
+        .expect(201);
     let (pur, gen, pm) =
         (purchase["id"].as_str().unwrap(), generation["id"].as_str().unwrap(), pm["id"].as_str().unwrap());
     let callers: Vec<(&str, Option<&str>)> = vec![
@@ -168,7 +171,7 @@ async fn authorization_matrix(app: TestApp) {
         ("no auth", None),
     ];
     let gen_body = json!({"model": "qwen-image", "prompt": "m", "size": "512x512"});
-    let buy_body = json!({"package_id": "basic", "payment_method": card_payment("4242424242424242")});
+    let buy_body = json!({"package_id": "basic", "payment_method": card_payment("tok_visa")});
     // Expected status per caller, in the order above.
     let cases: Vec<(Method, String, Option<Value>, [u16; 9])> = vec![
         (Method::GET, "/v1/me".into(), None, [200, 200, 200, 200, 200, 200, 200, 200, 401]),
@@ -282,9 +285,7 @@ async fn authorization_matrix(app: TestApp) {
         (
             Method::POST,
             "/v1/payment-methods".into(),
-            Some(
-                json!({"type": "card", "card": {"number": "5555555555554444", "exp_month": 1, "exp_year": 2040, "cvc": "123"}}),
-            ),
+            Some(json!({"type": "card", "token": "tok_mastercard"})),
             [201, 201, 403, 403, 403, 403, 201, 201, 401],
         ),
         (

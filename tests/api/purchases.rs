@@ -12,7 +12,7 @@ fn now() -> i64 {
 async fn card_purchases_credit_before_responding(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     let (_, key) = app.api_key(&ada, &["purchases:write", "balance:read", "usage:read"]).await;
-    let p = app.buy(&key, "standard", "4242424242424242").await;
+    let p = app.buy(&key, "standard", "tok_visa").await;
     assert!(p["id"].as_str().unwrap().starts_with("pur_"));
     assert_eq!(p["status"], "succeeded");
     assert_eq!(p["credits"], "5000");
@@ -23,9 +23,9 @@ async fn card_purchases_credit_before_responding(app: TestApp) {
     let until: chrono::DateTime<chrono::Utc> = p["refundable_until"].as_str().unwrap().parse().unwrap();
     assert_eq!(until - succeeded, chrono::Duration::days(30));
     assert_eq!(app.balance(&key).await["balance"], "5000");
-    let mc = app.buy(&key, "basic", "5555555555554444").await;
+    let mc = app.buy(&key, "basic", "tok_mastercard").await;
     assert_eq!(mc["payment_method"]["brand"], "mastercard");
-    let amex = app.buy(&key, "basic", "378282246310005").await;
+    let amex = app.buy(&key, "basic", "tok_amex").await;
     assert_eq!(
         (amex["payment_method"]["brand"].as_str(), amex["payment_method"]["last4"].as_str()),
         (Some("amex"), Some("0005"))
@@ -47,7 +47,7 @@ async fn declined_cards_are_402_and_recorded_as_failed(app: TestApp) {
         .post(
             "/v1/purchases",
             Some(&ada.token),
-            json!({"package_id": "basic", "payment_method": card_payment("4000000000000002")}),
+            json!({"package_id": "basic", "payment_method": card_payment("tok_chargeDeclined")}),
         )
         .await;
     declined.expect_error(402, "payment_failed", "card_declined");
@@ -55,7 +55,7 @@ async fn declined_cards_are_402_and_recorded_as_failed(app: TestApp) {
         .post(
             "/v1/purchases",
             Some(&ada.token),
-            json!({"package_id": "basic", "payment_method": card_payment("4000000000009995")}),
+            json!({"package_id": "basic", "payment_method": card_payment("tok_chargeDeclinedInsufficientFunds")}),
         )
         .await;
     funds.expect_error(402, "payment_failed", "insufficient_funds");
@@ -73,19 +73,31 @@ async fn invalid_cards_and_requests_are_400_and_record_nothing(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     let t = Some(ada.token.as_str());
     let post = |pm: Value| app.post("/v1/purchases", t, json!({"package_id": "basic", "payment_method": pm}));
-    post(card_payment("6011111111111117")).await.expect_error(400, "invalid_request", "unsupported_card_brand");
-    let luhn = post(card_payment("4242424242424241")).await.expect_error(400, "invalid_request", "invalid_card_number");
-    assert_eq!(luhn["error"]["param"], "payment_method.card.number");
-    post(
-        json!({"type": "card", "card": {"number": "4242424242424242", "exp_month": 1, "exp_year": 2020, "cvc": "123"}}),
-    )
-    .await
-    .expect_error(400, "invalid_request", "invalid_expiry_year");
-    post(
-        json!({"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "12"}}),
-    )
-    .await
-    .expect_error(400, "invalid_request", "invalid_cvc");
+    let discover =
+        post(card_payment("tok_discover")).await.expect_error(400, "invalid_request", "unsupported_card_brand");
+    assert_eq!(discover["error"]["param"], "payment_method.token");
+    for token in ["4242424242424241", "tok_unknown", ""] {
+        let unknown = post(card_payment(token)).await.expect_error(400, "invalid_request", "invalid_card_token");
+        assert_eq!(unknown["error"]["param"], "payment_method.token");
+    }
+    // A card number or CVC is never accepted, wherever it is, and the answer says how to pay.
+    for pm in [
+        json!({"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}}),
+        json!({"type": "card", "token": "tok_visa", "cvc": "123"}),
+        json!({"type": "card", "number": "4242424242424242"}),
+    ] {
+        let refused = post(pm).await.expect_error(400, "invalid_request", "card_data_not_accepted");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("token"), "{refused}");
+    }
+    let save = json!({"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+    app.post("/v1/payment-methods", t, save).await.expect_error(400, "invalid_request", "card_data_not_accepted");
+    let unknown = app.post("/v1/payment-methods", t, json!({"type": "card", "token": "tok_nope"})).await;
+    assert_eq!(unknown.expect_error(400, "invalid_request", "invalid_card_token")["error"]["param"], "token");
+    post(json!({"type": "card", "token": "tok_visa", "payment_method_id": "pm_x"})).await.expect_error(
+        400,
+        "invalid_request",
+        "invalid_payment_method",
+    );
     post(json!({"type": "card"})).await.expect_error(400, "invalid_request", "invalid_payment_method");
     post(json!({"type": "bitcoin"})).await.expect_error(400, "invalid_request", "invalid_payment_method");
     post(json!({"type": "alipay", "payment_method_id": "pm_x"})).await.expect_error(
@@ -98,14 +110,14 @@ async fn invalid_cards_and_requests_are_400_and_record_nothing(app: TestApp) {
         "not_found",
         "resource_missing",
     );
-    app.post("/v1/purchases", t, json!({"package_id": "gold", "payment_method": card_payment("4242424242424242")}))
+    app.post("/v1/purchases", t, json!({"package_id": "gold", "payment_method": card_payment("tok_visa")}))
         .await
         .expect_error(404, "not_found", "resource_missing");
     let (_, reader) = app.api_key(&ada, &["balance:read"]).await;
     app.post(
         "/v1/purchases",
         Some(&reader),
-        json!({"package_id": "basic", "payment_method": card_payment("4242424242424242")}),
+        json!({"package_id": "basic", "payment_method": card_payment("tok_visa")}),
     )
     .await
     .expect_error(403, "permission_denied", "missing_scope");
@@ -122,7 +134,9 @@ async fn wallets_wait_for_the_signed_webhook(app: TestApp) {
         .expect(201);
     assert_eq!(alipay["status"], "requires_action");
     assert_eq!(alipay["next_action"]["type"], "redirect");
-    assert!(alipay["next_action"]["url"].as_str().unwrap().starts_with("https://"));
+    // The sandbox plays the provider's side on its own pages.
+    let alipay_page = format!("{}/sandbox/alipay/{}", app.base, alipay["id"].as_str().unwrap());
+    assert_eq!(alipay["next_action"]["url"], alipay_page.as_str());
     assert!(alipay["refundable_until"].is_null());
     let wechat = app
         .post("/v1/purchases", t, json!({"package_id": "basic", "payment_method": {"type": "wechat_pay"}}))
@@ -244,7 +258,7 @@ async fn crediting_is_exactly_once_under_races(app: TestApp) {
     let (hooks, confirms) = futures::join!(join_all(hooks), join_all(confirms));
     assert!(hooks.iter().chain(confirms.iter()).all(|r| r.status == 200));
     // The same card purchase retried concurrently with one Idempotency-Key.
-    let body = json!({"package_id": "basic", "payment_method": card_payment("4242424242424242")});
+    let body = json!({"package_id": "basic", "payment_method": card_payment("tok_visa")});
     let retries = (0..10)
         .map(|_| app.request(Method::POST, "/v1/purchases", t, Some(body.clone()), &[("Idempotency-Key", "buy-once")]));
     let results = join_all(retries).await;
@@ -263,16 +277,13 @@ async fn saved_cards_pay_without_the_number(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     let bob = app.signup("bob@example.com").await;
     let t = Some(ada.token.as_str());
-    let pm = app
-        .post("/v1/payment-methods", t, json!({"type": "card", "card": {"number": "5555555555554444", "exp_month": 6, "exp_year": 2041, "cvc": "321"}}))
-        .await
-        .expect(201);
+    let pm = app.post("/v1/payment-methods", t, json!({"type": "card", "token": "tok_mastercard"})).await.expect(201);
     assert!(pm["id"].as_str().unwrap().starts_with("pm_"));
     assert_eq!(
         (pm["brand"].as_str(), pm["last4"].as_str(), pm["exp_month"].as_i64()),
-        (Some("mastercard"), Some("4444"), Some(6))
+        (Some("mastercard"), Some("4444"), Some(12))
     );
-    assert!(!pm.to_string().contains("5555555555554444"));
+    assert!(!pm.to_string().contains("tok_mastercard"));
     let list = app.get("/v1/payment-methods", t).await.expect(200);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     let id = pm["id"].as_str().unwrap();
@@ -303,10 +314,8 @@ async fn saved_cards_pay_without_the_number(app: TestApp) {
         "resource_missing",
     );
     // A saved declining card declines off-session too.
-    let bad = app
-        .post("/v1/payment-methods", t, json!({"type": "card", "card": {"number": "4000000000000002", "exp_month": 6, "exp_year": 2041, "cvc": "321"}}))
-        .await
-        .expect(201);
+    let bad =
+        app.post("/v1/payment-methods", t, json!({"type": "card", "token": "tok_chargeDeclined"})).await.expect(201);
     app.post(
         "/v1/purchases",
         t,
@@ -322,13 +331,11 @@ async fn saved_cards_pay_without_the_number(app: TestApp) {
     )
     .await
     .expect_error(404, "not_found", "resource_missing");
-    app.post(
-        "/v1/payment-methods",
-        t,
-        json!({"type": "card", "card": {"number": "6011111111111117", "exp_month": 6, "exp_year": 2041, "cvc": "321"}}),
-    )
-    .await
-    .expect_error(400, "invalid_request", "unsupported_card_brand");
+    app.post("/v1/payment-methods", t, json!({"type": "card", "token": "tok_discover"})).await.expect_error(
+        400,
+        "invalid_request",
+        "unsupported_card_brand",
+    );
     assert_eq!(app.balance(&ada.token).await["balance"], "100");
 }
 
@@ -336,8 +343,8 @@ async fn lots_are_spent_oldest_first_and_refunds_return_the_unused_part(app: Tes
     let admin = app.admin().await;
     let ada = app.signup("ada@example.com").await;
     let t = Some(ada.token.as_str());
-    let first = app.buy(&ada.token, "basic", "4242424242424242").await;
-    let second = app.buy(&ada.token, "basic", "4242424242424242").await;
+    let first = app.buy(&ada.token, "basic", "tok_visa").await;
+    let second = app.buy(&ada.token, "basic", "tok_visa").await;
     // A bonus adjustment is not a lot; spending 150 takes lot 1 whole and 50 of lot 2.
     app.grant(&admin, &ada.account_id, "10").await;
     let path = format!("/v1/admin/accounts/{}/adjustments", ada.account_id);
@@ -401,7 +408,7 @@ async fn refunds_exact_amounts_window_and_idempotency(app: TestApp) {
     let ada = app.signup("ada@example.com").await;
     let bob = app.signup("bob@example.com").await;
     let t = Some(ada.token.as_str());
-    let p = app.buy(&ada.token, "standard", "4242424242424242").await;
+    let p = app.buy(&ada.token, "standard", "tok_visa").await;
     let id = p["id"].as_str().unwrap();
     let path = format!("/v1/admin/accounts/{}/adjustments", ada.account_id);
     app.post(&path, Some(&admin.token), json!({"credits": "-1.75", "reason": "one image"})).await.expect(201);
@@ -422,7 +429,7 @@ async fn refunds_exact_amounts_window_and_idempotency(app: TestApp) {
     assert_eq!(replay.body, refund);
     assert_eq!(app.balance(&ada.token).await["balance"], "0");
     // Past 30 days: refused, and nothing moves.
-    let late = app.buy(&ada.token, "basic", "4242424242424242").await;
+    let late = app.buy(&ada.token, "basic", "tok_visa").await;
     app.clock.advance(chrono::Duration::days(31));
     app.post(&format!("/v1/purchases/{}/refund", late["id"].as_str().unwrap()), t, json!({})).await.expect_error(
         422,
@@ -432,7 +439,7 @@ async fn refunds_exact_amounts_window_and_idempotency(app: TestApp) {
     assert_eq!(app.balance(&ada.token).await["balance"], "100");
     // A failed purchase has nothing to refund.
     let declined = app
-        .post("/v1/purchases", t, json!({"package_id": "basic", "payment_method": card_payment("4000000000000002")}))
+        .post("/v1/purchases", t, json!({"package_id": "basic", "payment_method": card_payment("tok_chargeDeclined")}))
         .await;
     assert_eq!(declined.status, 402);
     let failed = &app.get("/v1/purchases", t).await.expect(200)["data"][0];
@@ -445,7 +452,63 @@ async fn refunds_exact_amounts_window_and_idempotency(app: TestApp) {
     assert_eq!(dec(&app.balance(&ada.token).await["balance"]), rust_decimal::Decimal::from(100));
 }
 
+/// The sandbox plays the customer's side of a `next_action` on its own pages: 3-D Secure for a
+/// card that needs it, Alipay and WeChat Pay. Completing credits exactly once; failing
+/// records why; a checkout form turns test card numbers into tokens in the browser.
+async fn sandbox_pages_complete_or_fail_next_actions(app: TestApp) {
+    let ada = app.signup("ada@example.com").await;
+    let t = Some(ada.token.as_str());
+    let buy = |pm: Value| app.post("/v1/purchases", t, json!({"package_id": "basic", "payment_method": pm}));
+    let three_ds = buy(card_payment("tok_threeDSecureRequired")).await.expect(201);
+    assert_eq!(three_ds["status"], "requires_action");
+    assert_eq!(three_ds["payment_method"], json!({"type": "card", "brand": "visa", "last4": "3220"}));
+    let page = format!("{}/sandbox/3ds/{}", app.base, three_ds["id"].as_str().unwrap());
+    assert_eq!(three_ds["next_action"], json!({"type": "redirect", "url": page}));
+    assert_eq!(app.balance(&ada.token).await["balance"], "0", "nothing before authentication");
+    let html = app.client.get(&page).send().await.unwrap();
+    assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(html.text().await.unwrap().contains("3-D Secure"));
+    let client = &app.client;
+    let settle = |url: String| async move { client.post(url).send().await.unwrap() };
+    let done = settle(format!("{page}/complete")).await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(done.json::<Value>().await.unwrap()["status"], "succeeded");
+    assert_eq!(settle(format!("{page}/complete")).await.status(), 409, "completed once only");
+    assert_eq!(settle(format!("{page}/fail")).await.status(), 409);
+    assert_eq!(app.balance(&ada.token).await["balance"], "100");
+    let retrieved = app.get(&format!("/v1/purchases/{}", three_ds["id"].as_str().unwrap()), t).await.expect(200);
+    assert_eq!(retrieved["status"], "succeeded");
+    // Failing authentication records the reason and credits nothing.
+    let failing = buy(card_payment("tok_threeDSecureRequired")).await.expect(201);
+    let url = failing["next_action"]["url"].as_str().unwrap().to_string();
+    assert_eq!(settle(format!("{url}/fail")).await.status(), 200);
+    let failed = app.get(&format!("/v1/purchases/{}", failing["id"].as_str().unwrap()), t).await.expect(200);
+    assert_eq!(
+        (failed["status"].as_str(), failed["failure_code"].as_str()),
+        (Some("failed"), Some("authentication_failed"))
+    );
+    // A wallet's page, and a page of the wrong kind for the purchase.
+    let wechat = buy(json!({"type": "wechat_pay"})).await.expect(201);
+    let url = wechat["next_action"]["url"].as_str().unwrap().to_string();
+    assert!(url.contains("/sandbox/wechat_pay/"), "{url}");
+    assert_eq!(settle(url.replace("wechat_pay", "alipay") + "/complete").await.status(), 409);
+    assert_eq!(settle(format!("{url}/complete")).await.status(), 200);
+    assert_eq!(app.balance(&ada.token).await["balance"], "200");
+    // A saved card that needs 3-D Secure asks for it on-session too.
+    let pm = app.post("/v1/payment-methods", t, json!({"type": "card", "token": "tok_threeDSecureRequired"})).await;
+    let pm = pm.expect(201)["id"].as_str().unwrap().to_string();
+    let saved = buy(json!({"type": "card", "payment_method_id": pm})).await.expect(201);
+    assert_eq!(saved["status"], "requires_action");
+    // The checkout form knows the test cards and their tokens.
+    let checkout = app.client.get(format!("{}/sandbox/checkout", app.base)).send().await.unwrap().text().await.unwrap();
+    for pair in [r#""4242424242424242": ["tok_visa""#, r#""4000000000003220": ["tok_threeDSecureRequired""#] {
+        assert!(checkout.contains(pair), "{pair}");
+    }
+    app.assert_ledger_consistent(&ada.token).await;
+}
+
 backend_tests!(
+    sandbox_pages_complete_or_fail_next_actions,
     card_purchases_credit_before_responding,
     declined_cards_are_402_and_recorded_as_failed,
     invalid_cards_and_requests_are_400_and_record_nothing,
@@ -482,7 +545,7 @@ async fn refunds_leave_held_credits_alone(backend: crate::helpers::Backend) {
         .mount(&mock)
         .await;
     let ada = app.signup("ada@example.com").await;
-    let p = app.buy(&ada.token, "basic", "4242424242424242").await;
+    let p = app.buy(&ada.token, "basic", "tok_visa").await;
     let generation = app.post(
         "/v1/generations",
         Some(&ada.token),

@@ -48,7 +48,7 @@ const ADJUST_UP: &str = "7.5";
 const ADJUST_DOWN: &str = "300";
 const KEY_SPEND_LIMIT: &str = "10";
 const MAX_TOPUPS_PER_DAY: usize = 2;
-const SANDBOX_VISA: &str = "4242424242424242";
+const SANDBOX_VISA: &str = "tok_visa";
 
 /// A server the race talks to: the in-process test app, or an `apinfer serve` process.
 pub(crate) trait Server: Sync {

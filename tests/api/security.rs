@@ -18,7 +18,7 @@ use crate::processes::{apinfer, create_admin, log_to, serve, Client, JWT_SECRET,
 const ADMIN_PASSWORD: &str = "Adm1n-Pa55word-Never-Logged";
 const PASSWORD: &str = "S1gnup-Pa55word-Never-Logged";
 const WRONG_PASSWORD: &str = "Wr0ng-Gue55-Never-Logged";
-const CARDS: [&str; 3] = ["4242424242424242", "4000000000000002", "5555555555554444"];
+const CARDS: [&str; 3] = ["tok_visa", "tok_chargeDeclined", "tok_mastercard"];
 
 async fn run_and_capture(backend: Backend, json_logs: bool) -> Option<(String, Vec<String>)> {
     let (url, _db) = TestDb::create(backend)?;
@@ -66,7 +66,7 @@ async fn run_and_capture(backend: Backend, json_logs: bool) -> Option<(String, V
         .post("/v1/purchases", Some(&token), json!({"package_id": "basic", "payment_method": card_payment(CARDS[1])}))
         .await;
     assert_eq!(status, 402);
-    let card = json!({"type": "card", "card": card_payment(CARDS[2])["card"]});
+    let card = card_payment(CARDS[2]);
     assert_eq!(c.post("/v1/payment-methods", Some(&token), card).await.0, 201);
     let (status, _) = c
         .post(

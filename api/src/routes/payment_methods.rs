@@ -2,7 +2,7 @@
 
 use actix_web::{delete, get, post, web, HttpResponse};
 use apinfer_core::ids::PaymentMethodId;
-use apinfer_core::payments::Card;
+use apinfer_core::purchasing::token_error;
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::audit::Action;
 use apinfer_core::store::purchases::{self, PaymentMethod};
@@ -13,13 +13,15 @@ use utoipa::ToSchema;
 
 use super::audit::audited;
 
-use super::purchases::CardInput;
+use super::purchases::refuse_card_data;
 use super::views::{list_view, PageParams};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorKind};
+use crate::idempotency::parse_json;
 use crate::state::AppState;
 
-/// A card to save.
+/// A card to save, as a one-time token from the payment provider's own page or script
+/// (apinfer never receives the number).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentMethodRequest {
@@ -27,7 +29,9 @@ pub struct CreatePaymentMethodRequest {
     #[serde(rename = "type")]
     #[schema(value_type = super::enums::SavedPaymentMethodType)]
     pub method_type: String,
-    pub card: CardInput,
+    /// The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...).
+    #[schema(example = "tok_visa")]
+    pub token: String,
 }
 
 /// A saved card (the number is kept only by the payment provider).
@@ -69,36 +73,40 @@ list_view!(PaymentMethodList, PaymentMethodView, "The account's saved cards.");
 #[utoipa::path(tag = "payment_methods", operation_id = "payment_methods_create", security(("bearer" = [])), request_body = CreatePaymentMethodRequest, responses(
     (status = 201, description = "The saved card", body = PaymentMethodView),
     (status = 409, description = "The account already keeps 20 saved cards (`too_many_payment_methods`)", body = ErrorBody),
-    (status = 400, description = "Invalid card", body = ErrorBody),
+    (status = 400, description = "An unknown card token, a brand not accepted, or card data instead of a token", body = ErrorBody),
     (status = 402, description = "The provider refused the card", body = ErrorBody),
     (status = 403, description = "Not allowed", body = ErrorBody),
 ))]
 #[post("/payment-methods")]
-pub async fn create(
-    caller: Caller,
-    state: web::Data<AppState>,
-    body: crate::extract::Json<CreatePaymentMethodRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     caller.require_manager_or_scope(Scope::PurchasesWrite)?;
-    let request = body.into_inner();
+    refuse_card_data(&body)?;
+    let request: CreatePaymentMethodRequest = parse_json(&body)?;
     if request.method_type != "card" {
         return Err(ApiError::invalid("invalid_payment_method", "only cards can be saved", Some("type")));
     }
     let now = state.now();
-    let c = request.card;
-    let card = Card::parse(&c.number, c.exp_month, c.exp_year, &c.cvc, now, "card")?;
-    let saved =
-        state.payments.save_card(&card).map_err(|d| ApiError::new(ErrorKind::PaymentFailed, d.code, d.message))?;
+    let id = PaymentMethodId::generate();
+    // The provider call blocks (a real provider is a network round trip): off the executor.
+    let (provider, reference) = (state.payments.clone(), id.to_string());
+    let saved = web::block(move || {
+        provider.card_token(&request.token).map_err(|e| ApiError::from(token_error(&e)).with_param("token"))?;
+        provider
+            .save_card(&request.token, &reference)
+            .map_err(|d| ApiError::new(ErrorKind::PaymentFailed, d.code, d.message))
+    })
+    .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("saving a card: {e}")))??;
     let (caller_account, caller_actor) = (caller.account_id.clone(), caller.actor());
     let pm = PaymentMethod {
-        id: PaymentMethodId::generate(),
+        id,
         account_id: caller.account_id,
         provider: state.payments.name().to_string(),
         token: saved.token,
-        brand: card.brand.as_str().to_string(),
-        last4: card.last4().to_string(),
-        exp_month: card.exp_month as i32,
-        exp_year: card.exp_year,
+        brand: saved.card.brand.as_str().to_string(),
+        last4: saved.card.last4,
+        exp_month: saved.card.exp_month as i32,
+        exp_year: saved.card.exp_year,
         created_at: now,
     };
     let who = (caller_account.clone(), caller_actor);

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use apinfer_core::db::write_transaction;
 use apinfer_core::ids::{PaymentMethodId, PurchaseId};
-use apinfer_core::payments::{Card, Wallet};
+use apinfer_core::payments::Wallet;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::audit::{self, Action};
@@ -21,24 +21,10 @@ use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::idempotency::{self, parse_json, IdempotencyKey};
 use crate::state::AppState;
 
-/// Card details as entered. Never stored or logged: only the brand and last four digits are kept.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CardInput {
-    #[schema(example = "4242424242424242")]
-    pub number: String,
-    #[schema(example = 12)]
-    #[serde(deserialize_with = "crate::extract::integer")]
-    pub exp_month: u32,
-    #[schema(example = 2030)]
-    #[serde(deserialize_with = "crate::extract::integer")]
-    pub exp_year: i32,
-    #[schema(example = "123")]
-    pub cvc: String,
-}
-
-/// How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
-/// `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`.
+/// How to pay: `{"type":"card","token":"tok_..."}` (a one-time token from the payment
+/// provider's own page or script: apinfer never receives a card number),
+/// `{"type":"card","payment_method_id":"pm_..."}`, `{"type":"alipay"}`, `{"type":"wechat_pay"}`
+/// or `{"type":"bank_transfer"}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentMethodInput {
@@ -46,10 +32,38 @@ pub struct PaymentMethodInput {
     #[serde(rename = "type")]
     #[schema(value_type = super::enums::PaymentMethodType, example = "card")]
     pub method_type: String,
-    /// A card to charge (with `type: card`).
-    pub card: Option<CardInput>,
+    /// A card token from the payment provider (with `type: card`). The sandbox's test tokens:
+    /// `tok_visa`, `tok_mastercard`, `tok_amex` succeed; `tok_chargeDeclined` and
+    /// `tok_chargeDeclinedInsufficientFunds` are declined; `tok_discover` is a brand not
+    /// accepted; `tok_threeDSecureRequired` needs 3-D Secure (`requires_action`).
+    #[schema(example = "tok_visa")]
+    pub token: Option<String>,
     /// A saved card to charge (with `type: card`), `pm_...`.
     pub payment_method_id: Option<String>,
+}
+
+/// Refuses a body that carries card data (a `card` object, a `number` or a `cvc`, at any
+/// depth): apinfer never receives card numbers, and says how to pay instead.
+pub fn refuse_card_data(body: &[u8]) -> Result<(), ApiError> {
+    fn carries(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.keys().any(|k| matches!(k.as_str(), "card" | "number" | "cvc")) || map.values().any(carries)
+            }
+            serde_json::Value::Array(items) => items.iter().any(carries),
+            _ => false,
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) if carries(&value) => Err(ApiError::invalid(
+            "card_data_not_accepted",
+            "apinfer never accepts card numbers or CVCs: collect the card with the payment provider's own \
+             page or script (Stripe.js; in development the sandbox's /sandbox/checkout) and send its token \
+             as {\"type\": \"card\", \"token\": \"tok_...\"}, or use a saved card's payment_method_id",
+            None,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A package to buy and how to pay.
@@ -211,31 +225,24 @@ impl From<Refund> for RefundView {
 list_view!(PurchaseList, PurchaseView, "A page of purchases.");
 list_view!(RefundList, RefundView, "A page of refunds.");
 
-fn payment(input: PaymentMethodInput, now: DateTime<Utc>) -> Result<Payment, ApiError> {
+fn payment(input: PaymentMethodInput) -> Result<Payment, ApiError> {
     let invalid = |code: &str, message: &str, param: &str| ApiError::invalid(code, message, Some(param));
-    let card_fields = input.card.is_some() || input.payment_method_id.is_some();
+    let card_fields = input.token.is_some() || input.payment_method_id.is_some();
     match input.method_type.as_str() {
-        "card" => match (input.card, input.payment_method_id) {
-            (Some(c), None) => Ok(Payment::NewCard(Card::parse(
-                &c.number,
-                c.exp_month,
-                c.exp_year,
-                &c.cvc,
-                now,
-                "payment_method.card",
-            )?)),
+        "card" => match (input.token, input.payment_method_id) {
+            (Some(token), None) => Ok(Payment::CardToken(token)),
             (None, Some(id)) => Ok(Payment::SavedCard(
                 PaymentMethodId::parse(&id).ok_or_else(|| ApiError::not_found("payment method"))?,
             )),
             _ => Err(invalid(
                 "invalid_payment_method",
-                "a card payment needs exactly one of `card` and `payment_method_id`",
+                "a card payment needs exactly one of `token` and `payment_method_id`",
                 "payment_method",
             )),
         },
         "alipay" | "wechat_pay" | "bank_transfer" if card_fields => Err(invalid(
             "invalid_payment_method",
-            "`card` and `payment_method_id` go only with type `card`",
+            "`token` and `payment_method_id` go only with type `card`",
             "payment_method",
         )),
         "alipay" => Ok(Payment::Wallet(Wallet::Alipay)),
@@ -251,16 +258,18 @@ fn payment(input: PaymentMethodInput, now: DateTime<Utc>) -> Result<Payment, Api
 
 /// Buy a credit package (scope `purchases:write`; honours `Idempotency-Key`).
 ///
-/// Cards are charged at once and the credits are on the balance before the response;
-/// Alipay/WeChat Pay answer `requires_action` with a `next_action`; bank transfers answer
-/// `pending` with transfer instructions. Both are credited when the payment is confirmed.
+/// Cards are charged at once and the credits are on the balance before the response; a card
+/// that needs 3-D Secure, and Alipay/WeChat Pay, answer `requires_action` with a `next_action`;
+/// bank transfers answer `pending` with transfer instructions. Those are credited when the
+/// payment is confirmed. A body carrying a card number or CVC answers 400
+/// `card_data_not_accepted`.
 #[utoipa::path(tag = "purchases", operation_id = "purchases_create", security(("bearer" = [])), request_body = CreatePurchaseRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 201, description = "The purchase", body = PurchaseView),
-        (status = 400, description = "Invalid card (checksum, brand, expiry, CVC) or payment method", body = ErrorBody),
+        (status = 400, description = "An unknown card token, a brand not accepted, card data instead of a token, or an invalid payment method", body = ErrorBody),
         (status = 402, description = "The card was declined (`card_declined`, `insufficient_funds`); a failed purchase is recorded", body = ErrorBody),
-        (status = 403, description = "The key lacks `purchases:write`", body = ErrorBody),
+        (status = 403, description = "The key lacks `purchases:write`, or a member (or a key whose creator is no longer an owner/admin) spends a saved card", body = ErrorBody),
         (status = 404, description = "No such package or saved card", body = ErrorBody),
         (status = 409, description = "Idempotency conflict", body = ErrorBody),
     ))]
@@ -273,10 +282,11 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::PurchasesWrite)?;
+    refuse_card_data(&body)?;
     let request: CreatePurchaseRequest = parse_json(&body)?;
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
-        let payment = payment(request.payment_method, run_state.now())?;
+        let payment = payment(request.payment_method)?;
         if matches!(payment, Payment::SavedCard(_)) {
             // The account's saved cards are the owner's and admins' to spend.
             caller.require_manager_or_scope(Scope::PurchasesWrite)?;

@@ -1,14 +1,16 @@
-//! Taking money: card validation and the payment-provider abstraction.
+//! Taking money: the payment-provider seam.
 //!
-//! A [`PaymentProvider`] charges cards (entered or saved), starts redirect/QR payments (Alipay,
-//! WeChat Pay) and bank transfers, and refunds. The built-in [`sandbox::SandboxProvider`] is the
-//! default and behaves like a real provider's test mode, with documented test cards.
+//! A [`PaymentProvider`] charges cards through tokens it issued (its own page or script
+//! collected the number, which apinfer never sees) or cards it keeps, starts redirect/QR
+//! payments (Alipay, WeChat Pay) and bank transfers, and refunds. The built-in
+//! [`sandbox::SandboxProvider`] is the default and behaves like a real provider's test mode,
+//! with documented test tokens.
 
 pub mod card;
 pub mod sandbox;
 
 use crate::Money;
-pub use card::{Card, CardBrand};
+pub use card::{CardBrand, CardDetails};
 
 /// A wallet that pays by redirect or QR code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,14 +40,39 @@ pub struct BankInstructions {
 /// A card kept by the provider for later charges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavedCard {
-    /// The provider's token for it.
+    /// The provider's reference for it (charged off-session).
     pub token: String,
+    pub card: CardDetails,
 }
 
 /// A charge to make.
 pub enum ChargeSource<'a> {
-    Card(&'a Card),
+    /// A one-time card token from the provider's page or script.
+    Token(&'a str),
+    /// A card the provider keeps ([`SavedCard::token`]).
     Saved(&'a str),
+}
+
+/// A charge made, or one that waits for the customer (3-D Secure).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Charged {
+    Succeeded {
+        charge_id: String,
+    },
+    /// Confirmed later (by the provider's webhook) once the customer completes `next_action`.
+    RequiresAction {
+        charge_id: String,
+        next_action: NextAction,
+    },
+}
+
+/// Why a card token cannot be charged or saved.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the card token is unknown to the payment provider, or already used")]
+    Unknown,
+    #[error("{0} cards are not accepted; use Visa, Mastercard or American Express")]
+    UnsupportedBrand(String),
 }
 
 /// A declined or failed payment.
@@ -61,10 +88,13 @@ pub struct PaymentDeclined {
 /// apinfer's id for the operation and doubles as the provider-side idempotency key.
 pub trait PaymentProvider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
-    /// Keeps a card for off-session charges (auto top-up).
-    fn save_card(&self, card: &Card) -> Result<SavedCard, PaymentDeclined>;
-    /// Charges at once; returns the provider's charge id.
-    fn charge(&self, source: ChargeSource<'_>, amount: Money, reference: &str) -> Result<String, PaymentDeclined>;
+    /// The card behind a one-time token; fails for a token the provider did not issue, or a
+    /// brand apinfer does not accept.
+    fn card_token(&self, token: &str) -> Result<CardDetails, TokenError>;
+    /// Keeps the token's card for off-session charges (automatic top-up).
+    fn save_card(&self, token: &str, reference: &str) -> Result<SavedCard, PaymentDeclined>;
+    /// Charges at once, or starts a charge the customer must authenticate (3-D Secure).
+    fn charge(&self, source: ChargeSource<'_>, amount: Money, reference: &str) -> Result<Charged, PaymentDeclined>;
     /// Starts a wallet payment confirmed later by webhook.
     fn start_wallet_payment(
         &self,

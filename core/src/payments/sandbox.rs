@@ -1,35 +1,84 @@
-//! The built-in sandbox provider: no network, deterministic outcomes.
+//! The built-in sandbox provider: no network, deterministic outcomes, no money. It plays a
+//! real provider's test mode with Stripe's test token names:
 //!
-//! Test cards: `4242424242424242` (Visa), `5555555555554444` (Mastercard) and
-//! `378282246310005` (Amex) succeed; `4000000000000002` is declined (`card_declined`);
-//! `4000000000009995` is declined for `insufficient_funds`. Saved cards keep their outcome in
-//! their token, so an off-session charge of a saved declining card declines too.
+//! | token | card | outcome |
+//! |---|---|---|
+//! | `tok_visa` | Visa ····4242 | succeeds |
+//! | `tok_mastercard` | Mastercard ····4444 | succeeds |
+//! | `tok_amex` | American Express ····0005 | succeeds |
+//! | `tok_chargeDeclined` | Visa ····0002 | declined, `card_declined` |
+//! | `tok_chargeDeclinedInsufficientFunds` | Visa ····9995 | declined, `insufficient_funds` |
+//! | `tok_discover` | Discover ····1117 | refused: an unsupported brand |
+//! | `tok_threeDSecureRequired` | Visa ····3220 | needs 3-D Secure: `requires_action` |
+//!
+//! A saved card keeps its token's outcome, so an off-session charge of a declining card
+//! declines too. What a customer would do at the provider (3-D Secure, Alipay, WeChat Pay)
+//! happens on the sandbox's own pages under `/sandbox/` (see the API's `sandbox` module).
 
-use super::{BankInstructions, Card, ChargeSource, NextAction, PaymentDeclined, PaymentProvider, SavedCard, Wallet};
+use super::{
+    BankInstructions, CardBrand, CardDetails, ChargeSource, Charged, NextAction, PaymentDeclined, PaymentProvider,
+    SavedCard, TokenError, Wallet,
+};
 use crate::ids::random_base62;
 use crate::Money;
 
-#[derive(Clone, Debug, Default)]
-pub struct SandboxProvider;
+/// The sandbox. `base_url` is apinfer's own origin, where its next-action pages live.
+#[derive(Clone, Debug)]
+pub struct SandboxProvider {
+    pub base_url: String,
+}
 
-const DECLINED: &str = "4000000000000002";
-const INSUFFICIENT: &str = "4000000000009995";
+/// What a test token stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Succeeds,
+    Declined,
+    InsufficientFunds,
+    ThreeDSecure,
+}
 
-fn outcome_of(number: &str) -> &'static str {
-    match number {
-        DECLINED => "declined",
-        INSUFFICIENT => "insufficient",
-        _ => "ok",
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeds => "ok",
+            Outcome::Declined => "declined",
+            Outcome::InsufficientFunds => "insufficient",
+            Outcome::ThreeDSecure => "3ds",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Outcome> {
+        [Outcome::Succeeds, Outcome::Declined, Outcome::InsufficientFunds, Outcome::ThreeDSecure]
+            .into_iter()
+            .find(|o| o.as_str() == text)
     }
 }
 
-fn decline(outcome: &str) -> Result<(), PaymentDeclined> {
-    match outcome {
-        "declined" => Err(PaymentDeclined { code: "card_declined", message: "the card was declined".into() }),
-        "insufficient" => {
-            Err(PaymentDeclined { code: "insufficient_funds", message: "the card has insufficient funds".into() })
-        }
-        _ => Ok(()),
+/// The documented test tokens: (token, brand, last4, outcome).
+const TOKENS: [(&str, CardBrand, &str, Outcome); 6] = [
+    ("tok_visa", CardBrand::Visa, "4242", Outcome::Succeeds),
+    ("tok_mastercard", CardBrand::Mastercard, "4444", Outcome::Succeeds),
+    ("tok_amex", CardBrand::Amex, "0005", Outcome::Succeeds),
+    ("tok_chargeDeclined", CardBrand::Visa, "0002", Outcome::Declined),
+    ("tok_chargeDeclinedInsufficientFunds", CardBrand::Visa, "9995", Outcome::InsufficientFunds),
+    ("tok_threeDSecureRequired", CardBrand::Visa, "3220", Outcome::ThreeDSecure),
+];
+
+/// Test cards expire at the end of this year, as Stripe's do in the far future.
+const EXPIRY: (u32, i32) = (12, 2034);
+
+fn lookup(token: &str) -> Result<(CardDetails, Outcome), TokenError> {
+    if token == "tok_discover" {
+        return Err(TokenError::UnsupportedBrand("Discover".into()));
+    }
+    let (_, brand, last4, outcome) = TOKENS.iter().find(|(t, ..)| *t == token).ok_or(TokenError::Unknown)?;
+    let card = CardDetails { brand: *brand, last4: (*last4).into(), exp_month: EXPIRY.0, exp_year: EXPIRY.1 };
+    Ok((card, *outcome))
+}
+
+impl SandboxProvider {
+    fn page(&self, kind: &str, reference: &str) -> String {
+        format!("{}/sandbox/{kind}/{reference}", self.base_url)
     }
 }
 
@@ -38,19 +87,37 @@ impl PaymentProvider for SandboxProvider {
         "sandbox"
     }
 
-    fn save_card(&self, card: &Card) -> Result<SavedCard, PaymentDeclined> {
-        Ok(SavedCard { token: format!("sbx_card_{}_{}", outcome_of(card.number()), random_base62(16)) })
+    fn card_token(&self, token: &str) -> Result<CardDetails, TokenError> {
+        lookup(token).map(|(card, _)| card)
     }
 
-    fn charge(&self, source: ChargeSource<'_>, _amount: Money, _reference: &str) -> Result<String, PaymentDeclined> {
+    fn save_card(&self, token: &str, _reference: &str) -> Result<SavedCard, PaymentDeclined> {
+        let (card, outcome) =
+            lookup(token).map_err(|e| PaymentDeclined { code: "invalid_card_token", message: e.to_string() })?;
+        Ok(SavedCard { token: format!("sbx_card_{}_{}", outcome.as_str(), random_base62(16)), card })
+    }
+
+    fn charge(&self, source: ChargeSource<'_>, _amount: Money, reference: &str) -> Result<Charged, PaymentDeclined> {
         let outcome = match source {
-            ChargeSource::Card(card) => outcome_of(card.number()),
-            ChargeSource::Saved(token) => {
-                token.strip_prefix("sbx_card_").and_then(|t| t.split('_').next()).unwrap_or("declined")
+            ChargeSource::Token(token) => lookup(token).map(|(_, outcome)| outcome).ok(),
+            ChargeSource::Saved(saved) => {
+                saved.strip_prefix("sbx_card_").and_then(|t| t.split('_').next()).and_then(Outcome::parse)
             }
         };
-        decline(outcome)?;
-        Ok(format!("sbx_ch_{}", random_base62(20)))
+        let charge_id = format!("sbx_ch_{}", random_base62(20));
+        match outcome {
+            Some(Outcome::Succeeds) => Ok(Charged::Succeeded { charge_id }),
+            Some(Outcome::ThreeDSecure) => Ok(Charged::RequiresAction {
+                charge_id,
+                next_action: NextAction { action_type: "redirect".into(), url: self.page("3ds", reference) },
+            }),
+            Some(Outcome::InsufficientFunds) => {
+                Err(PaymentDeclined { code: "insufficient_funds", message: "the card has insufficient funds".into() })
+            }
+            Some(Outcome::Declined) | None => {
+                Err(PaymentDeclined { code: "card_declined", message: "the card was declined".into() })
+            }
+        }
     }
 
     fn start_wallet_payment(
@@ -59,14 +126,11 @@ impl PaymentProvider for SandboxProvider {
         _amount: Money,
         reference: &str,
     ) -> Result<NextAction, PaymentDeclined> {
-        let (action_type, path) = match wallet {
+        let (action_type, kind) = match wallet {
             Wallet::Alipay => ("redirect", "alipay"),
-            Wallet::WechatPay => ("qr_code", "wechat"),
+            Wallet::WechatPay => ("qr_code", "wechat_pay"),
         };
-        Ok(NextAction {
-            action_type: action_type.into(),
-            url: format!("https://sandbox.apinfer.invalid/{path}/{reference}"),
-        })
+        Ok(NextAction { action_type: action_type.into(), url: self.page(kind, reference) })
     }
 
     fn start_bank_transfer(&self, _amount: Money, _reference: &str) -> Result<BankInstructions, PaymentDeclined> {
@@ -80,5 +144,30 @@ impl PaymentProvider for SandboxProvider {
 
     fn refund(&self, _charge_id: Option<&str>, _amount: Money, _reference: &str) -> Result<String, PaymentDeclined> {
         Ok(format!("sbx_re_{}", random_base62(20)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_tokens_behave_as_documented() {
+        let sandbox = SandboxProvider { base_url: "http://127.0.0.1:1".into() };
+        let price = Money::from_minor(1000, crate::credits::Currency::Cny);
+        let charge = |token| sandbox.charge(ChargeSource::Token(token), price, "pur_x");
+        for token in ["tok_visa", "tok_mastercard", "tok_amex"] {
+            assert!(matches!(charge(token), Ok(Charged::Succeeded { .. })), "{token}");
+        }
+        assert_eq!(charge("tok_chargeDeclined").unwrap_err().code, "card_declined");
+        assert_eq!(charge("tok_chargeDeclinedInsufficientFunds").unwrap_err().code, "insufficient_funds");
+        let Ok(Charged::RequiresAction { next_action, .. }) = charge("tok_threeDSecureRequired") else { panic!() };
+        assert_eq!(next_action.url, "http://127.0.0.1:1/sandbox/3ds/pur_x");
+        assert_eq!(sandbox.card_token("tok_discover"), Err(TokenError::UnsupportedBrand("Discover".into())));
+        assert_eq!(sandbox.card_token("4242424242424242"), Err(TokenError::Unknown));
+        let saved = sandbox.save_card("tok_chargeDeclined", "pm_x").unwrap();
+        assert_eq!(saved.card.last4, "0002");
+        let off_session = sandbox.charge(ChargeSource::Saved(&saved.token), price, "pur_y");
+        assert_eq!(off_session.unwrap_err().code, "card_declined");
     }
 }

@@ -305,6 +305,27 @@ pub fn list(conn: &mut DbConn, account: &AccountId, after: Option<&PurchaseId>, 
 
 /// Marks an unpaid purchase failed (a decline, or the provider's `payment.failed`).
 /// Returns the purchase; a purchase already settled is left as it is.
+/// Marks a charged-but-unconfirmed card purchase as waiting for the customer (3-D Secure):
+/// the provider's charge id and what the customer must do.
+pub fn mark_requires_action(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    charge: &str,
+    next_action: &NextAction,
+) -> Result<Purchase> {
+    diesel::update(
+        purchases::table.find(id.as_str()).filter(purchases::status.eq(PurchaseStatus::Processing.as_str())),
+    )
+    .set((
+        purchases::status.eq(PurchaseStatus::RequiresAction.as_str()),
+        purchases::provider_charge.eq(charge),
+        purchases::next_action_type.eq(&next_action.action_type),
+        purchases::next_action_url.eq(&next_action.url),
+    ))
+    .execute(conn)?;
+    get_any(conn, id)
+}
+
 pub fn mark_failed(conn: &mut DbConn, id: &PurchaseId, code: &str, message: &str) -> Result<Purchase> {
     diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(AWAITING)))
         .set((

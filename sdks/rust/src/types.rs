@@ -403,19 +403,6 @@ impl QueryValue for CardBrand {
     }
 }
 
-/// Card details as entered. Never stored or logged: only the brand and last four digits are kept.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct CardInput {
-    /// `cvc`.
-    pub cvc: String,
-    /// `exp_month`.
-    pub exp_month: i64,
-    /// `exp_year`.
-    pub exp_year: i64,
-    /// `number`.
-    pub number: String,
-}
-
 /// A new key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CreateApiKeyRequest {
@@ -490,11 +477,12 @@ pub struct CreatePackageRequest {
     pub price: MoneyView,
 }
 
-/// A card to save.
+/// A card to save, as a one-time token from the payment provider's own page or script
+/// (apinfer never receives the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatePaymentMethodRequest {
-    /// `card`.
-    pub card: CardInput,
+    /// The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...).
+    pub token: String,
     /// `card`: only cards can be saved.
     pub r#type: SavedPaymentMethodType,
 }
@@ -1675,16 +1663,21 @@ impl QueryValue for PaymentEventType {
     }
 }
 
-/// How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
-/// `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`.
+/// How to pay: `{"type":"card","token":"tok_..."}` (a one-time token from the payment
+/// provider's own page or script: apinfer never receives a card number),
+/// `{"type":"card","payment_method_id":"pm_..."}`, `{"type":"alipay"}`, `{"type":"wechat_pay"}`
+/// or `{"type":"bank_transfer"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentMethodInput {
-    /// `card`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card: Option<CardInput>,
     /// A saved card to charge (with `type: card`), `pm_...`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_method_id: Option<String>,
+    /// A card token from the payment provider (with `type: card`). The sandbox's test tokens:
+    /// `tok_visa`, `tok_mastercard`, `tok_amex` succeed; `tok_chargeDeclined` and
+    /// `tok_chargeDeclinedInsufficientFunds` are declined; `tok_discover` is a brand not
+    /// accepted; `tok_threeDSecureRequired` needs 3-D Secure (`requires_action`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
     pub r#type: PaymentMethodType,
 }

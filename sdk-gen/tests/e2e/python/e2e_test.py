@@ -132,9 +132,7 @@ def main() -> None:
     # A purchase with a sandbox card, a generation, and its image.
     purchase = client.purchases.create(
         package_id="basic",
-        payment_method=apinfer.types.PaymentMethodInput(
-            type="card", card=apinfer.types.CardInput(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123")
-        ),
+        payment_method=apinfer.types.PaymentMethodInput(type="card", token="tok_visa"),
     )
     assert purchase.status == "succeeded" and purchase.credits == Decimal("100"), purchase
     assert client.balance.retrieve().balance == Decimal("206.5")
@@ -150,7 +148,7 @@ def main() -> None:
     try:
         client.purchases.create(
             package_id="basic",
-            payment_method={"type": "card", "card": {"number": "4000000000000002", "exp_month": 12, "exp_year": 2030, "cvc": "123"}},
+            payment_method={"type": "card", "token": "tok_chargeDeclined"},
         )
         raise AssertionError("expected a 402")
     except apinfer.PaymentFailedError as e:

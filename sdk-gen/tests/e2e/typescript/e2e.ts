@@ -126,8 +126,7 @@ async function main(): Promise<void> {
   assert(e402.status === 402 && e402.type === "insufficient_credits" && !!e402.requestId && !!e402.message, "402 fields");
   check("typed 402 InsufficientCreditsError from an adjustment");
 
-  const card = { number: "4242424242424242", exp_month: 12, exp_year: 2030, cvc: "123" };
-  const purchase = await client.purchases.create({ package_id: "basic", payment_method: { type: "card", card } });
+  const purchase = await client.purchases.create({ package_id: "basic", payment_method: { type: "card", token: "tok_visa" } });
   assert(purchase.status === "succeeded" && purchase.credits === "100", JSON.stringify(purchase));
   assert((await client.balance.retrieve()).balance === "206.5", "credited");
   check("purchase with a card");
@@ -139,7 +138,7 @@ async function main(): Promise<void> {
   assert((await client.balance.retrieve()).available === "204.75", "charged 1.75");
   check("generation and its PNG download");
   const declined = await expectError(PaymentFailedError, () =>
-    client.purchases.create({ package_id: "basic", payment_method: { type: "card", card: { ...card, number: "4000000000000002" } } }),
+    client.purchases.create({ package_id: "basic", payment_method: { type: "card", token: "tok_chargeDeclined" } }),
   );
   assert(declined.status === 402 && declined.code === "card_declined", "declined");
   check("typed 402 PaymentFailedError (declined card)");

@@ -2312,9 +2312,11 @@ class Purchases:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> types.PurchaseView:
         """Buy a credit package (scope `purchases:write`; honours `Idempotency-Key`).
-        Cards are charged at once and the credits are on the balance before the response;
-        Alipay/WeChat Pay answer `requires_action` with a `next_action`; bank transfers answer
-        `pending` with transfer instructions. Both are credited when the payment is confirmed.
+        Cards are charged at once and the credits are on the balance before the response; a card
+        that needs 3-D Secure, and Alipay/WeChat Pay, answer `requires_action` with a `next_action`;
+        bank transfers answer `pending` with transfer instructions. Those are credited when the
+        payment is confirmed. A body carrying a card number or CVC answers 400
+        `card_data_not_accepted`.
 
         Args:
             package_id: -
@@ -2450,9 +2452,11 @@ class AsyncPurchases:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> types.PurchaseView:
         """Buy a credit package (scope `purchases:write`; honours `Idempotency-Key`).
-        Cards are charged at once and the credits are on the balance before the response;
-        Alipay/WeChat Pay answer `requires_action` with a `next_action`; bank transfers answer
-        `pending` with transfer instructions. Both are credited when the payment is confirmed.
+        Cards are charged at once and the credits are on the balance before the response; a card
+        that needs 3-D Secure, and Alipay/WeChat Pay, answer `requires_action` with a `next_action`;
+        bank transfers answer `pending` with transfer instructions. Those are credited when the
+        payment is confirmed. A body carrying a card number or CVC answers 400
+        `card_data_not_accepted`.
 
         Args:
             package_id: -
@@ -2662,7 +2666,7 @@ class PaymentMethods:
     def create(
         self,
         *,
-        card: Union[types.CardInput, Mapping[str, Any]],
+        token: str,
         type: types.SavedPaymentMethodType,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -2671,7 +2675,7 @@ class PaymentMethods:
         """Save a card (owner/admin session or `purchases:write`).
 
         Args:
-            card: -
+            token: The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...).
             type: `card`: only cards can be saved.
         """
         return self._client.request(
@@ -2679,7 +2683,7 @@ class PaymentMethods:
                 "POST",
                 "/v1/payment-methods",
                 body=types.CreatePaymentMethodRequest._body(
-                    {"card": card, "type": type}
+                    {"token": token, "type": type}
                 ),
                 has_body=True,
                 auth=True,
@@ -2761,7 +2765,7 @@ class AsyncPaymentMethods:
     async def create(
         self,
         *,
-        card: Union[types.CardInput, Mapping[str, Any]],
+        token: str,
         type: types.SavedPaymentMethodType,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -2770,7 +2774,7 @@ class AsyncPaymentMethods:
         """Save a card (owner/admin session or `purchases:write`).
 
         Args:
-            card: -
+            token: The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...).
             type: `card`: only cards can be saved.
         """
         return await self._client.request(
@@ -2778,7 +2782,7 @@ class AsyncPaymentMethods:
                 "POST",
                 "/v1/payment-methods",
                 body=types.CreatePaymentMethodRequest._body(
-                    {"card": card, "type": type}
+                    {"token": token, "type": type}
                 ),
                 has_body=True,
                 auth=True,

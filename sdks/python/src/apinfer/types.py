@@ -30,7 +30,6 @@ __all__ = [
     "BalanceView",
     "BankTransferView",
     "CardBrand",
-    "CardInput",
     "CreateApiKeyRequest",
     "CreateGenerationRequest",
     "CreateModelRequest",
@@ -458,24 +457,6 @@ class BankTransferView(Model):
 
 @register
 @dataclass
-class CardInput(Model):
-    """Card details as entered. Never stored or logged: only the brand and last four digits are kept."""
-
-    cvc: str
-    exp_month: int
-    exp_year: int
-    number: str
-
-    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("cvc", "cvc", "str", True),
-        ("exp_month", "exp_month", "int", True),
-        ("exp_year", "exp_year", "int", True),
-        ("number", "number", "str", True),
-    )
-
-
-@register
-@dataclass
 class CreateApiKeyRequest(Model):
     """A new key."""
 
@@ -572,14 +553,16 @@ class CreatePackageRequest(Model):
 @register
 @dataclass
 class CreatePaymentMethodRequest(Model):
-    """A card to save."""
+    """A card to save, as a one-time token from the payment provider's own page or script
+    (apinfer never receives the number)."""
 
-    card: CardInput
+    token: str
+    """The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...)."""
     type: SavedPaymentMethodType
     """`card`: only cards can be saved."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
-        ("card", "card", "model:CardInput", True),
+        ("token", "token", "str", True),
         ("type", "type", "enum", True),
     )
 
@@ -1210,19 +1193,25 @@ class PaymentEventData(Model):
 @register
 @dataclass
 class PaymentMethodInput(Model):
-    """How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
-    `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`."""
+    """How to pay: `{"type":"card","token":"tok_..."}` (a one-time token from the payment
+    provider's own page or script: apinfer never receives a card number),
+    `{"type":"card","payment_method_id":"pm_..."}`, `{"type":"alipay"}`, `{"type":"wechat_pay"}`
+    or `{"type":"bank_transfer"}`."""
 
     type: PaymentMethodType
     """`card`, `alipay`, `wechat_pay` or `bank_transfer`."""
-    card: Optional[CardInput] = None
     payment_method_id: Optional[str] = None
     """A saved card to charge (with `type: card`), `pm_...`."""
+    token: Optional[str] = None
+    """A card token from the payment provider (with `type: card`). The sandbox's test tokens:
+    `tok_visa`, `tok_mastercard`, `tok_amex` succeed; `tok_chargeDeclined` and
+    `tok_chargeDeclinedInsufficientFunds` are declined; `tok_discover` is a brand not
+    accepted; `tok_threeDSecureRequired` needs 3-D Secure (`requires_action`)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("type", "type", "enum", True),
-        ("card", "card", "model:CardInput", False),
         ("payment_method_id", "payment_method_id", "str", False),
+        ("token", "token", "str", False),
     )
 
 

@@ -316,9 +316,11 @@ export declare class PurchasesResource extends APIResource {
     list(params?: PurchasesListParams, options?: RequestOptions): PagePromise<types.PurchaseView>;
     /**
      * Buy a credit package (scope `purchases:write`; honours `Idempotency-Key`).
-     * Cards are charged at once and the credits are on the balance before the response;
-     * Alipay/WeChat Pay answer `requires_action` with a `next_action`; bank transfers answer
-     * `pending` with transfer instructions. Both are credited when the payment is confirmed.
+     * Cards are charged at once and the credits are on the balance before the response; a card
+     * that needs 3-D Secure, and Alipay/WeChat Pay, answer `requires_action` with a `next_action`;
+     * bank transfers answer `pending` with transfer instructions. Those are credited when the
+     * payment is confirmed. A body carrying a card number or CVC answers 400
+     * `card_data_not_accepted`.
      *
      * Sends an `Idempotency-Key` (generated unless `options.idempotencyKey` is given), reused by retries.
      */

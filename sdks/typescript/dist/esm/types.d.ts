@@ -226,15 +226,6 @@ export interface BankTransferView {
  */
 export type CardBrand = "visa" | "mastercard" | "amex" | (string & {});
 /**
- * Card details as entered. Never stored or logged: only the brand and last four digits are kept.
- */
-export interface CardInput {
-    cvc: string;
-    exp_month: number;
-    exp_year: number;
-    number: string;
-}
-/**
  * A new key.
  */
 export interface CreateApiKeyRequest {
@@ -310,10 +301,14 @@ export interface CreatePackageRequest {
     price: MoneyView;
 }
 /**
- * A card to save.
+ * A card to save, as a one-time token from the payment provider's own page or script
+ * (apinfer never receives the number).
  */
 export interface CreatePaymentMethodRequest {
-    card: CardInput;
+    /**
+     * The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...).
+     */
+    token: string;
     /**
      * `card`: only cards can be saved.
      */
@@ -879,15 +874,23 @@ export interface PaymentEventData {
  */
 export type PaymentEventType = "payment.succeeded" | "payment.failed" | (string & {});
 /**
- * How to pay: `{"type":"card","card":{...}}`, `{"type":"card","payment_method_id":"pm_..."}`,
- * `{"type":"alipay"}`, `{"type":"wechat_pay"}` or `{"type":"bank_transfer"}`.
+ * How to pay: `{"type":"card","token":"tok_..."}` (a one-time token from the payment
+ * provider's own page or script: apinfer never receives a card number),
+ * `{"type":"card","payment_method_id":"pm_..."}`, `{"type":"alipay"}`, `{"type":"wechat_pay"}`
+ * or `{"type":"bank_transfer"}`.
  */
 export interface PaymentMethodInput {
-    card?: CardInput | null;
     /**
      * A saved card to charge (with `type: card`), `pm_...`.
      */
     payment_method_id?: string | null;
+    /**
+     * A card token from the payment provider (with `type: card`). The sandbox's test tokens:
+     * `tok_visa`, `tok_mastercard`, `tok_amex` succeed; `tok_chargeDeclined` and
+     * `tok_chargeDeclinedInsufficientFunds` are declined; `tok_discover` is a brand not
+     * accepted; `tok_threeDSecureRequired` needs 3-D Secure (`requires_action`).
+     */
+    token?: string | null;
     /**
      * `card`, `alipay`, `wechat_pay` or `bank_transfer`.
      */

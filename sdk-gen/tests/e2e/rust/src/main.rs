@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apinfer::{
-    AdjustmentRequest, CardInput, Client, CreateApiKeyRequest, CreateGenerationRequest, CreatePurchaseRequest, Decimal,
+    AdjustmentRequest, Client, CreateApiKeyRequest, CreateGenerationRequest, CreatePurchaseRequest, Decimal,
     Error, LoginRequest, PaymentMethodInput, PurchaseStatus, RequestOptions, Scope, SignupRequest, TransactionsListParams,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -209,15 +209,11 @@ async fn main() {
     }
     check("typed 402 InsufficientCredits from an adjustment");
 
-    let card = |number: &str| CreatePurchaseRequest {
+    let card = |token: &str| CreatePurchaseRequest {
         package_id: "basic".into(),
-        payment_method: PaymentMethodInput {
-            r#type: "card".into(),
-            card: Some(CardInput { number: number.into(), exp_month: 12, exp_year: 2030, cvc: "123".into() }),
-            payment_method_id: None,
-        },
+        payment_method: PaymentMethodInput { r#type: "card".into(), token: Some(token.into()), payment_method_id: None },
     };
-    let purchase = client.purchases().create(&card("4242424242424242")).await.expect("purchase");
+    let purchase = client.purchases().create(&card("tok_visa")).await.expect("purchase");
     assert_eq!(purchase.status, PurchaseStatus::Succeeded);
     assert_eq!(purchase.credits, dec("100"));
     assert_eq!(client.balance().retrieve().await.expect("balance").balance, dec("206.5"));
@@ -228,7 +224,7 @@ async fn main() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{:?}", &png[..png.len().min(16)]);
     assert_eq!(client.balance().retrieve().await.expect("balance").available, dec("204.75"));
     check("generation and its PNG download");
-    match client.purchases().create(&card("4000000000000002")).await {
+    match client.purchases().create(&card("tok_chargeDeclined")).await {
         Err(Error::PaymentFailed(e)) => assert_eq!(e.code.as_deref(), Some("card_declined")),
         other => panic!("expected PaymentFailed, got {other:?}"),
     }
