@@ -40,6 +40,8 @@ pub struct Config {
     /// Who takes payments (`APINFER_PAYMENTS_PROVIDER`): the built-in `sandbox` (default),
     /// which approves test tokens and never moves money, so production refuses it.
     pub payments_provider: PaymentsProvider,
+    /// Stripe's settings (used with `payments_provider = stripe`).
+    pub stripe: StripeSettings,
     /// How long a client may take to send a request's body once its headers are in.
     pub body_timeout_seconds: u64,
     /// How long a signed image URL stays valid.
@@ -110,17 +112,31 @@ impl UpstreamConfig {
 pub enum PaymentsProvider {
     /// Built in: test cards and tokens only, no money moves.
     Sandbox,
+    /// Stripe, with the `APINFER_STRIPE_*` settings.
+    Stripe,
 }
 
 impl PaymentsProvider {
     fn parse(name: &str) -> anyhow::Result<Self> {
         match name {
             "sandbox" => Ok(PaymentsProvider::Sandbox),
-            other => {
-                bail!("APINFER_PAYMENTS_PROVIDER must be sandbox (the only provider in this build), not {other:?}")
-            }
+            "stripe" => Ok(PaymentsProvider::Stripe),
+            other => bail!("APINFER_PAYMENTS_PROVIDER must be sandbox or stripe, not {other:?}"),
         }
     }
+}
+
+/// How apinfer reaches Stripe (`APINFER_STRIPE_*`).
+#[derive(Clone, Debug, Default)]
+pub struct StripeSettings {
+    /// `APINFER_STRIPE_SECRET_KEY`: the API key apinfer calls Stripe with.
+    pub secret_key: Option<SecretString>,
+    /// `APINFER_STRIPE_PUBLISHABLE_KEY`: what browsers initialise Stripe.js with.
+    pub publishable_key: Option<String>,
+    /// `APINFER_STRIPE_WEBHOOK_SECRET`: verifies `Stripe-Signature` on Stripe's events.
+    pub webhook_secret: Option<SecretString>,
+    /// `APINFER_STRIPE_API_BASE`, default `https://api.stripe.com`.
+    pub api_base: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +164,10 @@ struct FileConfig {
     metrics_token: Option<String>,
     metrics_addr: Option<String>,
     payments_provider: Option<String>,
+    stripe_secret_key: Option<String>,
+    stripe_publishable_key: Option<String>,
+    stripe_webhook_secret: Option<String>,
+    stripe_api_base: Option<String>,
     body_timeout_seconds: Option<u64>,
     allow_private_webhooks: Option<bool>,
     hold_timeout_seconds: Option<u64>,
@@ -195,6 +215,7 @@ impl Config {
             metrics_token: None,
             metrics_addr: None,
             payments_provider: PaymentsProvider::Sandbox,
+            stripe: StripeSettings { api_base: "https://api.stripe.com".into(), ..StripeSettings::default() },
             body_timeout_seconds: 10,
             allow_private_webhooks: false,
             hold_timeout_seconds: 300,
@@ -263,6 +284,13 @@ impl Config {
         if let Some(name) = env("PAYMENTS_PROVIDER").or(file.payments_provider) {
             config.payments_provider = PaymentsProvider::parse(&name)?;
         }
+        config.stripe.secret_key = env("STRIPE_SECRET_KEY").or(file.stripe_secret_key).map(SecretString::from);
+        config.stripe.publishable_key = env("STRIPE_PUBLISHABLE_KEY").or(file.stripe_publishable_key);
+        config.stripe.webhook_secret =
+            env("STRIPE_WEBHOOK_SECRET").or(file.stripe_webhook_secret).map(SecretString::from);
+        if let Some(base) = env("STRIPE_API_BASE").or(file.stripe_api_base) {
+            config.stripe.api_base = base;
+        }
         config.body_timeout_seconds =
             parse_env("BODY_TIMEOUT_SECONDS")?.or(file.body_timeout_seconds).unwrap_or(config.body_timeout_seconds);
         config.image_url_ttl_seconds =
@@ -313,10 +341,24 @@ impl Config {
     /// What `serve` needs beyond [`Config::validate`]: in production, a payment provider that
     /// takes real money (the sandbox approves test tokens and would hand out free credits).
     pub fn validate_for_serving(&self) -> anyhow::Result<()> {
+        if self.payments_provider == PaymentsProvider::Stripe {
+            let missing: Vec<&str> = [
+                ("APINFER_STRIPE_SECRET_KEY", self.stripe.secret_key.is_none()),
+                ("APINFER_STRIPE_PUBLISHABLE_KEY", self.stripe.publishable_key.is_none()),
+                ("APINFER_STRIPE_WEBHOOK_SECRET", self.stripe.webhook_secret.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+            if !missing.is_empty() {
+                bail!("APINFER_PAYMENTS_PROVIDER=stripe needs {}", missing.join(", "));
+            }
+        }
         if self.environment == Environment::Production && self.payments_provider == PaymentsProvider::Sandbox {
             bail!(
                 "APINFER_PAYMENTS_PROVIDER must name a real payment provider in production (APINFER_ENV=production): \
-                 the built-in sandbox approves test payments and takes no money"
+                 the built-in sandbox approves test payments and takes no money; set APINFER_PAYMENTS_PROVIDER=stripe \
+                 with APINFER_STRIPE_SECRET_KEY, APINFER_STRIPE_PUBLISHABLE_KEY and APINFER_STRIPE_WEBHOOK_SECRET"
             );
         }
         Ok(())

@@ -26,6 +26,8 @@ use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::state::AppState;
 use apinfer_core::payments::sandbox::SandboxProvider;
+use apinfer_core::payments::stripe::{StripeConfig, StripeProvider};
+use secrecy::ExposeSecret;
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -86,6 +88,16 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         metrics: Metrics::new(writes.stats()),
         payments: match config.payments_provider {
             PaymentsProvider::Sandbox => Arc::new(SandboxProvider { base_url: config.base_url() }),
+            PaymentsProvider::Stripe => Arc::new(StripeProvider::new(StripeConfig {
+                secret_key: config
+                    .stripe
+                    .secret_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_string())
+                    .unwrap_or_default(),
+                api_base: config.stripe.api_base.clone(),
+                timeout: Duration::from_secs(20),
+            })),
         },
         providers: crate::generation::Providers::from_config(&config)?,
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),

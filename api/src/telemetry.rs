@@ -29,11 +29,14 @@ pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "req_unknown".to_string())
 }
 
-/// Installs the global subscriber: human-readable or JSON lines, filtered by `RUST_LOG`
-/// (default `info`). Safe to call more than once.
+/// Installs the global subscriber: human-readable or JSON lines (`APINFER_LOG_JSON`), filtered
+/// by `RUST_LOG` (default `info`), on standard output. Colours only on a terminal (and never
+/// with `NO_COLOR`), so a log file or a collector gets plain text. Safe to call more than once.
 pub fn init(json: bool) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(colour && !json);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 

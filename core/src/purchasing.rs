@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
-use crate::payments::{ChargeSource, Charged, PaymentDeclined, PaymentProvider, TokenError, Wallet};
+use crate::payments::{ChargeSource, Charged, PaymentDeclined, PaymentProvider, TokenError, Wallet, UNAVAILABLE};
 use crate::store::catalog;
 use crate::store::purchases::{self, MethodType, NewPurchase, Purchase, PurchaseStatus};
 use crate::Result;
@@ -86,6 +86,10 @@ pub fn purchase(
                 Wallet::WechatPay => MethodType::WechatPay,
             };
             match action {
+                Err(unknown) if unknown.code == UNAVAILABLE => Err(crate::Error::Unavailable(anyhow::anyhow!(
+                    "the payment provider did not answer: {}",
+                    unknown.message
+                ))),
                 Ok(next) => Ok(PurchaseOutcome::Accepted(purchases::insert(
                     conn,
                     base(method, None, None),
@@ -111,8 +115,9 @@ pub fn purchase(
             }
         }
         Payment::BankTransfer => {
-            let instructions = provider.start_bank_transfer(package.price, id.as_str()).map_err(|d| {
-                crate::Error::Internal(anyhow::anyhow!("the payment provider refused a bank transfer: {}", d.message))
+            let instructions = provider.start_bank_transfer(package.price, id.as_str()).map_err(|d| match d.code {
+                UNAVAILABLE => crate::Error::Unavailable(anyhow::anyhow!("{}", d.message)),
+                _ => crate::Error::unprocessable("payment_method_unavailable", d.message, "payment_method.type"),
             })?;
             Ok(PurchaseOutcome::Accepted(purchases::insert(
                 conn,
@@ -132,6 +137,7 @@ pub fn token_error(e: &TokenError) -> crate::Error {
     let code = match e {
         TokenError::Unknown => "invalid_card_token",
         TokenError::UnsupportedBrand(_) => "unsupported_card_brand",
+        TokenError::Unavailable(message) => return crate::Error::Unavailable(anyhow::anyhow!("{message}")),
     };
     crate::Error::invalid(code, e.to_string(), "payment_method.token")
 }
@@ -161,6 +167,15 @@ fn charge(
         Ok(Charged::RequiresAction { charge_id, next_action }) => {
             Ok(PurchaseOutcome::Accepted(purchases::mark_requires_action(conn, id, &charge_id, &next_action)?))
         }
+        Ok(Charged::Pending { charge_id }) => {
+            Ok(PurchaseOutcome::Accepted(purchases::set_provider_charge(conn, id, &charge_id)?))
+        }
+        // Unknown: the purchase stays `processing` for the webhook (or a retry with the same
+        // reference, which the provider answers the same) to settle; never marked failed.
+        Err(unknown) if unknown.code == UNAVAILABLE => Err(crate::Error::Unavailable(anyhow::anyhow!(
+            "the payment provider did not answer for purchase {id}: {}",
+            unknown.message
+        ))),
         Err(declined) => {
             let failed = purchases::mark_failed(conn, id, declined.code, &declined.message)?;
             Ok(PurchaseOutcome::Declined(failed, declined))

@@ -16,6 +16,10 @@ fn apinfer() -> Command {
         "APINFER_METRICS_ADDR",
         "APINFER_METRICS_TOKEN",
         "APINFER_PUBLIC_BASE_URL",
+        "APINFER_STRIPE_SECRET_KEY",
+        "APINFER_STRIPE_PUBLISHABLE_KEY",
+        "APINFER_STRIPE_WEBHOOK_SECRET",
+        "APINFER_STRIPE_API_BASE",
     ] {
         cmd.env_remove(var);
     }
@@ -119,4 +123,47 @@ fn production_refuses_to_start_without_secrets() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("APINFER_PAYMENTS_PROVIDER") && stderr.contains("sandbox"), "{stderr}");
     }
+    // Stripe without its settings is refused too, naming each one missing.
+    let out = apinfer()
+        .env("APINFER_ENV", "production")
+        .envs(settings.iter().copied())
+        .env("APINFER_PAYMENTS_PROVIDER", "stripe")
+        .env("APINFER_STRIPE_SECRET_KEY", "sk_live_something")
+        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "stripe served without its settings");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("APINFER_STRIPE_PUBLISHABLE_KEY")
+            && stderr.contains("APINFER_STRIPE_WEBHOOK_SECRET")
+            && !stderr.contains("APINFER_STRIPE_SECRET_KEY"),
+        "{stderr}"
+    );
+}
+
+/// Logs written anywhere but a terminal are plain text (no colour codes), and JSON lines with
+/// `APINFER_LOG_JSON`.
+#[test]
+fn logs_are_plain_text_off_a_terminal_and_json_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("logs.db").display());
+    let run = |json: bool| {
+        let mut cmd = apinfer();
+        cmd.env("RUST_LOG", "info").args(["migrate", "--database-url", &url]);
+        if json {
+            cmd.env("APINFER_LOG_JSON", "true");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = run(false);
+    assert!(plain.contains("migrations applied"), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "colour codes in a piped log: {plain:?}");
+    let json = run(true);
+    let line = json.lines().find(|l| l.contains("migrations applied")).expect("the line");
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+    assert_eq!(parsed["fields"]["message"], "migrations applied");
+    assert!(!json.contains('\u{1b}'));
 }

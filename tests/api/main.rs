@@ -19,6 +19,7 @@ mod members;
 mod openai_sdk;
 mod ops;
 mod purchases;
+mod stripe;
 mod usage;
 
 // Reliability and security (issue 8).

@@ -67,7 +67,7 @@ wire_enum!(
 );
 wire_enum!(
     /// What the client must do to finish a payment.
-    NextActionType { Redirect = "redirect", QrCode = "qr_code" }
+    NextActionType { Redirect = "redirect", QrCode = "qr_code", UseStripeSdk = "use_stripe_sdk" }
 );
 wire_enum!(
     /// A purchase's state.
@@ -178,4 +178,8 @@ wire_enum!(
         AccountTypeChanged = "account.type_changed",
         SessionsRevoked = "sessions.revoked",
     }
+);
+wire_enum!(
+    /// Who takes payments.
+    PaymentProviderName { Sandbox = "sandbox", Stripe = "stripe" }
 );

@@ -59,6 +59,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(payment_methods::create)
         .service(payment_methods::list)
         .service(payment_methods::remove)
+        .service(payment_methods::payment_provider)
         .service(generations::create)
         .service(generations::list)
         .service(generations::retrieve)

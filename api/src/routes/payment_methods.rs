@@ -168,3 +168,30 @@ pub async fn remove(
     .await?;
     Ok(HttpResponse::Ok().json(PaymentMethodView::from(pm)))
 }
+
+/// How a client collects a card for this server's payment provider.
+#[derive(Serialize, ToSchema)]
+pub struct PaymentProviderView {
+    /// `sandbox` or `stripe`.
+    #[schema(value_type = super::enums::PaymentProviderName)]
+    pub provider: String,
+    /// Stripe's publishable key, to initialise Stripe.js with (`stripe` only).
+    pub publishable_key: Option<String>,
+    /// The sandbox's card form, which hands back test tokens (`sandbox` only).
+    pub checkout_url: Option<String>,
+}
+
+/// Which payment provider takes the money, and what a browser needs to collect a card for it
+/// (public). Cards reach apinfer only as that provider's tokens.
+#[utoipa::path(tag = "payment_methods", operation_id = "payment_provider_retrieve", security(()), responses(
+    (status = 200, description = "The provider and its client-side settings", body = PaymentProviderView),
+))]
+#[get("/payment-provider")]
+pub async fn payment_provider(_limit: crate::auth::PublicRateLimited, state: web::Data<AppState>) -> HttpResponse {
+    let name = state.payments.name();
+    HttpResponse::Ok().json(PaymentProviderView {
+        provider: name.to_string(),
+        publishable_key: (name == "stripe").then(|| state.config.stripe.publishable_key.clone()).flatten(),
+        checkout_url: (name == "sandbox").then(|| format!("{}/sandbox/checkout", state.config.base_url())),
+    })
+}

@@ -93,15 +93,32 @@ pub struct PaymentMethodSummary {
     pub payment_method_id: Option<String>,
 }
 
-/// What the customer must do to pay (wallets).
+/// What the customer must do to pay (3-D Secure, Alipay, WeChat Pay).
 #[derive(Serialize, ToSchema)]
 pub struct NextActionView {
-    /// `redirect` (Alipay) or `qr_code` (WeChat Pay).
+    /// `redirect` (3-D Secure, Alipay), `qr_code` (WeChat Pay), or `use_stripe_sdk` (3-D Secure
+    /// completed in the browser by Stripe.js: `stripe.handleNextAction({clientSecret})`).
     #[serde(rename = "type")]
     #[schema(value_type = super::enums::NextActionType)]
     pub action_type: String,
-    /// Where to send the customer, or what to encode in the QR code.
-    pub url: String,
+    /// Where to send the customer, or what to encode in the QR code (`redirect`, `qr_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The PaymentIntent's client secret, for Stripe.js (`use_stripe_sdk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl From<apinfer_core::payments::NextAction> for NextActionView {
+    fn from(a: apinfer_core::payments::NextAction) -> Self {
+        // For Stripe.js the stored value is the client secret, not a URL.
+        let stripe_sdk = a.action_type == "use_stripe_sdk";
+        NextActionView {
+            url: (!stripe_sdk).then(|| a.url.clone()),
+            client_secret: stripe_sdk.then_some(a.url),
+            action_type: a.action_type,
+        }
+    }
 }
 
 /// Where to send a bank transfer.
@@ -169,7 +186,7 @@ impl From<Purchase> for PurchaseView {
                 last4: p.card_last4,
                 payment_method_id: p.payment_method_id,
             },
-            next_action: p.next_action.map(|a| NextActionView { action_type: a.action_type, url: a.url }),
+            next_action: p.next_action.map(NextActionView::from),
             bank_transfer: p.bank_transfer.map(|b| BankTransferView {
                 reference: b.reference,
                 beneficiary: b.beneficiary,
@@ -404,7 +421,12 @@ pub async fn refund(
                 // The credits are already off the balance; the money is the provider's job.
                 // If it fails, the refund stays `processing` for an admin to settle.
                 match provider.refund(purchase.provider_charge.as_deref(), refund.amount, refund.id.as_str()) {
-                    Ok(provider_refund) => purchases::set_provider_refund(conn, &refund.id, &provider_refund)?,
+                    Ok(provider_refund) => {
+                        purchases::set_provider_refund(conn, &refund.id, &provider_refund.id)?;
+                        if provider_refund.settled {
+                            return purchases::complete_refund(conn, &refund.id, now);
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(refund = %refund.id, error = %e, "provider refund failed; left processing")
                     }

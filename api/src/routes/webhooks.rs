@@ -6,7 +6,7 @@
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use apinfer_core::db::write_transaction;
-use apinfer_core::ids::PurchaseId;
+use apinfer_core::ids::{PurchaseId, RefundId};
 use apinfer_core::signature;
 use apinfer_core::store::purchases;
 use secrecy::ExposeSecret;
@@ -43,15 +43,16 @@ pub struct WebhookAck {
     pub received: bool,
     /// True when this event id had been processed before (nothing changed).
     pub duplicate: bool,
-    /// The purchase's status after the event.
-    #[schema(value_type = super::enums::PurchaseStatus)]
-    pub purchase_status: String,
+    /// The purchase's status after the event (null for an event about no purchase, which is
+    /// acknowledged and ignored).
+    #[schema(value_type = Option<super::enums::PurchaseStatus>)]
+    pub purchase_status: Option<String>,
 }
 
 /// Receive a payment provider's event (signed; see the description of `Apinfer-Signature`).
 #[utoipa::path(tag = "webhooks", operation_id = "webhooks_receive_payment_event", request_body = PaymentEvent,
     params(
-        ("provider" = String, Path, description = "The provider that sent it: `sandbox`"),
+        ("provider" = String, Path, description = "The provider that sent it: `sandbox` (this body, `Apinfer-Signature`) or `stripe` (Stripe's event objects, `Stripe-Signature`, verified with `APINFER_STRIPE_WEBHOOK_SECRET`)"),
         ("Apinfer-Signature" = String, Header, description = "`t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`"),
     ),
     responses(
@@ -71,6 +72,9 @@ pub async fn payments(
     // Which provider first: a name no provider has is not found, whatever it sends.
     if provider.as_str() != state.payments.name() {
         return Err(ApiError::not_found("payment provider"));
+    }
+    if provider.as_str() == "stripe" {
+        return stripe_event(&state, &req, &body).await;
     }
     let header = req.headers().get(signature::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let secret = state.config.payments_webhook_secret.expose_secret().as_bytes().to_vec();
@@ -123,6 +127,107 @@ pub async fn payments(
     Ok(HttpResponse::Ok().json(WebhookAck {
         received: true,
         duplicate,
-        purchase_status: purchase.status.as_str().to_string(),
+        purchase_status: Some(purchase.status.as_str().to_string()),
+    }))
+}
+
+/// What one of Stripe's events does here.
+enum StripeAction {
+    /// `payment_intent.succeeded`: credit the purchase (with the PaymentIntent's id).
+    Credit(PurchaseId, String),
+    /// `payment_intent.payment_failed`: the purchase failed (code, message).
+    Fail(PurchaseId, String, String),
+    /// `refund.*` / `charge.refund.updated` with status `succeeded`: the refund reached the customer.
+    RefundSettled(RefundId),
+    /// Anything else (or about nothing of apinfer's): acknowledged, ignored.
+    Ignore,
+}
+
+fn stripe_action(event: &serde_json::Value) -> StripeAction {
+    let object = &event["data"]["object"];
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let purchase = PurchaseId::parse(object["metadata"]["purchase_id"].as_str().unwrap_or_default());
+    match (event["type"].as_str().unwrap_or_default(), purchase) {
+        ("payment_intent.succeeded", Some(id)) => StripeAction::Credit(id, text(&object["id"]).unwrap_or_default()),
+        ("payment_intent.payment_failed", Some(id)) => {
+            let error = &object["last_payment_error"];
+            let code = text(&error["decline_code"]).or(text(&error["code"])).unwrap_or("payment_failed".into());
+            let message = text(&error["message"]).unwrap_or("the payment failed at Stripe".into());
+            StripeAction::Fail(id, code, message)
+        }
+        ("refund.created" | "refund.updated" | "charge.refund.updated", _) if object["status"] == "succeeded" => {
+            RefundId::parse(object["metadata"]["refund_id"].as_str().unwrap_or_default())
+                .map_or(StripeAction::Ignore, StripeAction::RefundSettled)
+        }
+        _ => StripeAction::Ignore,
+    }
+}
+
+/// Stripe's events (`POST /v1/webhooks/payments/stripe`): verified with `Stripe-Signature`
+/// (the same scheme: timestamp tolerance, any of several `v1` during a secret rotation,
+/// constant-time) and `APINFER_STRIPE_WEBHOOK_SECRET`; each event id acts once, in the same
+/// transaction as what it does, whatever arrives twice, late, out of order or to two processes.
+async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Result<HttpResponse, ApiError> {
+    let header = req.headers().get("Stripe-Signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let secret = state.config.stripe.webhook_secret.as_ref().map(|s| s.expose_secret().as_bytes().to_vec());
+    let secret =
+        secret.ok_or_else(|| ApiError::internal(anyhow::anyhow!("APINFER_STRIPE_WEBHOOK_SECRET is not set")))?;
+    signature::verify(&secret, header, body, state.now().timestamp()).map_err(|e| {
+        ApiError::invalid("invalid_signature", format!("webhook signature refused: {e}"), Some("Stripe-Signature"))
+    })?;
+    let event: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("invalid_json", format!("invalid event: {e}"), None))?;
+    let event_id = event["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned);
+    let event_id = event_id.ok_or_else(|| ApiError::invalid("invalid_event", "the event has no id", Some("id")))?;
+    let action = stripe_action(&event);
+    let body_sha256 = hex::encode(sha2::Sha256::digest(body));
+    let now = state.now();
+    let (duplicate, purchase, credited) = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                if !purchases::remember_event(conn, "stripe", &event_id, &body_sha256, now)? {
+                    return Ok((true, None, false));
+                }
+                let ours = |conn: &mut apinfer_core::db::DbConn, id: &PurchaseId| {
+                    purchases::get_any(conn, id).and_then(|p| {
+                        if p.provider == "stripe" {
+                            Ok(p)
+                        } else {
+                            Err(apinfer_core::Error::NotFound("purchase"))
+                        }
+                    })
+                };
+                Ok(match action {
+                    StripeAction::Credit(id, intent) => {
+                        let purchase = ours(conn, &id)?;
+                        if purchase.provider_charge.as_deref().is_some_and(|charge| charge != intent) {
+                            return Err(apinfer_core::Error::conflict(
+                                "payment_mismatch",
+                                "this PaymentIntent is not the purchase's",
+                            ));
+                        }
+                        let (purchase, credited) = purchases::credit_in_transaction(conn, &id, Some(&intent), now)?;
+                        (false, Some(purchase), credited)
+                    }
+                    StripeAction::Fail(id, code, message) => {
+                        ours(conn, &id)?;
+                        (false, Some(purchases::mark_failed(conn, &id, &code, &message)?), false)
+                    }
+                    StripeAction::RefundSettled(id) => {
+                        purchases::complete_refund(conn, &id, now)?;
+                        (false, None, false)
+                    }
+                    StripeAction::Ignore => (false, None, false),
+                })
+            })
+        })
+        .await?;
+    if let Some(purchase) = purchase.as_ref().filter(|_| credited) {
+        state.metrics.observe_credits(apinfer_core::store::ledger::EntryType::Purchase, purchase.credits);
+    }
+    Ok(HttpResponse::Ok().json(WebhookAck {
+        received: true,
+        duplicate,
+        purchase_status: purchase.map(|p| p.status.as_str().to_string()),
     }))
 }

@@ -8,6 +8,7 @@
 
 pub mod card;
 pub mod sandbox;
+pub mod stripe;
 
 use crate::Money;
 pub use card::{CardBrand, CardDetails};
@@ -53,10 +54,28 @@ pub enum ChargeSource<'a> {
     Saved(&'a str),
 }
 
-/// A charge made, or one that waits for the customer (3-D Secure).
+/// A refund the provider accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderRefund {
+    /// The provider's id for it.
+    pub id: String,
+    /// The money is on its way already (else a webhook or an admin settles it).
+    pub settled: bool,
+}
+
+/// The [`PaymentDeclined::code`] of a call whose outcome is unknown (the provider did not
+/// answer, or failed): never a decline, never guessed. The purchase stays `processing` until
+/// the provider's webhook, or a retry with the same idempotency reference, says how it ended.
+pub const UNAVAILABLE: &str = "provider_unavailable";
+
+/// A charge made, or one that waits for the customer (3-D Secure) or the provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Charged {
     Succeeded {
+        charge_id: String,
+    },
+    /// Accepted, not yet settled: the provider's webhook says how it ends.
+    Pending {
         charge_id: String,
     },
     /// Confirmed later (by the provider's webhook) once the customer completes `next_action`.
@@ -73,6 +92,8 @@ pub enum TokenError {
     Unknown,
     #[error("{0} cards are not accepted; use Visa, Mastercard or American Express")]
     UnsupportedBrand(String),
+    #[error("the payment provider is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A declined or failed payment.
@@ -105,5 +126,10 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// Bank transfer instructions, confirmed later by webhook or an admin.
     fn start_bank_transfer(&self, amount: Money, reference: &str) -> Result<BankInstructions, PaymentDeclined>;
     /// Returns money for a charge; returns the provider's refund id.
-    fn refund(&self, charge_id: Option<&str>, amount: Money, reference: &str) -> Result<String, PaymentDeclined>;
+    fn refund(
+        &self,
+        charge_id: Option<&str>,
+        amount: Money,
+        reference: &str,
+    ) -> Result<ProviderRefund, PaymentDeclined>;
 }

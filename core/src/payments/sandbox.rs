@@ -17,7 +17,7 @@
 
 use super::{
     BankInstructions, CardBrand, CardDetails, ChargeSource, Charged, NextAction, PaymentDeclined, PaymentProvider,
-    SavedCard, TokenError, Wallet,
+    ProviderRefund, SavedCard, TokenError, Wallet,
 };
 use crate::ids::random_base62;
 use crate::Money;
@@ -142,8 +142,14 @@ impl PaymentProvider for SandboxProvider {
         })
     }
 
-    fn refund(&self, _charge_id: Option<&str>, _amount: Money, _reference: &str) -> Result<String, PaymentDeclined> {
-        Ok(format!("sbx_re_{}", random_base62(20)))
+    fn refund(
+        &self,
+        _charge_id: Option<&str>,
+        _amount: Money,
+        _reference: &str,
+    ) -> Result<ProviderRefund, PaymentDeclined> {
+        // Settled by an admin (or the sandbox webhook), like a bank's refund.
+        Ok(ProviderRefund { id: format!("sbx_re_{}", random_base62(20)), settled: false })
     }
 }
 

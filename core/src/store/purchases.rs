@@ -326,6 +326,13 @@ pub fn mark_requires_action(
     get_any(conn, id)
 }
 
+/// Records the provider's id of a charge still being processed (the purchase stays
+/// `processing` until the provider's webhook settles it).
+pub fn set_provider_charge(conn: &mut DbConn, id: &PurchaseId, charge: &str) -> Result<Purchase> {
+    diesel::update(purchases::table.find(id.as_str())).set(purchases::provider_charge.eq(charge)).execute(conn)?;
+    get_any(conn, id)
+}
+
 pub fn mark_failed(conn: &mut DbConn, id: &PurchaseId, code: &str, message: &str) -> Result<Purchase> {
     diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(AWAITING)))
         .set((

@@ -1129,6 +1129,13 @@ impl<'a> PaymentMethodsResource<'a> {
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
     }
+
+    /// Which payment provider takes the money, and what a browser needs to collect a card for it
+    /// (public). Cards reach apinfer only as that provider's tokens.
+    pub async fn payment_provider_retrieve(&self) -> Result<PaymentProviderView, Error> {
+        let call = self.new_call(Method::GET, "/v1/payment-provider".to_owned());
+        self.client.execute_json(&call, &self.options).await
+    }
 }
 
 /// apinfer administration: `client.admin()`.

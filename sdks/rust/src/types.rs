@@ -1285,6 +1285,8 @@ pub enum NextActionType {
     Redirect,
     /// `qr_code`
     QrCode,
+    /// `use_stripe_sdk`
+    UseStripeSdk,
     /// A value this version of the SDK does not know (sent by a newer server).
     Unknown(String),
 }
@@ -1295,6 +1297,7 @@ impl NextActionType {
         match self {
             NextActionType::Redirect => "redirect",
             NextActionType::QrCode => "qr_code",
+            NextActionType::UseStripeSdk => "use_stripe_sdk",
             NextActionType::Unknown(other) => other,
         }
     }
@@ -1305,6 +1308,7 @@ impl From<&str> for NextActionType {
         match value {
             "redirect" => NextActionType::Redirect,
             "qr_code" => NextActionType::QrCode,
+            "use_stripe_sdk" => NextActionType::UseStripeSdk,
             other => NextActionType::Unknown(other.to_owned()),
         }
     }
@@ -1335,13 +1339,18 @@ impl QueryValue for NextActionType {
     }
 }
 
-/// What the customer must do to pay (wallets).
+/// What the customer must do to pay (3-D Secure, Alipay, WeChat Pay).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NextActionView {
-    /// `redirect` (Alipay) or `qr_code` (WeChat Pay).
+    /// The PaymentIntent's client secret, for Stripe.js (`use_stripe_sdk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// `redirect` (3-D Secure, Alipay), `qr_code` (WeChat Pay), or `use_stripe_sdk` (3-D Secure
+    /// completed in the browser by Stripe.js: `stripe.handleNextAction({clientSecret})`).
     pub r#type: NextActionType,
-    /// Where to send the customer, or what to encode in the QR code.
-    pub url: String,
+    /// Where to send the customer, or what to encode in the QR code (`redirect`, `qr_code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A page of notifications.
@@ -1792,6 +1801,76 @@ pub struct PaymentMethodView {
     pub last4: String,
     /// `card`.
     pub r#type: String,
+}
+
+/// Who takes payments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PaymentProviderName {
+    /// `sandbox`
+    Sandbox,
+    /// `stripe`
+    Stripe,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl PaymentProviderName {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PaymentProviderName::Sandbox => "sandbox",
+            PaymentProviderName::Stripe => "stripe",
+            PaymentProviderName::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for PaymentProviderName {
+    fn from(value: &str) -> Self {
+        match value {
+            "sandbox" => PaymentProviderName::Sandbox,
+            "stripe" => PaymentProviderName::Stripe,
+            other => PaymentProviderName::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for PaymentProviderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for PaymentProviderName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PaymentProviderName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(PaymentProviderName::from(value.as_str()))
+    }
+}
+
+impl QueryValue for PaymentProviderName {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// How a client collects a card for this server's payment provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentProviderView {
+    /// The sandbox's card form, which hands back test tokens (`sandbox` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
+    /// `sandbox` or `stripe`.
+    pub provider: PaymentProviderName,
+    /// Stripe's publishable key, to initialise Stripe.js with (`stripe` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publishable_key: Option<String>,
 }
 
 /// A page of purchases.
@@ -2630,12 +2709,13 @@ pub struct UserView {
 }
 
 /// The acknowledgement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct WebhookAck {
     /// True when this event id had been processed before (nothing changed).
     pub duplicate: bool,
-    /// The purchase's status after the event.
-    pub purchase_status: PurchaseStatus,
+    /// `purchase_status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase_status: Option<PurchaseStatus>,
     /// `received`.
     pub received: bool,
 }

@@ -884,6 +884,23 @@ export class PaymentMethodsResource extends APIResource {
       options,
     );
   }
+
+  /**
+   * Which payment provider takes the money, and what a browser needs to collect a card for it
+   * (public). Cards reach apinfer only as that provider's tokens.
+   */
+  paymentProviderRetrieve(options?: RequestOptions): Promise<types.PaymentProviderView> {
+    return this._client.request<types.PaymentProviderView>(
+      {
+        method: "GET",
+        path: "/v1/payment-provider",
+        auth: false,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
 }
 
 /** apinfer administration */

@@ -2721,6 +2721,29 @@ class PaymentMethods:
             spec="model:PaymentMethodView",
         )
 
+    def payment_provider_retrieve(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.PaymentProviderView:
+        """Which payment provider takes the money, and what a browser needs to collect a card for it
+        (public). Cards reach apinfer only as that provider's tokens.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/payment-provider",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:PaymentProviderView",
+        )
+
 
 class AsyncPaymentMethods:
     """Saved cards"""
@@ -2818,6 +2841,29 @@ class AsyncPaymentMethods:
             ),
             kind="json",
             spec="model:PaymentMethodView",
+        )
+
+    async def payment_provider_retrieve(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.PaymentProviderView:
+        """Which payment provider takes the money, and what a browser needs to collect a card for it
+        (public). Cards reach apinfer only as that provider's tokens.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/payment-provider",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:PaymentProviderView",
         )
 
 

@@ -81,6 +81,8 @@ __all__ = [
     "PaymentMethodSummary",
     "PaymentMethodType",
     "PaymentMethodView",
+    "PaymentProviderName",
+    "PaymentProviderView",
     "PurchaseList",
     "PurchaseStatus",
     "PurchaseView",
@@ -154,7 +156,7 @@ ModelObject = Literal["model"]
 """OpenAI's object name of a model."""
 
 
-NextActionType = Literal["redirect", "qr_code"]
+NextActionType = Literal["redirect", "qr_code", "use_stripe_sdk"]
 """What the client must do to finish a payment."""
 
 
@@ -173,6 +175,10 @@ PaymentEventType = Literal["payment.succeeded", "payment.failed"]
 
 PaymentMethodType = Literal["card", "alipay", "wechat_pay", "bank_transfer"]
 """How a purchase is paid."""
+
+
+PaymentProviderName = Literal["sandbox", "stripe"]
+"""Who takes payments."""
 
 
 PurchaseStatus = Literal["processing", "succeeded", "requires_action", "pending", "failed", "refunded", "partially_refunded"]
@@ -1001,16 +1007,20 @@ class MoneyView(Model):
 @register
 @dataclass
 class NextActionView(Model):
-    """What the customer must do to pay (wallets)."""
+    """What the customer must do to pay (3-D Secure, Alipay, WeChat Pay)."""
 
     type: NextActionType
-    """`redirect` (Alipay) or `qr_code` (WeChat Pay)."""
-    url: str
-    """Where to send the customer, or what to encode in the QR code."""
+    """`redirect` (3-D Secure, Alipay), `qr_code` (WeChat Pay), or `use_stripe_sdk` (3-D Secure
+    completed in the browser by Stripe.js: `stripe.handleNextAction({clientSecret})`)."""
+    client_secret: Optional[str] = None
+    """The PaymentIntent's client secret, for Stripe.js (`use_stripe_sdk`)."""
+    url: Optional[str] = None
+    """Where to send the customer, or what to encode in the QR code (`redirect`, `qr_code`)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("type", "type", "enum", True),
-        ("url", "url", "str", True),
+        ("client_secret", "client_secret", "str", False),
+        ("url", "url", "str", False),
     )
 
 
@@ -1278,6 +1288,25 @@ class PaymentMethodView(Model):
         ("id", "id", "str", True),
         ("last4", "last4", "str", True),
         ("type", "type", "str", True),
+    )
+
+
+@register
+@dataclass
+class PaymentProviderView(Model):
+    """How a client collects a card for this server's payment provider."""
+
+    provider: PaymentProviderName
+    """`sandbox` or `stripe`."""
+    checkout_url: Optional[str] = None
+    """The sandbox's card form, which hands back test tokens (`sandbox` only)."""
+    publishable_key: Optional[str] = None
+    """Stripe's publishable key, to initialise Stripe.js with (`stripe` only)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("provider", "provider", "enum", True),
+        ("checkout_url", "checkout_url", "str", False),
+        ("publishable_key", "publishable_key", "str", False),
     )
 
 
@@ -1659,12 +1688,11 @@ class WebhookAck(Model):
 
     duplicate: bool
     """True when this event id had been processed before (nothing changed)."""
-    purchase_status: PurchaseStatus
-    """The purchase's status after the event."""
     received: bool
+    purchase_status: Optional[PurchaseStatus] = None
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("duplicate", "duplicate", "bool", True),
-        ("purchase_status", "purchase_status", "enum", True),
         ("received", "received", "bool", True),
+        ("purchase_status", "purchase_status", "enum", False),
     )

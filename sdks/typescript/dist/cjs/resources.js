@@ -624,6 +624,19 @@ class PaymentMethodsResource extends APIResource {
             response: "json",
         }, options);
     }
+    /**
+     * Which payment provider takes the money, and what a browser needs to collect a card for it
+     * (public). Cards reach apinfer only as that provider's tokens.
+     */
+    paymentProviderRetrieve(options) {
+        return this._client.request({
+            method: "GET",
+            path: "/v1/payment-provider",
+            auth: false,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
 }
 exports.PaymentMethodsResource = PaymentMethodsResource;
 /** apinfer administration */

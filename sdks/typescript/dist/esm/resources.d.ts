@@ -377,6 +377,11 @@ export declare class PaymentMethodsResource extends APIResource {
      * Forget a saved card.
      */
     delete(id: string, options?: RequestOptions): Promise<types.PaymentMethodView>;
+    /**
+     * Which payment provider takes the money, and what a browser needs to collect a card for it
+     * (public). Cards reach apinfer only as that provider's tokens.
+     */
+    paymentProviderRetrieve(options?: RequestOptions): Promise<types.PaymentProviderView>;
 }
 /** apinfer administration */
 export declare class AdminResource extends APIResource {

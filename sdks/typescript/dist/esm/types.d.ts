@@ -707,19 +707,24 @@ export interface MoneyView {
 /**
  * What the client must do to finish a payment.
  */
-export type NextActionType = "redirect" | "qr_code" | (string & {});
+export type NextActionType = "redirect" | "qr_code" | "use_stripe_sdk" | (string & {});
 /**
- * What the customer must do to pay (wallets).
+ * What the customer must do to pay (3-D Secure, Alipay, WeChat Pay).
  */
 export interface NextActionView {
     /**
-     * `redirect` (Alipay) or `qr_code` (WeChat Pay).
+     * The PaymentIntent's client secret, for Stripe.js (`use_stripe_sdk`).
+     */
+    client_secret?: string | null;
+    /**
+     * `redirect` (3-D Secure, Alipay), `qr_code` (WeChat Pay), or `use_stripe_sdk` (3-D Secure
+     * completed in the browser by Stripe.js: `stripe.handleNextAction({clientSecret})`).
      */
     type: NextActionType;
     /**
-     * Where to send the customer, or what to encode in the QR code.
+     * Where to send the customer, or what to encode in the QR code (`redirect`, `qr_code`).
      */
-    url: string;
+    url?: string | null;
 }
 /**
  * A page of notifications.
@@ -952,6 +957,27 @@ export interface PaymentMethodView {
      * `card`.
      */
     type: string;
+}
+/**
+ * Who takes payments.
+ */
+export type PaymentProviderName = "sandbox" | "stripe" | (string & {});
+/**
+ * How a client collects a card for this server's payment provider.
+ */
+export interface PaymentProviderView {
+    /**
+     * The sandbox's card form, which hands back test tokens (`sandbox` only).
+     */
+    checkout_url?: string | null;
+    /**
+     * `sandbox` or `stripe`.
+     */
+    provider: PaymentProviderName;
+    /**
+     * Stripe's publishable key, to initialise Stripe.js with (`stripe` only).
+     */
+    publishable_key?: string | null;
 }
 /**
  * A page of purchases.
@@ -1298,9 +1324,6 @@ export interface WebhookAck {
      * True when this event id had been processed before (nothing changed).
      */
     duplicate: boolean;
-    /**
-     * The purchase's status after the event.
-     */
-    purchase_status: PurchaseStatus;
+    purchase_status?: PurchaseStatus | null;
     received: boolean;
 }

@@ -1,0 +1,194 @@
+"""apinfer's Stripe provider against localstripe (a stateful fake Stripe server, pinned in
+requirements.txt), end to end: `apinfer serve` with `APINFER_PAYMENTS_PROVIDER=stripe` and
+`APINFER_STRIPE_API_BASE` pointed at localstripe, which also delivers its signed webhooks back.
+
+A card's "token" is a PaymentMethod made at localstripe as Stripe.js would make it in the
+browser (apinfer never sees the number):
+* a card purchase is charged through a PaymentIntent and credited before the response, and
+  the `payment_intent.succeeded` webhook that follows credits nothing more;
+* a declined card answers 402 and credits nothing;
+* a card that needs 3-D Secure answers `requires_action` with the client secret; once the
+  customer authenticates (localstripe's Stripe.js stand-in call), the webhook credits it, once;
+* a saved card is a Customer charged off-session;
+* a refund is a Stripe Refund of the PaymentIntent, for the price paid.
+What localstripe lacks (3-D Secure redirects, Alipay, WeChat Pay, outages) is played in
+tests/api/stripe.rs by a server answering with Stripe's documented shapes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import OUT, VENV_BIN, apinfer_bin, free_port
+
+WEBHOOK_SECRET = "whsec_localstripe_contract"
+PASSWORD = "stripe contract pass phrase"
+
+
+def _wait(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
+        try:
+            httpx.get(url, headers={"Authorization": "Bearer sk_test_contract"}, timeout=2)
+            return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not answer in 60 s:\n{log.read_text()}", pytrace=False)
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def stripe_world(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("stripe")
+    processes: list[tuple[subprocess.Popen, Path, str]] = []
+    try:
+        ls_port = free_port()
+        ls_log = tmp / "localstripe.log"
+        localstripe = subprocess.Popen(
+            [VENV_BIN / "localstripe", "--port", str(ls_port), "--from-scratch"],
+            cwd=tmp,
+            stdin=subprocess.DEVNULL,
+            stdout=open(ls_log, "w"),
+            stderr=subprocess.STDOUT,
+        )
+        processes.append((localstripe, ls_log, "localstripe.log"))
+        stripe = f"http://127.0.0.1:{ls_port}"
+        _wait(f"{stripe}/v1/customers", localstripe, ls_log, "localstripe")
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APINFER_")}
+        env.update(
+            APINFER_CONFIG=str(tmp / "absent.toml"),
+            APINFER_PAYMENTS_PROVIDER="stripe",
+            APINFER_STRIPE_SECRET_KEY="sk_test_contract",
+            APINFER_STRIPE_PUBLISHABLE_KEY="pk_test_contract",
+            APINFER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            APINFER_STRIPE_API_BASE=stripe,
+            RUST_LOG=os.environ.get("RUST_LOG", "warn"),
+        )
+        server_log = tmp / "server.log"
+        server = subprocess.Popen(
+            [apinfer_bin(), "serve", "--addr", f"127.0.0.1:{port}", "--database-url", f"sqlite://{tmp / 'db.sqlite'}"],
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=open(server_log, "w"),
+            stderr=subprocess.STDOUT,
+        )
+        processes.append((server, server_log, "stripe-server.log"))
+        _wait(f"{base}/healthz", server, server_log, "apinfer serve")
+        # localstripe signs and sends its events to apinfer, as a Stripe webhook endpoint would.
+        httpx.post(
+            f"{stripe}/_config/webhooks/apinfer",
+            data={"url": f"{base}/v1/webhooks/payments/stripe", "secret": WEBHOOK_SECRET},
+        ).raise_for_status()
+        yield base, stripe, ls_log
+    finally:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for process, log, name in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            (OUT / name).write_text(log.read_text(errors="replace"))
+
+
+def _card(stripe: str, number: str) -> str:
+    """A PaymentMethod, as Stripe.js makes one in the browser (localstripe takes the secret key
+    for it where Stripe takes the publishable one)."""
+    made = httpx.post(
+        f"{stripe}/v1/payment_methods",
+        headers={"Authorization": "Bearer sk_test_contract"},
+        data={"type": "card", "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"},
+    )
+    made.raise_for_status()
+    return made.json()["id"]
+
+
+def _balance(http: httpx.Client, base: str, key: str) -> str:
+    return http.get(f"{base}/v1/balance", headers={"Authorization": f"Bearer {key}"}).json()["balance"]
+
+
+def _eventually(check, what: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {seconds} s: {what}", pytrace=False)
+        time.sleep(0.2)
+
+
+def test_stripe_purchases_refunds_and_webhooks(stripe_world):
+    base, stripe, ls_log = stripe_world
+    http = httpx.Client(timeout=30)
+    token = http.post(f"{base}/v1/auth/signup", json={"email": "stripe@example.com", "password": PASSWORD}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert http.get(f"{base}/v1/payment-provider").json() == {
+        "provider": "stripe",
+        "publishable_key": "pk_test_contract",
+        "checkout_url": None,
+    }
+
+    def buy(payment_method: dict, package: str = "standard") -> httpx.Response:
+        return http.post(f"{base}/v1/purchases", headers=auth, json={"package_id": package, "payment_method": payment_method})
+
+    # A card purchase: credited before the response; the webhook that follows changes nothing.
+    paid = buy({"type": "card", "token": _card(stripe, "4242424242424242")})
+    assert paid.status_code == 201, paid.text
+    paid = paid.json()
+    assert paid["status"] == "succeeded" and paid["payment_method"]["last4"] == "4242", paid
+    assert _balance(http, base, token) == "5000"
+    _eventually(lambda: "payment_intent.succeeded\" successfully delivered" in ls_log.read_text(), "the webhook arrives")
+    assert _balance(http, base, token) == "5000", "the webhook credited nothing more"
+
+    # A declined card: 402, nothing credited.
+    declined = buy({"type": "card", "token": _card(stripe, "4000000000000341")})
+    assert declined.status_code == 402 and declined.json()["error"]["code"] == "card_declined", declined.text
+
+    # 3-D Secure: requires_action with the client secret; authenticated, the webhook credits once.
+    waiting = buy({"type": "card", "token": _card(stripe, "4000000000003220")}, package="basic")
+    assert waiting.status_code == 201, waiting.text
+    waiting = waiting.json()
+    assert waiting["status"] == "requires_action", waiting
+    secret = waiting["next_action"]["client_secret"]
+    assert waiting["next_action"]["type"] == "use_stripe_sdk" and secret.startswith("pi_"), waiting
+    intent = secret.split("_secret_")[0]
+    authenticated = httpx.post(
+        f"{stripe}/v1/payment_intents/{intent}/_authenticate",
+        data={"key": "pk_test_contract", "client_secret": secret, "success": "true"},
+    )
+    authenticated.raise_for_status()
+    _eventually(lambda: _balance(http, base, token) == "5100", "the 3-D Secure purchase is credited")
+    time.sleep(1.5)
+    assert _balance(http, base, token) == "5100"
+    got = http.get(f"{base}/v1/purchases/{waiting['id']}", headers=auth).json()
+    assert got["status"] == "succeeded", got
+
+    # A saved card: a Customer, charged off-session.
+    saved = http.post(f"{base}/v1/payment-methods", headers=auth, json={"type": "card", "token": _card(stripe, "5555555555554444")})
+    assert saved.status_code == 201, saved.text
+    # (localstripe calls every card a Visa.)
+    assert (saved.json()["brand"], saved.json()["last4"]) == ("visa", "4444"), saved.text
+    again = buy({"type": "card", "payment_method_id": saved.json()["id"]}, package="basic")
+    assert again.status_code == 201 and again.json()["status"] == "succeeded", again.text
+    assert _balance(http, base, token) == "5200"
+
+    # A refund of the first purchase's unused credits: a Stripe Refund of its PaymentIntent.
+    refund = http.post(f"{base}/v1/purchases/{paid['id']}/refund", headers=auth)
+    assert refund.status_code == 201, refund.text
+    refund = refund.json()
+    at_stripe = httpx.get(f"{stripe}/v1/refunds", headers={"Authorization": "Bearer sk_test_contract"}).json()["data"]
+    ours = [r for r in at_stripe if r["metadata"].get("refund_id") == refund["id"]]
+    assert len(ours) == 1 and ours[0]["amount"] == 5000, at_stripe
+    assert refund["status"] == "succeeded", refund
+    assert _balance(http, base, token) == "200"
