@@ -9,6 +9,7 @@ use ip_network::{Ipv4Network, Ipv6Network};
 use std::time::Duration;
 
 use actix_web::web;
+use apinfer_core::purchasing;
 use apinfer_core::signature;
 use apinfer_core::store::{alerts, autotopup};
 use chrono::Utc;
@@ -107,6 +108,12 @@ pub fn spawn_workers(state: web::Data<AppState>) {
             tick.tick().await;
             if let Err(e) = deliver_due(&state, &client).await {
                 tracing::warn!(error = %e, "webhook delivery round failed");
+            }
+            let (provider, now) = (state.payments.clone(), state.now());
+            match state.db(move |conn| purchasing::settle_unknown(conn, provider.as_ref(), now)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(settled = n, "unsettled card purchases settled from the provider's record"),
+                Err(e) => tracing::warn!(error = %e, "settling unknown card purchases failed"),
             }
             let (clock, provider) = (state.clone(), state.payments.clone());
             match state.db(move |conn| autotopup::run_pending(conn, provider.as_ref(), &|| clock.now())).await {

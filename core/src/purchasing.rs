@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
-use crate::payments::{ChargeSource, Charged, PaymentDeclined, PaymentProvider, TokenError, Wallet, UNAVAILABLE};
+use crate::payments::{
+    ChargeSource, Charged, PaymentDeclined, PaymentProvider, Settlement, TokenError, Wallet, UNAVAILABLE,
+};
 use crate::store::catalog;
 use crate::store::purchases::{self, MethodType, NewPurchase, Purchase, PurchaseStatus};
 use crate::Result;
@@ -181,4 +183,48 @@ fn charge(
             Ok(PurchaseOutcome::Declined(failed, declined))
         }
     }
+}
+
+/// How long a card purchase may stay `processing` before its charge is looked up at the
+/// provider: longer than any charge call (their timeout) takes.
+pub const SETTLE_AFTER_SECONDS: i64 = 120;
+/// A purchase the provider has never heard of this long after it was made is failed: its
+/// charge call never reached the provider (and idempotency keys make a late one harmless).
+pub const GIVE_UP_AFTER_SECONDS: i64 = 3600;
+
+/// Settles card purchases whose charge call got no answer, from the provider's own record of
+/// the charge (never a guess): succeeded is credited (exactly once), failed is failed, pending
+/// waits, and one the provider never saw is failed after [`GIVE_UP_AFTER_SECONDS`]. Returns how
+/// many changed. Provider calls block: run this off the async executor.
+pub fn settle_unknown(conn: &mut DbConn, provider: &dyn PaymentProvider, now: DateTime<Utc>) -> Result<usize> {
+    let due = now - chrono::Duration::seconds(SETTLE_AFTER_SECONDS);
+    let mut changed = 0;
+    for id in purchases::unsettled(conn, provider.name(), due, 20)? {
+        let purchase = purchases::get_any(conn, &id)?;
+        match provider.settlement(id.as_str()) {
+            Ok(Settlement::Succeeded { charge_id }) => {
+                let (_, credited) = purchases::credit(conn, &id, Some(&charge_id), now)?;
+                changed += usize::from(credited);
+            }
+            Ok(Settlement::Failed(declined)) => {
+                purchases::mark_failed(conn, &id, declined.code, &declined.message)?;
+                changed += 1;
+            }
+            Ok(Settlement::NotFound)
+                if now - purchase.created_at > chrono::Duration::seconds(GIVE_UP_AFTER_SECONDS) =>
+            {
+                purchases::mark_failed(
+                    conn,
+                    &id,
+                    "payment_not_found",
+                    "the payment provider never received this charge",
+                )?;
+                changed += 1;
+            }
+            Ok(Settlement::Pending | Settlement::NotFound) => {}
+            // The provider is still not answering: ask again next round.
+            Err(e) => tracing::warn!(purchase = %id, error = %e, "looking up an unsettled charge failed"),
+        }
+    }
+    Ok(changed)
 }

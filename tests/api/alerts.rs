@@ -240,7 +240,9 @@ async fn auto_topup_buys_once_per_crossing_within_the_daily_maximum(app: TestApp
     app.assert_ledger_consistent(&ada.token).await;
 }
 
-async fn declined_auto_topups_notify_and_wait_for_the_next_crossing(app: TestApp) {
+/// A declined off-session charge is one notification: no retry loop, no second try with that
+/// card the same day (a new crossing is skipped, and says why), and a try again the next day.
+async fn declined_auto_topups_notify_and_wait_for_the_next_day(app: TestApp) {
     let (admin, ada) = setup(&app, "6").await;
     let t = Some(ada.token.as_str());
     let pm = save_card(&app, &ada.token, "tok_chargeDeclined").await;
@@ -259,16 +261,26 @@ async fn declined_auto_topups_notify_and_wait_for_the_next_crossing(app: TestApp
     assert_eq!(generate(&app, &ada.token).await, 201); // still below: no new crossing
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(notifications(&app, &ada.token, "auto_topup_failed").await.len(), 1);
-    // A rise and a new crossing try again.
-    app.grant(&admin, &ada.account_id, "10").await;
-    app.post(
-        &format!("/v1/admin/accounts/{}/adjustments", ada.account_id),
-        Some(&admin.token),
-        json!({"credits": "-10", "reason": "x"}),
-    )
-    .await
-    .expect(201);
-    eventually("the second attempt", || async {
+    // A rise and a new crossing the same day: skipped, saying why; no second charge.
+    let cross_again = || async {
+        app.grant(&admin, &ada.account_id, "10").await;
+        app.post(
+            &format!("/v1/admin/accounts/{}/adjustments", ada.account_id),
+            Some(&admin.token),
+            json!({"credits": "-10", "reason": "x"}),
+        )
+        .await
+        .expect(201);
+    };
+    cross_again().await;
+    eventually("the skip", || async { !notifications(&app, &ada.token, "auto_topup_skipped").await.is_empty() }).await;
+    let skipped = notifications(&app, &ada.token, "auto_topup_skipped").await;
+    assert_eq!(skipped[0]["data"]["reason"], "declined_today", "{skipped:?}");
+    assert_eq!(notifications(&app, &ada.token, "auto_topup_failed").await.len(), 1);
+    // The next day, a crossing tries again.
+    app.clock.advance(chrono::Duration::days(1));
+    cross_again().await;
+    eventually("the next day's attempt", || async {
         notifications(&app, &ada.token, "auto_topup_failed").await.len() == 2
     })
     .await;
@@ -302,7 +314,7 @@ backend_tests!(
     concurrent_spends_crossing_alert_once,
     webhooks_are_retried_until_delivered,
     auto_topup_buys_once_per_crossing_within_the_daily_maximum,
-    declined_auto_topups_notify_and_wait_for_the_next_crossing,
+    declined_auto_topups_notify_and_wait_for_the_next_day,
     auto_topup_settings_are_validated,
     abandoned_top_ups_do_not_block_the_account,
 );

@@ -87,6 +87,25 @@ async fn stripe() -> MockServer {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
+        .and(path("/v1/setup_intents"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "seti_1", "status": "requires_payment_method"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/setup_intents/seti_1/confirm"))
+        .and(body_string_contains("payment_method=pm_card_threeDSecure"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "seti_1", "status": "requires_action"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/setup_intents/seti_1/confirm"))
+        .and(body_string_contains("payment_method=pm_card_visa"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "seti_1", "status": "succeeded"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
         .and(path("/v1/payment_methods/pm_card_visa/attach"))
         .respond_with(ResponseTemplate::new(200).set_body_json(card("visa", "4242")))
         .mount(&server)
@@ -204,17 +223,43 @@ async fn cards_and_wallets_go_through_payment_intents(backend: Backend) {
     let outage = listed["data"].as_array().unwrap().iter().find(|p| p["payment_method"]["last4"] == "1111").unwrap();
     assert_eq!(outage["status"], "processing");
     assert_eq!(app.balance(&ada.token).await["balance"], "5000", "only the paid purchase credited");
+    // Stripe's own record settles it later: the charge had gone through.
+    let outage_id = outage["id"].as_str().unwrap().to_string();
+    let recorded = intent("pi_outage", "succeeded", json!({"metadata": {"purchase_id": outage_id}}));
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"object": "list", "data": [recorded]})))
+        .mount(&stripe)
+        .await;
+    app.clock.advance(chrono::Duration::seconds(150));
+    let mut settled = Value::Null;
+    for _ in 0..100 {
+        settled = app.get(&format!("/v1/purchases/{outage_id}"), t).await.expect(200);
+        if settled["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(settled["status"], "succeeded", "{settled}");
+    assert_eq!(app.balance(&ada.token).await["balance"], "10000", "credited once, from Stripe's record");
 
     // A saved card: a Customer with the PaymentMethod attached, charged off-session.
     let pm = app.post("/v1/payment-methods", t, card("pm_card_visa")).await.expect(201);
     assert_eq!((pm["brand"].as_str(), pm["exp_month"].as_i64()), (Some("visa"), Some(7)));
     let saved = buy(json!({"type": "card", "payment_method_id": pm["id"]})).await.expect(201);
+    assert_eq!(app.balance(&ada.token).await["balance"], "15000");
     assert_eq!(saved["status"], "succeeded");
     let intents = sent(&stripe, "/v1/payment_intents").await;
     let (_, off_session) = intents.iter().find(|(k, _)| k.ends_with(saved["id"].as_str().unwrap())).unwrap();
     assert_eq!(param(off_session, "customer"), Some("cus_1"));
     assert_eq!(param(off_session, "off_session"), Some("true"));
     assert_eq!(sent(&stripe, "/v1/customers").await[0].0, format!("apinfer-customer-{}", pm["id"].as_str().unwrap()));
+    let setups = sent(&stripe, "/v1/setup_intents").await;
+    assert_eq!(param(&setups[0].1, "usage"), Some("off_session"));
+    assert_eq!(param(&setups[0].1, "customer"), Some("cus_1"));
+    // A card that asks for 3-D Secure when saved is not saved.
+    let refused = app.post("/v1/payment-methods", t, card("pm_card_threeDSecure")).await;
+    refused.expect_error(402, "payment_failed", "authentication_required");
 
     // A refund is a Stripe Refund of the PaymentIntent, at the price paid per credit.
     let refund = app.post(&format!("/v1/purchases/{}/refund", paid["id"].as_str().unwrap()), t, json!({})).await;

@@ -9,7 +9,8 @@ browser (apinfer never sees the number):
 * a declined card answers 402 and credits nothing;
 * a card that needs 3-D Secure answers `requires_action` with the client secret; once the
   customer authenticates (localstripe's Stripe.js stand-in call), the webhook credits it, once;
-* a saved card is a Customer charged off-session;
+* a saved card is a Customer with a confirmed off-session SetupIntent, and automatic top-up
+  charges it off-session;
 * a refund is a Stripe Refund of the PaymentIntent, for the price paid.
 What localstripe lacks (3-D Secure redirects, Alipay, WeChat Pay, outages) is played in
 tests/api/stripe.rs by a server answering with Stripe's documented shapes.
@@ -183,6 +184,12 @@ def test_stripe_purchases_refunds_and_webhooks(stripe_world):
     assert again.status_code == 201 and again.json()["status"] == "succeeded", again.text
     assert _balance(http, base, token) == "5200"
 
+    # Automatic top-up with the saved card: the refund below takes the balance under the
+    # threshold, and the top-up charges the card off-session.
+    topup = {"enabled": True, "threshold": "1000", "package_id": "basic", "payment_method_id": saved.json()["id"], "max_topups_per_day": 2}
+    put = http.put(f"{base}/v1/settings/auto-topup", headers=auth, json=topup)
+    assert put.status_code == 200, put.text
+
     # A refund of the first purchase's unused credits: a Stripe Refund of its PaymentIntent.
     refund = http.post(f"{base}/v1/purchases/{paid['id']}/refund", headers=auth)
     assert refund.status_code == 201, refund.text
@@ -191,4 +198,8 @@ def test_stripe_purchases_refunds_and_webhooks(stripe_world):
     ours = [r for r in at_stripe if r["metadata"].get("refund_id") == refund["id"]]
     assert len(ours) == 1 and ours[0]["amount"] == 5000, at_stripe
     assert refund["status"] == "succeeded", refund
-    assert _balance(http, base, token) == "200"
+    _eventually(lambda: _balance(http, base, token) == "300", "the automatic top-up is credited")
+    notes = http.get(f"{base}/v1/notifications", headers=auth).json()["data"]
+    assert [n["type"] for n in notes if n["type"].startswith("auto_topup")] == ["auto_topup_succeeded"], notes
+    topped = http.get(f"{base}/v1/purchases", headers=auth).json()["data"][0]
+    assert topped["auto_topup"] is True and topped["status"] == "succeeded", topped

@@ -54,6 +54,19 @@ pub enum ChargeSource<'a> {
     Saved(&'a str),
 }
 
+/// What the provider knows of a charge whose answer apinfer never got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// It went through.
+    Succeeded { charge_id: String },
+    /// It was declined or failed.
+    Failed(PaymentDeclined),
+    /// Still being decided (the customer, the bank): ask again later.
+    Pending,
+    /// The provider has no charge for this reference: it never reached the provider.
+    NotFound,
+}
+
 /// A refund the provider accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderRefund {
@@ -125,6 +138,9 @@ pub trait PaymentProvider: Send + Sync + 'static {
     ) -> Result<NextAction, PaymentDeclined>;
     /// Bank transfer instructions, confirmed later by webhook or an admin.
     fn start_bank_transfer(&self, amount: Money, reference: &str) -> Result<BankInstructions, PaymentDeclined>;
+    /// How the charge made for `reference` (apinfer's purchase id) ended, for a purchase whose
+    /// charge call got no answer. Never a guess: the provider's own record.
+    fn settlement(&self, reference: &str) -> Result<Settlement, PaymentDeclined>;
     /// Returns money for a charge; returns the provider's refund id.
     fn refund(
         &self,

@@ -17,7 +17,7 @@
 
 use super::{
     BankInstructions, CardBrand, CardDetails, ChargeSource, Charged, NextAction, PaymentDeclined, PaymentProvider,
-    ProviderRefund, SavedCard, TokenError, Wallet,
+    ProviderRefund, SavedCard, Settlement, TokenError, Wallet,
 };
 use crate::ids::random_base62;
 use crate::Money;
@@ -140,6 +140,11 @@ impl PaymentProvider for SandboxProvider {
             bank_name: "Sandbox Bank of China".into(),
             account_number: "6222 0000 1234 5678".into(),
         })
+    }
+
+    fn settlement(&self, _reference: &str) -> Result<Settlement, PaymentDeclined> {
+        // The sandbox answers every call at once: no charge of its is ever left unknown.
+        Ok(Settlement::NotFound)
     }
 
     fn refund(

@@ -6,7 +6,8 @@
 //!   confirmed at once with the PaymentMethod; 3-D Secure answers `requires_action` with
 //!   `next_action.type = use_stripe_sdk` (the browser completes it with Stripe.js and the
 //!   PaymentIntent's client secret), confirmed by the `payment_intent.succeeded` webhook.
-//! - A saved card is a Customer with the PaymentMethod attached, charged off-session.
+//! - A saved card is a Customer with the PaymentMethod set up for off-session use (a confirmed
+//!   SetupIntent) and attached, charged off-session by automatic top-up.
 //! - Refunds are Stripe Refunds of the PaymentIntent.
 //! - Every call that creates something carries an `Idempotency-Key` made from apinfer's own id
 //!   for the operation, so a retry (or a reconciliation) never charges twice.
@@ -21,7 +22,7 @@ use serde_json::Value;
 
 use super::{
     BankInstructions, CardBrand, CardDetails, ChargeSource, Charged, NextAction, PaymentDeclined, PaymentProvider,
-    ProviderRefund, SavedCard, TokenError, Wallet, UNAVAILABLE,
+    ProviderRefund, SavedCard, Settlement, TokenError, Wallet, UNAVAILABLE,
 };
 use crate::Money;
 
@@ -235,6 +236,42 @@ impl PaymentProvider for StripeProvider {
             )
             .map_err(Failure::into_declined)?;
         let customer = customer["id"].as_str().unwrap_or_default().to_string();
+        // A SetupIntent for off-session use: the bank's consent (and 3-D Secure, if it asks for
+        // it at saving) before any top-up charges the card while nobody is there.
+        let setup = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/setup_intents",
+                &[
+                    ("customer", customer.clone()),
+                    ("usage", "off_session".to_string()),
+                    ("metadata[payment_method_id]", reference.to_string()),
+                ],
+                Some(&format!("apinfer-setup-{reference}")),
+            )
+            .map_err(Failure::into_declined)?;
+        let setup_id = setup["id"].as_str().unwrap_or_default();
+        let confirmed = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/setup_intents/{setup_id}/confirm"),
+                &[("payment_method", token.to_string())],
+                Some(&format!("apinfer-setup-confirm-{reference}")),
+            )
+            .map_err(Failure::into_declined)?;
+        match confirmed["status"].as_str() {
+            Some("succeeded") => {}
+            Some("requires_action") => {
+                return Err(PaymentDeclined {
+                    code: "authentication_required",
+                    message: "the card asks for 3-D Secure to be saved; pay with it once instead, or save another card"
+                        .into(),
+                })
+            }
+            _ => {
+                return Err(Failure::Declined("card_declined".into(), "the card cannot be saved".into()).into_declined())
+            }
+        }
         self.call(
             reqwest::Method::POST,
             &format!("/v1/payment_methods/{token}/attach"),
@@ -303,6 +340,23 @@ impl PaymentProvider for StripeProvider {
         Err(PaymentDeclined {
             code: "payment_method_unavailable",
             message: "bank transfers are not offered through Stripe here; pay by card, Alipay or WeChat Pay".into(),
+        })
+    }
+
+    fn settlement(&self, reference: &str) -> Result<Settlement, PaymentDeclined> {
+        // The PaymentIntent made for this purchase carries its id in its metadata; recent ones
+        // are listed newest first (a purchase left unknown is reconciled within minutes).
+        let listed = self
+            .call(reqwest::Method::GET, "/v1/payment_intents", &[("limit", "100".to_string())], None)
+            .map_err(Failure::into_declined)?;
+        let found = listed["data"]
+            .as_array()
+            .and_then(|intents| intents.iter().find(|i| i["metadata"]["purchase_id"] == reference));
+        let Some(intent) = found else { return Ok(Settlement::NotFound) };
+        Ok(match Self::charged(intent) {
+            Ok(Charged::Succeeded { charge_id }) => Settlement::Succeeded { charge_id },
+            Ok(_) => Settlement::Pending,
+            Err(declined) => Settlement::Failed(declined),
         })
     }
 

@@ -198,6 +198,23 @@ fn run_one(
         )?;
         return finish(conn, id, "skipped", None, "daily maximum reached", now);
     }
+    // A declined off-session charge stops the tries with that card for the rest of the day
+    // (never a retry loop against a declining card); another card may try at once.
+    let declined_today: i64 = purchases_table::table
+        .filter(purchases_table::account_id.eq(account.as_str()))
+        .filter(purchases_table::auto_topup.eq(true))
+        .filter(purchases_table::created_at.ge(day_start))
+        .filter(purchases_table::status.eq("failed"))
+        .filter(purchases_table::payment_method_id.eq(&settings.payment_method_id))
+        .count()
+        .get_result(conn)?;
+    if declined_today > 0 {
+        let message = "Automatic top-up skipped: the saved card was declined earlier today. It tries again \
+                       tomorrow, or at once with another card.";
+        let data = json!({"reason": "declined_today", "payment_method_id": settings.payment_method_id});
+        notify(conn, account, "auto_topup_skipped", message, &data, now)?;
+        return finish(conn, id, "skipped", None, "declined earlier today", now);
+    }
     let Some(pm) = PaymentMethodId::parse(&settings.payment_method_id) else {
         return finish(conn, id, "failed", None, "invalid payment method", now);
     };
@@ -229,7 +246,7 @@ fn run_one(
         }
         Ok(PurchaseOutcome::Declined(p, declined)) => {
             let message = format!(
-                "Automatic top-up failed: {} ({}). It stays enabled and will try again the next time the balance falls below the threshold.",
+                "Automatic top-up failed: {} ({}). It stays enabled; with this card it tries again tomorrow, the next time the balance falls below the threshold.",
                 declined.message, declined.code
             );
             notify(

@@ -326,6 +326,21 @@ pub fn mark_requires_action(
     get_any(conn, id)
 }
 
+/// Card purchases of `provider` left `processing` since before `older_than` (their charge call
+/// got no answer), oldest first, at most `limit`.
+pub fn unsettled(conn: &mut DbConn, provider: &str, older_than: DateTime<Utc>, limit: i64) -> Result<Vec<PurchaseId>> {
+    let ids: Vec<String> = purchases::table
+        .filter(purchases::provider.eq(provider))
+        .filter(purchases::status.eq(PurchaseStatus::Processing.as_str()))
+        .filter(purchases::method_type.eq(MethodType::Card.as_str()))
+        .filter(purchases::created_at.lt(naive(older_than)))
+        .order(purchases::created_at.asc())
+        .limit(limit)
+        .select(purchases::id)
+        .load(conn)?;
+    Ok(ids.into_iter().map(PurchaseId::from_db).collect())
+}
+
 /// Records the provider's id of a charge still being processed (the purchase stays
 /// `processing` until the provider's webhook settles it).
 pub fn set_provider_charge(conn: &mut DbConn, id: &PurchaseId, charge: &str) -> Result<Purchase> {
