@@ -18,6 +18,7 @@ mod limits;
 mod members;
 mod openai_sdk;
 mod ops;
+mod provider_contract;
 mod purchases;
 mod stripe;
 mod usage;

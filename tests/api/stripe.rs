@@ -24,7 +24,7 @@ fn intent(id: &str, status: &str, extra: Value) -> Value {
 }
 
 /// A Stripe stand-in with the answers these tests need.
-async fn stripe() -> MockServer {
+pub(crate) async fn stripe() -> MockServer {
     let server = MockServer::start().await;
     let card = |brand: &str, last4: &str| {
         json!({"id": "pm_x", "object": "payment_method", "type": "card",
@@ -120,7 +120,7 @@ async fn stripe() -> MockServer {
     server
 }
 
-async fn spawn(backend: Backend, stripe: &MockServer) -> Option<TestApp> {
+pub(crate) async fn spawn(backend: Backend, stripe: &MockServer) -> Option<TestApp> {
     let base = stripe.uri();
     TestApp::spawn_with(backend, move |c| {
         c.payments_provider = apinfer_api::config::PaymentsProvider::Stripe;
@@ -335,6 +335,20 @@ async fn stripe_webhooks_credit_exactly_once(backend: Backend) {
     assert_eq!(unrelated["purchase_status"], Value::Null);
     let purchase = app.get(&format!("/v1/purchases/{}", other["id"].as_str().unwrap()), t).await.expect(200);
     assert_eq!(purchase["failure_code"], "payment_intent_authentication_failure");
+    // A refund Stripe settles later: processing until `charge.refunded` lists it succeeded.
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "re_2", "status": "pending"})))
+        .with_priority(1)
+        .mount(&stripe)
+        .await;
+    let refund = app.post(&format!("/v1/purchases/{purchase_id}/refund"), t, json!({})).await.expect(201);
+    assert_eq!(refund["status"], "processing");
+    let charge = json!({"id": "ch_1", "object": "charge", "payment_intent": "pi_3ds", "refunds": {"data": [
+        {"id": "re_2", "object": "refund", "status": "succeeded", "metadata": {"refund_id": refund["id"]}}]}});
+    deliver(event("evt_5", "charge.refunded", charge), None).await.expect(200);
+    let refunds = app.get("/v1/refunds", t).await.expect(200);
+    assert_eq!(refunds["data"][0]["status"], "succeeded", "{refunds}");
     // The sandbox's own webhook path is not Stripe's.
     app.request(Method::POST, "/v1/webhooks/payments/sandbox", None, Some(json!({})), &[]).await.expect_error(
         404,

@@ -11,7 +11,8 @@ browser (apinfer never sees the number):
   customer authenticates (localstripe's Stripe.js stand-in call), the webhook credits it, once;
 * a saved card is a Customer with a confirmed off-session SetupIntent, and automatic top-up
   charges it off-session;
-* a refund is a Stripe Refund of the PaymentIntent, for the price paid.
+* a refund is a Stripe Refund of the PaymentIntent, for the price paid;
+* two processes on one PostgreSQL database, both webhook endpoints, credit each purchase once.
 What localstripe lacks (3-D Secure redirects, Alipay, WeChat Pay, outages) is played in
 tests/api/stripe.rs by a server answering with Stripe's documented shapes.
 """
@@ -203,3 +204,94 @@ def test_stripe_purchases_refunds_and_webhooks(stripe_world):
     assert [n["type"] for n in notes if n["type"].startswith("auto_topup")] == ["auto_topup_succeeded"], notes
     topped = http.get(f"{base}/v1/purchases", headers=auth).json()["data"][0]
     assert topped["auto_topup"] is True and topped["status"] == "succeeded", topped
+
+
+PG_URL = os.environ.get("APINFER_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def test_stripe_events_to_two_processes_on_postgres(tmp_path):
+    """Two `apinfer serve` processes on one PostgreSQL database, each a webhook endpoint at
+    localstripe: every event reaches both, and each purchase is credited exactly once."""
+    name = f"apinfer_stripe_{os.getpid()}"
+    created = subprocess.run(["psql", "-q", f"{PG_URL}/postgres", "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True)
+    assert created.returncode == 0, created.stderr
+    processes: list[tuple[subprocess.Popen, Path, str]] = []
+    try:
+        ls_port = free_port()
+        ls_log = tmp_path / "localstripe.log"
+        localstripe = subprocess.Popen(
+            [VENV_BIN / "localstripe", "--port", str(ls_port), "--from-scratch"],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=open(ls_log, "w"),
+            stderr=subprocess.STDOUT,
+        )
+        processes.append((localstripe, ls_log, "localstripe-pg.log"))
+        stripe = f"http://127.0.0.1:{ls_port}"
+        _wait(f"{stripe}/v1/customers", localstripe, ls_log, "localstripe")
+        bases = []
+        for i in (1, 2):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("APINFER_")}
+            env.update(
+                APINFER_CONFIG=str(tmp_path / "absent.toml"),
+                APINFER_JWT_SECRET="one-secret-for-both-processes",
+                APINFER_PAYMENTS_PROVIDER="stripe",
+                APINFER_STRIPE_SECRET_KEY="sk_test_contract",
+                APINFER_STRIPE_PUBLISHABLE_KEY="pk_test_contract",
+                APINFER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                APINFER_STRIPE_API_BASE=stripe,
+                RUST_LOG=os.environ.get("RUST_LOG", "warn"),
+            )
+            log = tmp_path / f"server{i}.log"
+            server = subprocess.Popen(
+                [apinfer_bin(), "serve", "--addr", f"127.0.0.1:{port}", "--database-url", f"{PG_URL}/{name}"],
+                cwd=tmp_path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=open(log, "w"),
+                stderr=subprocess.STDOUT,
+            )
+            processes.append((server, log, f"stripe-pg-server{i}.log"))
+            _wait(f"{base}/healthz", server, log, f"apinfer serve #{i}")
+            httpx.post(
+                f"{stripe}/_config/webhooks/apinfer{i}",
+                data={"url": f"{base}/v1/webhooks/payments/stripe", "secret": WEBHOOK_SECRET},
+            ).raise_for_status()
+            bases.append(base)
+        first, second = bases
+        http = httpx.Client(timeout=30)
+        token = http.post(f"{first}/v1/auth/signup", json={"email": "pg@example.com", "password": PASSWORD}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        waiting = http.post(
+            f"{first}/v1/purchases",
+            headers=auth,
+            json={"package_id": "basic", "payment_method": {"type": "card", "token": _card(stripe, "4000000000003220")}},
+        )
+        assert waiting.status_code == 201 and waiting.json()["status"] == "requires_action", waiting.text
+        secret = waiting.json()["next_action"]["client_secret"]
+        httpx.post(
+            f"{stripe}/v1/payment_intents/{secret.split('_secret_')[0]}/_authenticate",
+            data={"key": "pk_test_contract", "client_secret": secret, "success": "true"},
+        ).raise_for_status()
+        paid = http.post(
+            f"{second}/v1/purchases",
+            headers=auth,
+            json={"package_id": "basic", "payment_method": {"type": "card", "token": _card(stripe, "4242424242424242")}},
+        )
+        assert paid.status_code == 201 and paid.json()["status"] == "succeeded", paid.text
+        _eventually(lambda: _balance(http, second, token) == "200", "both purchases credited")
+        _eventually(lambda: ls_log.read_text().count("payment_intent.succeeded\" successfully delivered") >= 4, "each event reached both processes")
+        time.sleep(1.0)
+        assert _balance(http, first, token) == "200" and _balance(http, second, token) == "200", "credited exactly once each"
+    finally:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for process, log, out_name in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            (OUT / out_name).write_text(log.read_text(errors="replace"))
+        subprocess.run(["psql", "-q", f"{PG_URL}/postgres", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)

@@ -137,8 +137,9 @@ enum StripeAction {
     Credit(PurchaseId, String),
     /// `payment_intent.payment_failed`: the purchase failed (code, message).
     Fail(PurchaseId, String, String),
-    /// `refund.*` / `charge.refund.updated` with status `succeeded`: the refund reached the customer.
-    RefundSettled(RefundId),
+    /// `refund.*`, `charge.refund.updated` or `charge.refunded` with refunds whose status is
+    /// `succeeded`: those refunds reached the customer.
+    RefundsSettled(Vec<RefundId>),
     /// Anything else (or about nothing of apinfer's): acknowledged, ignored.
     Ignore,
 }
@@ -155,9 +156,22 @@ fn stripe_action(event: &serde_json::Value) -> StripeAction {
             let message = text(&error["message"]).unwrap_or("the payment failed at Stripe".into());
             StripeAction::Fail(id, code, message)
         }
-        ("refund.created" | "refund.updated" | "charge.refund.updated", _) if object["status"] == "succeeded" => {
-            RefundId::parse(object["metadata"]["refund_id"].as_str().unwrap_or_default())
-                .map_or(StripeAction::Ignore, StripeAction::RefundSettled)
+        ("refund.created" | "refund.updated" | "charge.refund.updated" | "charge.refunded", _) => {
+            // A refund object, or a charge listing its refunds.
+            let refunds = match object["object"].as_str() {
+                Some("charge") => object["refunds"]["data"].as_array().cloned().unwrap_or_default(),
+                _ => vec![object.clone()],
+            };
+            let settled: Vec<RefundId> = refunds
+                .iter()
+                .filter(|r| r["status"] == "succeeded")
+                .filter_map(|r| RefundId::parse(r["metadata"]["refund_id"].as_str().unwrap_or_default()))
+                .collect();
+            if settled.is_empty() {
+                StripeAction::Ignore
+            } else {
+                StripeAction::RefundsSettled(settled)
+            }
         }
         _ => StripeAction::Ignore,
     }
@@ -213,8 +227,10 @@ async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) ->
                         ours(conn, &id)?;
                         (false, Some(purchases::mark_failed(conn, &id, &code, &message)?), false)
                     }
-                    StripeAction::RefundSettled(id) => {
-                        purchases::complete_refund(conn, &id, now)?;
+                    StripeAction::RefundsSettled(ids) => {
+                        for id in ids {
+                            purchases::complete_refund(conn, &id, now)?;
+                        }
                         (false, None, false)
                     }
                     StripeAction::Ignore => (false, None, false),
