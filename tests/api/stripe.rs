@@ -335,6 +335,15 @@ async fn stripe_webhooks_credit_exactly_once(backend: Backend) {
     assert_eq!(unrelated["purchase_status"], Value::Null);
     let purchase = app.get(&format!("/v1/purchases/{}", other["id"].as_str().unwrap()), t).await.expect(200);
     assert_eq!(purchase["failure_code"], "payment_intent_authentication_failure");
+    // The customer tried again on the same PaymentIntent and it went through: Stripe's word
+    // that the money was taken credits the purchase, once, whatever came before.
+    let retried =
+        event("evt_6", "payment_intent.succeeded", json!({"id": "pi_3ds", "metadata": {"purchase_id": other["id"]}}));
+    assert_eq!(deliver(retried.clone(), None).await.expect(200)["purchase_status"], "succeeded");
+    let redelivered =
+        event("evt_7", "payment_intent.succeeded", json!({"id": "pi_3ds", "metadata": {"purchase_id": other["id"]}}));
+    deliver(redelivered, None).await.expect(200);
+    assert_eq!(app.balance(&ada.token).await["balance"], "200", "the retried payment credited once");
     // A refund Stripe settles later: processing until `charge.refunded` lists it succeeded.
     Mock::given(method("POST"))
         .and(path("/v1/refunds"))

@@ -104,7 +104,7 @@ pub async fn payments(
                     return Ok((true, purchase, false));
                 }
                 if succeeded {
-                    let (purchase, credited) = purchases::credit_in_transaction(conn, &purchase_id, None, now)?;
+                    let (purchase, credited) = purchases::credit_confirmed_by_provider(conn, &purchase_id, None, now)?;
                     Ok((false, purchase, credited))
                 } else {
                     Ok((
@@ -220,7 +220,8 @@ async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) ->
                                 "this PaymentIntent is not the purchase's",
                             ));
                         }
-                        let (purchase, credited) = purchases::credit_in_transaction(conn, &id, Some(&intent), now)?;
+                        let (purchase, credited) =
+                            purchases::credit_confirmed_by_provider(conn, &id, Some(&intent), now)?;
                         (false, Some(purchase), credited)
                     }
                     StripeAction::Fail(id, code, message) => {

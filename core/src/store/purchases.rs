@@ -378,7 +378,31 @@ pub fn credit_in_transaction(
     charge: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(Purchase, bool)> {
-    let updated = diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(AWAITING)))
+    credit_from(conn, id, &AWAITING, charge, now)
+}
+
+/// The provider's own word that the money was taken (its signed event, or its record of the
+/// charge): credits a purchase awaiting payment, or one marked failed before, when a first
+/// attempt failed and a later one on the same payment succeeded (events may arrive in any
+/// order). Exactly once, like [`credit`]. Inside the caller's transaction.
+pub fn credit_confirmed_by_provider(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    charge: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Purchase, bool)> {
+    let from = [AWAITING[0], AWAITING[1], AWAITING[2], PurchaseStatus::Failed.as_str()];
+    credit_from(conn, id, &from, charge, now)
+}
+
+fn credit_from(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    from: &[&str],
+    charge: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Purchase, bool)> {
+    let updated = diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(from)))
         .set((
             purchases::status.eq(PurchaseStatus::Succeeded.as_str()),
             purchases::succeeded_at.eq(naive(now)),
