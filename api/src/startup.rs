@@ -97,6 +97,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
                     .unwrap_or_default(),
                 api_base: config.stripe.api_base.clone(),
                 timeout: Duration::from_secs(20),
+                return_base: config.base_url(),
             })),
         },
         providers: crate::generation::Providers::from_config(&config)?,

@@ -213,6 +213,11 @@ async fn cards_and_wallets_go_through_payment_intents(backend: Backend) {
     assert_eq!(three_ds["next_action"], json!({"type": "redirect", "url": "https://hooks.stripe.com/3d_secure/x"}));
     let alipay = buy(json!({"type": "alipay"})).await.expect(201);
     assert_eq!(alipay["next_action"], json!({"type": "redirect", "url": "https://hooks.stripe.com/alipay/x"}));
+    let intents = sent(&stripe, "/v1/payment_intents").await;
+    let (_, form) = intents.iter().find(|(k, _)| k.ends_with(alipay["id"].as_str().unwrap())).unwrap();
+    let back = format!("{}/?purchase={}", app.base, alipay["id"].as_str().unwrap());
+    assert_eq!(param(form, "return_url"), Some(back.as_str()), "the customer comes back to apinfer");
+    assert_eq!(param(form, "payment_method_types[]"), Some("alipay"));
     let wechat = buy(json!({"type": "wechat_pay"})).await.expect(201);
     assert_eq!(wechat["next_action"], json!({"type": "qr_code", "url": "weixin://wxpay/bizpayurl?pr=x"}));
     buy(json!({"type": "bank_transfer"})).await.expect_error(422, "invalid_request", "payment_method_unavailable");

@@ -35,6 +35,9 @@ pub struct StripeConfig {
     pub api_base: String,
     /// Per-call timeout.
     pub timeout: Duration,
+    /// apinfer's public origin: where Stripe sends a customer back after paying on a redirect
+    /// (Alipay), to `{return_base}/?purchase=pur_...` (the dashboard shows the purchase).
+    pub return_base: String,
 }
 
 pub struct StripeProvider {
@@ -327,7 +330,7 @@ impl PaymentProvider for StripeProvider {
             ("metadata[purchase_id]", reference.to_string()),
         ];
         match wallet {
-            Wallet::Alipay => params.push(("return_url", "https://apinfer.invalid/purchases/return".to_string())),
+            Wallet::Alipay => params.push(("return_url", format!("{}/?purchase={reference}", self.config.return_base))),
             Wallet::WechatPay => params.push(("payment_method_options[wechat_pay][client]", "web".to_string())),
         }
         let intent = self
