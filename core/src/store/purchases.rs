@@ -402,12 +402,17 @@ fn credit_from(
     charge: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(Purchase, bool)> {
+    // A confirmation without a charge id (the sandbox's webhook) keeps the one already known.
+    let charge = match charge {
+        Some(charge) => Some(charge.to_string()),
+        None => get_any(conn, id)?.provider_charge,
+    };
     let updated = diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(from)))
         .set((
             purchases::status.eq(PurchaseStatus::Succeeded.as_str()),
             purchases::succeeded_at.eq(naive(now)),
             purchases::credits_remaining.eq(purchases::credits),
-            purchases::provider_charge.eq(charge),
+            purchases::provider_charge.eq(charge.as_deref()),
         ))
         .execute(conn)?;
     let purchase = get_any(conn, id)?;
