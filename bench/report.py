@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Prints bench/run's table: each figure, and the ratios the targets (issue 8) are stated in.
+"""Prints bench/run's table: each figure, the ratios the throughput targets (issue 8) are stated
+in, and the bounds of issue 22 (peak RSS, p99 against p50).
 
 usage: report.py RESULTS_TSV
-Rows: name, backend, scenario, per_second, p50_us, p99_us, non_2xx, note.
+Rows: name, backend, scenario, per_second, p50_us, p99_us, non_2xx, note[, peak_rss_kib].
 """
 
 import sys
@@ -11,9 +12,11 @@ rows = {}
 order = []
 with open(sys.argv[1]) as f:
     for line in f:
-        name, backend, scenario, rate, p50, p99, non2xx, note = line.rstrip("\n").split("\t")
+        fields = line.rstrip("\n").split("\t")
+        name, backend, scenario, rate, p50, p99, non2xx, note = fields[:8]
+        rss = fields[8] if len(fields) > 8 and fields[8] not in ("", "-") else None
         key = (name, backend, scenario)
-        rows[key] = {"rate": float(rate or 0), "p50": p50, "p99": p99, "non2xx": non2xx, "note": note}
+        rows[key] = {"rate": float(rate or 0), "p50": p50, "p99": p99, "non2xx": non2xx, "note": note, "rss": rss}
         order.append(key)
 
 
@@ -25,19 +28,28 @@ def us(v):
 
 
 print()
-print(f"{'measurement':<44} {'per second':>11} {'p50':>10} {'p99':>10} {'non-2xx':>8}  note")
+print(f"{'measurement':<44} {'per second':>11} {'p50':>10} {'p99':>10} {'non-2xx':>8} {'peak RSS':>9}  note")
 labels = {
     "healthz": "GET /healthz",
     "balance": "GET /v1/balance (key)",
     "generation": "POST /v1/generations",
     "spend_tx": "raw spend tx (core bench)",
     "pgbench": "pgbench spend tx",
+    "seed": "seeding (sign-ups, keys)",
+    "storage": "new-prompt generations stored",
+    "retention": "short image retention",
 }
+
+
+def mib(kib):
+    return "-" if kib is None else f"{int(kib) / 1024:.0f} MiB"
+
+
 for key in order:
     name, backend, scenario = key
     r = rows[key]
     label = f"{backend:<8} {labels.get(name, name)}" + ("" if scenario == "-" else f" [{scenario}]")
-    print(f"{label:<44} {r['rate']:>11.0f} {us(r['p50']):>10} {us(r['p99']):>10} {r['non2xx']:>8}  {r['note']}")
+    print(f"{label:<44} {r['rate']:>11.0f} {us(r['p50']):>10} {us(r['p99']):>10} {r['non2xx']:>8} {mib(r['rss']):>9}  {r['note']}")
 
 
 def rate(name, backend, scenario):
@@ -83,3 +95,19 @@ for label, value, target in checks:
     if target is not None:
         verdict = f"target >= {target:.0%}: " + ("met" if value >= target else "MISSED")
     print(f"  {label:<58} {value:>8.1%}  {verdict}")
+
+print()
+print("footprint and tails (issue 22)")
+peaks = [(int(r["rss"]), key) for key, r in rows.items() if r["rss"]]
+if peaks:
+    peak, key = max(peaks)
+    verdict = "met" if peak <= 250 * 1024 else "MISSED"
+    print(f"  {'peak RSS of the server, all scenarios':<58} {peak / 1024:>6.0f} MiB  target <= 250 MiB: {verdict} ({key[1]} {key[0]} {key[2]})")
+for key in order:
+    name, backend, scenario = key
+    r = rows[key]
+    if name not in ("healthz", "balance", "generation") or r["p50"] in ("", "-") or r["p99"] in ("", "-"):
+        continue
+    tail = int(r["p99"]) / max(int(r["p50"]), 1)
+    label = f"{backend}: {labels.get(name, name)}" + ("" if scenario == "-" else f" [{scenario}]") + " p99 / p50"
+    print(f"  {label:<58} {tail:>8.1f}x  target <= 10x: {'met' if tail <= 10 else 'MISSED'}")

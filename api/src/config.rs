@@ -72,9 +72,41 @@ pub struct Config {
     pub key_cache_seconds: u64,
     /// On SQLite, WAL pages past which the log is made to start over (see `spawn_checkpointer`).
     pub sqlite_wal_restart_pages: u32,
+    /// Memory for caches, in MiB: SQLite's page caches and the local renderer's image cache
+    /// share it (see [`Config::cache_budget`]).
+    pub cache_memory_mb: u32,
+    /// How long generated images are kept after their generation was created.
+    pub image_retention_seconds: u64,
+}
+
+/// How the cache memory budget (`APINFER_CACHE_MEMORY_MB`) is shared out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheBudget {
+    /// The local renderer's cache of recent images.
+    pub render_cache_bytes: usize,
+    /// The page cache of each SQLite connection (pool and per-thread readers alike).
+    pub sqlite_cache_kib: u32,
 }
 
 impl Config {
+    /// Shares the cache memory budget out. On SQLite a quarter goes to the render cache and the
+    /// rest to page caches, split evenly between the pool's connections and one reader per
+    /// thread that reads outside the pool (the HTTP workers and the main thread). On
+    /// PostgreSQL, whose page cache lives in the database server, the render cache has it all.
+    pub fn cache_budget(&self) -> CacheBudget {
+        let budget = usize::try_from(self.cache_memory_mb).unwrap_or(usize::MAX).saturating_mul(1 << 20);
+        if apinfer_core::db::DatabaseUrl::parse(&self.database_url).is_ok_and(|url| url.is_postgres()) {
+            return CacheBudget { render_cache_bytes: budget, sqlite_cache_kib: 0 };
+        }
+        let threads = std::thread::available_parallelism().map_or(1, usize::from) + 1;
+        let connections = usize::try_from(self.db_pool_size).unwrap_or(usize::MAX).saturating_add(threads);
+        let pages = budget - budget / 4;
+        CacheBudget {
+            render_cache_bytes: budget / 4,
+            sqlite_cache_kib: u32::try_from(pages / connections / 1024).unwrap_or(u32::MAX),
+        }
+    }
+
     /// The origin of every URL the API returns: `APINFER_PUBLIC_BASE_URL`, else the listen address.
     pub fn base_url(&self) -> String {
         self.public_base_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
@@ -187,6 +219,8 @@ struct FileConfig {
     webhook_max_attempts: Option<i32>,
     key_cache_seconds: Option<u64>,
     sqlite_wal_restart_pages: Option<u32>,
+    cache_memory_mb: Option<u32>,
+    image_retention_seconds: Option<u64>,
 }
 
 /// Where a secret came from, so start-up can warn about generated ones.
@@ -230,6 +264,8 @@ impl Config {
             webhook_max_attempts: 8,
             key_cache_seconds: 10,
             sqlite_wal_restart_pages: 65_536,
+            cache_memory_mb: 64,
+            image_retention_seconds: 30 * 24 * 3600,
         }
     }
 
@@ -320,6 +356,11 @@ impl Config {
         config.sqlite_wal_restart_pages = parse_env("SQLITE_WAL_RESTART_PAGES")?
             .or(file.sqlite_wal_restart_pages)
             .unwrap_or(config.sqlite_wal_restart_pages);
+        config.cache_memory_mb =
+            parse_env("CACHE_MEMORY_MB")?.or(file.cache_memory_mb).unwrap_or(config.cache_memory_mb);
+        config.image_retention_seconds = parse_env("IMAGE_RETENTION_SECONDS")?
+            .or(file.image_retention_seconds)
+            .unwrap_or(config.image_retention_seconds);
         if let Some(base_url) = env("UPSTREAM_BASE_URL").or(file.upstream_base_url) {
             let api_key = env("UPSTREAM_API_KEY").or(file.upstream_api_key).ok_or_else(|| {
                 anyhow::anyhow!("APINFER_UPSTREAM_API_KEY is required with APINFER_UPSTREAM_BASE_URL")
@@ -409,6 +450,12 @@ impl Config {
         }
         if self.image_url_ttl_seconds == 0 {
             bail!("APINFER_IMAGE_URL_TTL_SECONDS must be positive");
+        }
+        if self.cache_memory_mb < 8 {
+            bail!("APINFER_CACHE_MEMORY_MB must be at least 8");
+        }
+        if self.image_retention_seconds == 0 || i64::try_from(self.image_retention_seconds).is_err() {
+            bail!("APINFER_IMAGE_RETENTION_SECONDS must be positive");
         }
         if self.jwt_secret.expose_secret().len() < 16 {
             bail!("the JWT secret must be at least 16 characters");

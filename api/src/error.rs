@@ -26,6 +26,7 @@ pub enum ErrorKind {
     AuthenticationRequired,
     PermissionDenied,
     NotFound,
+    Gone,
     MethodNotAllowed,
     UnsupportedMediaType,
     Conflict,
@@ -48,6 +49,7 @@ impl ErrorKind {
             ErrorKind::AuthenticationRequired => StatusCode::UNAUTHORIZED,
             ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorKind::Conflict | ErrorKind::IdempotencyConflict => StatusCode::CONFLICT,
@@ -70,7 +72,7 @@ impl ErrorKind {
             | ErrorKind::UnsupportedMediaType => "invalid_request",
             ErrorKind::AuthenticationRequired => "authentication_required",
             ErrorKind::PermissionDenied => "permission_denied",
-            ErrorKind::NotFound => "not_found",
+            ErrorKind::NotFound | ErrorKind::Gone => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::IdempotencyConflict => "idempotency_conflict",
             ErrorKind::InsufficientCredits => "insufficient_credits",
@@ -236,6 +238,7 @@ impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::NotFound(what) => ApiError::not_found(what),
+            CoreError::Gone { message } => ApiError::new(ErrorKind::Gone, "gone", message),
             CoreError::Invalid { code, message, param } => {
                 let mut err = ApiError::new(ErrorKind::InvalidRequest, code, message);
                 err.param = param;

@@ -9,8 +9,9 @@ use apinfer_core::db::DbConn;
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::pricing::Quality;
-use apinfer_core::store::generations::{self, Generation, NewImage};
+use apinfer_core::store::generations::{Generation, NewImage};
 use apinfer_core::store::holds::Hold;
+use apinfer_core::store::images as image_store;
 use apinfer_core::store::ledger::EntryType;
 use chrono::{DateTime, Utc};
 
@@ -25,7 +26,7 @@ use crate::state::AppState;
 
 /// Which provider renders which model.
 pub struct Providers {
-    local: Arc<dyn ImageProvider>,
+    local: Arc<LocalProvider>,
     upstream: Option<(UpstreamConfig, Arc<dyn ImageProvider>)>,
 }
 
@@ -47,7 +48,8 @@ impl Providers {
                 Some((u.clone(), Arc::new(provider) as Arc<dyn ImageProvider>))
             }
         };
-        Ok(Providers { local: Arc::new(LocalProvider::default()), upstream })
+        let local = LocalProvider::with_cache_bytes(config.cache_budget().render_cache_bytes);
+        Ok(Providers { local: Arc::new(local), upstream })
     }
 
     /// The provider for a model: the upstream if configured for it, else the local renderer.
@@ -57,33 +59,42 @@ impl Providers {
             _ => self.local.clone(),
         }
     }
+
+    /// Bytes the local renderer's cache holds now.
+    pub fn render_cache_bytes(&self) -> usize {
+        self.local.cached_bytes()
+    }
 }
 
-/// Blob ids this process has seen stored. Blobs are immutable and never deleted, so an id
-/// once stored stays stored: a repeated image (a popular prompt, a retry) needs no database
-/// work at all to know it. Bounded: when full, it is cleared.
+/// Blob ids this process has touched (see `apinfer_core::store::images`), each with when, in
+/// unix seconds of the app's clock: for [`image_store::TRUST_SECONDS`] after that, a repeated image
+/// (a popular prompt, a retry) needs no database work at all to be known stored. Bounded: when
+/// full, it is cleared.
 #[derive(Default)]
-pub struct StoredBlobs(std::sync::RwLock<std::collections::HashSet<String>>);
+pub struct StoredBlobs(std::sync::RwLock<std::collections::HashMap<String, i64>>);
 
-const STORED_BLOBS_CAPACITY: usize = 100_000;
+/// Ids kept (about 100 bytes each).
+const STORED_BLOBS_CAPACITY: usize = 20_000;
 
 impl StoredBlobs {
-    /// The ids not known to be stored.
-    fn unknown(&self, ids: &[String]) -> Vec<String> {
+    /// The ids not touched within [`image_store::TRUST_SECONDS`] of `now`.
+    fn unknown(&self, ids: &[String], now: i64) -> Vec<String> {
         let known = self.0.read().unwrap_or_else(|e| e.into_inner());
-        ids.iter().filter(|id| !known.contains(*id)).cloned().collect()
+        ids.iter()
+            .filter(|id| known.get(*id).is_none_or(|touched| *touched <= now - image_store::TRUST_SECONDS))
+            .cloned()
+            .collect()
     }
 
-    /// Notes that these ids are stored (call only once they are).
-    fn remember(&self, ids: &[String]) {
-        if self.unknown(ids).is_empty() {
-            return;
-        }
+    /// Notes that these ids were touched at `touched` (call only once they are).
+    fn remember(&self, ids: &[String], touched: i64) {
         let mut known = self.0.write().unwrap_or_else(|e| e.into_inner());
         if known.len() + ids.len() > STORED_BLOBS_CAPACITY {
             known.clear();
         }
-        known.extend(ids.iter().cloned());
+        for id in ids {
+            known.insert(id.clone(), touched);
+        }
     }
 }
 
@@ -274,37 +285,53 @@ pub async fn generate(
     }
 }
 
-/// Stores the images' bytes in the content-addressed store, outside the money transaction
-/// (those known or found stored already are not sent again); returns them with their blob ids.
+/// Stores the images' bytes in the content-addressed store, outside the money transaction, and
+/// makes sure every blob they use stays stored until the capture references it: a blob this
+/// process touched lately needs nothing; one stored already is touched if its touch is old (a
+/// write only then); a missing one is stored. Returns the images with their blob ids.
 async fn store_images(
     state: &AppState,
     images: Vec<GeneratedImage>,
 ) -> Result<(Vec<GeneratedImage>, Vec<String>), ApiError> {
     let blob_ids: Vec<String> = images
         .iter()
-        .map(|i| i.sha256.as_ref().map_or_else(|| generations::blob_id(&i.bytes), generations::blob_id_of_sha256))
+        .map(|i| i.sha256.as_ref().map_or_else(|| image_store::blob_id(&i.bytes), image_store::blob_id_of_sha256))
         .collect();
-    let missing = match state.stored_blobs.unknown(&blob_ids) {
-        unknown if unknown.is_empty() => unknown,
-        unknown => state.read(move |conn| generations::missing_blobs(conn, &unknown)).await?,
-    };
-    let (images, blob_ids) = if missing.is_empty() {
-        (images, blob_ids)
+    let now = state.now();
+    let unknown = state.stored_blobs.unknown(&blob_ids, now.timestamp());
+    if unknown.is_empty() {
+        return Ok((images, blob_ids));
+    }
+    let lookup = unknown.clone();
+    let stored = state.read(move |conn| image_store::stored(conn, &lookup)).await?;
+    let stale: Vec<String> = stored
+        .iter()
+        .filter(|(_, touched)| *touched < now.timestamp() - image_store::TOUCH_EVERY_SECONDS)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut missing: Vec<String> = unknown.iter().filter(|id| !stored.iter().any(|(s, _)| s == *id)).cloned().collect();
+    if !stale.is_empty() {
+        // Collected meanwhile (they were unreferenced): stored again below.
+        missing.extend(state.db(move |conn| image_store::touch(conn, &stale, now)).await?);
+    }
+    let images = if missing.is_empty() {
+        images
     } else {
+        let ids = blob_ids.clone();
         state
             .db(move |conn| {
-                let blobs: Vec<(&str, &[u8])> = blob_ids
+                let blobs: Vec<(&str, &[u8])> = ids
                     .iter()
                     .zip(&images)
                     .filter(|(id, _)| missing.contains(id))
                     .map(|(id, i)| (id.as_str(), i.bytes.as_slice()))
                     .collect();
-                generations::store_blobs(conn, &blobs)?;
-                Ok((images, blob_ids))
+                image_store::store(conn, &blobs, now)?;
+                Ok(images)
             })
             .await?
     };
-    state.stored_blobs.remember(&blob_ids);
+    state.stored_blobs.remember(&unknown, now.timestamp());
     Ok((images, blob_ids))
 }
 

@@ -16,6 +16,7 @@ mod openapi_conventions;
 pub mod outbound;
 pub mod providers;
 pub mod rate_limit;
+pub mod retention;
 pub mod routes;
 pub mod sandbox;
 pub mod startup;

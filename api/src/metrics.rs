@@ -11,9 +11,11 @@ use apinfer_core::Credits;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::config::CacheBudget;
 use crate::group_commit::Stats;
 
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -36,6 +38,11 @@ struct CreditLabels {
     r#type: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+}
+
 /// The process's metrics registry.
 pub struct Metrics {
     registry: Registry,
@@ -43,11 +50,15 @@ pub struct Metrics {
     latency: Family<LatencyLabels, Histogram>,
     credits: Family<CreditLabels, Counter<f64, AtomicU64>>,
     spent: Counter<f64, AtomicU64>,
+    cache_bytes: Family<CacheLabels, Gauge>,
+    images_expired: Counter,
+    blobs_collected: Counter,
 }
 
 impl Metrics {
-    /// A registry with the request and credit metrics, and the committers' `stats`.
-    pub fn new(stats: &Stats) -> Self {
+    /// A registry with the request, credit, cache and retention metrics, and the committers'
+    /// `stats`.
+    pub fn new(stats: &Stats, budget: CacheBudget, sqlite_connections: u32) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
@@ -71,7 +82,34 @@ impl Metrics {
         );
         registry.register("apinfer_credits_spent", "Credits spent on generations through this process", spent.clone());
         stats.register(&mut registry);
-        Metrics { registry, requests, latency, credits, spent }
+        let cache_budget = Family::<CacheLabels, Gauge>::default();
+        let gauge = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+        cache_budget.get_or_create(&CacheLabels { cache: "render" }).set(gauge(budget.render_cache_bytes));
+        let pages = usize::try_from(budget.sqlite_cache_kib).unwrap_or(usize::MAX).saturating_mul(1024);
+        cache_budget.get_or_create(&CacheLabels { cache: "sqlite_pages" }).set(gauge(pages));
+        registry.register(
+            "apinfer_cache_budget_bytes",
+            "Cache memory allowed (APINFER_CACHE_MEMORY_MB): the render cache's, and each SQLite connection's page cache",
+            cache_budget,
+        );
+        let sqlite = Gauge::<i64>::default();
+        sqlite.set(i64::from(sqlite_connections));
+        registry.register("apinfer_sqlite_connections_max", "SQLite connections that may hold a page cache", sqlite);
+        let cache_bytes = Family::<CacheLabels, Gauge>::default();
+        registry.register("apinfer_cache_bytes", "Bytes the render cache holds now", cache_bytes.clone());
+        let images_expired = Counter::default();
+        registry.register(
+            "apinfer_images_expired",
+            "Generated images deleted at the end of their retention period",
+            images_expired.clone(),
+        );
+        let blobs_collected = Counter::default();
+        registry.register(
+            "apinfer_image_blobs_collected",
+            "Image blobs deleted once unreferenced",
+            blobs_collected.clone(),
+        );
+        Metrics { registry, requests, latency, credits, spent, cache_bytes, images_expired, blobs_collected }
     }
 
     pub fn observe_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
@@ -94,6 +132,17 @@ impl Metrics {
         if entry_type == EntryType::Generation {
             self.spent.inc_by(amount);
         }
+    }
+
+    /// Records what the render cache holds now.
+    pub fn set_render_cache_bytes(&self, bytes: usize) {
+        self.cache_bytes.get_or_create(&CacheLabels { cache: "render" }).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Counts images expired and blobs collected by the retention task.
+    pub fn observe_retention(&self, images: usize, blobs: usize) {
+        self.images_expired.inc_by(images as u64);
+        self.blobs_collected.inc_by(blobs as u64);
     }
 
     /// The OpenMetrics text exposition, and its content type.

@@ -85,7 +85,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
     let state = web::Data::new(AppState {
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
-        metrics: Metrics::new(writes.stats()),
+        metrics: Metrics::new(writes.stats(), config.cache_budget(), sqlite_connections(&config)),
         payments: match config.payments_provider {
             PaymentsProvider::Sandbox => Arc::new(SandboxProvider { base_url: config.base_url() }),
             PaymentsProvider::Stripe => Arc::new(StripeProvider::new(StripeConfig {
@@ -104,6 +104,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes,
         stored_blobs: crate::generation::StoredBlobs::default(),
+        sqlite_reader_cache_kib: config.cache_budget().sqlite_cache_kib,
         image_urls: crate::image_urls::ImageUrls::new(&config),
         pool,
         clock,
@@ -111,6 +112,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
     });
     spawn_maintenance(state.clone());
     crate::generation::spawn_hold_sweeper(state.clone());
+    crate::retention::spawn(state.clone());
     spawn_checkpointer(state.clone());
     crate::outbound::spawn_workers(state.clone());
     let server_state = state.clone();
@@ -137,11 +139,25 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
     Ok(Application { server, port, metrics, state })
 }
 
-/// Opens the pool and applies migrations (off the async executor).
+/// SQLite connections that may hold a page cache: the pool's, and one reader per thread that
+/// reads outside it (see [`Config::cache_budget`]); none on PostgreSQL.
+fn sqlite_connections(config: &Config) -> u32 {
+    match config.cache_budget().sqlite_cache_kib {
+        0 => 0,
+        _ => {
+            config.db_pool_size
+                + u32::try_from(std::thread::available_parallelism().map_or(1, usize::from) + 1).unwrap_or(0)
+        }
+    }
+}
+
+/// Opens the pool, each SQLite connection with its share of the cache budget, and applies
+/// migrations (off the async executor).
 pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
     let (url, size) = (config.database_url.clone(), config.db_pool_size);
+    let cache_kib = config.cache_budget().sqlite_cache_kib;
     tokio::task::spawn_blocking(move || {
-        let pool = Pool::connect(&url, size)?;
+        let pool = Pool::connect_with_cache(&url, size, cache_kib)?;
         pool.migrate()?;
         Ok::<_, apinfer_core::Error>(pool)
     })

@@ -34,6 +34,8 @@ pub struct AppState {
     pub image_urls: crate::image_urls::ImageUrls,
     /// Image blobs this process knows are stored.
     pub stored_blobs: crate::generation::StoredBlobs,
+    /// The page cache of each per-thread SQLite reader, in KiB.
+    pub sqlite_reader_cache_kib: u32,
 }
 
 impl AppState {
@@ -64,7 +66,7 @@ impl AppState {
         T: Send + 'static,
     {
         if let Some(path) = self.pool.sqlite_path() {
-            match read_here(path, &f) {
+            match read_here(path, self.sqlite_reader_cache_kib, &f) {
                 Err(apinfer_core::Error::Unavailable(_)) => {}
                 done => return done.map_err(ApiError::from),
             }
@@ -88,11 +90,15 @@ thread_local! {
 
 /// Runs `f` on this thread's reader of `path` (opened on first use). A connection that failed
 /// is dropped, so the next read opens a fresh one.
-fn read_here<T>(path: &str, f: &dyn Fn(&mut DbConn) -> apinfer_core::Result<T>) -> apinfer_core::Result<T> {
+fn read_here<T>(
+    path: &str,
+    cache_kib: u32,
+    f: &dyn Fn(&mut DbConn) -> apinfer_core::Result<T>,
+) -> apinfer_core::Result<T> {
     READERS.with(|readers| {
         let mut readers = readers.borrow_mut();
         if !readers.contains_key(path) {
-            readers.insert(path.to_string(), apinfer_core::db::open_sqlite_reader(path)?);
+            readers.insert(path.to_string(), apinfer_core::db::open_sqlite_reader(path, cache_kib)?);
         }
         let conn = readers.get_mut(path).expect("inserted above");
         let outcome = f(conn);

@@ -23,7 +23,7 @@ use apinfer_core::pricing::Quality;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
-use apinfer_core::store::generations::{self, NewImage};
+use apinfer_core::store::generations::NewImage;
 use apinfer_core::store::{ledger, purchases};
 use apinfer_core::Credits;
 use chrono::Utc;
@@ -81,7 +81,7 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
             Caller { account: account.id, user: user.id, key: key.id }
         })
         .collect();
-    generations::store_blobs(conn, &[(BLOB, b"\x89PNG".as_slice())]).expect("blob");
+    apinfer_core::store::images::store(conn, &[(BLOB, b"\x89PNG".as_slice())], chrono::Utc::now()).expect("blob");
     callers
 }
 

@@ -11,6 +11,9 @@ pub enum Error {
     /// The named thing does not exist, or belongs to another account.
     #[error("no such {0}")]
     NotFound(&'static str),
+    /// The thing existed but its content is deleted for good (an image past its retention).
+    #[error("{message}")]
+    Gone { message: String },
     /// The request is well-formed JSON but breaks a rule; `param` names the field.
     #[error("{message}")]
     Invalid { code: &'static str, message: String, param: Option<String> },

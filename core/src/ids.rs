@@ -12,21 +12,23 @@ use rand::Rng;
 
 /// A fresh id's characters after its prefix: the time, then randomness (see the module).
 pub fn time_ordered() -> String {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let mut id = String::with_capacity(26);
+    id.push_str(&time_digits(micros));
+    id.push_str(&random_base62(16));
+    id
+}
+
+/// The 10 base-36 digits an id made at `micros` (since the Unix epoch) starts with.
+fn time_digits(micros: u128) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros())
-        .min(36_u128.pow(10) - 1);
     let mut time = [b'0'; 10];
-    let mut rest = micros;
+    let mut rest = micros.min(36_u128.pow(10) - 1);
     for digit in time.iter_mut().rev() {
         *digit = DIGITS[(rest % 36) as usize];
         rest /= 36;
     }
-    let mut id = String::with_capacity(26);
-    id.push_str(std::str::from_utf8(&time).expect("ASCII digits"));
-    id.push_str(&random_base62(16));
-    id
+    String::from_utf8(time.to_vec()).expect("ASCII digits")
 }
 
 /// `n` random base62 characters from the OS-seeded CSPRNG.
@@ -47,6 +49,13 @@ macro_rules! typed_id {
             /// A fresh id: time-ordered, then random (see the module).
             pub fn generate() -> Self {
                 $name(format!("{}{}", $prefix, time_ordered()))
+            }
+
+            /// A string that every id made before `at` sorts before, and every id made at or
+            /// after it sorts after.
+            pub fn sorting_after(at: chrono::DateTime<chrono::Utc>) -> String {
+                let micros = u128::try_from(at.timestamp_micros()).unwrap_or(0);
+                format!("{}{}", $prefix, time_digits(micros))
             }
 
             /// Accepts a string only if it carries this id's prefix; anything else cannot name

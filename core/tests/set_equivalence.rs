@@ -13,7 +13,7 @@ use apinfer_core::pricing::Quality;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, AccountType, NewUser, Role};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
-use apinfer_core::store::generations::{self, Generation, NewImage};
+use apinfer_core::store::generations::{Generation, NewImage};
 use apinfer_core::store::holds::{self, Hold};
 use apinfer_core::store::{ledger, members, purchases};
 use apinfer_core::Credits;
@@ -220,7 +220,7 @@ fn run(pool: &Pool, sets: bool) -> Seen {
             (0..g.n).map(|_| NewImage { content_type: "image/png", width: 512, height: 512, blob_id: blob }).collect()
         })
         .collect();
-    generations::store_blobs(conn, &[(blob, b"\x89PNG".as_slice())]).unwrap();
+    apinfer_core::store::images::store(conn, &[(blob, b"\x89PNG".as_slice())], chrono::Utc::now()).unwrap();
     let captures: Vec<Capture<'_>> = ok
         .iter()
         .zip(&images)

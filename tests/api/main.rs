@@ -20,6 +20,7 @@ mod openai_sdk;
 mod ops;
 mod provider_contract;
 mod purchases;
+mod retention;
 mod stripe;
 mod usage;
 

@@ -16,9 +16,16 @@ use super::{check_request, GeneratedImage, ImageProvider, ImageRequest, Provider
 
 /// Renders deterministic procedural PNG landscapes locally: the same prompt and image index always
 /// give byte-identical images, different prompts give visibly different ones.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LocalProvider {
     cache: RenderCache,
+}
+
+impl Default for LocalProvider {
+    /// A provider with a 16 MiB render cache.
+    fn default() -> Self {
+        LocalProvider::with_cache_bytes(16 << 20)
+    }
 }
 
 impl ImageProvider for LocalProvider {
@@ -32,6 +39,16 @@ impl ImageProvider for LocalProvider {
 }
 
 impl LocalProvider {
+    /// A provider whose cache of recent images holds at most `cache_bytes` of them.
+    pub fn with_cache_bytes(cache_bytes: usize) -> Self {
+        LocalProvider { cache: RenderCache { capacity: cache_bytes, state: Mutex::default() } }
+    }
+
+    /// Bytes of images the render cache holds now (at most its capacity).
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.state.lock().unwrap_or_else(|e| e.into_inner()).bytes
+    }
+
     /// Renders the `n` images of `request`, each on tokio's blocking pool (rendering is CPU work
     /// that must not stall the async executor), in parallel where cores allow; images rendered
     /// recently come from the cache.
@@ -109,14 +126,13 @@ struct Rendered {
     sha256: [u8; 32],
 }
 
-/// Bytes of rendered images the cache keeps (oldest dropped first).
-const RENDER_CACHE_BYTES: usize = 32 << 20;
-
-/// Recently rendered images. Rendering is deterministic, so a repeated request (a retry, the
-/// same prompt from many users, a load test) gets from here exactly the bytes a new render would
-/// give, without spending the CPU again.
-#[derive(Debug, Default)]
+/// Recently rendered images, at most `capacity` bytes of them (oldest dropped first).
+/// Rendering is deterministic, so a repeated request (a retry, the same prompt from many users,
+/// a load test) gets from here exactly the bytes a new render would give, without spending the
+/// CPU again.
+#[derive(Debug)]
 struct RenderCache {
+    capacity: usize,
     state: Mutex<CacheState>,
 }
 
@@ -134,7 +150,7 @@ impl RenderCache {
     }
 
     fn put(&self, key: RenderKey, rendered: Rendered) {
-        if rendered.bytes.len() > RENDER_CACHE_BYTES / 4 {
+        if rendered.bytes.len() > self.capacity / 4 {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -144,7 +160,7 @@ impl RenderCache {
         }
         state.order.push_back(key);
         state.bytes += size;
-        while state.bytes > RENDER_CACHE_BYTES {
+        while state.bytes > self.capacity {
             let Some(oldest) = state.order.pop_front() else { break };
             if let Some(evicted) = state.images.remove(&oldest) {
                 state.bytes -= evicted.bytes.len();
@@ -718,13 +734,18 @@ mod tests {
 
     #[test]
     fn the_render_cache_stays_within_its_budget() {
-        let cache = RenderCache::default();
+        let provider = LocalProvider::with_cache_bytes(8 << 20);
+        let cache = &provider.cache;
         let image: Arc<[u8]> = Arc::from(vec![7u8; 1 << 20]);
         for i in 0..100u32 {
             cache.put(RenderKey::new("p", i, 1, 1), Rendered { bytes: Arc::clone(&image), sha256: [0; 32] });
         }
+        assert_eq!(provider.cached_bytes(), 8 << 20, "full, and no fuller");
+        // An image over a quarter of the budget is not kept at all.
+        cache.put(RenderKey::new("big", 0, 1, 1), Rendered { bytes: Arc::from(vec![0u8; 3 << 20]), sha256: [0; 32] });
+        assert!(cache.get(&RenderKey::new("big", 0, 1, 1)).is_none());
         let state = cache.state.lock().unwrap();
-        assert!(state.bytes <= RENDER_CACHE_BYTES, "{} bytes kept", state.bytes);
+        assert!(state.bytes <= 8 << 20, "{} bytes kept", state.bytes);
         assert_eq!(state.bytes, state.images.values().map(|r| r.bytes.len()).sum::<usize>());
         assert_eq!(state.images.len(), state.order.len());
         assert!(state.images.contains_key(&RenderKey::new("p", 99, 1, 1)), "the newest stays");

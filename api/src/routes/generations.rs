@@ -250,6 +250,7 @@ pub struct SignedUrlParams {
         (status = 200, description = "The image bytes", content_type = "image/png", body = String),
         (status = 403, description = "The signed URL has expired (`url_expired`) or was altered (`invalid_signature`), or the key lacks the scope", body = ErrorBody),
         (status = 404, description = "No such generation or image in this account", body = ErrorBody),
+        (status = 410, description = "The image was deleted at the end of its retention period (`gone`; `APINFER_IMAGE_RETENTION_SECONDS`, 30 days by default): the generation and its charge remain", body = ErrorBody),
     ))]
 #[get("/generations/{id}/images/{index}")]
 pub async fn image(
@@ -285,7 +286,10 @@ pub async fn image(
             Some(caller.account_id)
         }
     };
-    let (content_type, bytes) = state.db(move |conn| generations::image(conn, account.as_ref(), &id, index)).await?;
+    let retention = chrono::Duration::seconds(i64::try_from(state.config.image_retention_seconds).unwrap_or(i64::MAX));
+    let kept_since = state.now() - retention;
+    let (content_type, bytes) =
+        state.db(move |conn| generations::image(conn, account.as_ref(), &id, index, kept_since)).await?;
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(("Cache-Control", "private, max-age=3600"))

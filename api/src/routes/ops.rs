@@ -58,6 +58,7 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
             return Err(ApiError::unauthorized("send the metrics token as `Authorization: Bearer <token>`"));
         }
     }
+    state.metrics.set_render_cache_bytes(state.providers.render_cache_bytes());
     let (text, content_type) = state.metrics.render();
     Ok(HttpResponse::Ok().content_type(content_type).body(text))
 }

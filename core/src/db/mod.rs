@@ -105,7 +105,12 @@ impl DatabaseUrl {
 #[derive(Clone, Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// Each SQLite connection's page cache, in KiB (its share of the cache memory budget).
+    sqlite_cache_kib: u32,
 }
+
+/// A SQLite connection's page cache when no budget is given (SQLite's own default is 2 MiB).
+pub const DEFAULT_SQLITE_CACHE_KIB: u32 = 2048;
 
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConn;
@@ -132,14 +137,17 @@ impl r2d2::ManageConnection for Manager {
                 // WAL is checkpointed in the background (`checkpoint`, `restart_wal`): the
                 // automatic checkpoint at `AUTOCHECKPOINT_PAGES` is only the backstop, because
                 // once the log is past it every commit checkpoints, copying pages and fsyncing
-                // on the committing thread. A batch of generations' writes (see the API's group
-                // commit) touches pages all over the database: a 32 MiB page cache keeps them,
-                // and savepoints' journals stay in memory instead of temp files.
+                // on the committing thread. The page cache is this connection's share of the
+                // cache memory budget (`APINFER_CACHE_MEMORY_MB`), savepoints' journals stay in
+                // memory instead of temp files, and once a checkpoint has restarted the log its
+                // file is cut back to `WAL_SIZE_LIMIT_BYTES` instead of keeping its largest size.
+                let cache_kib = self.sqlite_cache_kib;
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}; \
-                     PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
+                     PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
+                     PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;",
                 ))
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))
@@ -176,14 +184,21 @@ impl std::fmt::Debug for Pool {
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 impl Pool {
-    /// Opens a pool. SQLite gets a small pool (one writer at a time anyway).
+    /// Opens a pool whose SQLite connections have SQLite's default page cache.
     pub fn connect(url: &str, max_size: u32) -> Result<Pool> {
+        Pool::connect_with_cache(url, max_size, DEFAULT_SQLITE_CACHE_KIB)
+    }
+
+    /// Opens a pool of `max_size` connections; on SQLite each has a page cache of
+    /// `sqlite_cache_kib` KiB, so that the pool's caches together stay within
+    /// `max_size * sqlite_cache_kib`.
+    pub fn connect_with_cache(url: &str, max_size: u32, sqlite_cache_kib: u32) -> Result<Pool> {
         let url = DatabaseUrl::parse(url)?;
         let inner = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
-            .build(Manager { url: url.clone() })
+            .build(Manager { url: url.clone(), sqlite_cache_kib: sqlite_cache_kib.max(64) })
             .context("opening the database")
             .map_err(Error::Unavailable)?;
         Ok(Pool { inner, url })
@@ -222,9 +237,11 @@ impl Pool {
 /// it, and under a stream of writes and checkpoints that `munmap` (a TLB shootdown across the
 /// cores) cost more than the `pread`s it saves; without it a generation took ~11 % less server
 /// CPU and balance reads none more.
-pub fn open_sqlite_reader(path: &str) -> Result<DbConn> {
+/// Its page cache is `cache_kib` KiB.
+pub fn open_sqlite_reader(path: &str, cache_kib: u32) -> Result<DbConn> {
     let mut conn = SqliteConnection::establish(path).map_err(|e| Error::Unavailable(e.into()))?;
-    conn.batch_execute("PRAGMA busy_timeout = 20; PRAGMA query_only = ON;")
+    let cache_kib = cache_kib.max(64);
+    conn.batch_execute(&format!("PRAGMA busy_timeout = 20; PRAGMA query_only = ON; PRAGMA cache_size = -{cache_kib};"))
         .map_err(|e| Error::Unavailable(e.into()))?;
     Ok(DbConn::Sqlite(conn))
 }
@@ -292,6 +309,39 @@ pub const RESTART_WAIT_MS: u64 = 50;
 /// ~400 MB, well past where the API restarts the log (`sqlite_wal_restart_pages`, which must
 /// stay below it).
 pub const AUTOCHECKPOINT_PAGES: u32 = 100_000;
+
+#[derive(diesel::QueryableByName)]
+struct PragmaValue {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    value: i64,
+}
+
+fn pragma(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
+    let row: PragmaValue = diesel::sql_query(format!("SELECT {name} AS value FROM pragma_{name}"))
+        .get_result(conn)
+        .map_err(|e| Error::Unavailable(e.into()))?;
+    Ok(row.value)
+}
+
+/// On SQLite, gives free pages back to the file system, at most `max_pages` of them and only
+/// those past a reserve kept for reuse (a tenth of the file, at least 4 MiB): under a steady
+/// load, writes reuse the pages that deletions free, and returning them would only make the
+/// file grow again. Needs `auto_vacuum = INCREMENTAL` (migration 000009); each call is one
+/// short write. Returns how many surplus free pages remain; `None` on PostgreSQL, whose
+/// vacuum does this.
+pub fn return_free_pages(conn: &mut DbConn, max_pages: i64) -> Result<Option<i64>> {
+    let DbConn::Sqlite(c) = conn else { return Ok(None) };
+    let (pages, free) = (pragma(c, "page_count")?, pragma(c, "freelist_count")?);
+    let surplus = free - (pages / 10).max(1024);
+    let step = surplus.min(max_pages);
+    if step > 0 {
+        c.batch_execute(&format!("PRAGMA incremental_vacuum({step})")).map_err(|e| Error::Unavailable(e.into()))?;
+    }
+    Ok(Some((surplus - step).max(0)))
+}
+
+/// The size past which a SQLite WAL file is truncated once a checkpoint has restarted it.
+pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 << 20;
 
 /// Checks that the database answers.
 pub fn ping(conn: &mut DbConn) -> Result<()> {

@@ -239,6 +239,7 @@ diesel::table! {
     image_blobs (id) {
         id -> Text,
         data -> Binary,
+        touched_at -> BigInt,
     }
 }
 
@@ -362,6 +363,7 @@ diesel::table! {
 }
 
 diesel::joinable!(generation_images -> image_blobs (blob_id));
+diesel::joinable!(generation_images -> generations (generation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,

@@ -1,8 +1,6 @@
 //! Image generations and their stored images. Images live in the database: one backup covers
 //! everything, and several server processes sharing one PostgreSQL serve each other's images.
-//! Their bytes are content-addressed (`image_blobs`, keyed `sha256:<hex>`): an image that many
-//! generations produced (a popular prompt on a deterministic model, a retried request) is
-//! stored once, and `generation_images` records which generation showed which blob.
+//! Their bytes are content-addressed and kept for a retention period (see [`super::images`]).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -169,54 +167,13 @@ pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
     Ok(())
 }
 
-/// One image of a generation, its bytes already stored by [`store_blobs`].
+/// One image of a generation, its bytes already stored by [`super::images::store`].
 pub struct NewImage<'a> {
     pub content_type: &'a str,
     pub width: u32,
     pub height: u32,
     /// [`blob_id`] of its bytes.
     pub blob_id: &'a str,
-}
-
-/// The content address of image bytes: `sha256:<hex>`. Compute it before the write
-/// transaction: hashing is CPU work that needs no lock.
-pub fn blob_id(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    blob_id_of_sha256(&Sha256::digest(data).into())
-}
-
-/// [`blob_id`] of bytes whose SHA-256 is known already.
-pub fn blob_id_of_sha256(sha256: &[u8; 32]) -> String {
-    format!("sha256:{}", hex::encode(sha256))
-}
-
-/// Which of these blob ids are not stored yet (one read: blobs are immutable, so a stored one
-/// needs no write).
-pub fn missing_blobs(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>> {
-    let stored: Vec<String> =
-        image_blobs::table.filter(image_blobs::id.eq_any(ids)).select(image_blobs::id).load(conn)?;
-    Ok(ids.iter().filter(|id| !stored.contains(id)).cloned().collect())
-}
-
-/// Stores image bytes under their [`blob_id`]s (ask [`missing_blobs`] first, so that bytes
-/// stored already are not sent again; one stored meanwhile by another request is left as it
-/// is). Call it before the capture transaction, outside any transaction: each blob is one
-/// statement of its own, so captures of the same image on different accounts never wait on
-/// each other's uncommitted rows (and cannot deadlock over two images stored in opposite
-/// orders). Blobs are immutable; one whose capture then fails stays, unreferenced, for the next
-/// generation of that image.
-pub fn store_blobs(conn: &mut DbConn, blobs: &[(&str, &[u8])]) -> Result<()> {
-    for &(id, data) in blobs {
-        let insert = diesel::insert_into(image_blobs::table)
-            .values((image_blobs::id.eq(id), image_blobs::data.eq(data)))
-            .on_conflict_do_nothing();
-        // ON CONFLICT cannot be expressed over the multi-backend, so run it on the concrete one.
-        match conn {
-            DbConn::Sqlite(c) => insert.execute(c)?,
-            DbConn::Pg(c) => insert.execute(c)?,
-        };
-    }
-    Ok(())
 }
 
 /// Marks a processing generation succeeded with its images, charged its `credits_cost` (what its
@@ -358,14 +315,31 @@ pub fn list(
 
 /// Image `index` of a generation: its content type and bytes. With `account`, only that
 /// account's generation; without, any (the caller has checked a signed URL).
+///
+/// The images of a generation created before `kept_since` are deleted (or about to be): that
+/// answers [`Error::Gone`], whatever index is asked.
 pub fn image(
     conn: &mut DbConn,
     account: Option<&AccountId>,
     id: &GenerationId,
     index: i32,
+    kept_since: DateTime<Utc>,
 ) -> Result<(String, Vec<u8>)> {
-    if let Some(account) = account {
-        get(conn, account, id)?;
+    let (owner, created_at): (String, chrono::NaiveDateTime) = generations::table
+        .find(id.as_str())
+        .select((generations::account_id, generations::created_at))
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("generation"))?;
+    if account.is_some_and(|account| account.as_str() != owner) {
+        return Err(Error::NotFound("generation"));
+    }
+    if utc(created_at) < kept_since {
+        return Err(Error::Gone {
+            message: "this generation's images have been deleted at the end of their retention period; the \
+                      generation and its charge remain"
+                .into(),
+        });
     }
     generation_images::table
         .inner_join(image_blobs::table)

@@ -40,6 +40,7 @@ pub mod catalog;
 pub mod generations;
 pub mod holds;
 pub mod idempotency;
+pub mod images;
 pub mod ledger;
 pub mod members;
 pub mod purchases;
