@@ -89,14 +89,14 @@ pub struct CacheBudget {
 }
 
 impl Config {
-    /// Shares the cache memory budget out. On SQLite a quarter goes to the render cache and the
-    /// rest to page caches, split evenly between the pool's connections and one reader per
-    /// thread that reads outside the pool (the HTTP workers and the main thread). On
-    /// PostgreSQL, whose page cache lives in the database server, the render cache has it all.
+    /// Shares the cache memory budget out. A quarter goes to the render cache; on SQLite the
+    /// rest goes to page caches, split evenly between the pool's connections and one reader per
+    /// thread that reads outside the pool (the HTTP workers and the main thread). PostgreSQL's
+    /// page cache lives in the database server, so there the rest is simply not used.
     pub fn cache_budget(&self) -> CacheBudget {
         let budget = usize::try_from(self.cache_memory_mb).unwrap_or(usize::MAX).saturating_mul(1 << 20);
         if apinfer_core::db::DatabaseUrl::parse(&self.database_url).is_ok_and(|url| url.is_postgres()) {
-            return CacheBudget { render_cache_bytes: budget, sqlite_cache_kib: 0 };
+            return CacheBudget { render_cache_bytes: budget / 4, sqlite_cache_kib: 0 };
         }
         let threads = std::thread::available_parallelism().map_or(1, usize::from) + 1;
         let connections = usize::try_from(self.db_pool_size).unwrap_or(usize::MAX).saturating_add(threads);

@@ -31,7 +31,8 @@ pub struct Providers {
 }
 
 impl Providers {
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+    /// The providers `config` names; the local renderer renders on `cpu_gate`'s permits.
+    pub fn from_config(config: &Config, cpu_gate: Arc<tokio::sync::Semaphore>) -> anyhow::Result<Self> {
         let upstream = match &config.upstream {
             None => None,
             Some(u) => {
@@ -48,7 +49,7 @@ impl Providers {
                 Some((u.clone(), Arc::new(provider) as Arc<dyn ImageProvider>))
             }
         };
-        let local = LocalProvider::with_cache_bytes(config.cache_budget().render_cache_bytes);
+        let local = LocalProvider::new(config.cache_budget().render_cache_bytes, cpu_gate);
         Ok(Providers { local: Arc::new(local), upstream })
     }
 

@@ -32,6 +32,7 @@ use apinfer_core::db::{savepoint, write_transaction, DbConn, Pool};
 use apinfer_core::store::ledger;
 use apinfer_core::{Error, Result};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 
@@ -242,7 +243,7 @@ pub struct GroupCommit {
 
 /// What the committers have done, for `/metrics` (counters that share their values with the
 /// registry they are registered in).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     /// Transactions committers ran (or tried to).
     pub transactions: Counter,
@@ -257,6 +258,22 @@ pub struct Stats {
     pub busy_seconds: Counter<f64, AtomicU64>,
     /// Times a committer let SQLite's write-ahead log start over.
     pub wal_restarts: Counter,
+    /// How long each batch took (taking a connection, the transaction, answering).
+    pub batch_seconds: Histogram,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            transactions: Counter::default(),
+            units: Counter::default(),
+            set_units: Counter::default(),
+            set_fallbacks: Counter::default(),
+            busy_seconds: Counter::default(),
+            wal_restarts: Counter::default(),
+            batch_seconds: Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+        }
+    }
 }
 
 impl Stats {
@@ -294,6 +311,11 @@ impl Stats {
             "Times a committer let SQLite's write-ahead log start over from its beginning (see the checkpointer)",
             self.wal_restarts.clone(),
         );
+        registry.register(
+            "apinfer_group_commit_batch_seconds",
+            "How long each batch took: taking a connection, the transaction, answering",
+            self.batch_seconds.clone(),
+        );
     }
 }
 
@@ -311,6 +333,20 @@ impl GroupCommit {
     /// batches, after the background checkpoints have copied nearly all of it.
     pub fn restart_wal_soon(&self) {
         self.restart_wal.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a restart asked for has not been tried yet.
+    pub fn restart_wal_pending(&self) -> bool {
+        self.restart_wal.load(Ordering::Relaxed)
+    }
+
+    /// How many lanes commit at once, each on a connection of its own.
+    pub fn lanes(&self) -> u32 {
+        if self.pool.is_postgres() {
+            POSTGRES_LANES
+        } else {
+            1
+        }
     }
 
     pub fn stats(&self) -> &Stats {
@@ -385,7 +421,9 @@ impl GroupCommit {
         loop {
             let started = std::time::Instant::now();
             let unreachable = self.commit(batch);
-            self.stats.busy_seconds.inc_by(started.elapsed().as_secs_f64());
+            let took = started.elapsed().as_secs_f64();
+            self.stats.busy_seconds.inc_by(took);
+            self.stats.batch_seconds.observe(took);
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             let queue = lanes.get_mut(lane).expect("a lane with a committer is present");
             if let Some(error) = unreachable {

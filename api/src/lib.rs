@@ -10,6 +10,7 @@ pub mod group_commit;
 pub mod http;
 pub mod idempotency;
 pub mod image_urls;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 mod openapi_conventions;

@@ -76,8 +76,13 @@ fn load(database_url: Option<String>) -> anyhow::Result<Config> {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn main() -> anyhow::Result<()> {
+    apinfer_api::memory::return_freed_memory_promptly();
+    run()
+}
+
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Openapi => print!("{}", openapi::yaml()),

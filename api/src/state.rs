@@ -36,15 +36,33 @@ pub struct AppState {
     pub stored_blobs: crate::generation::StoredBlobs,
     /// The page cache of each per-thread SQLite reader, in KiB.
     pub sqlite_reader_cache_kib: u32,
+    /// Admits [`AppState::db`] work in arrival order, no more at once than the pool has
+    /// connections to spare beside the group committers (see [`AppState::db`]).
+    pub db_gate: Arc<tokio::sync::Semaphore>,
+    /// Admits CPU-heavy work (image renders, password hashes), one task per core (see
+    /// [`AppState::cpu_work`]).
+    pub cpu_gate: Arc<tokio::sync::Semaphore>,
+}
+
+/// One permit per core: for [`AppState::cpu_work`] and the local renderer.
+pub fn cpu_gate() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)))
 }
 
 impl AppState {
     /// Runs blocking database work on actix's blocking pool with a pooled connection.
+    ///
+    /// Callers queue first on [`AppState::db_gate`], a fair (first come, first served) queue
+    /// with a permit per connection the pool can spare, so that no thread waits in the pool
+    /// itself: there, under more callers than connections, whichever waiter a returned
+    /// connection happened to wake got it, and on PostgreSQL about 1 % of balance reads under
+    /// `bench/run` waited 100 ms or more while others went ahead (see bench/RESULTS.md).
     pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> apinfer_core::Result<T> + Send + 'static,
         T: Send + 'static,
     {
+        let _turn = self.db_gate.acquire().await.map_err(|e| ApiError::internal(anyhow!("database queue: {e}")))?;
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
@@ -53,6 +71,27 @@ impl AppState {
         .await
         .map_err(|e| ApiError::internal(anyhow!("blocking task failed: {e}")))?
         .map_err(ApiError::from)
+    }
+
+    /// Runs CPU-heavy work (a password hash: argon2 takes 19 MiB and tens of milliseconds) on
+    /// the blocking pool, at most one task per core at a time: more would not finish sooner,
+    /// and each would hold its memory meanwhile.
+    pub async fn cpu_work<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let turn = Arc::clone(&self.cpu_gate)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::internal(anyhow!("CPU queue: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let value = f();
+            drop(turn);
+            value
+        })
+        .await
+        .map_err(|e| ApiError::internal(anyhow!("blocking task failed: {e}")))
     }
 
     /// A cheap read (a lookup by primary key) for the hottest polled endpoints. On SQLite it

@@ -203,7 +203,7 @@ async fn caches_keep_within_the_memory_budget(backend: Backend) {
             assert_eq!(sizes, vec![-i64::from(budget.sqlite_cache_kib); 3]);
         }
         Backend::Postgres => {
-            assert_eq!(budget_of("render"), (8 << 20) as f64, "no page cache in process: all of it");
+            assert_eq!(budget_of("render"), (2 << 20) as f64, "a quarter of 8 MiB");
             assert_eq!(connections, 0.0);
         }
     }

@@ -88,9 +88,9 @@ pub async fn signup(
         return Err(ApiError::invalid("invalid_name", "name must be at most 100 characters", Some("name")));
     }
     let now = state.now();
+    let password_hash = state.cpu_work(move || hash_password(&password)).await?.map_err(ApiError::internal)?;
     let (user, account) = state
         .db(move |conn| {
-            let password_hash = hash_password(&password)?;
             accounts::create_user_with_account(
                 conn,
                 NewUser { email: &email, password_hash: &password_hash, name: name.as_deref(), is_admin: false },
@@ -128,20 +128,28 @@ pub async fn login(
         Some(id) => Some(AccountId::parse(&id).ok_or_else(|| ApiError::not_found("account"))?),
         None => None,
     };
-    let outcome = state
-        .db(move |conn| {
-            let found = accounts::find_user_by_email(conn, &email)?;
-            // Verify against a dummy hash for unknown emails so timing does not reveal them.
+    let found = state.db(move |conn| accounts::find_user_by_email(conn, &email)).await?;
+    // Verify against a dummy hash for unknown emails so timing does not reveal them.
+    let (found, valid) = state
+        .cpu_work(move || {
             let hash = found.as_ref().map(|(_, h)| h.as_str()).unwrap_or(dummy_password_hash());
             let valid = verify_password(&password, hash);
-            let Some((user, _)) = found.filter(|_| valid) else { return Ok(None) };
-            let membership = match &requested {
-                Some(id) => accounts::membership(conn, id, &user.id)?,
-                None => Some(accounts::owned_account(conn, &user.id)?),
-            };
-            Ok(Some((user, membership)))
+            (found, valid)
         })
         .await?;
+    let outcome = match found.filter(|_| valid) {
+        None => None,
+        Some((user, _)) => {
+            let user_id = user.id.clone();
+            let membership = state
+                .db(move |conn| match &requested {
+                    Some(id) => accounts::membership(conn, id, &user_id),
+                    None => accounts::owned_account(conn, &user_id).map(Some),
+                })
+                .await?;
+            Some((user, membership))
+        }
+    };
     let Some((user, membership)) = outcome else {
         state.limits.login_failures.failed(&account_key);
         return Err(ApiError::new(ErrorKind::AuthenticationRequired, "invalid_credentials", "wrong email or password"));
