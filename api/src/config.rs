@@ -263,7 +263,7 @@ impl Config {
             webhook_backoff_base_ms: 30_000,
             webhook_max_attempts: 8,
             key_cache_seconds: 10,
-            sqlite_wal_restart_pages: 65_536,
+            sqlite_wal_restart_pages: 16_384,
             cache_memory_mb: 64,
             image_retention_seconds: 30 * 24 * 3600,
         }

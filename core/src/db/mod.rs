@@ -138,15 +138,18 @@ impl r2d2::ManageConnection for Manager {
                 // automatic checkpoint at `AUTOCHECKPOINT_PAGES` is only the backstop, because
                 // once the log is past it every commit checkpoints, copying pages and fsyncing
                 // on the committing thread. The page cache is this connection's share of the
-                // cache memory budget (`APINFER_CACHE_MEMORY_MB`), savepoints' journals stay in
-                // memory instead of temp files, and once a checkpoint has restarted the log its
-                // file is cut back to `WAL_SIZE_LIMIT_BYTES` instead of keeping its largest size.
+                // cache memory budget (`APINFER_CACHE_MEMORY_MB`), and savepoints' journals stay
+                // in memory instead of temp files. The log file keeps its size after a restart
+                // (no `journal_size_limit`): cut back, it had to grow again on fresh blocks, and
+                // the fsyncs of the next checkpoints, with the file system's metadata to write,
+                // tripled SQLite's generation p99 (bench/RESULTS.md, 2026-12-02). Its size is
+                // bounded by how often it restarts (`APINFER_SQLITE_WAL_RESTART_PAGES`).
                 let cache_kib = self.sqlite_cache_kib;
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}; \
-                     PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
+                     \
                      PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;",
                 ))
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
@@ -339,9 +342,6 @@ pub fn return_free_pages(conn: &mut DbConn, max_pages: i64) -> Result<Option<i64
     }
     Ok(Some((surplus - step).max(0)))
 }
-
-/// The size past which a SQLite WAL file is truncated once a checkpoint has restarted it.
-pub const WAL_SIZE_LIMIT_BYTES: u64 = 64 << 20;
 
 /// Checks that the database answers.
 pub fn ping(conn: &mut DbConn) -> Result<()> {
