@@ -86,6 +86,8 @@ pub struct CacheBudget {
     pub render_cache_bytes: usize,
     /// The page cache of each SQLite connection (pool and per-thread readers alike).
     pub sqlite_cache_kib: u32,
+    /// The SQLite connections that share the page caches' part (0 on PostgreSQL).
+    pub sqlite_connections: u32,
 }
 
 impl Config {
@@ -96,14 +98,15 @@ impl Config {
     pub fn cache_budget(&self) -> CacheBudget {
         let budget = usize::try_from(self.cache_memory_mb).unwrap_or(usize::MAX).saturating_mul(1 << 20);
         if apinfer_core::db::DatabaseUrl::parse(&self.database_url).is_ok_and(|url| url.is_postgres()) {
-            return CacheBudget { render_cache_bytes: budget / 4, sqlite_cache_kib: 0 };
+            return CacheBudget { render_cache_bytes: budget / 4, sqlite_cache_kib: 0, sqlite_connections: 0 };
         }
-        let threads = std::thread::available_parallelism().map_or(1, usize::from) + 1;
-        let connections = usize::try_from(self.db_pool_size).unwrap_or(usize::MAX).saturating_add(threads);
+        let threads = u32::try_from(std::thread::available_parallelism().map_or(1, usize::from)).unwrap_or(1) + 1;
+        let connections = self.db_pool_size.saturating_add(threads);
         let pages = budget - budget / 4;
         CacheBudget {
             render_cache_bytes: budget / 4,
-            sqlite_cache_kib: u32::try_from(pages / connections / 1024).unwrap_or(u32::MAX),
+            sqlite_cache_kib: u32::try_from(pages / connections as usize / 1024).unwrap_or(u32::MAX),
+            sqlite_connections: connections,
         }
     }
 

@@ -58,7 +58,7 @@ pub struct Metrics {
 impl Metrics {
     /// A registry with the request, credit, cache and retention metrics, and the committers'
     /// `stats`.
-    pub fn new(stats: &Stats, budget: CacheBudget, sqlite_connections: u32) -> Self {
+    pub fn new(stats: &Stats, budget: CacheBudget) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
@@ -93,7 +93,7 @@ impl Metrics {
             cache_budget,
         );
         let sqlite = Gauge::<i64>::default();
-        sqlite.set(i64::from(sqlite_connections));
+        sqlite.set(i64::from(budget.sqlite_connections));
         registry.register("apinfer_sqlite_connections_max", "SQLite connections that may hold a page cache", sqlite);
         let cache_bytes = Family::<CacheLabels, Gauge>::default();
         registry.register("apinfer_cache_bytes", "Bytes the render cache holds now", cache_bytes.clone());

@@ -87,7 +87,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
     let state = web::Data::new(AppState {
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
-        metrics: Metrics::new(writes.stats(), config.cache_budget(), sqlite_connections(&config)),
+        metrics: Metrics::new(writes.stats(), config.cache_budget()),
         payments: match config.payments_provider {
             PaymentsProvider::Sandbox => Arc::new(SandboxProvider { base_url: config.base_url() }),
             PaymentsProvider::Stripe => Arc::new(StripeProvider::new(StripeConfig {
@@ -141,18 +141,6 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         None => None,
     };
     Ok(Application { server, port, metrics, state })
-}
-
-/// SQLite connections that may hold a page cache: the pool's, and one reader per thread that
-/// reads outside it (see [`Config::cache_budget`]); none on PostgreSQL.
-fn sqlite_connections(config: &Config) -> u32 {
-    match config.cache_budget().sqlite_cache_kib {
-        0 => 0,
-        _ => {
-            config.db_pool_size
-                + u32::try_from(std::thread::available_parallelism().map_or(1, usize::from) + 1).unwrap_or(0)
-        }
-    }
 }
 
 /// Opens the pool, each SQLite connection with its share of the cache budget, and applies
