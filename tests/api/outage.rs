@@ -119,7 +119,11 @@ async fn database_outage_is_503_and_the_server_recovers_without_restart() {
                     seen.push((
                         path,
                         status,
-                        body["error"]["type"].as_str().unwrap_or("").to_string(),
+                        format!(
+                            "{} {}",
+                            body["error"]["type"].as_str().unwrap_or(""),
+                            body["error"]["code"].as_str().unwrap_or("")
+                        ),
                         began.elapsed(),
                     ));
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -214,10 +218,17 @@ async fn database_outage_is_503_and_the_server_recovers_without_restart() {
     assert_eq!(dec(&balance["balance"]), adjustments - charged);
 
     // Last, so that a failure here still shows the invariants above held.
-    for (path, status, error_type, elapsed) in &seen {
-        assert!(matches!(status, 200 | 201 | 503), "{path} answered {status} {error_type} during the outage");
+    for (path, status, error, elapsed) in &seen {
+        // A generation reserved before the cut and captured after it can outlive its 3 s
+        // hold: the sweeper releases the hold and the capture answers 409 `hold_expired`,
+        // having charged nothing (the ledger checks above include it).
+        let hold_expired = *path == "POST /v1/generations" && *status == 409 && error == "conflict hold_expired";
+        assert!(
+            matches!(status, 200 | 201 | 503) || hold_expired,
+            "{path} answered {status} {error} during the outage"
+        );
         if *status == 503 {
-            assert_eq!(error_type, "unavailable");
+            assert!(error.starts_with("unavailable "), "{error}");
         }
         assert!(*elapsed < Duration::from_secs(12), "{path} took {elapsed:?}");
     }
