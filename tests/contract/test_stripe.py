@@ -48,62 +48,85 @@ def _wait(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
         time.sleep(0.1)
 
 
+# The processes a test started: each with its log, and the name the log is kept under in OUT.
+Processes = list[tuple[subprocess.Popen, Path, str]]
+
+
+def _start_localstripe(tmp: Path, processes: Processes, out_name: str) -> tuple[str, Path]:
+    """Starts localstripe; returns its URL and its log."""
+    port = free_port()
+    log = tmp / "localstripe.log"
+    localstripe = subprocess.Popen(
+        [VENV_BIN / "localstripe", "--port", str(port), "--from-scratch"],
+        cwd=tmp,
+        stdin=subprocess.DEVNULL,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
+    processes.append((localstripe, log, out_name))
+    stripe = f"http://127.0.0.1:{port}"
+    _wait(f"{stripe}/v1/customers", localstripe, log, "localstripe")
+    return stripe, log
+
+
+def _start_apinfer(
+    tmp: Path, processes: Processes, stripe: str, database_url: str, name: str, extra_env: dict[str, str] | None = None
+) -> str:
+    """Starts `apinfer serve` on Stripe at `stripe` and registers it there as webhook endpoint
+    `name` (localstripe signs and sends its events to it, as Stripe would); returns its URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APINFER_")}
+    env.update(
+        APINFER_CONFIG=str(tmp / "absent.toml"),
+        APINFER_PAYMENTS_PROVIDER="stripe",
+        APINFER_STRIPE_SECRET_KEY="sk_test_contract",
+        APINFER_STRIPE_PUBLISHABLE_KEY="pk_test_contract",
+        APINFER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        APINFER_STRIPE_API_BASE=stripe,
+        RUST_LOG=os.environ.get("RUST_LOG", "warn"),
+        **(extra_env or {}),
+    )
+    log = tmp / f"{name}.log"
+    server = subprocess.Popen(
+        [apinfer_bin(), "serve", "--addr", f"127.0.0.1:{port}", "--database-url", database_url],
+        cwd=tmp,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
+    processes.append((server, log, f"stripe-{name}.log"))
+    _wait(f"{base}/healthz", server, log, f"apinfer serve ({name})")
+    httpx.post(
+        f"{stripe}/_config/webhooks/{name}",
+        data={"url": f"{base}/v1/webhooks/payments/stripe", "secret": WEBHOOK_SECRET},
+    ).raise_for_status()
+    return base
+
+
+def _stop(processes: Processes) -> None:
+    """Stops the processes and keeps their logs in OUT."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    for process, log, out_name in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        (OUT / out_name).write_text(log.read_text(errors="replace"))
+
+
 @pytest.fixture(scope="module")
 def stripe_world(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("stripe")
-    processes: list[tuple[subprocess.Popen, Path, str]] = []
+    processes: Processes = []
     try:
-        ls_port = free_port()
-        ls_log = tmp / "localstripe.log"
-        localstripe = subprocess.Popen(
-            [VENV_BIN / "localstripe", "--port", str(ls_port), "--from-scratch"],
-            cwd=tmp,
-            stdin=subprocess.DEVNULL,
-            stdout=open(ls_log, "w"),
-            stderr=subprocess.STDOUT,
-        )
-        processes.append((localstripe, ls_log, "localstripe.log"))
-        stripe = f"http://127.0.0.1:{ls_port}"
-        _wait(f"{stripe}/v1/customers", localstripe, ls_log, "localstripe")
-
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APINFER_")}
-        env.update(
-            APINFER_CONFIG=str(tmp / "absent.toml"),
-            APINFER_PAYMENTS_PROVIDER="stripe",
-            APINFER_STRIPE_SECRET_KEY="sk_test_contract",
-            APINFER_STRIPE_PUBLISHABLE_KEY="pk_test_contract",
-            APINFER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            APINFER_STRIPE_API_BASE=stripe,
-            RUST_LOG=os.environ.get("RUST_LOG", "warn"),
-        )
-        server_log = tmp / "server.log"
-        server = subprocess.Popen(
-            [apinfer_bin(), "serve", "--addr", f"127.0.0.1:{port}", "--database-url", f"sqlite://{tmp / 'db.sqlite'}"],
-            cwd=tmp,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=open(server_log, "w"),
-            stderr=subprocess.STDOUT,
-        )
-        processes.append((server, server_log, "stripe-server.log"))
-        _wait(f"{base}/healthz", server, server_log, "apinfer serve")
-        # localstripe signs and sends its events to apinfer, as a Stripe webhook endpoint would.
-        httpx.post(
-            f"{stripe}/_config/webhooks/apinfer",
-            data={"url": f"{base}/v1/webhooks/payments/stripe", "secret": WEBHOOK_SECRET},
-        ).raise_for_status()
+        stripe, ls_log = _start_localstripe(tmp, processes, "localstripe.log")
+        base = _start_apinfer(tmp, processes, stripe, f"sqlite://{tmp / 'db.sqlite'}", "server")
         yield base, stripe, ls_log
     finally:
-        OUT.mkdir(parents=True, exist_ok=True)
-        for process, log, name in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            (OUT / name).write_text(log.read_text(errors="replace"))
+        _stop(processes)
 
 
 def _card(stripe: str, number: str) -> str:
@@ -215,51 +238,20 @@ def test_stripe_events_to_two_processes_on_postgres(tmp_path):
     name = f"apinfer_stripe_{os.getpid()}"
     created = subprocess.run(["psql", "-q", f"{PG_URL}/postgres", "-c", f"CREATE DATABASE {name}"], capture_output=True, text=True)
     assert created.returncode == 0, created.stderr
-    processes: list[tuple[subprocess.Popen, Path, str]] = []
+    processes: Processes = []
     try:
-        ls_port = free_port()
-        ls_log = tmp_path / "localstripe.log"
-        localstripe = subprocess.Popen(
-            [VENV_BIN / "localstripe", "--port", str(ls_port), "--from-scratch"],
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=open(ls_log, "w"),
-            stderr=subprocess.STDOUT,
-        )
-        processes.append((localstripe, ls_log, "localstripe-pg.log"))
-        stripe = f"http://127.0.0.1:{ls_port}"
-        _wait(f"{stripe}/v1/customers", localstripe, ls_log, "localstripe")
-        bases = []
-        for i in (1, 2):
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("APINFER_")}
-            env.update(
-                APINFER_CONFIG=str(tmp_path / "absent.toml"),
-                APINFER_JWT_SECRET="one-secret-for-both-processes",
-                APINFER_PAYMENTS_PROVIDER="stripe",
-                APINFER_STRIPE_SECRET_KEY="sk_test_contract",
-                APINFER_STRIPE_PUBLISHABLE_KEY="pk_test_contract",
-                APINFER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                APINFER_STRIPE_API_BASE=stripe,
-                RUST_LOG=os.environ.get("RUST_LOG", "warn"),
+        stripe, ls_log = _start_localstripe(tmp_path, processes, "localstripe-pg.log")
+        bases = [
+            _start_apinfer(
+                tmp_path,
+                processes,
+                stripe,
+                f"{PG_URL}/{name}",
+                f"pg-server{i}",
+                {"APINFER_JWT_SECRET": "one-secret-for-both-processes"},
             )
-            log = tmp_path / f"server{i}.log"
-            server = subprocess.Popen(
-                [apinfer_bin(), "serve", "--addr", f"127.0.0.1:{port}", "--database-url", f"{PG_URL}/{name}"],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=open(log, "w"),
-                stderr=subprocess.STDOUT,
-            )
-            processes.append((server, log, f"stripe-pg-server{i}.log"))
-            _wait(f"{base}/healthz", server, log, f"apinfer serve #{i}")
-            httpx.post(
-                f"{stripe}/_config/webhooks/apinfer{i}",
-                data={"url": f"{base}/v1/webhooks/payments/stripe", "secret": WEBHOOK_SECRET},
-            ).raise_for_status()
-            bases.append(base)
+            for i in (1, 2)
+        ]
         first, second = bases
         http = httpx.Client(timeout=30)
         token = http.post(f"{first}/v1/auth/signup", json={"email": "pg@example.com", "password": PASSWORD}).json()["token"]
@@ -286,12 +278,5 @@ def test_stripe_events_to_two_processes_on_postgres(tmp_path):
         time.sleep(1.0)
         assert _balance(http, first, token) == "200" and _balance(http, second, token) == "200", "credited exactly once each"
     finally:
-        OUT.mkdir(parents=True, exist_ok=True)
-        for process, log, out_name in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            (OUT / out_name).write_text(log.read_text(errors="replace"))
+        _stop(processes)
         subprocess.run(["psql", "-q", f"{PG_URL}/postgres", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
