@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apinfer_core::db::DbConn;
+use apinfer_core::domain::{ImageCount, Prompt, ResponseFormat};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::pricing::Quality;
@@ -102,11 +103,11 @@ impl StoredBlobs {
 /// What the caller asked for, already typed.
 pub struct GenerateCommand {
     pub model: String,
-    pub prompt: String,
+    pub prompt: Prompt,
     pub size: Option<String>,
     pub quality: Quality,
-    pub n: u32,
-    pub response_format: String,
+    pub n: ImageCount,
+    pub response_format: ResponseFormat,
 }
 
 /// Who asked for what.
@@ -129,7 +130,7 @@ impl Asked {
             size: c.size.as_deref(),
             quality: c.quality,
             n: c.n,
-            response_format: &c.response_format,
+            response_format: c.response_format,
         }
     }
 }

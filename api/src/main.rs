@@ -4,6 +4,7 @@ use anyhow::Context;
 use apinfer_api::config::Config;
 use apinfer_api::{openapi, startup, telemetry};
 use apinfer_core::auth::hash_password;
+use apinfer_core::domain::{Email, Password};
 use apinfer_core::store::accounts::{self, NewUser};
 use clap::{Parser, Subcommand};
 
@@ -103,6 +104,9 @@ async fn run() -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::CreateUser { email, password, name, admin, database_url } } => {
             let config = load(database_url)?;
             let pool = startup::open_database(&config).await?;
+            // The same checks as sign-up's.
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password = Password::new(password, &email).map_err(|e| anyhow::anyhow!("{e}"))?;
             let (user, account) = tokio::task::spawn_blocking(move || {
                 let mut conn = pool.get()?;
                 let hash = hash_password(&password)?;

@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use apinfer_core::db::{write_transaction, DbConn, Pool};
+use apinfer_core::domain::Email;
 use apinfer_core::generating::{self, Capture, GenerationRequest, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::payments::sandbox::SandboxProvider;
@@ -46,7 +47,7 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
     let now = Utc::now();
     let callers: Vec<Caller> = (0..accounts)
         .map(|i| {
-            let email = format!("bench{i}@example.com");
+            let email = Email::parse(&format!("bench{i}@example.com")).expect("email");
             let new = NewUser { email: &email, password_hash: "x", name: None, is_admin: false };
             let (user, account) = accounts::create_user_with_account(conn, new, now).expect("user");
             let (key, _) = api_keys::create(
@@ -85,17 +86,23 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
     callers
 }
 
+/// The prompt every measured generation asks for.
+fn lighthouse() -> &'static apinfer_core::domain::Prompt {
+    static PROMPT: std::sync::OnceLock<apinfer_core::domain::Prompt> = std::sync::OnceLock::new();
+    PROMPT.get_or_init(|| apinfer_core::domain::Prompt::parse("a lighthouse").expect("a valid prompt"))
+}
+
 fn request(caller: &Caller) -> GenerationRequest<'_> {
     GenerationRequest {
         account_id: &caller.account,
         api_key_id: Some(&caller.key),
         user_id: Some(&caller.user),
         model: "qwen-image",
-        prompt: "a lighthouse",
+        prompt: lighthouse(),
         size: Some("512x512"),
         quality: Quality::Standard,
-        n: 1,
-        response_format: "url",
+        n: apinfer_core::domain::ImageCount::ONE,
+        response_format: apinfer_core::domain::ResponseFormat::Url,
     }
 }
 

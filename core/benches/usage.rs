@@ -83,7 +83,11 @@ fn run(name: &str, url: &str, entries: i64) {
     let (_, account) = create_user_with_account(
         &mut conn,
         NewUser {
-            email: &format!("bench-{}@example.com", apinfer_core::ids::random_base62(6)),
+            email: &apinfer_core::domain::Email::parse(&format!(
+                "bench-{}@example.com",
+                apinfer_core::ids::random_base62(6)
+            ))
+            .expect("email"),
             password_hash: "x",
             name: None,
             is_admin: false,

@@ -5,49 +5,15 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use sha2::{Digest, Sha256};
 
+use crate::domain::Password;
 use crate::ids::random_base62;
 
-/// Minimum password length.
-pub const MIN_PASSWORD_LEN: usize = 8;
-/// Maximum password length (argon2 hashes any length; this bounds the work).
-pub const MAX_PASSWORD_LEN: usize = 1024;
-
-/// Checks a new password as NIST SP 800-63B asks: 8 to 1,024 characters, not all blank, not on
-/// a list of commonly used passwords (SecLists' 10,000 most common, shipped in the binary),
-/// and not the user's own email or its local part. No composition rules.
-pub fn check_new_password(password: &str, email: &str) -> crate::Result<()> {
-    let invalid = |code, message: &str| crate::Error::invalid(code, message.to_string(), "password");
-    let length = password.chars().count();
-    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
-        return Err(invalid(
-            "invalid_password",
-            &format!("password must be {MIN_PASSWORD_LEN}–{MAX_PASSWORD_LEN} characters"),
-        ));
-    }
-    if password.chars().all(char::is_whitespace) {
-        return Err(invalid("invalid_password", "password must not be all blank"));
-    }
-    let lowered = password.to_lowercase();
-    let local = email.split('@').next().unwrap_or_default().to_lowercase();
-    // Well-formed, but refused for what it is: 422.
-    let weak = |message: &str| crate::Error::unprocessable("weak_password", message.to_string(), "password");
-    if lowered == email.to_lowercase() || lowered == local {
-        return Err(weak("password must not be your email address"));
-    }
-    if common_passwords().contains(lowered.as_str()) {
-        return Err(weak("this password is on a list of commonly used passwords; choose another"));
-    }
-    Ok(())
+/// Hashes a new password with argon2id and a random salt (PHC string format).
+pub fn hash_password(password: &Password) -> anyhow::Result<String> {
+    hash(password.expose())
 }
 
-/// The shipped list, lowercase (compared without regard to case).
-fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
-    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
-    LIST.get_or_init(|| include_str!("common_passwords.txt").lines().collect())
-}
-
-/// Hashes a password with argon2id and a random salt (PHC string format).
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+fn hash(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -67,7 +33,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 pub fn dummy_password_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     // Hashing a constant with a fresh salt cannot fail: argon2's default parameters are valid.
-    HASH.get_or_init(|| hash_password("not-a-real-password").expect("argon2 default params are valid"))
+    HASH.get_or_init(|| hash("not-a-real-password").expect("argon2 default params are valid"))
 }
 
 /// Length of the random part of an API key (base62): 40 chars ≈ 238 bits.
@@ -110,7 +76,7 @@ mod tests {
 
     #[test]
     fn passwords_verify_only_themselves() {
-        let h = hash_password("correct horse").unwrap();
+        let h = hash("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse", &h));
@@ -119,7 +85,8 @@ mod tests {
 
     #[test]
     fn new_passwords_follow_nist() {
-        let ok = |p: &str| check_new_password(p, "ada@example.com").is_ok();
+        let email = crate::domain::Email::parse("ada@example.com").unwrap();
+        let ok = |p: &str| Password::new(p.to_string(), &email).is_ok();
         assert!(ok("correct horse battery staple"));
         assert!(ok("tr0ub4dor&3x"));
         for weak in
@@ -127,9 +94,10 @@ mod tests {
         {
             assert!(!ok(weak), "{weak:?}");
         }
-        assert!(check_new_password("adalovelace", "adalovelace@example.com").is_err());
+        let ada = crate::domain::Email::parse("adalovelace@example.com").unwrap();
+        assert!(Password::new("adalovelace".into(), &ada).is_err());
         assert!(!ok("short"));
-        assert!(!ok(&"x".repeat(MAX_PASSWORD_LEN + 1)));
+        assert!(!ok(&"x".repeat(crate::domain::MAX_PASSWORD_LEN + 1)));
     }
 
     #[test]

@@ -194,25 +194,12 @@ pub struct Money {
     currency: Currency,
 }
 
-/// The currencies apinfer prices in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Currency {
-    #[serde(rename = "CNY")]
-    Cny,
-}
-
-impl Currency {
-    pub fn code(self) -> &'static str {
-        match self {
-            Currency::Cny => "CNY",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Currency> {
-        match code {
-            "CNY" => Some(Currency::Cny),
-            _ => None,
-        }
+text_enum! {
+    /// The currencies apinfer prices in.
+    #[derive(Serialize, Deserialize)]
+    pub enum Currency {
+        #[serde(rename = "CNY")]
+        Cny = "CNY",
     }
 }
 

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::{write_transaction, DbConn};
+use crate::domain::{ImageCount, Prompt, ResponseFormat};
 use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
 use crate::pricing::{generation_cost, Quality};
 use crate::store::catalog::{self, parse_size};
@@ -17,8 +18,6 @@ use crate::store::usage;
 use crate::{Credits, Error, Result};
 
 /// Longest accepted prompt, in characters.
-pub const MAX_PROMPT_CHARS: usize = 4000;
-
 /// The size of a generation that names none (or `auto`), where the model has it.
 pub const DEFAULT_SIZE: &str = "1024x1024";
 
@@ -28,12 +27,11 @@ pub struct GenerationRequest<'a> {
     pub api_key_id: Option<&'a ApiKeyId>,
     pub user_id: Option<&'a UserId>,
     pub model: &'a str,
-    pub prompt: &'a str,
+    pub prompt: &'a Prompt,
     pub size: Option<&'a str>,
     pub quality: Quality,
-    pub n: u32,
-    /// `url` or `b64_json`.
-    pub response_format: &'a str,
+    pub n: ImageCount,
+    pub response_format: ResponseFormat,
 }
 
 /// A validated, priced request, ready to be reserved.
@@ -44,28 +42,13 @@ pub struct Prepared {
     width: u32,
     height: u32,
     quality: Quality,
-    n: u32,
-    response_format: String,
+    n: ImageCount,
+    response_format: ResponseFormat,
     cost: Credits,
 }
 
 /// Validates and prices a request against the catalog. Reads only; nothing is written.
 pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Prepared> {
-    let prompt = request.prompt.trim();
-    if prompt.is_empty() || prompt.chars().count() > MAX_PROMPT_CHARS {
-        return Err(Error::invalid(
-            "invalid_prompt",
-            format!("prompt must be 1–{MAX_PROMPT_CHARS} characters"),
-            "prompt",
-        ));
-    }
-    if !matches!(request.response_format, "url" | "b64_json") {
-        return Err(Error::invalid(
-            "invalid_response_format",
-            "response_format must be url or b64_json",
-            "response_format",
-        ));
-    }
     let model = match catalog::get_model(conn, request.model) {
         Ok(model) if model.active => model,
         Ok(_) | Err(Error::NotFound(_)) => return Err(Error::NotFound("model")),
@@ -98,13 +81,13 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Pre
     Ok(Prepared {
         cost: generation_cost(model.credits_per_image, request.quality, request.n)?,
         model: model.id,
-        prompt: prompt.to_string(),
+        prompt: request.prompt.as_str().to_string(),
         size: size.to_string(),
         width,
         height,
         quality: request.quality,
         n: request.n,
-        response_format: request.response_format.to_string(),
+        response_format: request.response_format,
     })
 }
 
@@ -143,8 +126,8 @@ impl Reservation<'_> {
             width: prepared.width,
             height: prepared.height,
             quality: prepared.quality,
-            n: prepared.n,
-            response_format: prepared.response_format.clone(),
+            n: prepared.n.get(),
+            response_format: prepared.response_format,
             status: GenerationStatus::Processing,
             credits_cost: prepared.cost,
             credits_charged: Credits::ZERO,

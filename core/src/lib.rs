@@ -4,10 +4,16 @@
 //! Nothing here knows about HTTP. Every rule about how credits move lives in this crate, so
 //! that "how is X charged" has one answer, found in one file.
 
+#[macro_use]
+mod text_enum;
+#[doc(hidden)]
+pub use text_enum::__anyhow;
+
 pub mod auth;
 pub mod clock;
 pub mod credits;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod generating;
 pub mod ids;

@@ -3,21 +3,31 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ImageCount;
 use crate::{Credits, Error, Result};
 
-/// Output quality. `hd` (OpenAI's name) is accepted as `high`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Quality {
-    #[default]
-    Standard,
-    #[serde(alias = "hd")]
-    High,
-    Ultra,
+text_enum! {
+    /// Output quality. `hd` (OpenAI's name) is accepted as `high`.
+    #[derive(Serialize, Deserialize, Default)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Quality {
+        #[default]
+        Standard = "standard",
+        #[serde(alias = "hd")]
+        High = "high" | "hd",
+        Ultra = "ultra",
+    }
 }
 
 impl Quality {
-    pub const ALL: [Quality; 3] = [Quality::Standard, Quality::High, Quality::Ultra];
+    /// `quality` as given on the wire (absent means standard).
+    pub fn from_wire(text: Option<&str>) -> Result<Quality> {
+        text.map_or(Ok(Quality::Standard), |text| {
+            Quality::parse(text).ok_or_else(|| {
+                Error::invalid("invalid_quality", "quality must be standard, high (or hd) or ultra", "quality")
+            })
+        })
+    }
 
     /// The multiplier as an exact fraction (numerator, denominator): ×1, ×1.5, ×2.
     pub const fn multiplier(self) -> (i64, i64) {
@@ -36,32 +46,17 @@ impl Quality {
             Quality::Ultra => "2",
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Quality::Standard => "standard",
-            Quality::High => "high",
-            Quality::Ultra => "ultra",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Quality> {
-        match text {
-            "standard" => Some(Quality::Standard),
-            "high" | "hd" => Some(Quality::High),
-            "ultra" => Some(Quality::Ultra),
-            _ => None,
-        }
-    }
 }
 
-/// A model's price class; each bounds the credits per image a model of that tier may cost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    Basic,
-    Standard,
-    Premium,
+text_enum! {
+    /// A model's price class; each bounds the credits per image a model of that tier may cost.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Tier {
+        Basic = "basic",
+        Standard = "standard",
+        Premium = "premium",
+    }
 }
 
 impl Tier {
@@ -71,23 +66,6 @@ impl Tier {
             Tier::Basic => (Credits::from_units(1_000), Credits::whole(1)),
             Tier::Standard => (Credits::whole(1), Credits::whole(5)),
             Tier::Premium => (Credits::whole(5), Credits::whole(20)),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Basic => "basic",
-            Tier::Standard => "standard",
-            Tier::Premium => "premium",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Tier> {
-        match text {
-            "basic" => Some(Tier::Basic),
-            "standard" => Some(Tier::Standard),
-            "premium" => Some(Tier::Premium),
-            _ => None,
         }
     }
 
@@ -105,17 +83,12 @@ impl Tier {
     }
 }
 
-/// Most images one request may ask for.
-pub const MAX_IMAGES_PER_REQUEST: u32 = 10;
-
 /// The cost of `n` images at `quality` from a model costing `per_image` each.
 ///
 /// A multiplier can produce a fifth fractional digit (0.0001 × 1.5); such a cost is rounded up
 /// to the next 1/10,000 credit, so apinfer never charges less than the published price.
-pub fn generation_cost(per_image: Credits, quality: Quality, n: u32) -> Result<Credits> {
-    if n == 0 || n > MAX_IMAGES_PER_REQUEST {
-        return Err(Error::invalid("invalid_n", format!("n must be between 1 and {MAX_IMAGES_PER_REQUEST}"), "n"));
-    }
+pub fn generation_cost(per_image: Credits, quality: Quality, n: ImageCount) -> Result<Credits> {
+    let n = n.get();
     let (num, den) = quality.multiplier();
     let overflow = || Error::invalid("amount_too_large", "the cost is too large", None);
     let scaled = per_image.units().checked_mul(num).and_then(|v| v.checked_mul(i64::from(n))).ok_or_else(overflow)?;
@@ -127,28 +100,31 @@ pub fn generation_cost(per_image: Credits, quality: Quality, n: u32) -> Result<C
 mod tests {
     use super::*;
 
+    fn n(count: u32) -> ImageCount {
+        ImageCount::new(count).unwrap()
+    }
+
     fn c(text: &str) -> Credits {
         Credits::parse(text).unwrap()
     }
 
     #[test]
     fn qwen_image_costs_match_the_guide() {
-        assert_eq!(generation_cost(c("1.75"), Quality::Standard, 1).unwrap(), c("1.75"));
-        assert_eq!(generation_cost(c("1.75"), Quality::High, 1).unwrap(), c("2.625"));
-        assert_eq!(generation_cost(c("1.75"), Quality::Ultra, 1).unwrap(), c("3.5"));
-        assert_eq!(generation_cost(c("1.75"), Quality::High, 10).unwrap(), c("26.25"));
+        assert_eq!(generation_cost(c("1.75"), Quality::Standard, n(1)).unwrap(), c("1.75"));
+        assert_eq!(generation_cost(c("1.75"), Quality::High, n(1)).unwrap(), c("2.625"));
+        assert_eq!(generation_cost(c("1.75"), Quality::Ultra, n(1)).unwrap(), c("3.5"));
+        assert_eq!(generation_cost(c("1.75"), Quality::High, n(10)).unwrap(), c("26.25"));
     }
 
     #[test]
     fn sub_unit_costs_round_up_never_down() {
-        assert_eq!(generation_cost(c("0.0001"), Quality::High, 1).unwrap(), c("0.0002"));
-        assert_eq!(generation_cost(c("0.0001"), Quality::High, 2).unwrap(), c("0.0003"));
+        assert_eq!(generation_cost(c("0.0001"), Quality::High, n(1)).unwrap(), c("0.0002"));
+        assert_eq!(generation_cost(c("0.0001"), Quality::High, n(2)).unwrap(), c("0.0003"));
     }
 
     #[test]
     fn n_is_bounded() {
-        assert!(generation_cost(c("1"), Quality::Standard, 0).is_err());
-        assert!(generation_cost(c("1"), Quality::Standard, 11).is_err());
+        assert!(ImageCount::new(0).is_err() && ImageCount::new(11).is_err());
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn purchase(
             charge(conn, provider, &id, ChargeSource::Token(token), &request, package.price, now)
         }
         Payment::SavedCard(pm_id) => {
-            let pm = purchases::get_payment_method(conn, request.account_id, pm_id)?;
+            let pm = crate::store::payment_methods::get_payment_method(conn, request.account_id, pm_id)?;
             let brand = crate::payments::CardBrand::parse(&pm.brand);
             let new = base(MethodType::Card, brand.map(|b| (b, pm.last4.as_str())), Some(pm_id));
             purchases::insert(conn, new, PurchaseStatus::Processing, None, None, &id, now)?;

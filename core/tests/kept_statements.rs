@@ -21,7 +21,7 @@ fn sqlite() -> (Pool, std::path::PathBuf) {
 }
 
 fn account(conn: &mut DbConn, i: usize) -> AccountId {
-    let email = format!("kept{i}@example.com");
+    let email = apinfer_core::domain::Email::parse(&format!("kept{i}@example.com")).unwrap();
     let new = NewUser { email: &email, password_hash: "x", name: None, is_admin: false };
     accounts::create_user_with_account(conn, new, Utc::now()).expect("user").1.id
 }

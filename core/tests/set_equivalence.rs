@@ -37,7 +37,8 @@ struct World {
 }
 
 fn user(conn: &mut DbConn, email: &str) -> (UserId, AccountId) {
-    let new = NewUser { email, password_hash: "x", name: None, is_admin: false };
+    let email = apinfer_core::domain::Email::parse(email).unwrap();
+    let new = NewUser { email: &email, password_hash: "x", name: None, is_admin: false };
     let (user, account) = accounts::create_user_with_account(conn, new, at(0, 0)).unwrap();
     (user.id, account.id)
 }
@@ -140,11 +141,11 @@ fn prepare(
                 api_key_id: key.as_ref(),
                 user_id: Some(&user),
                 model: "qwen-image",
-                prompt: "a lighthouse",
+                prompt: &apinfer_core::domain::Prompt::parse("a lighthouse").unwrap(),
                 size: Some("512x512"),
                 quality: Quality::Standard,
-                n: *n,
-                response_format: "url",
+                n: apinfer_core::domain::ImageCount::new(*n).unwrap(),
+                response_format: apinfer_core::domain::ResponseFormat::Url,
             };
             let prepared = generating::prepare(conn, &request).unwrap();
             (account, key, user, prepared)
@@ -174,6 +175,7 @@ fn run(pool: &Pool, sets: bool) -> Seen {
     let world = world(conn);
     let missing = AccountId::from_db("acct_missing".into());
     let asked = prepare(conn, &world, &missing);
+    let prompt = apinfer_core::domain::Prompt::parse("a lighthouse").unwrap();
     let reservations: Vec<Reservation<'_>> = asked
         .iter()
         .enumerate()
@@ -183,11 +185,11 @@ fn run(pool: &Pool, sets: bool) -> Seen {
                 api_key_id: key.as_ref(),
                 user_id: Some(user),
                 model: "qwen-image",
-                prompt: "a lighthouse",
+                prompt: &prompt,
                 size: Some("512x512"),
                 quality: Quality::Standard,
-                n: ASKED[i].1,
-                response_format: "url",
+                n: apinfer_core::domain::ImageCount::new(ASKED[i].1).unwrap(),
+                response_format: apinfer_core::domain::ResponseFormat::Url,
             },
             prepared,
             hold_expires_at: at(30, 0),

@@ -47,6 +47,31 @@ fn migrate_creates_a_ready_sqlite_database() {
 }
 
 #[test]
+fn admin_create_user_checks_what_sign_up_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("users.db").display());
+    let create = |email: &str, password: &str| {
+        apinfer()
+            .args(["admin", "create-user", "--email", email, "--password", password, "--database-url", &url])
+            .output()
+            .unwrap()
+    };
+    for (email, password, expected) in [
+        ("not-an-address", "a long enough password", "email must be a valid address"),
+        ("ops@example.com", "password", "commonly used passwords"),
+        ("ops@example.com", "short", "password must be 8"),
+    ] {
+        let out = create(email, password);
+        assert!(!out.status.success(), "{email} / {password} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let out = create("Ops@Example.com", "a long enough password");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ops@example.com"), "the address is stored normalized");
+}
+
+#[test]
 fn a_wal_restart_past_sqlites_own_checkpoint_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("wal.db").display());

@@ -220,8 +220,8 @@ impl TestApp {
         let email = format!("admin-{}@apinfer.test", apinfer_core::ids::random_base62(8).to_lowercase());
         let password = "admin password 123".to_string();
         let pool = self.app_state.pool.clone();
-        let e = email.clone();
-        let p = password.clone();
+        let e = apinfer_core::domain::Email::parse(&email).unwrap();
+        let p = apinfer_core::domain::Password::new(password.clone(), &e).unwrap();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().unwrap();
             let hash = hash_password(&p).unwrap();

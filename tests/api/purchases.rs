@@ -371,7 +371,7 @@ async fn lots_are_spent_oldest_first_and_refunds_return_the_unused_part(app: Tes
     assert_eq!(refund["status"], "processing");
     let created: chrono::DateTime<chrono::Utc> = refund["created_at"].as_str().unwrap().parse().unwrap();
     let expected: chrono::DateTime<chrono::Utc> = refund["expected_by"].as_str().unwrap().parse().unwrap();
-    assert_eq!(expected, apinfer_core::store::purchases::add_business_days(created, 5));
+    assert_eq!(expected, apinfer_core::store::refunds::add_business_days(created, 5));
     assert!((expected - created) >= chrono::Duration::days(5) && (expected - created) <= chrono::Duration::days(9));
     let after = get(&second).await.expect(200);
     assert_eq!(

@@ -390,6 +390,6 @@ pub async fn complete_refund(
     caller.require_platform_admin()?;
     let id = RefundId::parse(&id).ok_or_else(|| ApiError::not_found("refund"))?;
     let now = state.now();
-    let refund = state.db(move |conn| purchases::complete_refund(conn, &id, now)).await?;
+    let refund = state.db(move |conn| apinfer_core::store::refunds::complete_refund(conn, &id, now)).await?;
     Ok(HttpResponse::Ok().json(RefundView::from(refund)))
 }

@@ -1,10 +1,11 @@
 //! Sign-up and login. Both are limited per client IP against password guessing.
 
 use actix_web::{post, web, HttpResponse};
-use apinfer_core::auth::{check_new_password, dummy_password_hash, hash_password, verify_password};
+use apinfer_core::auth::{dummy_password_hash, hash_password, verify_password};
 use apinfer_core::db::write_transaction;
+use apinfer_core::domain::{Email, Password};
 use apinfer_core::ids::AccountId;
-use apinfer_core::store::accounts::{self, normalize_email, NewUser};
+use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::audit::{self, Action};
 use apinfer_core::store::sessions;
 use chrono::{DateTime, Utc};
@@ -81,8 +82,8 @@ pub async fn signup(
     body: crate::extract::Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SignupRequest { email, password, name } = body.into_inner();
-    accounts::check_email(&email)?;
-    check_new_password(&password, &email)?;
+    let email = Email::parse(&email)?;
+    let password = Password::new(password, &email)?;
     let name = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(ApiError::invalid("invalid_name", "name must be at most 100 characters", Some("name")));
@@ -117,7 +118,7 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password, account_id } = body.into_inner();
     // Throttled per account as well as per IP; the same for an address that has no account.
-    let account_key = normalize_email(&email);
+    let account_key = Email::normalize(&email);
     if let Err(seconds) = state.limits.login_failures.check(&account_key) {
         let mut e = ApiError::rate_limited(seconds);
         e.code = "too_many_failed_logins".into();

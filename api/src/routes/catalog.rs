@@ -1,6 +1,7 @@
 //! The public catalog: packages, models, and price quotes. No authentication needed.
 
 use actix_web::{get, web, HttpResponse};
+use apinfer_core::domain::ImageCount;
 use apinfer_core::pricing::{generation_cost, Quality};
 use apinfer_core::store::catalog::{self, Model, Package};
 use apinfer_core::Credits;
@@ -38,7 +39,7 @@ impl From<Package> for PackageView {
         PackageView {
             price_per_credit: UnitPriceView {
                 amount: p.price.per_credit(p.credits),
-                currency: p.price.currency().code().to_string(),
+                currency: p.price.currency().as_str().to_string(),
             },
             id: p.id,
             name: p.name,
@@ -214,8 +215,8 @@ pub async fn quote(
     params: web::Query<QuoteParams>,
 ) -> Result<HttpResponse, ApiError> {
     let QuoteParams { model, quality, n } = params.into_inner();
-    let quality = parse_quality(quality.as_deref())?;
-    let n = n.unwrap_or(1);
+    let quality = Quality::from_wire(quality.as_deref())?;
+    let n = ImageCount::from_wire(n)?;
     let model = state.db(move |conn| catalog::get_model(conn, &model)).await?;
     if !model.active {
         return Err(ApiError::not_found("model"));
@@ -224,18 +225,8 @@ pub async fn quote(
     Ok(HttpResponse::Ok().json(QuoteView {
         model: model.id,
         quality: quality.as_str().to_string(),
-        n,
+        n: n.get(),
         credits_per_image: model.credits_per_image,
         total_credits: total,
     }))
-}
-
-/// Parses a quality name, defaulting to standard.
-pub fn parse_quality(text: Option<&str>) -> Result<Quality, ApiError> {
-    match text {
-        None => Ok(Quality::Standard),
-        Some(q) => Quality::parse(q).ok_or_else(|| {
-            ApiError::invalid("invalid_quality", "quality must be standard, high (or hd) or ultra", Some("quality"))
-        }),
-    }
 }

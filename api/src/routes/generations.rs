@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
+use apinfer_core::domain::{ImageCount, Prompt, Quality, ResponseFormat};
 use apinfer_core::ids::GenerationId;
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::generations::{self, Generation};
@@ -11,7 +12,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::catalog::parse_quality;
 use super::views::{list_view, PageParams};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -152,16 +152,16 @@ pub async fn create(
     caller.require_scope(Scope::GenerationsWrite)?;
     let request: CreateGenerationRequest = parse_json(&body)?;
     let command = GenerateCommand {
-        quality: parse_quality(request.quality.as_deref())?,
+        quality: Quality::from_wire(request.quality.as_deref())?,
         model: request.model,
-        prompt: request.prompt,
+        prompt: Prompt::parse(&request.prompt)?,
         size: request.size,
-        n: request.n.unwrap_or(1),
-        response_format: request.response_format.unwrap_or_else(|| "url".into()),
+        n: ImageCount::from_wire(request.n)?,
+        response_format: ResponseFormat::from_wire(request.response_format.as_deref())?,
     };
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
-        let inline = command.response_format == "b64_json";
+        let inline = command.response_format == ResponseFormat::B64Json;
         let (generation, images) = generate(&run_state, &caller, command).await?;
         let view = GenerationView::new(
             generation,

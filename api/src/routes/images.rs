@@ -4,6 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use apinfer_core::domain::{ImageCount, Prompt, ResponseFormat};
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::api_keys::Scope;
 use base64::Engine;
@@ -88,14 +89,14 @@ pub async fn create(
     let command = GenerateCommand {
         quality: openai_quality(request.quality.as_deref())?,
         model: request.model,
-        prompt: request.prompt,
+        prompt: Prompt::parse(&request.prompt)?,
         size: request.size,
-        n: request.n.unwrap_or(1),
-        response_format: request.response_format.unwrap_or_else(|| "url".into()),
+        n: ImageCount::from_wire(request.n)?,
+        response_format: ResponseFormat::from_wire(request.response_format.as_deref())?,
     };
     let run_state = state.clone();
     idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
-        let inline = command.response_format == "b64_json";
+        let inline = command.response_format == ResponseFormat::B64Json;
         let (generation, images) = generate(&run_state, &caller, command).await?;
         let engine = base64::engine::general_purpose::STANDARD;
         let now = run_state.now();

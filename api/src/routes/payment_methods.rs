@@ -5,7 +5,7 @@ use apinfer_core::ids::PaymentMethodId;
 use apinfer_core::purchasing::token_error;
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::audit::Action;
-use apinfer_core::store::purchases::{self, PaymentMethod};
+use apinfer_core::store::payment_methods::{self, PaymentMethod};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -114,7 +114,7 @@ pub async fn create(caller: Caller, state: web::Data<AppState>, body: web::Bytes
         &state,
         who,
         Action::PaymentMethodSaved,
-        move |conn, _| purchases::save_payment_method(conn, &pm),
+        move |conn, _| payment_methods::save_payment_method(conn, &pm),
         |pm| (Some(pm.id.to_string()), json!({"brand": pm.brand, "last4": pm.last4})),
     )
     .await?;
@@ -134,8 +134,9 @@ pub async fn list(
     caller.require_manager_or_scope(Scope::PurchasesWrite)?;
     let limit = page.limit()?;
     let cursor = page.cursor_as(PaymentMethodId::parse)?;
-    let page =
-        state.db(move |conn| purchases::list_payment_methods(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
+    let page = state
+        .db(move |conn| payment_methods::list_payment_methods(conn, &caller.account_id, cursor.as_ref(), limit))
+        .await?;
     let next_cursor = page.has_more.then(|| page.items.last().map(|pm| pm.id.to_string())).flatten();
     Ok(HttpResponse::Ok().json(PaymentMethodList {
         data: page.items.into_iter().map(PaymentMethodView::from).collect(),
@@ -162,7 +163,7 @@ pub async fn remove(
         &state,
         who,
         Action::PaymentMethodRemoved,
-        move |conn, now| purchases::delete_payment_method(conn, &caller.account_id, &id, now),
+        move |conn, now| payment_methods::delete_payment_method(conn, &caller.account_id, &id, now),
         |pm| (Some(pm.id.to_string()), json!({"brand": pm.brand, "last4": pm.last4})),
     )
     .await?;

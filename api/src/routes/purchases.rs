@@ -8,7 +8,8 @@ use apinfer_core::payments::Wallet;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::audit::{self, Action};
-use apinfer_core::store::purchases::{self, Purchase, Refund};
+use apinfer_core::store::purchases::{self, Purchase};
+use apinfer_core::store::refunds::{self, Refund};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -231,7 +232,7 @@ impl From<Refund> for RefundView {
             purchase_id: r.purchase_id.to_string(),
             credits: r.credits,
             amount: r.amount.into(),
-            status: r.status,
+            status: r.status.as_str().to_string(),
             expected_by: r.expected_by,
             created_at: r.created_at,
             completed_at: r.completed_at,
@@ -411,7 +412,7 @@ pub async fn refund(
         let refund = run_state
             .db(move |conn| {
                 let refund = write_transaction(conn, |conn| {
-                    let refund = purchases::refund(conn, &caller.account_id, &id, now)?;
+                    let refund = refunds::refund(conn, &caller.account_id, &id, now)?;
                     let details = json!({"purchase_id": refund.purchase_id.as_str(), "credits": refund.credits});
                     let (account, target) = (&caller.account_id, Some(refund.id.as_str()));
                     audit::record(conn, account, &caller.actor(), Action::RefundRequested, target, details, now)?;
@@ -422,9 +423,9 @@ pub async fn refund(
                 // If it fails, the refund stays `processing` for an admin to settle.
                 match provider.refund(purchase.provider_charge.as_deref(), refund.amount, refund.id.as_str()) {
                     Ok(provider_refund) => {
-                        purchases::set_provider_refund(conn, &refund.id, &provider_refund.id)?;
+                        refunds::set_provider_refund(conn, &refund.id, &provider_refund.id)?;
                         if provider_refund.settled {
-                            return purchases::complete_refund(conn, &refund.id, now);
+                            return refunds::complete_refund(conn, &refund.id, now);
                         }
                     }
                     Err(e) => {
@@ -454,7 +455,7 @@ pub async fn list_refunds(
     caller.require_any_scope(&[Scope::UsageRead, Scope::PurchasesWrite])?;
     let limit = page.limit()?;
     let cursor = page.cursor_as(apinfer_core::ids::RefundId::parse)?;
-    let page = state.db(move |conn| purchases::list_refunds(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
+    let page = state.db(move |conn| refunds::list_refunds(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
     let next_cursor = page.has_more.then(|| page.items.last().map(|r| r.id.to_string())).flatten();
     Ok(HttpResponse::Ok().json(RefundList {
         data: page.items.into_iter().map(RefundView::from).collect(),

@@ -19,7 +19,7 @@ pub struct MoneyView {
 
 impl From<Money> for MoneyView {
     fn from(m: Money) -> Self {
-        MoneyView { amount: m.amount_string(), currency: m.currency().code().to_string() }
+        MoneyView { amount: m.amount_string(), currency: m.currency().as_str().to_string() }
     }
 }
 

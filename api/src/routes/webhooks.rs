@@ -8,7 +8,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use apinfer_core::db::write_transaction;
 use apinfer_core::ids::{PurchaseId, RefundId};
 use apinfer_core::signature;
-use apinfer_core::store::purchases;
+use apinfer_core::store::{purchases, refunds, webhook_events};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -100,7 +100,7 @@ pub async fn payments(
                 if purchase.provider != provider {
                     return Err(apinfer_core::Error::NotFound("purchase"));
                 }
-                if !purchases::remember_event(conn, &provider, &event.id, &body_sha256, now)? {
+                if !webhook_events::remember_event(conn, &provider, &event.id, &body_sha256, now)? {
                     return Ok((true, purchase, false));
                 }
                 if succeeded {
@@ -199,7 +199,7 @@ async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) ->
     let (duplicate, purchase, credited) = state
         .db(move |conn| {
             write_transaction(conn, |conn| {
-                if !purchases::remember_event(conn, "stripe", &event_id, &body_sha256, now)? {
+                if !webhook_events::remember_event(conn, "stripe", &event_id, &body_sha256, now)? {
                     return Ok((true, None, false));
                 }
                 let ours = |conn: &mut apinfer_core::db::DbConn, id: &PurchaseId| {
@@ -230,7 +230,7 @@ async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) ->
                     }
                     StripeAction::RefundsSettled(ids) => {
                         for id in ids {
-                            purchases::complete_refund(conn, &id, now)?;
+                            refunds::complete_refund(conn, &id, now)?;
                         }
                         (false, None, false)
                     }

@@ -4,31 +4,14 @@
 
 use serde::Serialize;
 
-/// The brands apinfer accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CardBrand {
-    Visa,
-    Mastercard,
-    Amex,
-}
-
-impl CardBrand {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardBrand::Visa => "visa",
-            CardBrand::Mastercard => "mastercard",
-            CardBrand::Amex => "amex",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<CardBrand> {
-        match text {
-            "visa" => Some(CardBrand::Visa),
-            "mastercard" => Some(CardBrand::Mastercard),
-            "amex" => Some(CardBrand::Amex),
-            _ => None,
-        }
+text_enum! {
+    /// The brands apinfer accepts.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum CardBrand {
+        Visa = "visa",
+        Mastercard = "mastercard",
+        Amex = "amex",
     }
 }
 

@@ -288,7 +288,7 @@ impl PaymentProvider for StripeProvider {
     fn charge(&self, source: ChargeSource<'_>, amount: Money, reference: &str) -> Result<Charged, PaymentDeclined> {
         let mut params = vec![
             ("amount", amount.minor().to_string()),
-            ("currency", amount.currency().code().to_lowercase()),
+            ("currency", amount.currency().as_str().to_lowercase()),
             ("payment_method_types[]", "card".to_string()),
             ("confirm", "true".to_string()),
             ("metadata[purchase_id]", reference.to_string()),
@@ -323,7 +323,7 @@ impl PaymentProvider for StripeProvider {
         };
         let mut params = vec![
             ("amount", amount.minor().to_string()),
-            ("currency", amount.currency().code().to_lowercase()),
+            ("currency", amount.currency().as_str().to_lowercase()),
             ("payment_method_types[]", kind.to_string()),
             ("payment_method_data[type]", kind.to_string()),
             ("confirm", "true".to_string()),

@@ -10,67 +10,36 @@ use serde::{Deserialize, Serialize};
 use super::{naive, utc};
 use crate::db::schema::{accounts, memberships, users};
 use crate::db::{is_unique_violation, write_transaction, DbConn};
+use crate::domain::Email;
 use crate::ids::{AccountId, UserId};
 use crate::{Credits, Error, Result};
 
-/// A user's role in one account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
+text_enum! {
+    /// A user's role in one account.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role {
+        Owner = "owner",
+        Admin = "admin",
+        Member = "member",
+    }
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
-
     /// Owners and admins manage keys, members and settings.
     pub fn can_manage(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
     }
 }
 
-/// What kind of account: personal (default), or family/business (shared balance, members).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountType {
-    Personal,
-    Family,
-    Business,
-}
-
-impl AccountType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountType::Personal => "personal",
-            AccountType::Family => "family",
-            AccountType::Business => "business",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<AccountType> {
-        match text {
-            "personal" => Some(AccountType::Personal),
-            "family" => Some(AccountType::Family),
-            "business" => Some(AccountType::Business),
-            _ => None,
-        }
+text_enum! {
+    /// What kind of account: personal (default), or family/business (shared balance, members).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum AccountType {
+        Personal = "personal",
+        Family = "family",
+        Business = "business",
     }
 }
 
@@ -132,41 +101,22 @@ struct AccountRow {
     created_at: chrono::NaiveDateTime,
 }
 
-impl From<AccountRow> for Account {
-    fn from(row: AccountRow) -> Self {
-        Account {
+impl TryFrom<AccountRow> for Account {
+    type Error = Error;
+
+    fn try_from(row: AccountRow) -> Result<Self> {
+        Ok(Account {
             id: AccountId::from_db(row.id),
-            account_type: AccountType::parse(&row.account_type).unwrap_or(AccountType::Personal),
+            account_type: AccountType::from_db(&row.account_type)?,
             name: row.name,
             created_at: utc(row.created_at),
-        }
-    }
-}
-
-/// Normalizes an email for storage and lookup (case-insensitive, trimmed).
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-/// Checks a new user's email: at most 254 characters of printable ASCII (so no spaces,
-/// control, zero-width or bidi characters, and no look-alike of another user's address),
-/// `local@domain` with a dot inside the domain. It is stored [normalized](normalize_email).
-pub fn check_email(email: &str) -> Result<()> {
-    let valid = email.len() <= 254
-        && email.bytes().all(|b| b.is_ascii_graphic())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::invalid("invalid_email", "email must be a valid address", "email"))
+        })
     }
 }
 
 /// A new user to create.
 pub struct NewUser<'a> {
-    pub email: &'a str,
+    pub email: &'a Email,
     pub password_hash: &'a str,
     pub name: Option<&'a str>,
     pub is_admin: bool,
@@ -174,8 +124,7 @@ pub struct NewUser<'a> {
 
 /// Creates a user and their personal account (owned by them), atomically.
 pub fn create_user_with_account(conn: &mut DbConn, new: NewUser<'_>, now: DateTime<Utc>) -> Result<(User, Account)> {
-    check_email(new.email)?;
-    let email = normalize_email(new.email);
+    let email = new.email.as_str().to_string();
     let user_id = UserId::generate();
     let account_id = AccountId::generate();
     let account_name = new.name.map(str::to_string).unwrap_or_else(|| email.clone());
@@ -224,7 +173,7 @@ pub fn create_user_with_account(conn: &mut DbConn, new: NewUser<'_>, now: DateTi
 /// The user with this email and their password hash.
 pub fn find_user_by_email(conn: &mut DbConn, email: &str) -> Result<Option<(User, String)>> {
     Ok(users::table
-        .filter(users::email.eq(normalize_email(email)))
+        .filter(users::email.eq(Email::normalize(email)))
         .select(UserRow::as_select())
         .first(conn)
         .optional()?
@@ -247,8 +196,8 @@ pub fn get_account(conn: &mut DbConn, id: &AccountId) -> Result<Account> {
         .select(AccountRow::as_select())
         .first(conn)
         .optional()?
-        .map(Account::from)
-        .ok_or(Error::NotFound("account"))
+        .map(Account::try_from)
+        .ok_or(Error::NotFound("account"))?
 }
 
 /// The user's membership in one account, if any.
@@ -260,7 +209,7 @@ pub fn membership(conn: &mut DbConn, account: &AccountId, user: &UserId) -> Resu
         .select((AccountRow::as_select(), memberships::role, memberships::monthly_spend_limit))
         .first(conn)
         .optional()?;
-    Ok(row.map(into_membership))
+    row.map(into_membership).transpose()
 }
 
 /// Every account the user belongs to, oldest membership first.
@@ -271,15 +220,15 @@ pub fn memberships_of(conn: &mut DbConn, user: &UserId) -> Result<Vec<Membership
         .order((memberships::created_at.asc(), memberships::account_id.asc()))
         .select((AccountRow::as_select(), memberships::role, memberships::monthly_spend_limit))
         .load(conn)?;
-    Ok(rows.into_iter().map(into_membership).collect())
+    rows.into_iter().map(into_membership).collect()
 }
 
-fn into_membership((account, role, limit): (AccountRow, String, Option<i64>)) -> Membership {
-    Membership {
-        account: account.into(),
-        role: Role::parse(&role).unwrap_or(Role::Member),
+fn into_membership((account, role, limit): (AccountRow, String, Option<i64>)) -> Result<Membership> {
+    Ok(Membership {
+        account: account.try_into()?,
+        role: Role::from_db(&role)?,
         monthly_spend_limit: limit.map(Credits::from_units),
-    }
+    })
 }
 
 /// The user's own account: the one they own, created with them.

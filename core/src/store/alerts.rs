@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::ledger::Page;
+use super::Page;
 use super::{naive, utc};
 use crate::db::schema::{
     accounts, alert_settings, auto_topup_requests, notifications, webhook_attempts, webhook_deliveries,

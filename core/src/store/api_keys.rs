@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ledger::{lock_account_row, Page};
+use super::ledger::lock_account_row;
+use super::Page;
 use super::{naive, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
@@ -15,35 +16,22 @@ use crate::db::{padded, write_transaction, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::{Credits, Error, Result};
 
-/// What a key may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Scope {
-    #[serde(rename = "balance:read")]
-    BalanceRead,
-    #[serde(rename = "usage:read")]
-    UsageRead,
-    #[serde(rename = "generations:write")]
-    GenerationsWrite,
-    #[serde(rename = "purchases:write")]
-    PurchasesWrite,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::BalanceRead, Scope::UsageRead, Scope::GenerationsWrite, Scope::PurchasesWrite];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::BalanceRead => "balance:read",
-            Scope::UsageRead => "usage:read",
-            Scope::GenerationsWrite => "generations:write",
-            Scope::PurchasesWrite => "purchases:write",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == text)
+text_enum! {
+    /// What a key may do.
+    #[derive(Serialize, Deserialize)]
+    pub enum Scope {
+        #[serde(rename = "balance:read")]
+        BalanceRead = "balance:read",
+        #[serde(rename = "usage:read")]
+        UsageRead = "usage:read",
+        #[serde(rename = "generations:write")]
+        GenerationsWrite = "generations:write",
+        #[serde(rename = "purchases:write")]
+        PurchasesWrite = "purchases:write",
     }
 }
+
+impl Scope {}
 
 /// A key as its account sees it (never the secret).
 #[derive(Clone, Debug)]
@@ -86,22 +74,24 @@ struct KeyRow {
     created_at: chrono::NaiveDateTime,
 }
 
-impl From<KeyRow> for ApiKey {
-    fn from(row: KeyRow) -> Self {
-        ApiKey {
+impl TryFrom<KeyRow> for ApiKey {
+    type Error = Error;
+
+    fn try_from(row: KeyRow) -> Result<Self> {
+        Ok(ApiKey {
             id: ApiKeyId::from_db(row.id),
             account_id: AccountId::from_db(row.account_id),
             user_id: UserId::from_db(row.user_id),
             name: row.name,
             prefix: row.prefix,
-            scopes: row.scopes.split(',').filter_map(Scope::parse).collect(),
+            scopes: row.scopes.split(',').map(Scope::from_db).collect::<Result<_>>()?,
             spend_limit: row.spend_limit.map(Credits::from_units),
             spent: Credits::from_units(row.spent),
             expires_at: row.expires_at.map(utc),
             last_used_at: row.last_used_at.map(utc),
             revoked_at: row.revoked_at.map(utc),
             created_at: utc(row.created_at),
-        }
+        })
     }
 }
 
@@ -202,12 +192,13 @@ fn insert_key(
 /// The key whose secret this is, if any (revoked and expired keys included: the caller
 /// decides, so that it can tell them apart in logs).
 pub fn find_by_secret(conn: &mut DbConn, secret: &str) -> Result<Option<ApiKey>> {
-    Ok(api_keys::table
+    api_keys::table
         .filter(api_keys::key_hash.eq(api_key_digest(secret)))
         .select(KeyRow::as_select())
         .first(conn)
         .optional()?
-        .map(ApiKey::from))
+        .map(ApiKey::try_from)
+        .transpose()
 }
 
 /// How stale `last_used_at` may get: it is written at most this often per key.
@@ -231,7 +222,6 @@ pub fn touch(conn: &mut DbConn, id: &ApiKeyId, now: DateTime<Utc>) -> Result<()>
     Ok(())
 }
 
-/// The account's live keys, newest first.
 /// The account's live keys, newest first, a page at a time (`after`: the previous page's last).
 pub fn list(conn: &mut DbConn, account: &AccountId, after: Option<&ApiKeyId>, limit: i64) -> Result<Page<ApiKey>> {
     let mut query = api_keys::table
@@ -258,8 +248,8 @@ pub fn list(conn: &mut DbConn, account: &AccountId, after: Option<&ApiKeyId>, li
         .select(KeyRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(ApiKey::from)
-        .collect();
+        .map(ApiKey::try_from)
+        .collect::<Result<_>>()?;
     Ok(Page::from_overfetch(items, limit))
 }
 
@@ -270,8 +260,8 @@ pub fn get(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId) -> Result<ApiK
         .select(KeyRow::as_select())
         .first(conn)
         .optional()?
-        .map(ApiKey::from)
-        .ok_or(Error::NotFound("api key"))
+        .map(ApiKey::try_from)
+        .ok_or(Error::NotFound("api key"))?
 }
 
 /// Revokes a live key of this account; effective for every later request.

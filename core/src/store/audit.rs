@@ -5,67 +5,32 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::ledger::Page;
+use super::Page;
 use super::{naive, utc};
 use crate::db::schema::audit_events;
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, AuditEventId, SessionId, UserId};
 use crate::{Error, Result};
 
-/// What was done. The wire names are `resource.verb`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    ApiKeyCreated,
-    ApiKeyRevoked,
-    MemberAdded,
-    MemberRemoved,
-    LowBalanceAlertUpdated,
-    AutoTopupUpdated,
-    PaymentMethodSaved,
-    PaymentMethodRemoved,
-    RefundRequested,
-    AdjustmentMade,
-    AccountTypeChanged,
-    SessionsRevoked,
-}
-
-impl Action {
-    pub const ALL: [Action; 12] = [
-        Action::ApiKeyCreated,
-        Action::ApiKeyRevoked,
-        Action::MemberAdded,
-        Action::MemberRemoved,
-        Action::LowBalanceAlertUpdated,
-        Action::AutoTopupUpdated,
-        Action::PaymentMethodSaved,
-        Action::PaymentMethodRemoved,
-        Action::RefundRequested,
-        Action::AdjustmentMade,
-        Action::AccountTypeChanged,
-        Action::SessionsRevoked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::ApiKeyCreated => "api_key.created",
-            Action::ApiKeyRevoked => "api_key.revoked",
-            Action::MemberAdded => "member.added",
-            Action::MemberRemoved => "member.removed",
-            Action::LowBalanceAlertUpdated => "settings.low_balance_alert.updated",
-            Action::AutoTopupUpdated => "settings.auto_topup.updated",
-            Action::PaymentMethodSaved => "payment_method.saved",
-            Action::PaymentMethodRemoved => "payment_method.removed",
-            Action::RefundRequested => "refund.requested",
-            Action::AdjustmentMade => "adjustment.made",
-            Action::AccountTypeChanged => "account.type_changed",
-            Action::SessionsRevoked => "sessions.revoked",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str() == text)
+text_enum! {
+    /// What was done. The wire names are `resource.verb`.
+    pub enum Action {
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+        MemberAdded = "member.added",
+        MemberRemoved = "member.removed",
+        LowBalanceAlertUpdated = "settings.low_balance_alert.updated",
+        AutoTopupUpdated = "settings.auto_topup.updated",
+        PaymentMethodSaved = "payment_method.saved",
+        PaymentMethodRemoved = "payment_method.removed",
+        RefundRequested = "refund.requested",
+        AdjustmentMade = "adjustment.made",
+        AccountTypeChanged = "account.type_changed",
+        SessionsRevoked = "sessions.revoked",
     }
 }
+
+impl Action {}
 
 /// Who acted: a user through a session, or through one of the account's API keys.
 #[derive(Clone, Debug, Default)]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::alerts::notify;
 use super::ledger::lock_account_row;
-use super::{naive, purchases};
+use super::naive;
 use crate::db::schema::{accounts, auto_topup_requests, auto_topup_settings, purchases as purchases_table};
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PaymentMethodId};
@@ -65,7 +65,7 @@ pub fn put(conn: &mut DbConn, account: &AccountId, settings: &AutoTopup, now: Da
         return Err(Error::NotFound("package"));
     }
     let pm = PaymentMethodId::parse(&settings.payment_method_id).ok_or(Error::NotFound("payment method"))?;
-    purchases::get_payment_method(conn, account, &pm)?;
+    super::payment_methods::get_payment_method(conn, account, &pm)?;
     write_transaction(conn, |conn| {
         diesel::delete(auto_topup_settings::table.find(account.as_str())).execute(conn)?;
         diesel::insert_into(auto_topup_settings::table)

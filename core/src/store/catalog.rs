@@ -43,16 +43,18 @@ struct PackageRow {
     active: bool,
 }
 
-impl From<PackageRow> for Package {
-    fn from(row: PackageRow) -> Self {
-        Package {
+impl TryFrom<PackageRow> for Package {
+    type Error = Error;
+
+    fn try_from(row: PackageRow) -> Result<Self> {
+        Ok(Package {
             id: row.id,
             name: row.name,
             credits: Credits::from_units(row.credits),
-            price: Money::from_minor(row.price_minor, Currency::parse(&row.currency).unwrap_or(Currency::Cny)),
+            price: Money::from_minor(row.price_minor, Currency::from_db(&row.currency)?),
             popular: row.popular,
             active: row.active,
-        }
+        })
     }
 }
 
@@ -68,17 +70,19 @@ struct ModelRow {
     created_at: chrono::NaiveDateTime,
 }
 
-impl From<ModelRow> for Model {
-    fn from(row: ModelRow) -> Self {
-        Model {
+impl TryFrom<ModelRow> for Model {
+    type Error = Error;
+
+    fn try_from(row: ModelRow) -> Result<Self> {
+        Ok(Model {
             id: row.id,
             name: row.name,
-            tier: Tier::parse(&row.tier).unwrap_or(Tier::Standard),
+            tier: Tier::from_db(&row.tier)?,
             credits_per_image: Credits::from_units(row.credits_per_image),
             sizes: row.sizes.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             active: row.active,
             created_at: utc(row.created_at),
-        }
+        })
     }
 }
 
@@ -88,13 +92,13 @@ pub fn list_packages(conn: &mut DbConn, include_inactive: bool) -> Result<Vec<Pa
     if !include_inactive {
         query = query.filter(packages::active.eq(true));
     }
-    Ok(query
+    query
         .order((packages::price_minor.asc(), packages::id.asc()))
         .select(PackageRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(Package::from)
-        .collect())
+        .map(Package::try_from)
+        .collect()
 }
 
 pub fn get_package(conn: &mut DbConn, id: &str) -> Result<Package> {
@@ -103,8 +107,8 @@ pub fn get_package(conn: &mut DbConn, id: &str) -> Result<Package> {
         .select(PackageRow::as_select())
         .first(conn)
         .optional()?
-        .map(Package::from)
-        .ok_or(Error::NotFound("package"))
+        .map(Package::try_from)
+        .ok_or(Error::NotFound("package"))?
 }
 
 /// Models by id; inactive ones only when `include_inactive`.
@@ -113,7 +117,7 @@ pub fn list_models(conn: &mut DbConn, include_inactive: bool) -> Result<Vec<Mode
     if !include_inactive {
         query = query.filter(models::active.eq(true));
     }
-    Ok(query.order(models::id.asc()).select(ModelRow::as_select()).load(conn)?.into_iter().map(Model::from).collect())
+    query.order(models::id.asc()).select(ModelRow::as_select()).load(conn)?.into_iter().map(Model::try_from).collect()
 }
 
 pub fn get_model(conn: &mut DbConn, id: &str) -> Result<Model> {
@@ -122,8 +126,8 @@ pub fn get_model(conn: &mut DbConn, id: &str) -> Result<Model> {
         .select(ModelRow::as_select())
         .first(conn)
         .optional()?
-        .map(Model::from)
-        .ok_or(Error::NotFound("model"))
+        .map(Model::try_from)
+        .ok_or(Error::NotFound("model"))?
 }
 
 /// Catalog ids are short slugs: lowercase letters, digits, `-`, `_`, `.`.
@@ -249,7 +253,7 @@ pub fn create_package(conn: &mut DbConn, package: &Package, now: DateTime<Utc>) 
             packages::name.eq(package.name.trim()),
             packages::credits.eq(package.credits.units()),
             packages::price_minor.eq(package.price.minor()),
-            packages::currency.eq(package.price.currency().code()),
+            packages::currency.eq(package.price.currency().as_str()),
             packages::popular.eq(package.popular),
             packages::active.eq(package.active),
             packages::created_at.eq(naive(now)),
@@ -291,7 +295,7 @@ pub fn update_package(conn: &mut DbConn, id: &str, changes: PackageChanges) -> R
                 packages::name.eq(&package.name),
                 packages::credits.eq(package.credits.units()),
                 packages::price_minor.eq(package.price.minor()),
-                packages::currency.eq(package.price.currency().code()),
+                packages::currency.eq(package.price.currency().as_str()),
                 packages::popular.eq(package.popular),
                 packages::active.eq(package.active),
             ))

@@ -5,36 +5,20 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::ledger::Page;
+use super::Page;
 use super::{naive, utc};
 use crate::db::schema::{generation_images, generations, image_blobs};
 use crate::db::{padded, DbConn, Kept};
+use crate::domain::ResponseFormat;
 use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
 use crate::pricing::Quality;
 use crate::{Credits, Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GenerationStatus {
-    Processing,
-    Succeeded,
-    Failed,
-}
-
-impl GenerationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenerationStatus::Processing => "processing",
-            GenerationStatus::Succeeded => "succeeded",
-            GenerationStatus::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Self {
-        match text {
-            "processing" => GenerationStatus::Processing,
-            "succeeded" => GenerationStatus::Succeeded,
-            _ => GenerationStatus::Failed,
-        }
+text_enum! {
+    pub enum GenerationStatus {
+        Processing = "processing",
+        Succeeded = "succeeded",
+        Failed = "failed",
     }
 }
 
@@ -60,7 +44,7 @@ pub struct Generation {
     pub height: u32,
     pub quality: Quality,
     pub n: u32,
-    pub response_format: String,
+    pub response_format: ResponseFormat,
     pub status: GenerationStatus,
     /// What it costs (held while processing).
     pub credits_cost: Credits,
@@ -100,8 +84,8 @@ struct GenerationRow {
 }
 
 impl GenerationRow {
-    fn into_generation(self, images: Vec<ImageMeta>) -> Generation {
-        Generation {
+    fn into_generation(self, images: Vec<ImageMeta>) -> Result<Generation> {
+        Ok(Generation {
             id: GenerationId::from_db(self.id),
             account_id: AccountId::from_db(self.account_id),
             api_key_id: self.api_key_id.map(ApiKeyId::from_db),
@@ -111,10 +95,10 @@ impl GenerationRow {
             size: self.size,
             width: self.width as u32,
             height: self.height as u32,
-            quality: Quality::parse(&self.quality).unwrap_or_default(),
+            quality: Quality::from_db(&self.quality)?,
             n: self.n as u32,
-            response_format: self.response_format,
-            status: GenerationStatus::parse(&self.status),
+            response_format: ResponseFormat::from_db(&self.response_format)?,
+            status: GenerationStatus::from_db(&self.status)?,
             credits_cost: Credits::from_units(self.credits_cost),
             credits_charged: Credits::from_units(self.credits_charged),
             hold_id: HoldId::from_db(self.hold_id),
@@ -123,7 +107,7 @@ impl GenerationRow {
             images,
             created_at: utc(self.created_at),
             completed_at: self.completed_at.map(utc),
-        }
+        })
     }
 }
 
@@ -149,7 +133,7 @@ pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
                 generations::height.eq(g.height as i32),
                 generations::quality.eq(g.quality.as_str()),
                 generations::n.eq(g.n as i32),
-                generations::response_format.eq(g.response_format.clone()),
+                generations::response_format.eq(g.response_format.as_str()),
                 generations::status.eq(g.status.as_str()),
                 generations::credits_cost.eq(g.credits_cost.units()),
                 generations::hold_id.eq(g.hold_id.as_str().to_owned()),
@@ -276,7 +260,7 @@ pub fn get(conn: &mut DbConn, account: &AccountId, id: &GenerationId) -> Result<
         .optional()?
         .ok_or(Error::NotFound("generation"))?;
     let images = images_of(conn, id.as_str())?;
-    Ok(row.into_generation(images))
+    row.into_generation(images)
 }
 
 /// The account's generations, newest first, optionally of one model.
@@ -308,7 +292,7 @@ pub fn list(
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let images = images_of(conn, &row.id)?;
-        items.push(row.into_generation(images));
+        items.push(row.into_generation(images)?);
     }
     Ok(Page::from_overfetch(items, limit))
 }

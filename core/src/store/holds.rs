@@ -19,8 +19,8 @@ use super::alerts;
 use super::ledger::{
     self, balance, insert_entries, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
 };
+use super::lots::consume_lots_set;
 use super::naive;
-use super::purchases::consume_lots_set;
 use super::{api_keys, members};
 use crate::db::schema::{accounts, holds};
 use crate::db::{padded, DbConn, Kept};

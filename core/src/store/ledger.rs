@@ -13,43 +13,23 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Page;
 use super::{naive, utc};
 use crate::db::schema::{accounts, ledger_entries};
 use crate::db::{padded, write_transaction, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, TransactionId, UserId};
 use crate::{Credits, Error, Result};
 
-/// Why credits moved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryType {
-    Purchase,
-    Generation,
-    Refund,
-    Adjustment,
-    AutoTopup,
-}
-
-impl EntryType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryType::Purchase => "purchase",
-            EntryType::Generation => "generation",
-            EntryType::Refund => "refund",
-            EntryType::Adjustment => "adjustment",
-            EntryType::AutoTopup => "auto_topup",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EntryType> {
-        match text {
-            "purchase" => Some(EntryType::Purchase),
-            "generation" => Some(EntryType::Generation),
-            "refund" => Some(EntryType::Refund),
-            "adjustment" => Some(EntryType::Adjustment),
-            "auto_topup" => Some(EntryType::AutoTopup),
-            _ => None,
-        }
+text_enum! {
+    /// Why credits moved.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum EntryType {
+        Purchase = "purchase",
+        Generation = "generation",
+        Refund = "refund",
+        Adjustment = "adjustment",
+        AutoTopup = "auto_topup",
     }
 }
 
@@ -114,12 +94,14 @@ struct EntryRow {
     created_at: chrono::NaiveDateTime,
 }
 
-impl From<EntryRow> for LedgerEntry {
-    fn from(row: EntryRow) -> Self {
-        LedgerEntry {
+impl TryFrom<EntryRow> for LedgerEntry {
+    type Error = Error;
+
+    fn try_from(row: EntryRow) -> Result<Self> {
+        Ok(LedgerEntry {
             id: TransactionId::from_db(row.id),
             account_id: AccountId::from_db(row.account_id),
-            entry_type: EntryType::parse(&row.entry_type).unwrap_or(EntryType::Adjustment),
+            entry_type: EntryType::from_db(&row.entry_type)?,
             credits: Credits::from_units(row.credits),
             balance_after: Credits::from_units(row.balance_after),
             reference_id: row.reference_id,
@@ -127,7 +109,7 @@ impl From<EntryRow> for LedgerEntry {
             user_id: row.user_id.map(UserId::from_db),
             api_key_id: row.api_key_id.map(ApiKeyId::from_db),
             created_at: utc(row.created_at),
-        }
+        })
     }
 }
 
@@ -308,7 +290,7 @@ pub fn adjust(
             now,
         )?;
         if credits.is_negative() {
-            super::purchases::consume_lots(conn, account, Credits::from_units(-credits.units()))?;
+            super::lots::consume_lots(conn, account, Credits::from_units(-credits.units()))?;
         }
         Ok(entry)
     })
@@ -320,22 +302,6 @@ pub struct EntryFilter {
     pub entry_type: Option<EntryType>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-}
-
-/// One page of a newest-first listing.
-#[derive(Clone, Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_more: bool,
-}
-
-impl<T> Page<T> {
-    /// A page from `limit + 1` fetched items: the extra one only says another page follows.
-    pub fn from_overfetch(mut items: Vec<T>, limit: i64) -> Self {
-        let has_more = items.len() as i64 > limit;
-        items.truncate(limit.max(0) as usize);
-        Page { items, has_more }
-    }
 }
 
 /// Takes the account's row lock for the rest of the transaction. Every transaction that moves
@@ -417,7 +383,7 @@ pub fn list_entries(
         .select(EntryRow::as_select())
         .load(conn)?
         .into_iter()
-        .map(LedgerEntry::from)
-        .collect();
+        .map(LedgerEntry::try_from)
+        .collect::<Result<_>>()?;
     Ok(Page::from_overfetch(items, limit))
 }

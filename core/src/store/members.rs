@@ -45,9 +45,9 @@ pub fn list(
     after: Option<&UserId>,
     limit: i64,
     now: DateTime<Utc>,
-) -> Result<super::ledger::Page<Member>> {
+) -> Result<super::Page<Member>> {
     let items = load(conn, account, Selection::Page { after, limit }, now)?;
-    Ok(super::ledger::Page::from_overfetch(items, limit))
+    Ok(super::Page::from_overfetch(items, limit))
 }
 
 /// One member of the account, with this month's spending.
@@ -104,18 +104,19 @@ fn load(conn: &mut DbConn, account: &AccountId, which: Selection<'_>, now: DateT
         .filter(member_spend::month.eq(&month))
         .select((member_spend::user_id, member_spend::spent))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, email, name, role, spend_limit, joined)| Member {
-            spent_this_month: Credits::from_units(spent.iter().find(|(u, _)| *u == id).map_or(0, |(_, s)| *s)),
-            user_id: UserId::from_db(id),
-            email,
-            name,
-            role: Role::parse(&role).unwrap_or(Role::Member),
-            monthly_spend_limit: spend_limit.map(Credits::from_units),
-            joined_at: super::utc(joined),
+    rows.into_iter()
+        .map(|(id, email, name, role, spend_limit, joined)| {
+            Ok(Member {
+                spent_this_month: Credits::from_units(spent.iter().find(|(u, _)| *u == id).map_or(0, |(_, s)| *s)),
+                user_id: UserId::from_db(id),
+                email,
+                name,
+                role: Role::from_db(&role)?,
+                monthly_spend_limit: spend_limit.map(Credits::from_units),
+                joined_at: super::utc(joined),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Adds an existing user (by email) to a family or business account.

@@ -42,10 +42,18 @@ pub mod holds;
 pub mod idempotency;
 pub mod images;
 pub mod ledger;
+pub mod lots;
 pub mod members;
+mod page;
+pub mod payment_methods;
 pub mod purchases;
+pub mod refunds;
 pub mod sessions;
 pub mod usage;
+pub mod webhook_events;
+
+pub(crate) use page::cursor_error;
+pub use page::{Page, CURSOR};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -134,18 +142,6 @@ mod stamp_sql {
         text
     }
 }
-
-/// A cursor that names nothing in the list is not found (404, like an id of another
-/// account's); a database failure while looking it up stays what it is.
-pub(crate) fn cursor_error(e: crate::Error) -> crate::Error {
-    match e {
-        crate::Error::NotFound(_) => crate::Error::NotFound(CURSOR),
-        other => other,
-    }
-}
-
-/// What a cursor that names no item of its list is not found as.
-pub const CURSOR: &str = "item of this list for the cursor";
 
 #[cfg(test)]
 mod tests {

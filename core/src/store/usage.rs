@@ -11,35 +11,17 @@ use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::{Credits, Result};
 
-/// How usage is grouped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupBy {
-    Model,
-    Day,
-    ApiKey,
-    Member,
+text_enum! {
+    /// How usage is grouped.
+    pub enum GroupBy {
+        Model = "model",
+        Day = "day",
+        ApiKey = "api_key",
+        Member = "member",
+    }
 }
 
 impl GroupBy {
-    pub fn parse(text: &str) -> Option<GroupBy> {
-        match text {
-            "model" => Some(GroupBy::Model),
-            "day" => Some(GroupBy::Day),
-            "api_key" => Some(GroupBy::ApiKey),
-            "member" => Some(GroupBy::Member),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupBy::Model => "model",
-            GroupBy::Day => "day",
-            GroupBy::ApiKey => "api_key",
-            GroupBy::Member => "member",
-        }
-    }
-
     fn column(self) -> &'static str {
         match self {
             GroupBy::Model => "model",

@@ -1,0 +1,10 @@
+//! Values checked once, where they enter (an HTTP handler or the command line), and typed from
+//! there on: whoever holds an [`Email`] holds a valid, normalized address, whoever holds a
+//! [`Prompt`] a prompt of the allowed length. The checks and their error codes live here only.
+
+mod account;
+mod generation;
+
+pub use crate::pricing::Quality;
+pub use account::{Email, Password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+pub use generation::{ImageCount, Prompt, ResponseFormat, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS};
