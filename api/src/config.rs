@@ -77,6 +77,9 @@ pub struct Config {
     pub cache_memory_mb: u32,
     /// How long generated images are kept after their generation was created.
     pub image_retention_seconds: u64,
+    /// On SQLite, whether every commit is fsynced before it is answered
+    /// (`APINFER_SQLITE_SYNCHRONOUS`: `full`, the default, or `normal`, refused in production).
+    pub sqlite_durability: apinfer_core::db::SqliteDurability,
 }
 
 /// How the cache memory budget (`APINFER_CACHE_MEMORY_MB`) is shared out.
@@ -224,6 +227,7 @@ struct FileConfig {
     sqlite_wal_restart_pages: Option<u32>,
     cache_memory_mb: Option<u32>,
     image_retention_seconds: Option<u64>,
+    sqlite_synchronous: Option<String>,
 }
 
 /// Where a secret came from, so start-up can warn about generated ones.
@@ -269,6 +273,7 @@ impl Config {
             sqlite_wal_restart_pages: 16_384,
             cache_memory_mb: 64,
             image_retention_seconds: 30 * 24 * 3600,
+            sqlite_durability: apinfer_core::db::SqliteDurability::Full,
         }
     }
 
@@ -364,6 +369,10 @@ impl Config {
         config.image_retention_seconds = parse_env("IMAGE_RETENTION_SECONDS")?
             .or(file.image_retention_seconds)
             .unwrap_or(config.image_retention_seconds);
+        if let Some(level) = env("SQLITE_SYNCHRONOUS").or(file.sqlite_synchronous) {
+            config.sqlite_durability = apinfer_core::db::SqliteDurability::parse(&level)
+                .ok_or_else(|| anyhow::anyhow!("APINFER_SQLITE_SYNCHRONOUS must be full or normal, not {level:?}"))?;
+        }
         if let Some(base_url) = env("UPSTREAM_BASE_URL").or(file.upstream_base_url) {
             let api_key = env("UPSTREAM_API_KEY").or(file.upstream_api_key).ok_or_else(|| {
                 anyhow::anyhow!("APINFER_UPSTREAM_API_KEY is required with APINFER_UPSTREAM_BASE_URL")
@@ -456,6 +465,15 @@ impl Config {
         }
         if self.cache_memory_mb < 8 {
             bail!("APINFER_CACHE_MEMORY_MB must be at least 8");
+        }
+        if self.environment == Environment::Production
+            && self.sqlite_durability != apinfer_core::db::SqliteDurability::Full
+        {
+            // A power loss could take back commits already answered: credits paid for, gone.
+            bail!(
+                "APINFER_SQLITE_SYNCHRONOUS=normal is refused in production (APINFER_ENV=production): \
+                 a power loss could roll back payments and charges that were already answered"
+            );
         }
         if self.image_retention_seconds == 0 || i64::try_from(self.image_retention_seconds).is_err() {
             bail!("APINFER_IMAGE_RETENTION_SECONDS must be positive");

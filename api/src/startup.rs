@@ -146,10 +146,14 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
 /// Opens the pool, each SQLite connection with its share of the cache budget, and applies
 /// migrations (off the async executor).
 pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
-    let (url, size) = (config.database_url.clone(), config.db_pool_size);
-    let cache_kib = config.cache_budget().sqlite_cache_kib;
+    let url = config.database_url.clone();
+    let options = apinfer_core::db::PoolOptions {
+        max_size: config.db_pool_size,
+        sqlite_cache_kib: config.cache_budget().sqlite_cache_kib,
+        sqlite_durability: config.sqlite_durability,
+    };
     tokio::task::spawn_blocking(move || {
-        let pool = Pool::connect_with_cache(&url, size, cache_kib)?;
+        let pool = Pool::connect_with(&url, options)?;
         pool.migrate()?;
         Ok::<_, apinfer_core::Error>(pool)
     })

@@ -19,7 +19,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use apinfer_core::db::schema::accounts;
-use apinfer_core::db::{write_transaction, Pool};
+use apinfer_core::db::{write_transaction, Pool, PoolOptions, SqliteDurability};
 use apinfer_core::ids::AccountId;
 use apinfer_core::store::ledger::{append_entry, EntryType, NewEntry};
 use apinfer_core::Credits;
@@ -219,7 +219,12 @@ fn main() {
     for backend in backends.split(',').map(str::trim) {
         let Some((url, db)) = create_db(backend) else { continue };
         let max_threads = *threads.iter().max().unwrap_or(&1) as u32;
-        let pool = Pool::connect(&url, max_threads.max(1)).expect("pool");
+        // The ceiling of the transaction's own work: on SQLite without an fsync per commit
+        // (`synchronous = NORMAL`), which one transaction per commit would otherwise pay in full
+        // while the server's group commit pays it once per batch (bench/RESULTS.md, 2026-12-02).
+        let options =
+            PoolOptions { sqlite_durability: SqliteDurability::Normal, ..PoolOptions::new(max_threads.max(1)) };
+        let pool = Pool::connect_with(&url, options).expect("pool");
         pool.migrate().expect("migrations");
         let ids = Arc::new(seed(&pool));
         for scenario in [Scenario::Spread, Scenario::Hot] {

@@ -1,6 +1,7 @@
 //! The `apinfer` command line: `openapi` prints the committed spec, `migrate` prepares a
-//! database, production mode refuses to start without its secrets, and a SQLite WAL restart
-//! threshold SQLite's own checkpoint would pre-empt is refused.
+//! database, `admin create-user` checks what sign-up checks, production mode refuses to start
+//! without its secrets or with SQLite commits that a power loss could undo, and a SQLite WAL
+//! restart threshold SQLite's own checkpoint would pre-empt is refused.
 
 use std::process::Command;
 
@@ -20,6 +21,7 @@ fn apinfer() -> Command {
         "APINFER_STRIPE_PUBLISHABLE_KEY",
         "APINFER_STRIPE_WEBHOOK_SECRET",
         "APINFER_STRIPE_API_BASE",
+        "APINFER_SQLITE_SYNCHRONOUS",
     ] {
         cmd.env_remove(var);
     }
@@ -84,6 +86,35 @@ fn a_wal_restart_past_sqlites_own_checkpoint_is_refused() {
     assert!(stderr.contains("APINFER_SQLITE_WAL_RESTART_PAGES must be below 100000"), "{stderr}");
     let accepted = migrate("99999").unwrap();
     assert!(accepted.status.success(), "{}", String::from_utf8_lossy(&accepted.stderr));
+}
+
+#[test]
+fn sqlite_commits_are_durable_unless_opted_out_and_never_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sync.db").display());
+    let migrate = |env: &[(&str, &str)]| {
+        apinfer().envs(env.iter().copied()).args(["migrate", "--database-url", &url]).output().unwrap()
+    };
+    // The opt-in is accepted in development, and a value that names nothing is refused.
+    let normal = migrate(&[("APINFER_SQLITE_SYNCHRONOUS", "normal")]);
+    assert!(normal.status.success(), "{}", String::from_utf8_lossy(&normal.stderr));
+    let unknown = migrate(&[("APINFER_SQLITE_SYNCHRONOUS", "off")]);
+    assert!(!unknown.status.success(), "synchronous=off was accepted");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("APINFER_SQLITE_SYNCHRONOUS must be full or normal"));
+    // Production refuses it: a power loss could take back answered payments.
+    let production = [
+        ("APINFER_ENV", "production"),
+        ("APINFER_JWT_SECRET", "a-production-secret-of-some-length"),
+        ("APINFER_PAYMENTS_WEBHOOK_SECRET", "another-production-secret-value"),
+        ("APINFER_PUBLIC_BASE_URL", "https://api.example.com"),
+        ("APINFER_METRICS_TOKEN", "a-metrics-token-of-some-length"),
+    ];
+    let refused = migrate(&[&production[..], &[("APINFER_SQLITE_SYNCHRONOUS", "normal")]].concat());
+    assert!(!refused.status.success(), "production accepted synchronous=normal");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("APINFER_SQLITE_SYNCHRONOUS=normal is refused in production"), "{stderr}");
+    let full = migrate(&[&production[..], &[("APINFER_SQLITE_SYNCHRONOUS", "full")]].concat());
+    assert!(full.status.success(), "{}", String::from_utf8_lossy(&full.stderr));
 }
 
 #[test]

@@ -101,12 +101,63 @@ impl DatabaseUrl {
     }
 }
 
+/// When a SQLite commit is on disk (`PRAGMA synchronous`, in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SqliteDurability {
+    /// Every commit is fsynced before it returns (`FULL`): a commit that was answered survives
+    /// a power loss. With group commit that is one fsync per batch, not per request.
+    #[default]
+    Full,
+    /// Commits are fsynced only at checkpoints (`NORMAL`): they survive a crash of the process,
+    /// but a power loss may roll back the last ones, after their requests were answered (a card
+    /// charged at the provider whose credits vanish). An opt-in for tests and benchmarks;
+    /// production refuses it.
+    Normal,
+}
+
+impl SqliteDurability {
+    /// The value of `APINFER_SQLITE_SYNCHRONOUS`: `full` or `normal`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "full" => Some(SqliteDurability::Full),
+            "normal" => Some(SqliteDurability::Normal),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteDurability::Full => "FULL",
+            SqliteDurability::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How a [`Pool`] is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    /// Connections in the pool.
+    pub max_size: u32,
+    /// Each SQLite connection's page cache, in KiB (its share of the cache memory budget).
+    pub sqlite_cache_kib: u32,
+    /// When a SQLite commit is on disk.
+    pub sqlite_durability: SqliteDurability,
+}
+
+impl PoolOptions {
+    /// `max_size` connections, SQLite's default page cache, every commit durable.
+    pub fn new(max_size: u32) -> Self {
+        PoolOptions { max_size, sqlite_cache_kib: DEFAULT_SQLITE_CACHE_KIB, sqlite_durability: SqliteDurability::Full }
+    }
+}
+
 /// r2d2 manager that opens the backend its URL names and sets SQLite up for concurrent use.
 #[derive(Clone, Debug)]
 pub struct Manager {
     url: DatabaseUrl,
     /// Each SQLite connection's page cache, in KiB (its share of the cache memory budget).
     sqlite_cache_kib: u32,
+    sqlite_durability: SqliteDurability,
 }
 
 /// A SQLite connection's page cache when no budget is given (SQLite's own default is 2 MiB).
@@ -144,10 +195,12 @@ impl r2d2::ManageConnection for Manager {
                 // the fsyncs of the next checkpoints, with the file system's metadata to write,
                 // tripled SQLite's generation p99 (bench/RESULTS.md, 2026-12-02). Its size is
                 // bounded by how often it restarts (`APINFER_SQLITE_WAL_RESTART_PAGES`).
-                let cache_kib = self.sqlite_cache_kib;
+                // Commits are fsynced before they return unless the operator opted out
+                // ([`SqliteDurability`]).
+                let (cache_kib, synchronous) = (self.sqlite_cache_kib, self.sqlite_durability.pragma());
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; \
                      PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}; \
                      \
                      PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;",
@@ -187,21 +240,26 @@ impl std::fmt::Debug for Pool {
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 impl Pool {
-    /// Opens a pool whose SQLite connections have SQLite's default page cache.
+    /// Opens a pool of `max_size` connections with [`PoolOptions::new`]'s defaults.
     pub fn connect(url: &str, max_size: u32) -> Result<Pool> {
-        Pool::connect_with_cache(url, max_size, DEFAULT_SQLITE_CACHE_KIB)
+        Pool::connect_with(url, PoolOptions::new(max_size))
     }
 
-    /// Opens a pool of `max_size` connections; on SQLite each has a page cache of
-    /// `sqlite_cache_kib` KiB, so that the pool's caches together stay within
+    /// Opens a pool of `options.max_size` connections; on SQLite each has a page cache of
+    /// `options.sqlite_cache_kib` KiB, so that the pool's caches together stay within
     /// `max_size * sqlite_cache_kib`.
-    pub fn connect_with_cache(url: &str, max_size: u32, sqlite_cache_kib: u32) -> Result<Pool> {
+    pub fn connect_with(url: &str, options: PoolOptions) -> Result<Pool> {
         let url = DatabaseUrl::parse(url)?;
+        let manager = Manager {
+            url: url.clone(),
+            sqlite_cache_kib: options.sqlite_cache_kib.max(64),
+            sqlite_durability: options.sqlite_durability,
+        };
         let inner = r2d2::Pool::builder()
-            .max_size(max_size)
+            .max_size(options.max_size)
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
-            .build(Manager { url: url.clone(), sqlite_cache_kib: sqlite_cache_kib.max(64) })
+            .build(manager)
             .context("opening the database")
             .map_err(Error::Unavailable)?;
         Ok(Pool { inner, url })
@@ -495,6 +553,31 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let pool = Pool::connect(&format!("sqlite://{}", dir.join(name).display()), size).unwrap();
         (dir, pool)
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+
+    /// SQLite commits are fsynced before they return unless the pool was opened with
+    /// [`SqliteDurability::Normal`] (`PRAGMA synchronous`: 2 is FULL, 1 is NORMAL).
+    #[test]
+    fn sqlite_commits_are_durable_unless_opted_out() {
+        let dir = std::env::temp_dir().join(format!("apinfer-sync-{}", crate::ids::random_base62(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let level = |options: PoolOptions| {
+            let pool = Pool::connect_with(&format!("sqlite://{}", dir.join("sync.db").display()), options).unwrap();
+            let row: Synchronous =
+                diesel::sql_query("PRAGMA synchronous").get_result(&mut pool.get().unwrap()).unwrap();
+            row.synchronous
+        };
+        assert_eq!(level(PoolOptions::new(1)), 2);
+        assert_eq!(level(PoolOptions { sqlite_durability: SqliteDurability::Normal, ..PoolOptions::new(1) }), 1);
+        assert_eq!(SqliteDurability::parse("FULL"), Some(SqliteDurability::Full));
+        assert_eq!(SqliteDurability::parse("off"), None);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// The background checkpoint copies the committed WAL into the database file: a copy of
