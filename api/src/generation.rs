@@ -9,11 +9,11 @@ use apinfer_core::db::DbConn;
 use apinfer_core::domain::{ImageCount, Prompt, ResponseFormat};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
+use apinfer_core::ledger::holds::Hold;
+use apinfer_core::ledger::EntryType;
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::generations::{Generation, NewImage};
-use apinfer_core::store::holds::Hold;
 use apinfer_core::store::images as image_store;
-use apinfer_core::store::ledger::EntryType;
 use chrono::{DateTime, Utc};
 
 use crate::auth::Caller;

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use apinfer_core::db::{savepoint, write_transaction, DbConn, Pool};
-use apinfer_core::store::ledger;
+use apinfer_core::ledger;
 use apinfer_core::{Error, Result};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;

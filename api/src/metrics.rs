@@ -6,7 +6,7 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use apinfer_core::store::ledger::EntryType;
+use apinfer_core::ledger::EntryType;
 use apinfer_core::Credits;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

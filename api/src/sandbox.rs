@@ -11,7 +11,7 @@
 
 use actix_web::{web, HttpResponse};
 use apinfer_core::ids::PurchaseId;
-use apinfer_core::store::ledger::EntryType;
+use apinfer_core::ledger::EntryType;
 use apinfer_core::store::purchases::{self, MethodType, PurchaseStatus};
 use serde::Serialize;
 

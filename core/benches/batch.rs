@@ -25,7 +25,7 @@ use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::generations::NewImage;
-use apinfer_core::store::{ledger, purchases};
+use apinfer_core::store::purchases;
 use apinfer_core::Credits;
 use chrono::Utc;
 
@@ -77,8 +77,15 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
                 panic!("a bank transfer is accepted");
             };
             purchases::credit(conn, &purchase.id, None, now).expect("credit");
-            ledger::adjust(conn, &account.id, Credits::from_units(1_000_000_000_000), "bench", &user.id, now)
-                .expect("adjust");
+            apinfer_core::adjusting::adjust(
+                conn,
+                &account.id,
+                Credits::from_units(1_000_000_000_000),
+                "bench",
+                &user.id,
+                now,
+            )
+            .expect("adjust");
             Caller { account: account.id, user: user.id, key: key.id }
         })
         .collect();

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use apinfer_core::db::schema::accounts;
 use apinfer_core::db::{write_transaction, Pool, PoolOptions, SqliteDurability};
 use apinfer_core::ids::AccountId;
-use apinfer_core::store::ledger::{append_entry, EntryType, NewEntry};
+use apinfer_core::ledger::{append_entry, EntryType, NewEntry};
 use apinfer_core::Credits;
 use diesel::{Connection, ExpressionMethods, RunQueryDsl};
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use apinfer_core::db::{DbConn, Pool};
 use apinfer_core::ids::AccountId;
 use apinfer_core::store::accounts::{create_user_with_account, NewUser};
-use apinfer_core::store::ledger::{list_entries, EntryFilter};
+use apinfer_core::store::entries::{list_entries, EntryFilter};
 use apinfer_core::store::usage::{query, GroupBy};
 use chrono::{Duration as Days, NaiveDate, Utc};
 use diesel::connection::SimpleConnection;

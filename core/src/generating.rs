@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use crate::db::{write_transaction, DbConn};
 use crate::domain::{ImageCount, Prompt, ResponseFormat};
 use crate::ids::{AccountId, ApiKeyId, GenerationId, HoldId, UserId};
+use crate::ledger::holds::{self, Hold, HoldRequest};
+use crate::ledger::{self, EntryType};
 use crate::pricing::{generation_cost, Quality};
 use crate::store::catalog::{self, parse_size};
 use crate::store::generations::{self, Generation, GenerationStatus, ImageMeta, NewImage};
-use crate::store::holds::{self, Hold, HoldRequest};
-use crate::store::ledger::{self, EntryType};
 use crate::store::usage;
 use crate::{Credits, Error, Result};
 

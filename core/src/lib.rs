@@ -6,9 +6,12 @@
 
 #[macro_use]
 mod text_enum;
+#[macro_use]
+mod insert_kept;
 #[doc(hidden)]
 pub use text_enum::__anyhow;
 
+pub mod adjusting;
 pub mod auth;
 pub mod clock;
 pub mod credits;
@@ -17,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod generating;
 pub mod ids;
+pub mod ledger;
 pub mod payments;
 pub mod pricing;
 pub mod purchasing;

@@ -7,8 +7,9 @@
 
 use apinfer_core::db::{write_transaction, DbConn, Pool};
 use apinfer_core::ids::AccountId;
+use apinfer_core::ledger::{self, EntryType, NewEntry};
 use apinfer_core::store::accounts::{self, NewUser};
-use apinfer_core::store::ledger::{self, EntryFilter, EntryType, NewEntry};
+use apinfer_core::store::entries::{self, EntryFilter};
 use apinfer_core::Credits;
 use chrono::Utc;
 
@@ -61,7 +62,7 @@ fn ledger_entries_of_any_count_are_appended_in_order() {
         assert_eq!(inserted.len(), count);
         written += count as i64;
     }
-    let page = ledger::list_entries(&mut conn, &owner, &EntryFilter::default(), None, 1_000).expect("list");
+    let page = entries::list_entries(&mut conn, &owner, &EntryFilter::default(), None, 1_000).expect("list");
     assert_eq!(page.items.len() as i64, written, "every row written once");
     // Newest first: the balances after each entry run down from the total, one per entry, and
     // each entry's reference is its own description.

@@ -8,14 +8,14 @@
 use apinfer_core::db::{write_transaction, DbConn, Pool};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
+use apinfer_core::ledger::holds::{self, Hold};
 use apinfer_core::payments::sandbox::SandboxProvider;
 use apinfer_core::pricing::Quality;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, AccountType, NewUser, Role};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::generations::{Generation, NewImage};
-use apinfer_core::store::holds::{self, Hold};
-use apinfer_core::store::{ledger, members, purchases};
+use apinfer_core::store::{members, purchases};
 use apinfer_core::Credits;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::connection::SimpleConnection;
@@ -86,10 +86,10 @@ fn world(conn: &mut DbConn) -> World {
     )
     .unwrap();
     buy(conn, &a, at(0, 4));
-    ledger::adjust(conn, &a, Credits::from_units(-850_000), "test", &owner, at(0, 5)).unwrap();
-    ledger::adjust(conn, &b, Credits::from_units(100_000), "test", &other, at(0, 6)).unwrap();
+    apinfer_core::adjusting::adjust(conn, &a, Credits::from_units(-850_000), "test", &owner, at(0, 5)).unwrap();
+    apinfer_core::adjusting::adjust(conn, &b, Credits::from_units(100_000), "test", &other, at(0, 6)).unwrap();
     buy(conn, &a, at(0, 7));
-    ledger::adjust(conn, &a, Credits::from_units(-1_000_000), "test", &owner, at(0, 8)).unwrap();
+    apinfer_core::adjusting::adjust(conn, &a, Credits::from_units(-1_000_000), "test", &owner, at(0, 8)).unwrap();
     conn.batch_execute(&format!(
         "UPDATE accounts SET low_balance_threshold = 100000, auto_topup_threshold = 50000 WHERE id = '{}'",
         a.as_str()

@@ -8,7 +8,7 @@ use apinfer_core::pricing::Tier;
 use apinfer_core::store::accounts::{self, AccountType};
 use apinfer_core::store::audit::Action;
 use apinfer_core::store::catalog::{self, Model, ModelChanges, Package, PackageChanges};
-use apinfer_core::store::{ledger, purchases};
+use apinfer_core::store::purchases;
 use apinfer_core::Credits;
 use serde::Deserialize;
 use serde_json::json;
@@ -73,7 +73,9 @@ pub async fn create_adjustment(
             &run_state,
             who,
             Action::AdjustmentMade,
-            move |conn, now| ledger::adjust(conn, &account, request.credits, &request.reason, &admin, now),
+            move |conn, now| {
+                apinfer_core::adjusting::adjust(conn, &account, request.credits, &request.reason, &admin, now)
+            },
             |entry| {
                 let details = json!({"credits": entry.credits, "reason": entry.description});
                 (Some(entry.id.to_string()), details)
@@ -363,7 +365,7 @@ pub async fn confirm_purchase(
     let now = state.now();
     let (purchase, credited) = state.db(move |conn| purchases::credit(conn, &id, None, now)).await?;
     if credited {
-        state.metrics.observe_credits(apinfer_core::store::ledger::EntryType::Purchase, purchase.credits);
+        state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
     } else if purchase.succeeded_at.is_none() {
         return Err(ApiError::new(
             crate::error::ErrorKind::Conflict,

@@ -2,7 +2,7 @@
 
 use actix_web::{get, web, HttpResponse};
 use apinfer_core::store::api_keys::Scope;
-use apinfer_core::store::ledger::{self, Balance};
+use apinfer_core::store::entries::{self, Balance};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -54,6 +54,6 @@ impl From<Balance> for BalanceView {
 #[get("/balance")]
 pub async fn balance(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_scope(Scope::BalanceRead)?;
-    let balance = state.read(move |conn| ledger::balance(conn, &caller.account_id)).await?;
+    let balance = state.read(move |conn| entries::balance(conn, &caller.account_id)).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(balance)))
 }

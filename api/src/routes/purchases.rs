@@ -326,9 +326,7 @@ pub async fn create(
         match outcome {
             PurchaseOutcome::Accepted(purchase) => {
                 if purchase.succeeded_at.is_some() {
-                    run_state
-                        .metrics
-                        .observe_credits(apinfer_core::store::ledger::EntryType::Purchase, purchase.credits);
+                    run_state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
                 }
                 Ok((StatusCode::CREATED, PurchaseView::from(purchase)))
             }
@@ -435,7 +433,7 @@ pub async fn refund(
                 Ok(refund)
             })
             .await?;
-        run_state.metrics.observe_credits(apinfer_core::store::ledger::EntryType::Refund, refund.credits);
+        run_state.metrics.observe_credits(apinfer_core::ledger::EntryType::Refund, refund.credits);
         Ok((StatusCode::CREATED, RefundView::from(refund)))
     })
     .await

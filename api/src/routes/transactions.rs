@@ -2,8 +2,9 @@
 
 use actix_web::{get, web, HttpResponse};
 use apinfer_core::ids::TransactionId;
+use apinfer_core::ledger::{EntryType, LedgerEntry};
 use apinfer_core::store::api_keys::Scope;
-use apinfer_core::store::ledger::{self, EntryFilter, EntryType, LedgerEntry};
+use apinfer_core::store::entries::{self, EntryFilter};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -100,7 +101,7 @@ pub async fn list(
     let filter = EntryFilter { entry_type, from: filter.from, to: filter.to };
     let cursor = page.cursor_as(TransactionId::parse)?;
     let page =
-        state.db(move |conn| ledger::list_entries(conn, &caller.account_id, &filter, cursor.as_ref(), limit)).await?;
+        state.db(move |conn| entries::list_entries(conn, &caller.account_id, &filter, cursor.as_ref(), limit)).await?;
     let next_cursor = if page.has_more { page.items.last().map(|e| e.id.to_string()) } else { None };
     Ok(HttpResponse::Ok().json(TransactionList {
         data: page.items.into_iter().map(TransactionView::from).collect(),

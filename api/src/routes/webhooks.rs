@@ -122,7 +122,7 @@ pub async fn payments(
         })
         .await?;
     if credited {
-        state.metrics.observe_credits(apinfer_core::store::ledger::EntryType::Purchase, purchase.credits);
+        state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
     }
     Ok(HttpResponse::Ok().json(WebhookAck {
         received: true,
@@ -240,7 +240,7 @@ async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) ->
         })
         .await?;
     if let Some(purchase) = purchase.as_ref().filter(|_| credited) {
-        state.metrics.observe_credits(apinfer_core::store::ledger::EntryType::Purchase, purchase.credits);
+        state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
     }
     Ok(HttpResponse::Ok().json(WebhookAck {
         received: true,

@@ -1,19 +1,17 @@
 //! API keys: random secrets shown once, stored as a digest, with scopes, an optional total
 //! spend limit, an optional expiry, and immediate revocation.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::ledger::lock_account_row;
 use super::Page;
 use super::{naive, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
-use crate::db::{padded, write_transaction, DbConn, Kept};
+use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, UserId};
+use crate::ledger::lock_account_row;
 use crate::{Credits, Error, Result};
 
 text_enum! {
@@ -296,54 +294,4 @@ pub fn revoke_created_by(
         .set(api_keys::revoked_at.eq(naive(now)))
         .execute(conn)?;
     Ok(ids.into_iter().map(ApiKeyId::from_db).collect())
-}
-
-/// Counts `amount` against the key's spend limit, atomically: fails with
-/// [`Error::SpendLimitExceeded`] (changing nothing) if it would pass the limit.
-/// Run inside the same transaction as the balance change it accompanies.
-pub fn charge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
-    charge_spend_many(conn, &[id.as_str()], amount)
-}
-
-/// What [`charge_spend`] answers past the key's limit.
-pub fn spend_limit_exceeded() -> Error {
-    Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() }
-}
-
-/// The keys' spend so far and limits, as [`charge_spend`] would check them, keyed by id; a
-/// key that does not exist (which [`charge_spend`] refuses) is missing from the answer.
-pub fn spend_budgets(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, (i64, Option<i64>)>> {
-    let rows: Vec<(String, i64, Option<i64>)> =
-        Kept(api_keys::table.filter(api_keys::id.eq_any(padded(ids))).select((
-            api_keys::id,
-            api_keys::spent,
-            api_keys::spend_limit,
-        )))
-        .load(conn)?;
-    Ok(rows.into_iter().map(|(id, spent, limit)| (id, (spent, limit))).collect())
-}
-
-/// [`charge_spend`] of the same `amount` on several keys in one statement; fails, as it does,
-/// if any of them would pass its limit (the caller rolls back).
-pub fn charge_spend_many(conn: &mut DbConn, ids: &[&str], amount: Credits) -> Result<()> {
-    let units = amount.units();
-    let updated = Kept(
-        diesel::update(api_keys::table.filter(api_keys::id.eq_any(padded(ids))).filter(
-            api_keys::spend_limit.is_null().or(api_keys::spend_limit.ge((api_keys::spent + units).nullable())),
-        ))
-        .set(api_keys::spent.eq(api_keys::spent + units)),
-    )
-    .execute(conn)?;
-    if updated != ids.len() {
-        return Err(spend_limit_exceeded());
-    }
-    Ok(())
-}
-
-/// Gives back spend counted by [`charge_spend`] for work that was not done.
-pub fn uncharge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
-    diesel::update(api_keys::table.find(id.as_str()))
-        .set(api_keys::spent.eq(api_keys::spent - amount.units()))
-        .execute(conn)?;
-    Ok(())
 }

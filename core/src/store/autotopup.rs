@@ -9,11 +9,11 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::alerts::notify;
-use super::ledger::lock_account_row;
 use super::naive;
 use crate::db::schema::{accounts, auto_topup_requests, auto_topup_settings, purchases as purchases_table};
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PaymentMethodId};
+use crate::ledger::lock_account_row;
 use crate::payments::PaymentProvider;
 use crate::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use crate::store::catalog;

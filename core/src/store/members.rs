@@ -4,10 +4,8 @@
 //! `business`, its owner and admins add existing users by email as `admin` or `member`, each
 //! with an optional monthly limit (calendar month, UTC). Members spend from the shared
 //! balance; what they spend (through their sessions or the keys they made) is counted in
-//! `member_spend` by [`charge_month`] in the same transaction as the spend's hold, with a
+//! `member_spend` by the ledger engine ([`crate::ledger`]) in the same transaction as the spend's hold, with a
 //! conditional update, so concurrent spends can never pass the limit.
-
-use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
@@ -15,7 +13,7 @@ use diesel::prelude::*;
 use super::accounts::{self, AccountType, Role};
 use super::naive;
 use crate::db::schema::{member_spend, memberships, users};
-use crate::db::{is_unique_violation, padded, write_transaction, DbConn, Kept};
+use crate::db::{is_unique_violation, write_transaction, DbConn};
 use crate::ids::{AccountId, UserId};
 use crate::{Credits, Error, Result};
 
@@ -177,104 +175,4 @@ pub fn remove(conn: &mut DbConn, account: &AccountId, user: &UserId, now: DateTi
         diesel::delete(memberships::table.find((account.as_str(), user.as_str()))).execute(conn)?;
         Ok(member)
     })
-}
-
-/// Counts `amount` against the user's monthly limit in this account, atomically; fails with
-/// [`Error::SpendLimitExceeded`] (changing nothing) past it. Users without a limit are not
-/// counted here (usage reports read the ledger). Run inside the spend's write transaction.
-pub fn charge_month(
-    conn: &mut DbConn,
-    account: &AccountId,
-    user: &UserId,
-    amount: Credits,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let limit: Option<Option<i64>> = memberships::table
-        .find((account.as_str(), user.as_str()))
-        .select(memberships::monthly_spend_limit)
-        .first(conn)
-        .optional()?;
-    let Some(limit) = limit.flatten() else { return Ok(()) };
-    let month = month_of(at);
-    let insert = diesel::insert_into(member_spend::table)
-        .values((
-            member_spend::account_id.eq(account.as_str()),
-            member_spend::user_id.eq(user.as_str()),
-            member_spend::month.eq(&month),
-            member_spend::spent.eq(0_i64),
-        ))
-        .on_conflict_do_nothing();
-    // ON CONFLICT cannot be expressed over the multi-backend, so run it on the concrete one.
-    match conn {
-        DbConn::Sqlite(c) => insert.execute(c)?,
-        DbConn::Pg(c) => insert.execute(c)?,
-    };
-    let counted = diesel::update(
-        member_spend::table
-            .find((account.as_str(), user.as_str(), &month))
-            .filter((member_spend::spent + amount.units()).le(limit)),
-    )
-    .set(member_spend::spent.eq(member_spend::spent + amount.units()))
-    .execute(conn)?;
-    if counted == 0 {
-        return Err(month_limit_exceeded(limit));
-    }
-    Ok(())
-}
-
-/// What [`charge_month`] answers past a monthly limit of `limit` units.
-pub fn month_limit_exceeded(limit: i64) -> Error {
-    Error::SpendLimitExceeded {
-        message: format!("this would pass your monthly spend limit of {} credits", Credits::from_units(limit)),
-    }
-}
-
-/// The monthly limits of users in accounts, keyed by (account, user), for the pairs among
-/// `accounts` × `users` that have one (the others are not counted: see [`charge_month`]).
-///
-/// Looked up by user alone (`memberships_user`), the pairs then kept in memory: with both
-/// lists as `IN` constraints SQLite seeks the primary key once per pair of the cross product
-/// (a thousand seeks for a batch of 32 requests).
-pub fn month_limits(conn: &mut DbConn, accounts: &[&str], users: &[&str]) -> Result<HashMap<(String, String), i64>> {
-    let mut users = users.to_vec();
-    users.sort_unstable();
-    users.dedup();
-    let rows: Vec<(String, String, Option<i64>)> = Kept(
-        memberships::table
-            .filter(memberships::user_id.eq_any(padded(&users)))
-            .filter(memberships::monthly_spend_limit.is_not_null())
-            .select((memberships::account_id, memberships::user_id, memberships::monthly_spend_limit)),
-    )
-    .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter(|(account, ..)| accounts.contains(&account.as_str()))
-        .filter_map(|(account, user, limit)| Some(((account, user), limit?)))
-        .collect())
-}
-
-/// What is counted against the user's monthly limit in this account in `month`.
-pub fn month_spent(conn: &mut DbConn, account: &AccountId, user: &UserId, month: &str) -> Result<i64> {
-    let spent: Option<i64> = member_spend::table
-        .find((account.as_str(), user.as_str(), month))
-        .select(member_spend::spent)
-        .first(conn)
-        .optional()?;
-    Ok(spent.unwrap_or(0))
-}
-
-/// Gives back what [`charge_month`] counted for a spend that did not happen (`at` is when it
-/// was counted).
-pub fn uncharge_month(
-    conn: &mut DbConn,
-    account: &AccountId,
-    user: &UserId,
-    amount: Credits,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    diesel::update(member_spend::table.find((account.as_str(), user.as_str(), month_of(at))))
-        .set(member_spend::spent.eq(member_spend::spent - amount.units()))
-        .filter(member_spend::spent.ge(amount.units()))
-        .execute(conn)?;
-    Ok(())
 }

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::catalog::Package;
-use super::ledger::{append_entry, EntryType, NewEntry};
 use super::refunds::REFUND_WINDOW;
 use super::Page;
 use super::{naive, utc};
@@ -16,6 +15,7 @@ use crate::credits::Currency;
 use crate::db::schema::purchases;
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
+use crate::ledger::{append_entry, open_lot, EntryType, NewEntry};
 use crate::payments::{BankInstructions, CardBrand, NextAction};
 use crate::{Credits, Error, Money, Result};
 
@@ -356,14 +356,14 @@ fn credit_from(
         .set((
             purchases::status.eq(PurchaseStatus::Succeeded.as_str()),
             purchases::succeeded_at.eq(naive(now)),
-            purchases::credits_remaining.eq(purchases::credits),
             purchases::provider_charge.eq(charge.as_deref()),
         ))
         .execute(conn)?;
-    let purchase = get_any(conn, id)?;
     if updated == 0 {
-        return Ok((purchase, false));
+        return Ok((get_any(conn, id)?, false));
     }
+    open_lot(conn, id)?;
+    let purchase = get_any(conn, id)?;
     let (entry_type, description) = if purchase.auto_topup {
         (EntryType::AutoTopup, format!("Automatic top-up: {}", purchase.package_id))
     } else {

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use diesel::prelude::*;
 
-use super::ledger::{append_entry, lock_account, EntryType, NewEntry};
 use super::purchases::PurchaseStatus;
 use super::Page;
 use super::{naive, utc};
@@ -12,6 +11,7 @@ use crate::credits::Currency;
 use crate::db::schema::{purchases, refunds};
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PurchaseId, RefundId};
+use crate::ledger::{append_entry, lock_account, take_from_lot, EntryType, NewEntry};
 use crate::{Credits, Error, Money, Result};
 
 /// How long after a purchase its unused credits can be refunded.
@@ -124,17 +124,12 @@ pub fn refund(conn: &mut DbConn, account: &AccountId, id: &PurchaseId, now: Date
             i128::from(purchase.amount.minor()) * i128::from(credits.units()) / i128::from(purchase.credits.units());
         let amount = Money::from_minor(amount_minor as i64, purchase.amount.currency());
         let refund_id = RefundId::generate();
-        let reduced = diesel::update(
-            purchases::table.find(purchase.id.as_str()).filter(purchases::credits_remaining.ge(credits.units())),
-        )
-        .set((
-            purchases::credits_remaining.eq(purchases::credits_remaining - credits.units()),
-            purchases::refunded_credits.eq(purchases::refunded_credits + credits.units()),
-        ))
-        .execute(conn)?;
-        if reduced != 1 {
+        if !take_from_lot(conn, &purchase.id, credits)? {
             return Err(Error::conflict("concurrent_change", "the purchase changed; retry"));
         }
+        diesel::update(purchases::table.find(purchase.id.as_str()))
+            .set(purchases::refunded_credits.eq(purchases::refunded_credits + credits.units()))
+            .execute(conn)?;
         let refunded_all = purchase.refunded_credits.checked_add(credits) == Some(purchase.credits);
         let status = if refunded_all { PurchaseStatus::Refunded } else { PurchaseStatus::PartiallyRefunded };
         diesel::update(purchases::table.find(purchase.id.as_str()))

@@ -15,16 +15,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::alerts;
-use super::ledger::{
-    self, balance, insert_entries, lock_account_row, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
-};
+use super::entries::{insert_entries, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT};
+use super::limits;
+use super::locks::{self, lock_account_row};
 use super::lots::consume_lots_set;
-use super::naive;
-use super::{api_keys, members};
 use crate::db::schema::{accounts, holds};
 use crate::db::{padded, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
+use crate::store::entries::balance;
+use crate::store::members;
+use crate::store::{alerts, naive};
 use crate::{Credits, Error, Result};
 
 /// An active reservation of credits.
@@ -67,10 +67,10 @@ pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) 
     let available_before = available_after.checked_add(amount).ok_or_else(overflow)?;
     alerts::on_available_drop(conn, request.account_id, available_before, available_after, low, auto, now)?;
     if let Some(key) = request.api_key_id {
-        api_keys::charge_spend(conn, key, request.amount)?;
+        limits::charge_spend(conn, key, request.amount)?;
     }
     if let Some(user) = request.user_id {
-        members::charge_month(conn, request.account_id, user, request.amount, now)?;
+        limits::charge_month(conn, request.account_id, user, request.amount, now)?;
     }
     Ok(insert(conn, &[(&request, now)])?.pop().expect("one hold inserted"))
 }
@@ -124,14 +124,14 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     // Lock the accounts and read what the checks need: one statement each for the accounts, the
     // keys and the members' limits, and one per limited member's month.
     let account_ids: Vec<&str> = requests.iter().map(|(r, _)| r.account_id.as_str()).collect();
-    let locked = ledger::lock_accounts(conn, &account_ids)?;
+    let locked = locks::lock_accounts(conn, &account_ids)?;
     let mut available: HashMap<&str, i64> =
         locked.iter().map(|(id, (balance, held, ..))| (id.as_str(), balance.saturating_sub(*held))).collect();
     let key_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.api_key_id.map(ApiKeyId::as_str)).collect();
-    let mut keys = if key_ids.is_empty() { HashMap::new() } else { api_keys::spend_budgets(conn, &key_ids)? };
+    let mut keys = if key_ids.is_empty() { HashMap::new() } else { limits::spend_budgets(conn, &key_ids)? };
     let user_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.user_id.map(UserId::as_str)).collect();
     let limits =
-        if user_ids.is_empty() { HashMap::new() } else { members::month_limits(conn, &account_ids, &user_ids)? };
+        if user_ids.is_empty() { HashMap::new() } else { limits::month_limits(conn, &account_ids, &user_ids)? };
     let mut months: HashMap<(&str, &str, String), Month<'_>> = HashMap::new();
     for (request, now) in requests {
         let Some(user) = request.user_id else { continue };
@@ -140,7 +140,7 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
         };
         let slot = (request.account_id.as_str(), user.as_str(), members::month_of(*now));
         if let Entry::Vacant(vacant) = months.entry(slot) {
-            let spent = members::month_spent(conn, request.account_id, user, &vacant.key().2)?;
+            let spent = limits::month_spent(conn, request.account_id, user, &vacant.key().2)?;
             vacant.insert(Month { account: request.account_id, user, at: *now, limit, spent, added: 0 });
         }
     }
@@ -166,11 +166,11 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
                     budget.is_none_or(|(spent, limit)| limit.is_some_and(|l| l < spent.saturating_add(amount)))
                 }) =>
             {
-                Some(api_keys::spend_limit_exceeded())
+                Some(limits::spend_limit_exceeded())
             }
             Some(_) => member
                 .filter(|(limit, spent)| spent.saturating_add(amount) > *limit)
-                .map(|(limit, _)| members::month_limit_exceeded(limit)),
+                .map(|(limit, _)| limits::month_limit_exceeded(limit)),
         };
         if refusal.is_none() {
             if let Some((spent, _)) = request.api_key_id.and_then(|key| keys.get_mut(key.as_str())) {
@@ -223,10 +223,10 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     let key_totals =
         totals(accepted.iter().filter_map(|(r, _)| r.api_key_id.map(|key| (key.as_str(), r.amount.units()))));
     for (total, ids) in by_total(&key_totals) {
-        api_keys::charge_spend_many(conn, &ids, Credits::from_units(total))?;
+        limits::charge_spend_many(conn, &ids, Credits::from_units(total))?;
     }
     for month in months.values().filter(|month| month.added > 0) {
-        members::charge_month(conn, month.account, month.user, Credits::from_units(month.added), month.at)?;
+        limits::charge_month(conn, month.account, month.user, Credits::from_units(month.added), month.at)?;
     }
     let mut holds = insert(conn, &accepted)?.into_iter();
     Ok(refusals
@@ -379,15 +379,15 @@ pub fn release(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTim
         .set((accounts::held.eq(accounts::held - amount), accounts::updated_at.eq(naive(now))))
         .execute(conn)?;
     if let Some(key) = api_key_id {
-        api_keys::uncharge_spend(conn, &ApiKeyId::from_db(key), Credits::from_units(amount))?;
+        limits::uncharge_spend(conn, &ApiKeyId::from_db(key), Credits::from_units(amount))?;
     }
     if let Some(user) = user_id {
-        members::uncharge_month(
+        limits::uncharge_month(
             conn,
             account,
             &UserId::from_db(user),
             Credits::from_units(amount),
-            super::utc(created_at),
+            crate::store::utc(created_at),
         )?;
     }
     Ok(true)

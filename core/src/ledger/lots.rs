@@ -10,8 +10,28 @@ use diesel::prelude::*;
 
 use crate::db::schema::purchases;
 use crate::db::{padded, DbConn, Kept};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, PurchaseId};
 use crate::{Credits, Error, Result};
+
+/// Opens a purchase's credits as a lot (its `credits_remaining` becomes its credits), in the
+/// transaction that credits the purchase.
+pub fn open_lot(conn: &mut DbConn, purchase: &PurchaseId) -> Result<()> {
+    diesel::update(purchases::table.find(purchase.as_str()))
+        .set(purchases::credits_remaining.eq(purchases::credits))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes `credits` back out of one lot, for a refund (in the transaction that debits them);
+/// false, changing nothing, if the lot has fewer left.
+pub fn take_from_lot(conn: &mut DbConn, purchase: &PurchaseId, credits: Credits) -> Result<bool> {
+    let taken = diesel::update(
+        purchases::table.find(purchase.as_str()).filter(purchases::credits_remaining.ge(credits.units())),
+    )
+    .set(purchases::credits_remaining.eq(purchases::credits_remaining - credits.units()))
+    .execute(conn)?;
+    Ok(taken == 1)
+}
 
 /// Takes `amount` out of the account's lots, oldest first. Run in the transaction that debits
 /// the balance, after the debit (which holds the account's row lock). What no lot covers came

@@ -1,0 +1,61 @@
+//! Only the ledger engine (`core/src/ledger/`) moves credits: no other source file of the
+//! product (`core/src`, `api/src`) writes an account's `balance` or `held`, or a lot's
+//! `credits_remaining`, whether through diesel or in SQL text.
+//!
+//! Tests and benchmarks are not scanned: some write those columns on purpose (an attacker's raw
+//! `UPDATE` that the schema must refuse, a benchmark seeding balances).
+
+use std::path::{Path, PathBuf};
+
+/// How a statement writes one of the columns: diesel's `column.eq(` inside a `.set(` or
+/// `.values(`, or SQL text.
+const WRITES: [&str; 9] = [
+    "accounts::balance.eq(",
+    "accounts::held.eq(",
+    "credits_remaining.eq(",
+    "SET balance",
+    "SET held",
+    "balance = balance",
+    "held = held",
+    "credits_remaining = ",
+    "credits_remaining=",
+];
+
+fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn only_the_ledger_engine_writes_balances_holds_and_lots() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let engine = root.join("core/src/ledger");
+    let mut files = Vec::new();
+    sources(&root.join("core/src"), &mut files);
+    sources(&root.join("api/src"), &mut files);
+    assert!(files.len() > 50, "the scan found the sources ({} files)", files.len());
+    let mut engine_writes = 0;
+    let mut offenders = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if WRITES.iter().any(|write| code.contains(write)) {
+                if file.starts_with(&engine) {
+                    engine_writes += 1;
+                } else if !file.ends_with("db/schema.rs") {
+                    offenders.push(format!("{}:{}: {}", file.display(), number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "credits move outside core/src/ledger:\n{}", offenders.join("\n"));
+    // The patterns do find the engine's own statements (so they would find any other).
+    assert!(engine_writes >= 8, "the engine's writes were not recognised ({engine_writes})");
+}
