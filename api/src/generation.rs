@@ -10,7 +10,6 @@ use apinfer_core::domain::{ImageCount, Prompt, ResponseFormat};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::ledger::holds::Hold;
-use apinfer_core::ledger::EntryType;
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::generations::{Generation, NewImage};
 use apinfer_core::store::images as image_store;
@@ -255,10 +254,7 @@ pub async fn generate(
             let now = state.now();
             let captured = state.writes.run_set(&account, Deliver { generation, hold, shown, blob_ids, now }).await?;
             match captured {
-                Captured::Succeeded(generation) => {
-                    state.metrics.observe_credits(EntryType::Generation, generation.credits_charged);
-                    Ok((*generation, bytes))
-                }
+                Captured::Succeeded(generation) => Ok((*generation, bytes)),
                 Captured::HoldExpired { message } => {
                     Err(ApiError::from(apinfer_core::Error::conflict("hold_expired", message)))
                 }

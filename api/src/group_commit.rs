@@ -36,6 +36,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 
+use crate::credits_moved::CreditsMoved;
 use crate::error::ApiError;
 
 /// Most units of work in one transaction: bounds how long a batch holds its locks.
@@ -68,8 +69,8 @@ type SetRunner = fn(Vec<Box<dyn Work>>, &mut DbConn, &Stats) -> Vec<Answer>;
 
 /// One request's unit of work, type-erased so that different work can share a batch.
 trait Work: Send {
-    /// Runs alone, in a transaction of its own, and answers.
-    fn run_alone(self: Box<Self>, conn: &mut DbConn);
+    /// Runs alone, in a transaction of its own, calls `ended` and answers.
+    fn run_alone(self: Box<Self>, conn: &mut DbConn, ended: &dyn Fn());
     /// Runs in a savepoint of the batch's transaction; returns how to answer.
     fn run_in_batch(self: Box<Self>, conn: &mut DbConn) -> Answer;
     /// Answers without running (no connection could be had).
@@ -94,8 +95,10 @@ where
     F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    fn run_alone(self: Box<Self>, conn: &mut DbConn) {
-        let _ = self.answer.send(write_transaction(conn, self.work));
+    fn run_alone(self: Box<Self>, conn: &mut DbConn, ended: &dyn Fn()) {
+        let outcome = write_transaction(conn, self.work);
+        ended();
+        let _ = self.answer.send(outcome);
     }
 
     fn run_in_batch(self: Box<Self>, conn: &mut DbConn) -> Answer {
@@ -123,9 +126,11 @@ struct SetJob<S: SetWork> {
 }
 
 impl<S: SetWork> Work for SetJob<S> {
-    fn run_alone(self: Box<Self>, conn: &mut DbConn) {
+    fn run_alone(self: Box<Self>, conn: &mut DbConn, ended: &dyn Fn()) {
         let work = &self.work;
-        let _ = self.answer.send(write_transaction(conn, |conn| work.run_one(conn)));
+        let outcome = write_transaction(conn, |conn| work.run_one(conn));
+        ended();
+        let _ = self.answer.send(outcome);
     }
 
     fn run_in_batch(self: Box<Self>, conn: &mut DbConn) -> Answer {
@@ -260,6 +265,9 @@ pub struct Stats {
     pub wal_restarts: Counter,
     /// How long each batch took (taking a connection, the transaction, answering).
     pub batch_seconds: Histogram,
+    /// Credits the ledger engine moved in the batches (and in every other transaction of the
+    /// process: `Metrics` shares these counters).
+    pub credits: CreditsMoved,
 }
 
 impl Default for Stats {
@@ -272,6 +280,7 @@ impl Default for Stats {
             busy_seconds: Counter::default(),
             wal_restarts: Counter::default(),
             batch_seconds: Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+            credits: CreditsMoved::default(),
         }
     }
 }
@@ -461,7 +470,8 @@ impl GroupCommit {
         self.stats.transactions.inc();
         self.stats.units.inc_by(batch.len() as u64);
         if batch.len() == 1 {
-            batch.pop().expect("one job").run_alone(&mut conn);
+            // What the ledger engine moved is counted before anyone hears of it.
+            batch.pop().expect("one job").run_alone(&mut conn, &|| self.stats.credits.take_from_this_thread());
         } else {
             self.commit_batch(batch, &mut conn);
         }
@@ -492,6 +502,7 @@ impl GroupCommit {
             answers = run_batch(batch, conn, &self.stats);
             Ok(())
         });
+        self.stats.credits.take_from_this_thread();
         let error = committed.err();
         for answer in answers {
             answer(error.as_ref());

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod credits_moved;
 pub mod error;
 pub mod extract;
 pub mod generation;

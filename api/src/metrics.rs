@@ -3,11 +3,8 @@
 //! the group-commit counters. Every label takes its values from a closed set (route patterns,
 //! known methods, status classes, entry types), so no client can add a series.
 
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use apinfer_core::ledger::EntryType;
-use apinfer_core::Credits;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -16,6 +13,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::config::CacheBudget;
+use crate::credits_moved::CreditsMoved;
 use crate::group_commit::Stats;
 
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -34,11 +32,6 @@ struct LatencyLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CreditLabels {
-    r#type: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     cache: &'static str,
 }
@@ -48,8 +41,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
-    credits: Family<CreditLabels, Counter<f64, AtomicU64>>,
-    spent: Counter<f64, AtomicU64>,
+    credits: CreditsMoved,
     cache_bytes: Family<CacheLabels, Gauge>,
     images_expired: Counter,
     blobs_collected: Counter,
@@ -63,8 +55,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
             Family::<LatencyLabels, Histogram>::new_with_constructor((|| Histogram::new(BUCKETS)) as fn() -> Histogram);
-        let credits = Family::<CreditLabels, Counter<f64, AtomicU64>>::default();
-        let spent = Counter::<f64, AtomicU64>::default();
+        let credits = stats.credits.clone();
         registry.register(
             "apinfer_http_requests",
             "HTTP requests served, by method, route pattern and status class",
@@ -75,12 +66,7 @@ impl Metrics {
             "HTTP request latency, by method and route pattern",
             latency.clone(),
         );
-        registry.register(
-            "apinfer_credits_moved",
-            "Credits moved through the ledger by this process, by entry type",
-            credits.clone(),
-        );
-        registry.register("apinfer_credits_spent", "Credits spent on generations through this process", spent.clone());
+        credits.register(&mut registry);
         stats.register(&mut registry);
         let cache_budget = Family::<CacheLabels, Gauge>::default();
         let gauge = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
@@ -109,7 +95,7 @@ impl Metrics {
             "Image blobs deleted once unreferenced",
             blobs_collected.clone(),
         );
-        Metrics { registry, requests, latency, credits, spent, cache_bytes, images_expired, blobs_collected }
+        Metrics { registry, requests, latency, credits, cache_bytes, images_expired, blobs_collected }
     }
 
     pub fn observe_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
@@ -124,14 +110,9 @@ impl Metrics {
         self.latency.get_or_create(&LatencyLabels { method, route: route.to_string() }).observe(elapsed.as_secs_f64());
     }
 
-    /// Counts credits moved (absolute value) by ledger entry type.
-    pub fn observe_credits(&self, entry_type: EntryType, credits: Credits) {
-        // Display only: the ledger's own integers are the money; Prometheus values are floats.
-        let amount = credits.units().unsigned_abs() as f64 / apinfer_core::credits::UNITS_PER_CREDIT as f64;
-        self.credits.get_or_create(&CreditLabels { r#type: entry_type.as_str() }).inc_by(amount);
-        if entry_type == EntryType::Generation {
-            self.spent.inc_by(amount);
-        }
+    /// The credit counters, to count what the ledger engine moved (see [`CreditsMoved`]).
+    pub fn credits(&self) -> &CreditsMoved {
+        &self.credits
     }
 
     /// Records what the render cache holds now.

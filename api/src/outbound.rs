@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::web;
 use apinfer_core::purchasing;
 use apinfer_core::signature;
-use apinfer_core::store::{alerts, autotopup};
+use apinfer_core::store::alerts;
 use chrono::Utc;
 
 use crate::error::ApiError;
@@ -120,7 +120,10 @@ pub fn spawn_workers(state: web::Data<AppState>) {
                 }
             }
             let (clock, provider) = (state.clone(), state.payments.clone());
-            match state.db(move |conn| autotopup::run_pending(conn, provider.as_ref(), &|| clock.now())).await {
+            match state
+                .db(move |conn| apinfer_core::topping_up::run_pending(conn, provider.as_ref(), &|| clock.now()))
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(handled = n, "automatic top-ups run"),
                 Err(e) => tracing::warn!(error = %e, "automatic top-up round failed"),

@@ -11,7 +11,6 @@
 
 use actix_web::{web, HttpResponse};
 use apinfer_core::ids::PurchaseId;
-use apinfer_core::ledger::EntryType;
 use apinfer_core::store::purchases::{self, MethodType, PurchaseStatus};
 use serde::Serialize;
 
@@ -72,7 +71,7 @@ async fn settle(
         _ => return Err(ApiError::not_found("sandbox page")),
     };
     let now = state.now();
-    let (purchase, credited) = state
+    let (purchase, _) = state
         .db(move |conn| {
             let found = purchases::get_any(conn, &id)?;
             let waiting = found.provider == "sandbox"
@@ -95,9 +94,6 @@ async fn settle(
             }
         })
         .await?;
-    if credited {
-        state.metrics.observe_credits(EntryType::Purchase, purchase.credits);
-    }
     Ok(HttpResponse::Ok()
         .json(Settled { purchase_id: purchase.id.to_string(), status: purchase.status.as_str().into() }))
 }

@@ -63,10 +63,12 @@ impl AppState {
         T: Send + 'static,
     {
         let _turn = self.db_gate.acquire().await.map_err(|e| ApiError::internal(anyhow!("database queue: {e}")))?;
-        let pool = self.pool.clone();
+        let (pool, credits) = (self.pool.clone(), self.metrics.credits().clone());
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let outcome = f(&mut conn);
+            credits.take_from_this_thread();
+            outcome
         })
         .await
         .map_err(|e| ApiError::internal(anyhow!("blocking task failed: {e}")))?

@@ -144,18 +144,13 @@ impl Reservation<'_> {
 /// Reserves what [`prepare`] priced, inside the caller's write transaction (several requests
 /// may share one: see the API's group commit): the generation is recorded as `processing` with
 /// its hold. On error the caller rolls back (the transaction, or its savepoint): nothing is held
-/// or recorded.
+/// or recorded. A set of one: [`reserve_set`].
 pub fn reserve(conn: &mut DbConn, reservation: &Reservation<'_>) -> Result<(Generation, Hold)> {
-    let id = GenerationId::generate();
-    let (request, now) = reservation.hold_request(&id);
-    let hold = holds::reserve(conn, request, now)?;
-    let generation = reservation.processing(id, &hold);
-    generations::insert(conn, &generation)?;
-    Ok((generation, hold))
+    reserve_set(conn, std::slice::from_ref(reservation))?.pop().expect("one outcome per reservation")
 }
 
-/// [`reserve`] for several requests as one set, inside the caller's write transaction: each
-/// request gets the outcome it would have had reserved alone, in the order given (see
+/// Reserves several requests as one set, inside the caller's write transaction: each request
+/// gets the outcome it would have had reserved alone, in the order given (see
 /// [`holds::reserve_set`]), and the accepted ones are recorded together. An `Err` means the set
 /// as a whole failed: the caller rolls it back and reserves one by one.
 pub fn reserve_set(conn: &mut DbConn, reservations: &[Reservation<'_>]) -> Result<Vec<Result<(Generation, Hold)>>> {
@@ -197,29 +192,12 @@ pub struct Capture<'a> {
 /// The provider delivered: record the images and capture the hold, inside the caller's write
 /// transaction. If the hold already expired (the sweeper released it), nothing is charged and
 /// the generation is marked failed with `hold_expired`: not an error here, since that must be
-/// committed, but [`Captured::HoldExpired`].
+/// committed, but [`Captured::HoldExpired`]. A set of one: [`capture_set`].
 pub fn capture(conn: &mut DbConn, capture: &Capture<'_>) -> Result<Captured> {
-    let Capture { generation, hold, images, now } = *capture;
-    ledger::lock_account_row(conn, &generation.account_id, now)?;
-    if !holds::claim_for_capture(conn, &hold.id, now)? {
-        generations::mark_failed(conn, &generation.id, "hold_expired", HOLD_EXPIRED, now)?;
-        return Ok(Captured::HoldExpired { message: HOLD_EXPIRED.to_string() });
-    }
-    generations::mark_succeeded(conn, &generation.id, images, now)?;
-    usage::record(
-        conn,
-        &generation.account_id,
-        now,
-        &generation.model,
-        generation.api_key_id.as_ref(),
-        generation.user_id.as_ref(),
-        spent(generation, hold),
-    )?;
-    holds::settle_captured(conn, hold, EntryType::Generation, &description(generation), now)?;
-    Ok(Captured::Succeeded(Box::new(succeeded(generation, hold, images, now))))
+    Ok(capture_set(conn, std::slice::from_ref(capture))?.pop().expect("one outcome per capture"))
 }
 
-/// [`capture`] for several generations as one set, inside the caller's write transaction, at
+/// Captures several generations as one set, inside the caller's write transaction, at
 /// one time (the latest of theirs): the accounts locked in id order (on PostgreSQL), one claim
 /// of the holds, one update of the generations, the usage rollup in one statement, the
 /// balances updated in one statement per distinct total, the ledger entries in one statement,

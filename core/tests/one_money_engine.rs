@@ -59,3 +59,27 @@ fn only_the_ledger_engine_writes_balances_holds_and_lots() {
     // The patterns do find the engine's own statements (so they would find any other).
     assert!(engine_writes >= 8, "the engine's writes were not recognised ({engine_writes})");
 }
+
+/// Handlers parse, call a use case and map its result: no transaction is opened in the API's
+/// routes (the use cases in core open them, with the audit records and ledger entries they
+/// carry). The group commit, which batches many requests' use cases into one transaction, is
+/// the API crate's one transaction runner.
+#[test]
+fn handlers_open_no_transactions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut files = Vec::new();
+    sources(&root.join("api/src"), &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|file| !file.ends_with("group_commit.rs"))
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| line.split("//").next().unwrap_or_default().contains("transaction("))
+                .map(|(number, line)| format!("{}:{}: {}", file.display(), number + 1, line.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offenders.is_empty(), "transactions opened in the API crate:\n{}", offenders.join("\n"));
+}

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{Backend, TestApp, TestUser};
+use crate::helpers::{metric, Backend, TestApp, TestUser};
 use crate::{backend_tests, per_backend};
 
 async fn setup(app: &TestApp, credits: &str) -> (TestUser, TestUser) {
@@ -238,6 +238,12 @@ async fn auto_topup_buys_once_per_crossing_within_the_daily_maximum(app: TestApp
     let purchases = app.get("/v1/purchases", t).await.expect(200);
     assert_eq!(purchases["data"].as_array().unwrap().iter().filter(|p| p["auto_topup"] == true).count(), 2);
     app.assert_ledger_consistent(&ada.token).await;
+    // The ledger engine reports what it moved, whoever moved it: the background worker's two
+    // top-ups are counted like the generations that requests made.
+    let text = app.get("/metrics", None).await.text;
+    assert_eq!(metric(&text, "apinfer_credits_moved_total{type=\"auto_topup\"}"), 200.0, "{text}");
+    let spent: f64 = spent as f64 * 1.75;
+    assert_eq!(metric(&text, "apinfer_credits_spent_total"), spent, "{text}");
 }
 
 /// A declined off-session charge is one notification: no retry loop, no second try with that

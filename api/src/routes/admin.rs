@@ -3,12 +3,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use apinfer_core::crediting;
 use apinfer_core::ids::{AccountId, PurchaseId, RefundId};
 use apinfer_core::pricing::Tier;
 use apinfer_core::store::accounts::{self, AccountType};
 use apinfer_core::store::audit::Action;
 use apinfer_core::store::catalog::{self, Model, ModelChanges, Package, PackageChanges};
-use apinfer_core::store::purchases;
 use apinfer_core::Credits;
 use serde::Deserialize;
 use serde_json::json;
@@ -82,7 +82,6 @@ pub async fn create_adjustment(
             },
         )
         .await?;
-        run_state.metrics.observe_credits(entry.entry_type, entry.credits);
         Ok((StatusCode::CREATED, TransactionView::from(entry)))
     })
     .await
@@ -363,10 +362,8 @@ pub async fn confirm_purchase(
     caller.require_platform_admin()?;
     let id = PurchaseId::parse(&id).ok_or_else(|| ApiError::not_found("purchase"))?;
     let now = state.now();
-    let (purchase, credited) = state.db(move |conn| purchases::credit(conn, &id, None, now)).await?;
-    if credited {
-        state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
-    } else if purchase.succeeded_at.is_none() {
+    let (purchase, credited) = state.db(move |conn| crediting::confirm_by_admin(conn, &id, now)).await?;
+    if !credited && purchase.succeeded_at.is_none() {
         return Err(ApiError::new(
             crate::error::ErrorKind::Conflict,
             "purchase_not_awaiting_payment",

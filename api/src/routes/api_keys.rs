@@ -5,7 +5,6 @@
 //! owner can revoke.
 
 use actix_web::{delete, get, post, web, HttpResponse};
-use apinfer_core::db::write_transaction;
 use apinfer_core::ids::ApiKeyId;
 use apinfer_core::store::api_keys::{self, ApiKey, NewKey, Scope};
 use apinfer_core::store::audit::{self, Action};
@@ -117,25 +116,29 @@ pub async fn create(
     let now = state.now();
     let (key, secret) = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let (key, secret) = api_keys::create(
-                    conn,
-                    NewKey {
-                        account_id: &caller.account_id,
-                        user_id: &caller.user_id,
-                        name: &request.name,
-                        scopes: &scopes,
-                        spend_limit: request.spend_limit,
-                        expires_at: request.expires_at,
-                    },
-                    now,
-                )?;
-                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
-                let details = json!({"name": key.name, "scopes": scopes, "spend_limit": key.spend_limit});
-                let (account, actor) = (&caller.account_id, caller.actor());
-                audit::record(conn, account, &actor, Action::ApiKeyCreated, Some(key.id.as_str()), details, now)?;
-                Ok((key, secret))
-            })
+            let new = NewKey {
+                account_id: &caller.account_id,
+                user_id: &caller.user_id,
+                name: &request.name,
+                scopes: &scopes,
+                spend_limit: request.spend_limit,
+                expires_at: request.expires_at,
+            };
+            let by = (&caller.account_id, &caller.actor());
+            audit::audited(
+                conn,
+                by,
+                Action::ApiKeyCreated,
+                now,
+                |conn| api_keys::create(conn, new, now),
+                |(key, _)| {
+                    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                    (
+                        Some(key.id.to_string()),
+                        json!({"name": key.name, "scopes": scopes, "spend_limit": key.spend_limit}),
+                    )
+                },
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(CreatedApiKey { api_key: key.into(), key: secret }))
@@ -183,11 +186,10 @@ pub async fn revoke(
     let now = state.now();
     let key = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let key = api_keys::revoke(conn, &caller.account_id, &id, now)?;
-                let (account, actor, details) = (&caller.account_id, caller.actor(), json!({"name": key.name}));
-                audit::record(conn, account, &actor, Action::ApiKeyRevoked, Some(key.id.as_str()), details, now)?;
-                Ok(key)
+            let by = (&caller.account_id, &caller.actor());
+            let revoke = |conn: &mut _| api_keys::revoke(conn, &caller.account_id, &id, now);
+            audit::audited(conn, by, Action::ApiKeyRevoked, now, revoke, |key| {
+                (Some(key.id.to_string()), json!({"name": key.name}))
             })
         })
         .await?;

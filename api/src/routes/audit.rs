@@ -2,7 +2,7 @@
 //! or admin sessions only). [`audited`] runs a change and records it in one transaction.
 
 use actix_web::{get, web, HttpResponse};
-use apinfer_core::db::{write_transaction, DbConn};
+use apinfer_core::db::DbConn;
 use apinfer_core::ids::{AccountId, AuditEventId};
 use apinfer_core::store::audit::{self, Action, Actor, AuditEvent};
 use chrono::{DateTime, Utc};
@@ -30,14 +30,7 @@ where
 {
     let now = state.now();
     state
-        .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let value = change(conn, now)?;
-                let (target, details) = describe(&value);
-                audit::record(conn, &account, &actor, action, target.as_deref(), details, now)?;
-                Ok(value)
-            })
-        })
+        .db(move |conn| audit::audited(conn, (&account, &actor), action, now, |conn| change(conn, now), describe))
         .await
 }
 

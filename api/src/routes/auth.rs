@@ -2,7 +2,6 @@
 
 use actix_web::{post, web, HttpResponse};
 use apinfer_core::auth::{dummy_password_hash, hash_password, verify_password};
-use apinfer_core::db::write_transaction;
 use apinfer_core::domain::{Email, Password};
 use apinfer_core::ids::AccountId;
 use apinfer_core::store::accounts::{self, NewUser};
@@ -194,12 +193,9 @@ pub async fn logout_all(caller: Caller, state: web::Data<AppState>) -> Result<Ht
     let actor = caller.actor();
     let revoked = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let revoked = sessions::revoke_all(conn, &caller.user_id, None, now)?;
-                let details = json!({"revoked_sessions": revoked, "scope": "everywhere"});
-                let target = Some(caller.user_id.as_str());
-                audit::record(conn, &caller.account_id, &actor, Action::SessionsRevoked, target, details, now)?;
-                Ok(revoked)
+            let revoke = |conn: &mut _| sessions::revoke_all(conn, &caller.user_id, None, now);
+            audit::audited(conn, (&caller.account_id, &actor), Action::SessionsRevoked, now, revoke, |revoked| {
+                (Some(caller.user_id.to_string()), json!({"revoked_sessions": revoked, "scope": "everywhere"}))
             })
         })
         .await?;

@@ -1,7 +1,6 @@
 //! Members of family and business accounts (managed by the owner and admins).
 
 use actix_web::{delete, get, post, web, HttpResponse};
-use apinfer_core::db::write_transaction;
 use apinfer_core::ids::UserId;
 use apinfer_core::store::accounts::Role;
 use apinfer_core::store::audit::{self, Action};
@@ -113,13 +112,11 @@ pub async fn add(
     let now = state.now();
     let member = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let limit = request.monthly_spend_limit;
-                let member = members::add(conn, &caller.account_id, &request.email, role, limit, now)?;
+            let (by, limit) = ((&caller.account_id, &caller.actor()), request.monthly_spend_limit);
+            let add = |conn: &mut _| members::add(conn, &caller.account_id, &request.email, role, limit, now);
+            audit::audited(conn, by, Action::MemberAdded, now, add, |member| {
                 let details = json!({"email": member.email, "role": role.as_str(), "monthly_spend_limit": limit});
-                let (account, actor, target) = (&caller.account_id, caller.actor(), Some(member.user_id.as_str()));
-                audit::record(conn, account, &actor, Action::MemberAdded, target, details, now)?;
-                Ok(member)
+                (Some(member.user_id.to_string()), details)
             })
         })
         .await?;
@@ -145,26 +142,28 @@ pub async fn remove(
     caller.require_manager()?;
     let user = UserId::parse(&user_id).ok_or_else(|| ApiError::not_found("member"))?;
     let now = state.now();
-    let (member, revoked_keys) = state
+    let (member, _, revoked_keys) = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let account = &caller.account_id;
+            let account = &caller.account_id;
+            let remove = |conn: &mut _| {
                 let member = members::remove(conn, account, &user, now)?;
                 let sessions = sessions::revoke_all(conn, &user, Some(account), now)?;
                 let keys = api_keys::revoke_created_by(conn, account, &user, now)?;
-                let key_ids: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
-                let details = json!({"email": member.email, "revoked_sessions": sessions, "revoked_api_keys": key_ids});
-                audit::record(
-                    conn,
-                    account,
-                    &caller.actor(),
-                    Action::MemberRemoved,
-                    Some(user.as_str()),
-                    details,
-                    now,
-                )?;
-                Ok((member, keys))
-            })
+                Ok((member, sessions, keys))
+            };
+            audit::audited(
+                conn,
+                (account, &caller.actor()),
+                Action::MemberRemoved,
+                now,
+                remove,
+                |(member, sessions, keys)| {
+                    let key_ids: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+                    let details =
+                        json!({"email": member.email, "revoked_sessions": sessions, "revoked_api_keys": key_ids});
+                    (Some(user.to_string()), details)
+                },
+            )
         })
         .await?;
     state.key_cache.invalidate_all(&revoked_keys);

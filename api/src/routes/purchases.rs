@@ -2,18 +2,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use apinfer_core::db::write_transaction;
 use apinfer_core::ids::{PaymentMethodId, PurchaseId};
 use apinfer_core::payments::Wallet;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
+use apinfer_core::refunding;
 use apinfer_core::store::api_keys::Scope;
-use apinfer_core::store::audit::{self, Action};
 use apinfer_core::store::purchases::{self, Purchase};
 use apinfer_core::store::refunds::{self, Refund};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::views::{list_view, MoneyView, PageParams};
@@ -324,12 +322,7 @@ pub async fn create(
             })
             .await?;
         match outcome {
-            PurchaseOutcome::Accepted(purchase) => {
-                if purchase.succeeded_at.is_some() {
-                    run_state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
-                }
-                Ok((StatusCode::CREATED, PurchaseView::from(purchase)))
-            }
+            PurchaseOutcome::Accepted(purchase) => Ok((StatusCode::CREATED, PurchaseView::from(purchase))),
             PurchaseOutcome::Declined(purchase, declined) => Err(ApiError::new(
                 ErrorKind::PaymentFailed,
                 declined.code,
@@ -408,32 +401,8 @@ pub async fn refund(
     idempotency::run(state, caller.account_id.clone(), key, &req, b"", move || async move {
         let (now, provider) = (run_state.now(), run_state.payments.clone());
         let refund = run_state
-            .db(move |conn| {
-                let refund = write_transaction(conn, |conn| {
-                    let refund = refunds::refund(conn, &caller.account_id, &id, now)?;
-                    let details = json!({"purchase_id": refund.purchase_id.as_str(), "credits": refund.credits});
-                    let (account, target) = (&caller.account_id, Some(refund.id.as_str()));
-                    audit::record(conn, account, &caller.actor(), Action::RefundRequested, target, details, now)?;
-                    Ok(refund)
-                })?;
-                let purchase = purchases::get_any(conn, &refund.purchase_id)?;
-                // The credits are already off the balance; the money is the provider's job.
-                // If it fails, the refund stays `processing` for an admin to settle.
-                match provider.refund(purchase.provider_charge.as_deref(), refund.amount, refund.id.as_str()) {
-                    Ok(provider_refund) => {
-                        refunds::set_provider_refund(conn, &refund.id, &provider_refund.id)?;
-                        if provider_refund.settled {
-                            return refunds::complete_refund(conn, &refund.id, now);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(refund = %refund.id, error = %e, "provider refund failed; left processing")
-                    }
-                }
-                Ok(refund)
-            })
+            .db(move |conn| refunding::refund(conn, provider.as_ref(), &caller.account_id, &caller.actor(), &id, now))
             .await?;
-        run_state.metrics.observe_credits(apinfer_core::ledger::EntryType::Refund, refund.credits);
         Ok((StatusCode::CREATED, RefundView::from(refund)))
     })
     .await

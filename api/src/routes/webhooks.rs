@@ -5,10 +5,10 @@
 //! that acts on them, so a redelivery (even a concurrent one) changes nothing.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use apinfer_core::db::write_transaction;
+use apinfer_core::crediting::{self, ProviderEvent};
 use apinfer_core::ids::{PurchaseId, RefundId};
 use apinfer_core::signature;
-use apinfer_core::store::{purchases, refunds, webhook_events};
+use apinfer_core::store::purchases;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -83,9 +83,13 @@ pub async fn payments(
     })?;
     let event: PaymentEvent = parse_json(&body)?;
     let purchase_id = PurchaseId::parse(&event.data.purchase_id).ok_or_else(|| ApiError::not_found("purchase"))?;
-    let succeeded = match event.event_type.as_str() {
-        "payment.succeeded" => true,
-        "payment.failed" => false,
+    let payment = match event.event_type.as_str() {
+        "payment.succeeded" => crediting::PaymentEvent::Succeeded { purchase: purchase_id.clone(), charge: None },
+        "payment.failed" => crediting::PaymentEvent::Failed {
+            purchase: purchase_id.clone(),
+            code: "payment_failed".into(),
+            message: "the payment provider reported a failure".into(),
+        },
         other => {
             return Err(ApiError::invalid("invalid_event_type", format!("unknown event type {other:?}"), Some("type")))
         }
@@ -93,37 +97,19 @@ pub async fn payments(
     let provider = provider.into_inner();
     let body_sha256 = hex::encode(sha2::Sha256::digest(&body));
     let now = state.now();
-    let (duplicate, purchase, credited) = state
+    let (duplicate, purchase) = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let purchase = purchases::get_any(conn, &purchase_id)?;
-                if purchase.provider != provider {
-                    return Err(apinfer_core::Error::NotFound("purchase"));
-                }
-                if !webhook_events::remember_event(conn, &provider, &event.id, &body_sha256, now)? {
-                    return Ok((true, purchase, false));
-                }
-                if succeeded {
-                    let (purchase, credited) = purchases::credit_confirmed_by_provider(conn, &purchase_id, None, now)?;
-                    Ok((false, purchase, credited))
-                } else {
-                    Ok((
-                        false,
-                        purchases::mark_failed(
-                            conn,
-                            &purchase_id,
-                            "payment_failed",
-                            "the payment provider reported a failure",
-                        )?,
-                        false,
-                    ))
-                }
-            })
+            let received =
+                ProviderEvent { provider: &provider, id: &event.id, body_sha256: &body_sha256, event: payment };
+            let applied = crediting::apply(conn, received, now)?;
+            // A redelivery answers with the purchase as it is.
+            let purchase = match applied.purchase {
+                Some(purchase) => purchase,
+                None => purchases::get_any(conn, &purchase_id)?,
+            };
+            Ok((applied.duplicate, purchase))
         })
         .await?;
-    if credited {
-        state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
-    }
     Ok(HttpResponse::Ok().json(WebhookAck {
         received: true,
         duplicate,
@@ -196,55 +182,21 @@ async fn stripe_event(state: &AppState, req: &HttpRequest, body: &web::Bytes) ->
     let action = stripe_action(&event);
     let body_sha256 = hex::encode(sha2::Sha256::digest(body));
     let now = state.now();
-    let (duplicate, purchase, credited) = state
+    let event = match action {
+        StripeAction::Credit(purchase, intent) => crediting::PaymentEvent::Succeeded { purchase, charge: Some(intent) },
+        StripeAction::Fail(purchase, code, message) => crediting::PaymentEvent::Failed { purchase, code, message },
+        StripeAction::RefundsSettled(ids) => crediting::PaymentEvent::RefundsSettled(ids),
+        StripeAction::Ignore => crediting::PaymentEvent::Ignored,
+    };
+    let applied = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                if !webhook_events::remember_event(conn, "stripe", &event_id, &body_sha256, now)? {
-                    return Ok((true, None, false));
-                }
-                let ours = |conn: &mut apinfer_core::db::DbConn, id: &PurchaseId| {
-                    purchases::get_any(conn, id).and_then(|p| {
-                        if p.provider == "stripe" {
-                            Ok(p)
-                        } else {
-                            Err(apinfer_core::Error::NotFound("purchase"))
-                        }
-                    })
-                };
-                Ok(match action {
-                    StripeAction::Credit(id, intent) => {
-                        let purchase = ours(conn, &id)?;
-                        if purchase.provider_charge.as_deref().is_some_and(|charge| charge != intent) {
-                            return Err(apinfer_core::Error::conflict(
-                                "payment_mismatch",
-                                "this PaymentIntent is not the purchase's",
-                            ));
-                        }
-                        let (purchase, credited) =
-                            purchases::credit_confirmed_by_provider(conn, &id, Some(&intent), now)?;
-                        (false, Some(purchase), credited)
-                    }
-                    StripeAction::Fail(id, code, message) => {
-                        ours(conn, &id)?;
-                        (false, Some(purchases::mark_failed(conn, &id, &code, &message)?), false)
-                    }
-                    StripeAction::RefundsSettled(ids) => {
-                        for id in ids {
-                            refunds::complete_refund(conn, &id, now)?;
-                        }
-                        (false, None, false)
-                    }
-                    StripeAction::Ignore => (false, None, false),
-                })
-            })
+            let received = ProviderEvent { provider: "stripe", id: &event_id, body_sha256: &body_sha256, event };
+            crediting::apply(conn, received, now)
         })
         .await?;
-    if let Some(purchase) = purchase.as_ref().filter(|_| credited) {
-        state.metrics.observe_credits(apinfer_core::ledger::EntryType::Purchase, purchase.credits);
-    }
     Ok(HttpResponse::Ok().json(WebhookAck {
         received: true,
-        duplicate,
-        purchase_status: purchase.map(|p| p.status.as_str().to_string()),
+        duplicate: applied.duplicate,
+        purchase_status: applied.purchase.map(|p| p.status.as_str().to_string()),
     }))
 }

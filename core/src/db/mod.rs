@@ -425,11 +425,17 @@ where
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     }
     .map_err(map_begin_error)?;
+    // Movements the ledger engine notes in this transaction are counted if it commits.
+    let mark = crate::ledger::report::mark();
     match f(conn) {
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
-            Ok(()) => Ok(value),
+            Ok(()) => {
+                crate::ledger::report::committed();
+                Ok(value)
+            }
             Err(e) => {
                 let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+                crate::ledger::report::rolled_back_to(mark);
                 Err(e.into())
             }
         },
@@ -437,13 +443,14 @@ where
             // If the rollback fails too (the connection died), the original error is the one
             // worth reporting; the pool discards the broken connection.
             let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+            crate::ledger::report::rolled_back_to(mark);
             Err(e)
         }
     }
 }
 
 /// Whether a transaction is open on the connection.
-fn in_transaction(conn: &mut DbConn) -> bool {
+pub(crate) fn in_transaction(conn: &mut DbConn) -> bool {
     let status = match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
         DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
@@ -459,9 +466,11 @@ where
 {
     type Manager = <DbConn as Connection>::TransactionManager;
     Manager::begin_transaction(conn)?;
+    let mark = crate::ledger::report::mark();
     let outcome = f(conn).and_then(|value| Manager::commit_transaction(conn).map(|()| value).map_err(Error::from));
     if outcome.is_err() {
         let _ = Manager::rollback_transaction(conn);
+        crate::ledger::report::rolled_back_to(mark);
     }
     outcome
 }

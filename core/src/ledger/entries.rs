@@ -152,6 +152,10 @@ pub fn insert_entries(
             )
         })
         .collect();
+    let in_transaction = crate::db::in_transaction(conn);
+    for (entry, _) in entries {
+        super::report::note(entry.entry_type, entry.credits, in_transaction);
+    }
     // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
     match conn {
         DbConn::Sqlite(c) => {

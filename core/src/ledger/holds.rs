@@ -15,14 +15,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::entries::{insert_entries, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT};
+use super::entries::{insert_entries, EntryType, LedgerEntry, NewEntry};
 use super::limits;
 use super::locks::{self, lock_account_row};
 use super::lots::consume_lots_set;
 use crate::db::schema::{accounts, holds};
 use crate::db::{padded, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
-use crate::store::entries::balance;
 use crate::store::members;
 use crate::store::{alerts, naive};
 use crate::{Credits, Error, Result};
@@ -46,33 +45,6 @@ pub struct HoldRequest<'a> {
     pub user_id: Option<&'a UserId>,
     pub reference_id: &'a str,
     pub expires_at: DateTime<Utc>,
-}
-
-/// Reserves credits inside the caller's write transaction. Fails with
-/// [`Error::InsufficientCredits`] or [`Error::SpendLimitExceeded`], reserving nothing.
-pub fn reserve(conn: &mut DbConn, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<Hold> {
-    let amount = request.amount.units();
-    let reserved: Option<AfterDebit> = diesel::update(
-        accounts::table.find(request.account_id.as_str()).filter((accounts::balance - accounts::held).ge(amount)),
-    )
-    .set((accounts::held.eq(accounts::held + amount), accounts::updated_at.eq(naive(now))))
-    .returning(AFTER_DEBIT)
-    .get_result(conn)
-    .optional()?;
-    let Some((balance_after, held_after, low, auto)) = reserved else {
-        let current = balance(conn, request.account_id)?;
-        return Err(Error::InsufficientCredits { required: request.amount, available: current.available() });
-    };
-    let available_after = balance_after.checked_sub(held_after).ok_or_else(overflow)?;
-    let available_before = available_after.checked_add(amount).ok_or_else(overflow)?;
-    alerts::on_available_drop(conn, request.account_id, available_before, available_after, low, auto, now)?;
-    if let Some(key) = request.api_key_id {
-        limits::charge_spend(conn, key, request.amount)?;
-    }
-    if let Some(user) = request.user_id {
-        limits::charge_month(conn, request.account_id, user, request.amount, now)?;
-    }
-    Ok(insert(conn, &[(&request, now)])?.pop().expect("one hold inserted"))
 }
 
 /// Records accepted reservations as active holds, in one statement.
@@ -274,26 +246,6 @@ fn by_total<'a>(totals: &[(&'a str, i64)]) -> Vec<(i64, Vec<&'a str>)> {
     groups
 }
 
-/// Marks an active hold captured, inside the caller's write transaction (which must already
-/// hold the account's row lock: see [`lock_account_row`]); false if it is no longer active
-/// (released by the sweeper), and then nothing changed.
-pub fn claim_for_capture(conn: &mut DbConn, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
-    Ok(!claim_set(conn, &[id], now)?.is_empty())
-}
-
-/// Turns a hold claimed by [`claim_for_capture`] into a spend: `balance` and `held` fall
-/// together, a ledger entry `entry_type` is appended, and lots are consumed oldest first.
-pub fn settle_captured(
-    conn: &mut DbConn,
-    hold: &Hold,
-    entry_type: EntryType,
-    description: &str,
-    now: DateTime<Utc>,
-) -> Result<LedgerEntry> {
-    let mut entries = settle_captured_set(conn, &[(hold, entry_type, description.to_string())], now)?;
-    Ok(entries.pop().expect("one entry settled"))
-}
-
 /// [`claim_for_capture`] for several holds at once (the caller holds their accounts' row
 /// locks); returns the ids of those that were still active (and are now captured).
 pub fn claim_set(conn: &mut DbConn, ids: &[&HoldId], now: DateTime<Utc>) -> Result<Vec<HoldId>> {
@@ -416,9 +368,4 @@ pub fn expired(conn: &mut DbConn, now: DateTime<Utc>, limit: i64) -> Result<Vec<
             reference_id,
         })
         .collect())
-}
-
-/// A credit sum past the 64-bit range: impossible while balances stay under the maximum.
-fn overflow() -> Error {
-    Error::Internal(anyhow::anyhow!("credits arithmetic overflowed"))
 }

@@ -15,13 +15,6 @@ use crate::{Credits, Error, Result};
 
 // --- API keys' spend limits ---
 
-/// Counts `amount` against the key's spend limit, atomically: fails with
-/// [`Error::SpendLimitExceeded`] (changing nothing) if it would pass the limit.
-/// Run inside the same transaction as the balance change it accompanies.
-pub fn charge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
-    charge_spend_many(conn, &[id.as_str()], amount)
-}
-
 /// What [`charge_spend`] answers past the key's limit.
 pub fn spend_limit_exceeded() -> Error {
     Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() }

@@ -16,7 +16,10 @@
 //! - **lots** ([`open_lot`], [`consume_lots_set`], [`take_from_lot`]): a credited purchase's
 //!   credits open a lot, spending takes lots oldest first, a refund takes back one lot's rest.
 //!
-//! Each appends its ledger entries with the balance after each one.
+//! Each appends its ledger entries with the balance after each one, and reports what it moved
+//! ([`report`]: counted for `/metrics` once the transaction commits). Crossing an account's
+//! low-balance or top-up threshold is noticed where `available` falls, in the same transaction
+//! (`store::alerts::on_available_drop`).
 //!
 //! # Invariants
 //!
@@ -56,6 +59,7 @@ pub mod holds;
 mod limits;
 mod locks;
 mod lots;
+pub mod report;
 
 pub use entries::{
     append_entry, insert_entries, insert_entry, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::Page;
 use super::{naive, utc};
 use crate::db::schema::audit_events;
-use crate::db::DbConn;
+use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, AuditEventId, SessionId, UserId};
 use crate::{Error, Result};
 
@@ -52,6 +52,25 @@ pub struct AuditEvent {
     /// What changed, as a JSON object.
     pub details: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+/// Runs `change` and records `action` by `actor` in `account`'s audit trail, in one write
+/// transaction: `describe` names the target and the details from what `change` returned. A
+/// change that fails records nothing.
+pub fn audited<T>(
+    conn: &mut DbConn,
+    (account, actor): (&AccountId, &Actor),
+    action: Action,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut DbConn) -> Result<T>,
+    describe: impl FnOnce(&T) -> (Option<String>, serde_json::Value),
+) -> Result<T> {
+    write_transaction(conn, |conn| {
+        let value = change(conn)?;
+        let (target, details) = describe(&value);
+        record(conn, account, actor, action, target.as_deref(), details, now)?;
+        Ok(value)
+    })
 }
 
 /// Records `action` on `account`. Call it inside the transaction of the change it reports.

@@ -6,16 +6,12 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde_json::json;
 
-use super::alerts::notify;
 use super::naive;
 use crate::db::schema::{accounts, auto_topup_requests, auto_topup_settings, purchases as purchases_table};
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PaymentMethodId};
 use crate::ledger::lock_account_row;
-use crate::payments::PaymentProvider;
-use crate::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use crate::store::catalog;
 use crate::{Credits, Error, Result};
 
@@ -86,37 +82,41 @@ pub fn put(conn: &mut DbConn, account: &AccountId, settings: &AutoTopup, now: Da
     })
 }
 
-/// Runs pending top-up requests; returns how many were handled.
-///
-/// `now` is read for each request as it starts: a round can take long (a slow card provider,
-/// many accounts), and a request must not start with a stale `started_at` that another process
-/// would take for an abandoned one, nor share its purchase time with the round's others.
-pub fn run_pending(
-    conn: &mut DbConn,
-    provider: &dyn PaymentProvider,
-    now: &dyn Fn() -> DateTime<Utc>,
-) -> Result<usize> {
+/// Up to `limit` pending requests, oldest first: (request id, account).
+pub fn pending(conn: &mut DbConn, limit: i64) -> Result<Vec<(String, AccountId)>> {
     let pending: Vec<(String, String)> = auto_topup_requests::table
         .filter(auto_topup_requests::status.eq("pending"))
         .order(auto_topup_requests::created_at.asc())
-        .limit(50)
+        .limit(limit)
         .select((auto_topup_requests::id, auto_topup_requests::account_id))
         .load(conn)?;
-    let mut handled = 0;
-    for (id, account) in pending {
-        let account = AccountId::from_db(account);
-        let started = now();
-        if claim(conn, &id, &account, started)? {
-            run_one(conn, provider, &id, &account, started)?;
-            handled += 1;
-        }
-    }
-    Ok(handled)
+    Ok(pending.into_iter().map(|(id, account)| (id, AccountId::from_db(account))).collect())
+}
+
+/// The account's automatic top-up purchases since `since` (each attempt, whatever its outcome),
+/// and of those the ones with `payment_method` that failed.
+pub fn bought_since(
+    conn: &mut DbConn,
+    account: &AccountId,
+    since: DateTime<Utc>,
+    payment_method: &str,
+) -> Result<(i64, i64)> {
+    let tried = purchases_table::table
+        .filter(purchases_table::account_id.eq(account.as_str()))
+        .filter(purchases_table::auto_topup.eq(true))
+        .filter(purchases_table::created_at.ge(naive(since)));
+    let all: i64 = tried.count().get_result(conn)?;
+    let declined: i64 = tried
+        .filter(purchases_table::status.eq("failed"))
+        .filter(purchases_table::payment_method_id.eq(payment_method))
+        .count()
+        .get_result(conn)?;
+    Ok((all, declined))
 }
 
 /// Marks a request running unless another of the account's is (one in flight per account;
 /// the account row lock serializes claimers across processes).
-fn claim(conn: &mut DbConn, id: &str, account: &AccountId, now: DateTime<Utc>) -> Result<bool> {
+pub fn claim(conn: &mut DbConn, id: &str, account: &AccountId, now: DateTime<Utc>) -> Result<bool> {
     write_transaction(conn, |conn| {
         lock_account_row(conn, account, now)?;
         // A request left running by a process that died would block the account for ever:
@@ -149,7 +149,8 @@ fn claim(conn: &mut DbConn, id: &str, account: &AccountId, now: DateTime<Utc>) -
     })
 }
 
-fn finish(
+/// Records how a request ended.
+pub fn finish(
     conn: &mut DbConn,
     id: &str,
     status: &str,
@@ -166,103 +167,4 @@ fn finish(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-fn run_one(
-    conn: &mut DbConn,
-    provider: &dyn PaymentProvider,
-    id: &str,
-    account: &AccountId,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let Some(settings) = get(conn, account)?.filter(|s| s.enabled) else {
-        return finish(conn, id, "skipped", None, "automatic top-up is disabled", now);
-    };
-    let day_start = naive(now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    let today: i64 = purchases_table::table
-        .filter(purchases_table::account_id.eq(account.as_str()))
-        .filter(purchases_table::auto_topup.eq(true))
-        .filter(purchases_table::created_at.ge(day_start))
-        .count()
-        .get_result(conn)?;
-    if today >= i64::from(settings.max_topups_per_day) {
-        let message =
-            format!("Automatic top-up skipped: the daily maximum of {} was reached", settings.max_topups_per_day);
-        notify(
-            conn,
-            account,
-            "auto_topup_skipped",
-            &message,
-            &json!({"max_topups_per_day": settings.max_topups_per_day}),
-            now,
-        )?;
-        return finish(conn, id, "skipped", None, "daily maximum reached", now);
-    }
-    // A declined off-session charge stops the tries with that card for the rest of the day
-    // (never a retry loop against a declining card); another card may try at once.
-    let declined_today: i64 = purchases_table::table
-        .filter(purchases_table::account_id.eq(account.as_str()))
-        .filter(purchases_table::auto_topup.eq(true))
-        .filter(purchases_table::created_at.ge(day_start))
-        .filter(purchases_table::status.eq("failed"))
-        .filter(purchases_table::payment_method_id.eq(&settings.payment_method_id))
-        .count()
-        .get_result(conn)?;
-    if declined_today > 0 {
-        let message = "Automatic top-up skipped: the saved card was declined earlier today. It tries again \
-                       tomorrow, or at once with another card.";
-        let data = json!({"reason": "declined_today", "payment_method_id": settings.payment_method_id});
-        notify(conn, account, "auto_topup_skipped", message, &data, now)?;
-        return finish(conn, id, "skipped", None, "declined earlier today", now);
-    }
-    let Some(pm) = PaymentMethodId::parse(&settings.payment_method_id) else {
-        return finish(conn, id, "failed", None, "invalid payment method", now);
-    };
-    let outcome = purchasing::purchase(
-        conn,
-        provider,
-        PurchaseRequest {
-            account_id: account,
-            package_id: &settings.package_id,
-            payment: Payment::SavedCard(pm),
-            user_id: None,
-            api_key_id: None,
-            auto_topup: true,
-        },
-        now,
-    );
-    match outcome {
-        Ok(PurchaseOutcome::Accepted(p)) => {
-            let message = format!("Automatic top-up: bought the {} package ({} credits)", p.package_id, p.credits);
-            notify(
-                conn,
-                account,
-                "auto_topup_succeeded",
-                &message,
-                &json!({"purchase_id": p.id.as_str(), "credits": p.credits.to_string()}),
-                now,
-            )?;
-            finish(conn, id, "succeeded", Some(p.id.as_str()), "purchased", now)
-        }
-        Ok(PurchaseOutcome::Declined(p, declined)) => {
-            let message = format!(
-                "Automatic top-up failed: {} ({}). It stays enabled; with this card it tries again tomorrow, the next time the balance falls below the threshold.",
-                declined.message, declined.code
-            );
-            notify(
-                conn,
-                account,
-                "auto_topup_failed",
-                &message,
-                &json!({"purchase_id": p.id.as_str(), "code": declined.code}),
-                now,
-            )?;
-            finish(conn, id, "failed", Some(p.id.as_str()), declined.code, now)
-        }
-        Err(e) => {
-            let message = format!("Automatic top-up failed: {e}");
-            notify(conn, account, "auto_topup_failed", &message, &json!({"code": "error"}), now)?;
-            finish(conn, id, "failed", None, &e.to_string(), now)
-        }
-    }
 }
