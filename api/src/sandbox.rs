@@ -84,7 +84,7 @@ async fn settle(
                 ));
             }
             if succeed {
-                purchases::credit(conn, &id, found.provider_charge.as_deref(), now)
+                apinfer_core::crediting::credit(conn, &id, found.provider_charge.as_deref(), now)
             } else {
                 let (code, message) = match method {
                     MethodType::Card => ("authentication_failed", "the cardholder failed 3-D Secure authentication"),

@@ -25,7 +25,6 @@ use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::generations::NewImage;
-use apinfer_core::store::purchases;
 use apinfer_core::Credits;
 use chrono::Utc;
 
@@ -76,7 +75,7 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
             else {
                 panic!("a bank transfer is accepted");
             };
-            purchases::credit(conn, &purchase.id, None, now).expect("credit");
+            apinfer_core::crediting::credit(conn, &purchase.id, None, now).expect("credit");
             apinfer_core::adjusting::adjust(
                 conn,
                 &account.id,

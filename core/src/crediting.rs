@@ -5,8 +5,14 @@
 
 use chrono::{DateTime, Utc};
 
+use diesel::prelude::*;
+
+use crate::db::schema::purchases as purchases_table;
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{PurchaseId, RefundId};
+use crate::ledger::{append_entry, open_lot, EntryType, NewEntry};
+use crate::store::naive;
+use crate::store::purchases::PurchaseStatus;
 use crate::store::purchases::{self, Purchase};
 use crate::store::{refunds, webhook_events};
 use crate::{Error, Result};
@@ -65,7 +71,7 @@ pub fn apply(conn: &mut DbConn, received: ProviderEvent<'_>, now: DateTime<Utc>)
                         return Err(Error::conflict("payment_mismatch", "this payment is not the purchase's"));
                     }
                 }
-                Some(purchases::credit_confirmed_by_provider(conn, &id, charge.as_deref(), now)?.0)
+                Some(credit_confirmed_by_provider(conn, &id, charge.as_deref(), now)?.0)
             }
             PaymentEvent::Failed { purchase: id, code, message } => {
                 ours(conn, &id)?;
@@ -86,5 +92,87 @@ pub fn apply(conn: &mut DbConn, received: ProviderEvent<'_>, now: DateTime<Utc>)
 /// An admin saw a payment arrive (a bank transfer): credits the purchase, exactly once. Returns
 /// the purchase and whether this call credited it.
 pub fn confirm_by_admin(conn: &mut DbConn, id: &PurchaseId, now: DateTime<Utc>) -> Result<(Purchase, bool)> {
-    purchases::credit(conn, id, None, now)
+    credit(conn, id, None, now)
+}
+
+/// Marks a purchase paid and puts its credits on the balance, exactly once: only the call that
+/// moves it out of an awaiting status writes the ledger entry. Returns the purchase and whether
+/// this call credited it.
+pub fn credit(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    charge: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Purchase, bool)> {
+    write_transaction(conn, |conn| credit_in_transaction(conn, id, charge, now))
+}
+
+/// [`credit`] inside the caller's transaction.
+pub fn credit_in_transaction(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    charge: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Purchase, bool)> {
+    credit_from(conn, id, &purchases::AWAITING, charge, now)
+}
+
+/// The provider's own word that the money was taken (its signed event, or its record of the
+/// charge): credits a purchase awaiting payment, or one marked failed before, when a first
+/// attempt failed and a later one on the same payment succeeded (events may arrive in any
+/// order). Exactly once, like [`credit`]. Inside the caller's transaction.
+pub fn credit_confirmed_by_provider(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    charge: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Purchase, bool)> {
+    let from =
+        [purchases::AWAITING[0], purchases::AWAITING[1], purchases::AWAITING[2], PurchaseStatus::Failed.as_str()];
+    credit_from(conn, id, &from, charge, now)
+}
+
+fn credit_from(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    from: &[&str],
+    charge: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Purchase, bool)> {
+    // A confirmation without a charge id (the sandbox's webhook) keeps the one already known.
+    let charge = match charge {
+        Some(charge) => Some(charge.to_string()),
+        None => purchases::get_any(conn, id)?.provider_charge,
+    };
+    let updated = diesel::update(purchases_table::table.find(id.as_str()).filter(purchases_table::status.eq_any(from)))
+        .set((
+            purchases_table::status.eq(PurchaseStatus::Succeeded.as_str()),
+            purchases_table::succeeded_at.eq(naive(now)),
+            purchases_table::provider_charge.eq(charge.as_deref()),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok((purchases::get_any(conn, id)?, false));
+    }
+    open_lot(conn, id)?;
+    let purchase = purchases::get_any(conn, id)?;
+    let (entry_type, description) = if purchase.auto_topup {
+        (EntryType::AutoTopup, format!("Automatic top-up: {}", purchase.package_id))
+    } else {
+        (EntryType::Purchase, format!("Purchase of the {} package", purchase.package_id))
+    };
+    append_entry(
+        conn,
+        NewEntry {
+            account_id: &purchase.account_id,
+            entry_type,
+            credits: purchase.credits,
+            reference_id: Some(purchase.id.as_str()),
+            description: &description,
+            user_id: None,
+            api_key_id: None,
+        },
+        now,
+    )?;
+    Ok((purchase, true))
 }

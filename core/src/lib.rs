@@ -23,7 +23,6 @@ pub mod generating;
 pub mod ids;
 pub mod ledger;
 pub mod payments;
-pub mod pricing;
 pub mod purchasing;
 pub mod refunding;
 pub mod signature;
@@ -33,4 +32,6 @@ pub mod topping_up;
 
 pub use clock::{Clock, SystemClock};
 pub use credits::{Credits, CreditsError, Money};
+/// Pricing is part of the domain; `apinfer_core::pricing` is its usual path.
+pub use domain::pricing;
 pub use error::{Error, Result};

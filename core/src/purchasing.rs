@@ -163,7 +163,7 @@ fn charge(
     });
     match charged {
         Ok(Charged::Succeeded { charge_id }) => {
-            let (purchase, _) = purchases::credit(conn, id, Some(&charge_id), now)?;
+            let (purchase, _) = crate::crediting::credit(conn, id, Some(&charge_id), now)?;
             Ok(PurchaseOutcome::Accepted(purchase))
         }
         Ok(Charged::RequiresAction { charge_id, next_action }) => {
@@ -203,7 +203,7 @@ pub fn settle_unknown(conn: &mut DbConn, provider: &dyn PaymentProvider, now: Da
         let purchase = purchases::get_any(conn, &id)?;
         match provider.settlement(id.as_str()) {
             Ok(Settlement::Succeeded { charge_id }) => {
-                let (_, credited) = purchases::credit(conn, &id, Some(&charge_id), now)?;
+                let (_, credited) = crate::crediting::credit(conn, &id, Some(&charge_id), now)?;
                 changed += usize::from(credited);
             }
             Ok(Settlement::Failed(declined)) => {

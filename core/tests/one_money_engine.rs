@@ -83,3 +83,44 @@ fn handlers_open_no_transactions() {
         .collect();
     assert!(offenders.is_empty(), "transactions opened in the API crate:\n{}", offenders.join("\n"));
 }
+
+/// The layers of core depend downwards only: no module (a file or folder under `core/src`)
+/// reaches itself through `crate::` paths (domain and db at the bottom, then the store, the
+/// ledger engine, the use cases).
+#[test]
+fn core_modules_form_no_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let module = |file: &Path| {
+        let first = file.strip_prefix(&src).unwrap().components().next().unwrap();
+        first.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string()
+    };
+    let modules: std::collections::BTreeSet<String> = files.iter().map(|f| module(f)).collect();
+    let mut uses: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for file in &files {
+        let from = module(file);
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for line in code.lines().map(|l| l.split("//").next().unwrap_or_default()) {
+            for (i, _) in line.match_indices("crate::") {
+                let name: String = line[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if name != from && modules.contains(&name) {
+                    uses.entry(from.clone()).or_default().insert(name);
+                }
+            }
+        }
+    }
+    assert!(uses.contains_key("ledger") && uses.contains_key("store"), "the scan found the modules: {uses:?}");
+    for start in uses.keys() {
+        let (mut seen, mut next) = (std::collections::BTreeSet::new(), vec![start.clone()]);
+        while let Some(module) = next.pop() {
+            for used in uses.get(&module).into_iter().flatten() {
+                assert!(used != start, "{start} reaches itself through {module} -> {used}: {uses:?}");
+                if seen.insert(used.clone()) {
+                    next.push(used.clone());
+                }
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, AccountType, NewUser, Role};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::generations::{Generation, NewImage};
-use apinfer_core::store::{members, purchases};
+use apinfer_core::store::members;
 use apinfer_core::Credits;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::connection::SimpleConnection;
@@ -59,7 +59,7 @@ fn buy(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) {
     else {
         panic!("a bank transfer is accepted");
     };
-    purchases::credit(conn, &purchase.id, None, now).unwrap();
+    apinfer_core::crediting::credit(conn, &purchase.id, None, now).unwrap();
 }
 
 /// Account A (business): a 100-credit lot, then −85 adjusted (15 left, all from the lot), then a

@@ -6,6 +6,7 @@
 //! which on SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so that concurrent writers
 //! queue on `busy_timeout` instead of failing on a lock upgrade.
 
+pub mod moved;
 pub mod schema;
 
 use std::time::Duration;
@@ -426,16 +427,16 @@ where
     }
     .map_err(map_begin_error)?;
     // Movements the ledger engine notes in this transaction are counted if it commits.
-    let mark = crate::ledger::report::mark();
+    let mark = moved::mark();
     match f(conn) {
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
             Ok(()) => {
-                crate::ledger::report::committed();
+                moved::committed();
                 Ok(value)
             }
             Err(e) => {
                 let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
-                crate::ledger::report::rolled_back_to(mark);
+                moved::rolled_back_to(mark);
                 Err(e.into())
             }
         },
@@ -443,7 +444,7 @@ where
             // If the rollback fails too (the connection died), the original error is the one
             // worth reporting; the pool discards the broken connection.
             let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
-            crate::ledger::report::rolled_back_to(mark);
+            moved::rolled_back_to(mark);
             Err(e)
         }
     }
@@ -466,11 +467,11 @@ where
 {
     type Manager = <DbConn as Connection>::TransactionManager;
     Manager::begin_transaction(conn)?;
-    let mark = crate::ledger::report::mark();
+    let mark = moved::mark();
     let outcome = f(conn).and_then(|value| Manager::commit_transaction(conn).map(|()| value).map_err(Error::from));
     if outcome.is_err() {
         let _ = Manager::rollback_transaction(conn);
-        crate::ledger::report::rolled_back_to(mark);
+        moved::rolled_back_to(mark);
     }
     outcome
 }

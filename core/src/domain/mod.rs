@@ -3,8 +3,11 @@
 //! [`Prompt`] a prompt of the allowed length. The checks and their error codes live here only.
 
 mod account;
+mod entry_type;
 mod generation;
+pub mod pricing;
 
-pub use crate::pricing::Quality;
 pub use account::{Email, Password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+pub use entry_type::EntryType;
 pub use generation::{ImageCount, Prompt, ResponseFormat, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS};
+pub use pricing::Quality;

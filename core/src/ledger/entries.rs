@@ -2,42 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{accounts, ledger_entries};
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, TransactionId, UserId};
-use crate::store::{entries::balance, naive};
+use crate::store::entries::{balance, AfterDebit, EntryType, LedgerEntry, AFTER_DEBIT};
+use crate::store::naive;
 use crate::{Credits, Error, Result};
-
-text_enum! {
-    /// Why credits moved.
-    #[derive(Serialize, Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    pub enum EntryType {
-        Purchase = "purchase",
-        Generation = "generation",
-        Refund = "refund",
-        Adjustment = "adjustment",
-        AutoTopup = "auto_topup",
-    }
-}
-
-/// One ledger entry.
-#[derive(Clone, Debug)]
-pub struct LedgerEntry {
-    pub id: TransactionId,
-    pub account_id: AccountId,
-    pub entry_type: EntryType,
-    /// Signed: positive adds credits, negative removes them.
-    pub credits: Credits,
-    pub balance_after: Credits,
-    pub reference_id: Option<String>,
-    pub description: String,
-    pub user_id: Option<UserId>,
-    pub api_key_id: Option<ApiKeyId>,
-    pub created_at: DateTime<Utc>,
-}
 
 /// A ledger entry to append.
 #[derive(Clone, Debug)]
@@ -50,18 +21,6 @@ pub struct NewEntry<'a> {
     pub user_id: Option<&'a UserId>,
     pub api_key_id: Option<&'a ApiKeyId>,
 }
-
-/// What a debit's UPDATE returns: balance, held, and the account's alert and top-up
-/// thresholds, so that a threshold crossing is detected without another query.
-pub type AfterDebit = (i64, i64, Option<i64>, Option<i64>);
-
-/// The columns of [`AfterDebit`].
-pub const AFTER_DEBIT: (
-    accounts::balance,
-    accounts::held,
-    accounts::low_balance_threshold,
-    accounts::auto_topup_threshold,
-) = (accounts::balance, accounts::held, accounts::low_balance_threshold, accounts::auto_topup_threshold);
 
 /// Applies `entry.credits` to the balance and appends the entry. Must run inside a write
 /// transaction. A debit that would take `available` below zero fails with
@@ -154,7 +113,7 @@ pub fn insert_entries(
         .collect();
     let in_transaction = crate::db::in_transaction(conn);
     for (entry, _) in entries {
-        super::report::note(entry.entry_type, entry.credits, in_transaction);
+        crate::db::moved::note(entry.entry_type, entry.credits, in_transaction);
     }
     // Multi-row inserts cannot be expressed over the multi-backend, so run on the concrete one.
     match conn {

@@ -15,13 +15,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::entries::{insert_entries, EntryType, LedgerEntry, NewEntry};
+use super::entries::{insert_entries, NewEntry};
 use super::limits;
-use super::locks::{self, lock_account_row};
 use super::lots::consume_lots_set;
 use crate::db::schema::{accounts, holds};
 use crate::db::{padded, DbConn, Kept};
 use crate::ids::{AccountId, ApiKeyId, HoldId, UserId};
+use crate::store::entries::{EntryType, LedgerEntry};
+use crate::store::locks::{self, lock_account_row};
 use crate::store::members;
 use crate::store::{alerts, naive};
 use crate::{Credits, Error, Result};

@@ -38,7 +38,7 @@
 //! # Concurrency
 //!
 //! Every operation runs inside the caller's write transaction and starts by locking its
-//! accounts' rows ([`locks`]): one row with `UPDATE ... SET updated_at` or the conditional
+//! accounts' rows ([`crate::store::locks`]): one row with `UPDATE ... SET updated_at` or the conditional
 //! `UPDATE` itself, several with `SELECT ... FOR UPDATE` in id order, so that two transactions
 //! on the same accounts never deadlock. Each change of a balance is one conditional statement
 //! (`UPDATE accounts SET held = held + x WHERE balance - held >= x`), which the database
@@ -57,12 +57,11 @@
 mod entries;
 pub mod holds;
 mod limits;
-mod locks;
 mod lots;
-pub mod report;
 
-pub use entries::{
-    append_entry, insert_entries, insert_entry, AfterDebit, EntryType, LedgerEntry, NewEntry, AFTER_DEBIT,
-};
-pub use locks::{lock_account, lock_account_row, lock_accounts};
+/// What the engine moved, counted when its transaction commits (kept with the transactions).
+pub use crate::db::moved as report;
+pub use crate::store::entries::{AfterDebit, EntryType, LedgerEntry, AFTER_DEBIT};
+pub use crate::store::locks::{lock_account, lock_account_row, lock_accounts};
+pub use entries::{append_entry, insert_entries, insert_entry, NewEntry};
 pub use lots::{consume_lots, consume_lots_set, open_lot, take_from_lot};

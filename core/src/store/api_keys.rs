@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::locks::lock_account_row;
 use super::Page;
 use super::{naive, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, UserId};
-use crate::ledger::lock_account_row;
 use crate::{Credits, Error, Result};
 
 text_enum! {

@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use super::locks::lock_account_row;
 use super::naive;
 use crate::db::schema::{accounts, auto_topup_requests, auto_topup_settings, purchases as purchases_table};
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PaymentMethodId};
-use crate::ledger::lock_account_row;
 use crate::store::catalog;
 use crate::{Credits, Error, Result};
 

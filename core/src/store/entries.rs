@@ -4,13 +4,42 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+pub use crate::domain::EntryType;
+
 use super::Page;
 use super::{naive, utc};
 use crate::db::schema::{accounts, ledger_entries};
 use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, TransactionId, UserId};
-use crate::ledger::{EntryType, LedgerEntry};
 use crate::{Credits, Error, Result};
+
+/// One ledger entry.
+#[derive(Clone, Debug)]
+pub struct LedgerEntry {
+    pub id: TransactionId,
+    pub account_id: AccountId,
+    pub entry_type: EntryType,
+    /// Signed: positive adds credits, negative removes them.
+    pub credits: Credits,
+    pub balance_after: Credits,
+    pub reference_id: Option<String>,
+    pub description: String,
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a debit's UPDATE returns: balance, held, and the account's alert and top-up
+/// thresholds, so that a threshold crossing is detected without another query.
+pub type AfterDebit = (i64, i64, Option<i64>, Option<i64>);
+
+/// The columns of [`AfterDebit`].
+pub const AFTER_DEBIT: (
+    accounts::balance,
+    accounts::held,
+    accounts::low_balance_threshold,
+    accounts::auto_topup_threshold,
+) = (accounts::balance, accounts::held, accounts::low_balance_threshold, accounts::auto_topup_threshold);
 
 /// An account's balance as the API reports it.
 #[derive(Clone, Debug)]

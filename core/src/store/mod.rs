@@ -12,6 +12,7 @@ pub mod entries;
 pub mod generations;
 pub mod idempotency;
 pub mod images;
+pub mod locks;
 pub mod members;
 mod page;
 pub mod payment_methods;

@@ -58,7 +58,7 @@ impl From<PaymentMethodRow> for PaymentMethod {
 /// the account's row lock so concurrent saves cannot both pass the count.
 pub fn save_payment_method(conn: &mut DbConn, pm: &PaymentMethod) -> Result<PaymentMethod> {
     write_transaction(conn, |conn| {
-        crate::ledger::lock_account_row(conn, &pm.account_id, pm.created_at)?;
+        super::locks::lock_account_row(conn, &pm.account_id, pm.created_at)?;
         let saved: i64 = payment_methods::table
             .filter(payment_methods::account_id.eq(pm.account_id.as_str()))
             .filter(payment_methods::deleted_at.is_null())

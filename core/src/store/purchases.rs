@@ -13,9 +13,8 @@ use super::Page;
 use super::{naive, utc};
 use crate::credits::Currency;
 use crate::db::schema::purchases;
-use crate::db::{write_transaction, DbConn};
+use crate::db::DbConn;
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
-use crate::ledger::{append_entry, open_lot, EntryType, NewEntry};
 use crate::payments::{BankInstructions, CardBrand, NextAction};
 use crate::{Credits, Error, Money, Result};
 
@@ -46,7 +45,7 @@ text_enum! {
 }
 
 /// The statuses from which a purchase may still be paid.
-const AWAITING: [&str; 3] =
+pub(crate) const AWAITING: [&str; 3] =
     [PurchaseStatus::Processing.as_str(), PurchaseStatus::RequiresAction.as_str(), PurchaseStatus::Pending.as_str()];
 
 #[derive(Clone, Debug)]
@@ -302,85 +301,4 @@ pub fn mark_failed(conn: &mut DbConn, id: &PurchaseId, code: &str, message: &str
         ))
         .execute(conn)?;
     get_any(conn, id)
-}
-
-/// Marks a purchase paid and puts its credits on the balance, exactly once: only the call that
-/// moves it out of an awaiting status writes the ledger entry. Returns the purchase and whether
-/// this call credited it.
-pub fn credit(
-    conn: &mut DbConn,
-    id: &PurchaseId,
-    charge: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(Purchase, bool)> {
-    write_transaction(conn, |conn| credit_in_transaction(conn, id, charge, now))
-}
-
-/// [`credit`] inside the caller's transaction.
-pub fn credit_in_transaction(
-    conn: &mut DbConn,
-    id: &PurchaseId,
-    charge: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(Purchase, bool)> {
-    credit_from(conn, id, &AWAITING, charge, now)
-}
-
-/// The provider's own word that the money was taken (its signed event, or its record of the
-/// charge): credits a purchase awaiting payment, or one marked failed before, when a first
-/// attempt failed and a later one on the same payment succeeded (events may arrive in any
-/// order). Exactly once, like [`credit`]. Inside the caller's transaction.
-pub fn credit_confirmed_by_provider(
-    conn: &mut DbConn,
-    id: &PurchaseId,
-    charge: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(Purchase, bool)> {
-    let from = [AWAITING[0], AWAITING[1], AWAITING[2], PurchaseStatus::Failed.as_str()];
-    credit_from(conn, id, &from, charge, now)
-}
-
-fn credit_from(
-    conn: &mut DbConn,
-    id: &PurchaseId,
-    from: &[&str],
-    charge: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(Purchase, bool)> {
-    // A confirmation without a charge id (the sandbox's webhook) keeps the one already known.
-    let charge = match charge {
-        Some(charge) => Some(charge.to_string()),
-        None => get_any(conn, id)?.provider_charge,
-    };
-    let updated = diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(from)))
-        .set((
-            purchases::status.eq(PurchaseStatus::Succeeded.as_str()),
-            purchases::succeeded_at.eq(naive(now)),
-            purchases::provider_charge.eq(charge.as_deref()),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        return Ok((get_any(conn, id)?, false));
-    }
-    open_lot(conn, id)?;
-    let purchase = get_any(conn, id)?;
-    let (entry_type, description) = if purchase.auto_topup {
-        (EntryType::AutoTopup, format!("Automatic top-up: {}", purchase.package_id))
-    } else {
-        (EntryType::Purchase, format!("Purchase of the {} package", purchase.package_id))
-    };
-    append_entry(
-        conn,
-        NewEntry {
-            account_id: &purchase.account_id,
-            entry_type,
-            credits: purchase.credits,
-            reference_id: Some(purchase.id.as_str()),
-            description: &description,
-            user_id: None,
-            api_key_id: None,
-        },
-        now,
-    )?;
-    Ok((purchase, true))
 }

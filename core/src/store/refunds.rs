@@ -4,14 +4,14 @@
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use diesel::prelude::*;
 
+use super::purchases::Purchase;
 use super::purchases::PurchaseStatus;
 use super::Page;
 use super::{naive, utc};
 use crate::credits::Currency;
 use crate::db::schema::{purchases, refunds};
-use crate::db::{write_transaction, DbConn};
+use crate::db::DbConn;
 use crate::ids::{AccountId, PurchaseId, RefundId};
-use crate::ledger::{append_entry, lock_account, take_from_lot, EntryType, NewEntry};
 use crate::{Credits, Error, Money, Result};
 
 /// How long after a purchase its unused credits can be refunded.
@@ -88,82 +88,40 @@ pub fn add_business_days(from: DateTime<Utc>, days: u32) -> DateTime<Utc> {
     t
 }
 
-/// Refunds a purchase's unused credits at the price paid per credit. The credits leave the
-/// balance at once (ledger type `refund`); never more than `available`, so credits held by
-/// generations in flight stay.
-pub fn refund(conn: &mut DbConn, account: &AccountId, id: &PurchaseId, now: DateTime<Utc>) -> Result<Refund> {
-    write_transaction(conn, |conn| {
-        let balance = lock_account(conn, account, now)?;
-        let purchase = super::purchases::get(conn, account, id)?;
-        if !matches!(purchase.status, PurchaseStatus::Succeeded | PurchaseStatus::PartiallyRefunded) {
-            return Err(Error::unprocessable(
-                "purchase_not_refundable",
-                format!("a {} purchase has nothing to refund", purchase.status.as_str()),
-                None,
-            ));
-        }
-        if purchase.refundable_until().is_some_and(|until| now > until) {
-            return Err(Error::unprocessable(
-                "refund_window_expired",
-                "unused credits can be refunded within 30 days of the purchase",
-                None,
-            ));
-        }
-        if !purchase.credits_remaining.is_positive() {
-            return Err(Error::unprocessable("nothing_to_refund", "every credit of this purchase has been used", None));
-        }
-        let credits = purchase.credits_remaining.min(balance.available());
-        if !credits.is_positive() {
-            return Err(Error::conflict(
-                "credits_held",
-                "this purchase's unused credits are reserved by generations in flight; retry when they finish",
-            ));
-        }
-        // Price paid per credit, rounded down to the fen: never more back than was paid.
-        let amount_minor =
-            i128::from(purchase.amount.minor()) * i128::from(credits.units()) / i128::from(purchase.credits.units());
-        let amount = Money::from_minor(amount_minor as i64, purchase.amount.currency());
-        let refund_id = RefundId::generate();
-        if !take_from_lot(conn, &purchase.id, credits)? {
-            return Err(Error::conflict("concurrent_change", "the purchase changed; retry"));
-        }
-        diesel::update(purchases::table.find(purchase.id.as_str()))
-            .set(purchases::refunded_credits.eq(purchases::refunded_credits + credits.units()))
-            .execute(conn)?;
-        let refunded_all = purchase.refunded_credits.checked_add(credits) == Some(purchase.credits);
-        let status = if refunded_all { PurchaseStatus::Refunded } else { PurchaseStatus::PartiallyRefunded };
-        diesel::update(purchases::table.find(purchase.id.as_str()))
-            .set(purchases::status.eq(status.as_str()))
-            .execute(conn)?;
-        append_entry(
-            conn,
-            NewEntry {
-                account_id: account,
-                entry_type: EntryType::Refund,
-                credits: credits.checked_neg().ok_or_else(|| Error::Internal(anyhow::anyhow!("refund overflow")))?,
-                reference_id: Some(refund_id.as_str()),
-                description: &format!("Refund of unused credits from {}", purchase.id),
-                user_id: None,
-                api_key_id: None,
-            },
-            now,
-        )?;
-        let expected_by = add_business_days(now, REFUND_BUSINESS_DAYS);
-        diesel::insert_into(refunds::table)
-            .values((
-                refunds::id.eq(refund_id.as_str()),
-                refunds::account_id.eq(account.as_str()),
-                refunds::purchase_id.eq(purchase.id.as_str()),
-                refunds::credits.eq(credits.units()),
-                refunds::amount_minor.eq(amount.minor()),
-                refunds::currency.eq(amount.currency().as_str()),
-                refunds::status.eq(RefundStatus::Processing.as_str()),
-                refunds::expected_by.eq(naive(expected_by)),
-                refunds::created_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
-        get_refund_any(conn, &refund_id)
-    })
+/// Records a refund of `credits` (worth `amount`) of `purchase`, whose credits the ledger engine
+/// takes back in the same transaction: the purchase's refunded credits and status, and the
+/// refund, `processing` until the money reaches the customer.
+pub fn record(
+    conn: &mut DbConn,
+    id: &RefundId,
+    purchase: &Purchase,
+    credits: Credits,
+    amount: Money,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let refunded_all = purchase.refunded_credits.checked_add(credits) == Some(purchase.credits);
+    let status = if refunded_all { PurchaseStatus::Refunded } else { PurchaseStatus::PartiallyRefunded };
+    diesel::update(purchases::table.find(purchase.id.as_str()))
+        .set((
+            purchases::refunded_credits.eq(purchases::refunded_credits + credits.units()),
+            purchases::status.eq(status.as_str()),
+        ))
+        .execute(conn)?;
+    let expected_by = add_business_days(now, REFUND_BUSINESS_DAYS);
+    diesel::insert_into(refunds::table)
+        .values((
+            refunds::id.eq(id.as_str()),
+            refunds::account_id.eq(purchase.account_id.as_str()),
+            refunds::purchase_id.eq(purchase.id.as_str()),
+            refunds::credits.eq(credits.units()),
+            refunds::amount_minor.eq(amount.minor()),
+            refunds::currency.eq(amount.currency().as_str()),
+            refunds::status.eq(RefundStatus::Processing.as_str()),
+            refunds::expected_by.eq(naive(expected_by)),
+            refunds::created_at.eq(naive(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Records the provider's id for a refund.

@@ -3,14 +3,14 @@
 //!
 //! An entry is noted when the engine appends it, on the thread that runs its transaction (a
 //! transaction runs on one thread), and becomes reportable when that transaction commits
-//! ([`crate::db::write_transaction`] calls [`committed`]). A transaction or savepoint rolled
+//! ([`super::write_transaction`] calls [`committed`]). A transaction or savepoint rolled
 //! back takes its notes with it ([`mark`], [`rolled_back_to`]), so nothing is reported that did
 //! not happen. Whoever ran the transactions takes the committed movements from the same thread
 //! afterwards ([`take`]), which keeps several servers in one process (the tests) apart.
 
 use std::cell::RefCell;
 
-use super::EntryType;
+use crate::domain::EntryType;
 use crate::Credits;
 
 thread_local! {
@@ -21,7 +21,7 @@ thread_local! {
 }
 
 /// Notes an entry appended in the current transaction (or, outside one, as committed).
-pub(super) fn note(entry_type: EntryType, credits: Credits, in_transaction: bool) {
+pub(crate) fn note(entry_type: EntryType, credits: Credits, in_transaction: bool) {
     if in_transaction {
         PENDING.with(|pending| pending.borrow_mut().push((entry_type, credits)));
     } else {

@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::entries::AfterDebit;
+use super::entries::{balance, AfterDebit, Balance};
+use super::naive;
 use crate::db::schema::accounts;
 use crate::db::{padded, DbConn, Kept};
 use crate::ids::AccountId;
-use crate::store::entries::{balance, Balance};
-use crate::store::naive;
 use crate::{Error, Result};
 
 /// Takes the account's row lock for the rest of the transaction. Every transaction that moves

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ImageCount;
+use super::ImageCount;
 use crate::{Credits, Error, Result};
 
 text_enum! {
