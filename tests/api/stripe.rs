@@ -312,6 +312,13 @@ async fn stripe_webhooks_credit_exactly_once(backend: Backend) {
     let stale = apinfer_core::signature::sign(WEBHOOK_SECRET.as_bytes(), now - 3600, body.as_bytes());
     deliver(succeeded.clone(), Some(stale)).await.expect_error(400, "invalid_request", "invalid_signature");
     assert_eq!(app.balance(&ada.token).await["balance"], "0");
+    // The other provider's signed event cannot name a Stripe purchase, now or on redelivery.
+    for _ in 0..2 {
+        let at = chrono::Utc::now().timestamp();
+        let reply = app.payment_webhook("evt_sandbox", "payment.succeeded", purchase_id, at).await;
+        reply.expect_error(404, "not_found", "resource_missing");
+    }
+    assert_eq!(app.balance(&ada.token).await["balance"], "0");
     // A rotation: an old secret's v1 and the current one's, either enough.
     let good = apinfer_core::signature::sign(WEBHOOK_SECRET.as_bytes(), now, body.as_bytes());
     let old = apinfer_core::signature::sign(b"the previous secret", now, body.as_bytes());

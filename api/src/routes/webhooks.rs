@@ -102,10 +102,12 @@ pub async fn payments(
             let received =
                 ProviderEvent { provider: &provider, id: &event.id, body_sha256: &body_sha256, event: payment };
             let applied = crediting::apply(conn, received, now)?;
-            // A redelivery answers with the purchase as it is.
+            // A redelivery answers with the purchase as it is (and only the provider's own).
             let purchase = match applied.purchase {
                 Some(purchase) => purchase,
-                None => purchases::get_any(conn, &purchase_id)?,
+                None => Some(purchases::get_any(conn, &purchase_id)?)
+                    .filter(|purchase| purchase.provider == provider)
+                    .ok_or(apinfer_core::Error::NotFound("purchase"))?,
             };
             Ok((applied.duplicate, purchase))
         })
