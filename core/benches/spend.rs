@@ -1,7 +1,7 @@
 //! The raw spend-transaction ceiling: what the database can do for the generation path's money
 //! movement with no HTTP in front of it.
 //!
-//! Each transaction is exactly what `store::ledger::append_entry` does for a debit, inside
+//! Each transaction is exactly what `ledger::append_entry` does for a debit, inside
 //! `db::write_transaction`: the conditional `UPDATE accounts ... WHERE balance - held >= x` and the
 //! `INSERT INTO ledger_entries`, through the application's own pool (same SQLite pragmas, same
 //! `BEGIN IMMEDIATE`). It runs with N threads, spread over 1,000 accounts and on one hot account,
