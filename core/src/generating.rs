@@ -304,7 +304,7 @@ pub fn release(
     message: &str,
     now: DateTime<Utc>,
 ) -> Result<Generation> {
-    holds::release(conn, &generation.account_id, &generation.hold_id, now)?;
+    holds::release_set(conn, &[(&generation.account_id, &generation.hold_id)], now)?;
     generations::mark_failed(conn, &generation.id, code, message, now)?;
     generations::get(conn, &generation.account_id, &generation.id)
 }
@@ -315,7 +315,7 @@ pub fn release_expired_holds(conn: &mut DbConn, now: DateTime<Utc>) -> Result<us
     let mut released = 0;
     for hold in expired {
         let done = write_transaction(conn, |conn| {
-            let released = holds::release(conn, &hold.account_id, &hold.id, now)?;
+            let released = holds::release_set(conn, &[(&hold.account_id, &hold.id)], now)?[0];
             if released {
                 generations::mark_failed(
                     conn,

@@ -213,7 +213,10 @@ fn run(pool: &Pool, sets: bool) -> Seen {
     assert_eq!(ok.len(), 5, "the scenario accepts five of its nine requests");
     // The member's hold expires and is released before its capture.
     let expired = &ok[2].1;
-    assert!(write_transaction(conn, |conn| holds::release(conn, &expired.account_id, &expired.id, at(31, 0))).unwrap());
+    assert!(
+        write_transaction(conn, |conn| holds::release_set(conn, &[(&expired.account_id, &expired.id)], at(31, 0)))
+            .unwrap()[0]
+    );
 
     let blob = "sha256:0000";
     let images: Vec<Vec<NewImage<'_>>> = ok

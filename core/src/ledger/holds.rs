@@ -312,11 +312,23 @@ pub fn settle_captured_set(
     Ok(entries)
 }
 
-/// Releases an active hold of `account` inside the caller's write transaction (taking the
-/// account's row lock first); false if it was already captured or released.
-pub fn release(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
+/// Releases active holds, `(account, hold)` each, inside the caller's write transaction: the
+/// accounts' rows are locked first, in id order (so that sets on several accounts never
+/// deadlock), then each hold is released as if alone. One answer per hold: false if it was
+/// already captured or released (and then nothing changed for it).
+pub fn release_set(conn: &mut DbConn, releases: &[(&AccountId, &HoldId)], now: DateTime<Utc>) -> Result<Vec<bool>> {
+    if let [(account, _)] = releases {
+        lock_account_row(conn, account, now)?;
+    } else {
+        let accounts: Vec<&str> = releases.iter().map(|(account, _)| account.as_str()).collect();
+        locks::lock_accounts(conn, &accounts)?;
+    }
+    releases.iter().map(|(account, id)| release_one(conn, account, id, now)).collect()
+}
+
+/// Releases one hold of `account` whose row lock the caller holds.
+fn release_one(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTime<Utc>) -> Result<bool> {
     type Released = (i64, Option<String>, Option<String>, chrono::NaiveDateTime);
-    lock_account_row(conn, account, now)?;
     let row: Option<Released> = diesel::update(
         holds::table
             .find(id.as_str())

@@ -9,7 +9,7 @@
 //!   API key's spend limit and the member's monthly limit ([`limits`]);
 //! - **capture** ([`holds::claim_set`], [`holds::settle_captured_set`]): the work was
 //!   delivered; `balance` and `held` fall together, lots are consumed oldest first;
-//! - **release** ([`holds::release`]): the work failed or was abandoned; `held` falls and the
+//! - **release** ([`holds::release_set`]): the work failed or was abandoned; `held` falls and the
 //!   limits get the amount back;
 //! - **credit** and **debit** ([`append_entry`]): a purchase, an automatic top-up, a refund or
 //!   an admin adjustment;
