@@ -111,12 +111,8 @@ impl GenerationRow {
     }
 }
 
-/// Inserts a new `processing` generation (inside the transaction that reserves its hold).
-pub fn insert(conn: &mut DbConn, g: &Generation) -> Result<()> {
-    insert_many(conn, &[g])
-}
-
-/// [`insert`] for several generations, in one statement.
+/// Inserts new `processing` generations in one statement (in the transaction that reserves their
+/// holds).
 pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
     let rows: Vec<_> = many
         .iter()
@@ -160,14 +156,8 @@ pub struct NewImage<'a> {
     pub blob_id: &'a str,
 }
 
-/// Marks a processing generation succeeded with its images, charged its `credits_cost` (what its
-/// hold reserved), in the capture transaction.
-pub fn mark_succeeded(conn: &mut DbConn, id: &GenerationId, images: &[NewImage<'_>], now: DateTime<Utc>) -> Result<()> {
-    mark_succeeded_set(conn, &[(id, images)], now)
-}
-
-/// [`mark_succeeded`] for several processing generations at once, each charged its
-/// `credits_cost` (what its hold reserved).
+/// Marks processing generations succeeded with their images (in the capture transaction), each
+/// charged its `credits_cost` (what its hold reserved).
 pub fn mark_succeeded_set(
     conn: &mut DbConn,
     succeeded: &[(&GenerationId, &[NewImage<'_>])],

@@ -75,20 +75,8 @@ pub struct Addition<'a> {
     pub spent: Spent,
 }
 
-/// Adds captured generations of one group to the rollup. Run inside the capture transaction.
-pub fn record(
-    conn: &mut DbConn,
-    account: &AccountId,
-    at: DateTime<Utc>,
-    model: &str,
-    api_key: Option<&ApiKeyId>,
-    user: Option<&UserId>,
-    spent: Spent,
-) -> Result<()> {
-    record_many(conn, at, &[Addition { account, model, api_key, user, spent }])
-}
-
-/// [`record`] for several groups (distinct ones) in one statement.
+/// Adds captured generations to the rollup, several groups (distinct ones) in one statement. Run
+/// inside the capture transaction.
 pub fn record_many(conn: &mut DbConn, at: DateTime<Utc>, additions: &[Addition<'_>]) -> Result<()> {
     use diesel::upsert::excluded;
     let day = day_of(at);
