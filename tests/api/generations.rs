@@ -404,6 +404,26 @@ async fn the_same_image_on_many_accounts_at_once(app: TestApp) {
     assert_eq!(blobs, 2, "two distinct images, stored once each");
 }
 
+/// A value read back from the database that this version does not know (a row written by a
+/// newer one, or damaged) is an error, never read as some default: a generation whose stored
+/// quality is unknown is not shown as `standard`.
+async fn unknown_stored_values_are_errors_not_defaults(app: TestApp) {
+    let (_, key) = funded(&app, "10").await;
+    let created = app.post("/v1/generations", Some(&key), gen("qwen-image", "high", 1)).await.expect(201);
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/generations/{id}");
+    assert_eq!(app.get(&path, Some(&key)).await.expect(200)["quality"], "high");
+    let pool = app.app_state.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let sql = format!("UPDATE generations SET quality = 'extreme' WHERE id = '{id}'");
+        diesel::sql_query(sql).execute(&mut *pool.get().unwrap()).unwrap();
+    })
+    .await
+    .unwrap();
+    app.get(&path, Some(&key)).await.expect_error(500, "internal", "internal_error");
+}
+
 backend_tests!(
     the_same_image_on_many_accounts_at_once,
     generations_charge_exactly_the_guides_prices,
@@ -414,6 +434,7 @@ backend_tests!(
     key_spend_limits_hold_under_concurrency,
     history_lists_and_filters,
     openai_compatible_endpoint_charges_alike,
+    unknown_stored_values_are_errors_not_defaults,
 );
 
 async fn upstream_app(backend: Backend, mock: &MockServer, timeout: u64, hold_timeout: u64) -> Option<TestApp> {
