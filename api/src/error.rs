@@ -14,7 +14,7 @@ use apinfer_core::Error as CoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::telemetry::current_request_id;
+use crate::request_id;
 
 /// The contract's error `type`s; each fixes the status code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +115,7 @@ pub struct ErrorDetail {
     /// `conflict`, `idempotency_conflict`, `insufficient_credits`, `payment_failed`,
     /// `rate_limited`, `upstream_error`, `unavailable` or `internal`.
     #[serde(rename = "type")]
-    #[schema(value_type = crate::routes::enums::ErrorType)]
+    #[schema(value_type = crate::enums::ErrorType)]
     pub error_type: String,
     /// Finer reason, e.g. `card_declined`, `refund_window_expired`, `spend_limit_exceeded`.
     pub code: String,
@@ -201,7 +201,7 @@ impl ApiError {
                 code: self.code.clone(),
                 message: self.message.clone(),
                 param: self.param.clone(),
-                request_id: current_request_id(),
+                request_id: request_id::current(),
                 generation_id: self.generation_id.clone(),
             },
         }
@@ -221,7 +221,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let Some(source) = &self.source {
-            tracing::error!(request_id = %current_request_id(), error = ?source, "{}", self);
+            tracing::error!(request_id = %request_id::current(), error = ?source, "{}", self);
         }
         let mut response = HttpResponse::build(self.status_code());
         if let Some(seconds) = self.retry_after {

@@ -23,8 +23,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ErrorKind};
+use crate::request_id;
 use crate::state::AppState;
-use crate::telemetry::current_request_id;
 
 pub const HEADER: &str = "Idempotency-Key";
 const MAX_KEY_LEN: usize = 255;
@@ -73,7 +73,7 @@ where
 {
     // Only a keyed request is compared with an earlier one, so only it is fingerprinted.
     let request_hash = key.0.as_ref().map(|_| fingerprint(req, body));
-    let request_id = current_request_id();
+    let request_id = request_id::current();
     let task = async move {
         let (Some(key), Some(request_hash)) = (key.0, request_hash) else {
             return respond(work().await);
@@ -122,7 +122,7 @@ where
             }
         }
     };
-    actix_web::rt::spawn(crate::telemetry::with_request_id(request_id, task))
+    actix_web::rt::spawn(request_id::scope(request_id, task))
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("idempotent task failed: {e}")))?
 }

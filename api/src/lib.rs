@@ -3,13 +3,13 @@
 
 pub mod auth;
 pub mod config;
-pub mod credits_moved;
+pub mod enums;
 pub mod error;
 pub mod extract;
 pub mod generation;
-pub mod group_commit;
 pub mod http;
 pub mod idempotency;
+pub mod identity;
 pub mod image_urls;
 pub mod memory;
 pub mod metrics;
@@ -18,9 +18,11 @@ mod openapi_conventions;
 pub mod outbound;
 pub mod providers;
 pub mod rate_limit;
+pub mod request_id;
 pub mod retention;
 pub mod routes;
 pub mod sandbox;
 pub mod startup;
 pub mod state;
+pub mod stored_blobs;
 pub mod telemetry;

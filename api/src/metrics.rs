@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use apinfer_core::group_commit::Stats;
+use apinfer_core::metrics::CreditsMoved;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,8 +15,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::config::CacheBudget;
-use crate::credits_moved::CreditsMoved;
-use crate::group_commit::Stats;
 
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 

@@ -3,9 +3,14 @@
 
 use std::sync::OnceLock;
 
+use actix_web::dev::{ServiceFactory, ServiceRequest};
+use actix_web::App;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{scope, AppExt};
+
+use crate::routes;
 
 /// Title, description, tags, and the bearer security scheme.
 #[derive(OpenApi)]
@@ -37,10 +42,10 @@ of the user); removing a member ends their sessions in that account and revokes 
     modifiers(&BearerAuth),
     // Enums that only query parameters use are not collected from the handlers.
     components(schemas(
-        crate::routes::enums::QualityInput,
-        crate::routes::enums::GroupBy,
-        crate::routes::enums::ExportFormat,
-        crate::routes::enums::TransactionType,
+        crate::enums::QualityInput,
+        crate::enums::GroupBy,
+        crate::enums::ExportFormat,
+        crate::enums::TransactionType,
     )),
     tags(
         (name = "auth", description = "Sign up and log in"),
@@ -83,12 +88,24 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Mounts every route on `app`; returns the app and the OpenAPI document it describes.
+pub fn route_table<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(scope::scope("/v1").configure(routes::v1))
+        .configure(routes::ops)
+        .split_for_parts()
+}
+
 /// The full document: what the route table describes, with the shared conventions applied
 /// (see [`crate::openapi_conventions`]). Kept as JSON data, in utoipa's key order.
 pub fn document() -> &'static serde_json::Value {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let described: OpenApiDoc = crate::startup::route_table(actix_web::App::new()).1;
+        let described: OpenApiDoc = route_table(actix_web::App::new()).1;
         // The document is plain data built by utoipa; serializing it cannot fail.
         let mut doc = serde_json::to_value(described).expect("the OpenAPI document serializes");
         crate::openapi_conventions::apply(&mut doc);

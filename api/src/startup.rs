@@ -13,15 +13,12 @@ use anyhow::Context;
 use apinfer_core::db::Pool;
 use apinfer_core::store::idempotency;
 use apinfer_core::{Clock, SystemClock};
-use utoipa::OpenApi;
-use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::SessionKeys;
 use crate::config::{Config, PaymentsProvider};
 use crate::error::ApiError;
+use crate::identity::{KeyCache, SessionKeys};
 use crate::metrics::Metrics;
-use crate::openapi::ApiDoc;
 use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::state::AppState;
@@ -77,8 +74,8 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         // Development default: the address actually bound (port 0 becomes the real port).
         config.public_base_url = Some(format!("http://{local}"));
     }
-    let writes = crate::group_commit::GroupCommit::new(pool.clone());
-    let cpu_gate = crate::state::cpu_gate();
+    let writes = apinfer_core::group_commit::GroupCommit::new(pool.clone());
+    let cpu_gate = crate::providers::cpu_gate();
     let db_permits = config.db_pool_size.saturating_sub(writes.lanes()).max(1) as usize;
     let metrics_listener = match &config.metrics_addr {
         Some(addr) => Some(TcpListener::bind(addr).with_context(|| format!("binding the metrics address {addr}"))?),
@@ -102,10 +99,10 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
                 return_base: config.base_url(),
             })),
         },
-        providers: crate::generation::Providers::from_config(&config, Arc::clone(&cpu_gate))?,
-        key_cache: crate::auth::KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
+        providers: crate::providers::Providers::from_config(&config, Arc::clone(&cpu_gate))?,
+        key_cache: KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes,
-        stored_blobs: crate::generation::StoredBlobs::default(),
+        stored_blobs: crate::stored_blobs::StoredBlobs::default(),
         sqlite_reader_cache_kib: config.cache_budget().sqlite_cache_kib,
         db_gate: Arc::new(tokio::sync::Semaphore::new(db_permits)),
         cpu_gate,
@@ -161,18 +158,6 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Pool> {
     .map_err(|e| anyhow::anyhow!("opening the database: {e:?}"))
 }
 
-/// Mounts every route on `app`; returns the app and the OpenAPI document it describes.
-pub fn route_table<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
-where
-    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
-{
-    app.into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .service(scope::scope("/v1").configure(routes::v1))
-        .configure(routes::ops)
-        .split_for_parts()
-}
-
 /// The application: middleware, extractor configuration, routes and docs.
 pub fn app(
     state: web::Data<AppState>,
@@ -190,6 +175,7 @@ pub fn app(
     let base =
         App::new()
             .app_data(state)
+            .app_data(web::Data::new(routes::ops::OpenApiYaml(crate::openapi::yaml())))
             .app_data(web::PayloadConfig::new(max_body))
             .app_data(web::JsonConfig::default().limit(max_body))
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
@@ -198,7 +184,7 @@ pub fn app(
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 ApiError::invalid("invalid_parameter", format!("invalid path: {e}"), None).into()
             }));
-    let (app, _) = route_table(base);
+    let (app, _) = crate::openapi::route_table(base);
     app.service(
         SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", crate::openapi::document().clone()),
     )

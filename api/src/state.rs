@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use apinfer_core::db::{DbConn, Pool};
+use apinfer_core::group_commit::GroupCommit;
 use apinfer_core::payments::PaymentProvider;
 use apinfer_core::Clock;
 
-use crate::auth::{KeyCache, SessionKeys};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::generation::Providers;
-use crate::group_commit::GroupCommit;
+use crate::identity::{KeyCache, SessionKeys};
 use crate::metrics::Metrics;
+use crate::providers::Providers;
 use crate::rate_limit::RateLimits;
 
 pub struct AppState {
@@ -33,7 +33,7 @@ pub struct AppState {
     /// Builds and checks the signed URLs of generated images.
     pub image_urls: crate::image_urls::ImageUrls,
     /// Image blobs this process knows are stored.
-    pub stored_blobs: crate::generation::StoredBlobs,
+    pub stored_blobs: crate::stored_blobs::StoredBlobs,
     /// The page cache of each per-thread SQLite reader, in KiB.
     pub sqlite_reader_cache_kib: u32,
     /// Admits [`AppState::db`] work in arrival order, no more at once than the pool has
@@ -42,11 +42,6 @@ pub struct AppState {
     /// Admits CPU-heavy work (image renders, password hashes), one task per core (see
     /// [`AppState::cpu_work`]).
     pub cpu_gate: Arc<tokio::sync::Semaphore>,
-}
-
-/// One permit per core: for [`AppState::cpu_work`] and the local renderer.
-pub fn cpu_gate() -> Arc<tokio::sync::Semaphore> {
-    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)))
 }
 
 impl AppState {

@@ -2,7 +2,7 @@
 //! every request.
 //!
 //! Each request gets an id (`req_...`, or the client's own `X-Request-Id` when sane), available to any code it runs as
-//! [`current_request_id`] and returned in `X-Request-Id`. Error responses that did not come
+//! [`request_id::current`] and returned in `X-Request-Id`. Error responses that did not come
 //! from [`ApiError`] (framework rejections, unknown routes) are rewritten into the contract's
 //! error shape here, so every error a client sees has one shape.
 
@@ -18,16 +18,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::error::{from_framework_status, ApiError};
 use crate::rate_limit::RateLimitStatus;
+use crate::request_id;
 use crate::state::AppState;
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served, or `req_unknown` outside one.
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "req_unknown".to_string())
-}
 
 /// Installs the global subscriber: human-readable or JSON lines (`APINFER_LOG_JSON`), filtered
 /// by `RUST_LOG` (default `info`), on standard output. Colours only on a terminal (and never
@@ -56,13 +48,12 @@ pub async fn middleware(
     let method_label = metric_method(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
-    let result = REQUEST_ID
-        .scope(request_id.clone(), async move {
-            let res = next.call(req).await?.map_into_boxed_body();
-            Ok::<_, actix_web::Error>(normalize_error(res))
-        })
-        .instrument(span.clone())
-        .await;
+    let result = request_id::scope(request_id.clone(), async move {
+        let res = next.call(req).await?.map_into_boxed_body();
+        Ok::<_, actix_web::Error>(normalize_error(res))
+    })
+    .instrument(span.clone())
+    .await;
     let mut res = match result {
         Ok(res) => res,
         Err(e) => return Err(e),
@@ -135,12 +126,4 @@ fn normalize_error(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let mut response = api_error.error_response();
     *response.status_mut() = status;
     ServiceResponse::new(req, response)
-}
-
-/// Runs `fut` with `request_id` as the current request id (for work moved to another task).
-pub fn with_request_id<F: std::future::Future>(
-    request_id: String,
-    fut: F,
-) -> impl std::future::Future<Output = F::Output> {
-    REQUEST_ID.scope(request_id, fut)
 }

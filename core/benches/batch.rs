@@ -92,20 +92,14 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
     callers
 }
 
-/// The prompt every measured generation asks for.
-fn lighthouse() -> &'static apinfer_core::domain::Prompt {
-    static PROMPT: std::sync::OnceLock<apinfer_core::domain::Prompt> = std::sync::OnceLock::new();
-    PROMPT.get_or_init(|| apinfer_core::domain::Prompt::parse("a lighthouse").expect("a valid prompt"))
-}
-
-fn request(caller: &Caller) -> GenerationRequest<'_> {
+fn request(caller: &Caller) -> GenerationRequest {
     GenerationRequest {
-        account_id: &caller.account,
-        api_key_id: Some(&caller.key),
-        user_id: Some(&caller.user),
-        model: "qwen-image",
-        prompt: lighthouse(),
-        size: Some("512x512"),
+        account_id: caller.account.clone(),
+        api_key_id: Some(caller.key.clone()),
+        user_id: Some(caller.user.clone()),
+        model: "qwen-image".into(),
+        prompt: apinfer_core::domain::Prompt::parse("a lighthouse").expect("a valid prompt"),
+        size: Some("512x512".into()),
         quality: Quality::Standard,
         n: apinfer_core::domain::ImageCount::ONE,
         response_format: apinfer_core::domain::ResponseFormat::Url,
@@ -139,26 +133,28 @@ impl Span {
 /// Runs batches of `batch` reservations then captures for `span`; returns generations/s.
 fn measure(conn: &mut DbConn, callers: &[Caller], batch: usize, span: Span) -> f64 {
     let prepared = generating::prepare(conn, &request(&callers[0])).expect("prepare");
-    let image = [NewImage { content_type: "image/png", width: 512, height: 512, blob_id: BLOB }];
+    let image = || NewImage { content_type: "image/png".into(), width: 512, height: 512, blob_id: BLOB.into() };
     let (started, mut done, mut next) = (Instant::now(), 0_usize, 0_usize);
     while !span.done(started, next) {
         let now = Utc::now();
-        let reservations: Vec<Reservation<'_>> = (0..batch)
+        let reservations: Vec<Reservation> = (0..batch)
             .map(|i| Reservation {
                 // A stride through the accounts, so that a batch's accounts are spread.
                 request: request(&callers[(next + i * 37) % callers.len()]),
-                prepared: &prepared,
+                prepared: prepared.clone(),
                 hold_expires_at: now + chrono::Duration::minutes(5),
                 now,
             })
             .collect();
         next += 1;
+        let reservations: Vec<&Reservation> = reservations.iter().collect();
         let reserved = write_transaction(conn, |conn| generating::reserve_set(conn, &reservations)).expect("reserve");
-        let reserved: Vec<_> = reserved.into_iter().map(|outcome| outcome.expect("reserved")).collect();
-        let captures: Vec<Capture<'_>> = reserved
-            .iter()
-            .map(|(generation, hold)| Capture { generation, hold, images: &image, now: Utc::now() })
+        let captures: Vec<Capture> = reserved
+            .into_iter()
+            .map(|outcome| outcome.expect("reserved"))
+            .map(|(generation, hold)| Capture { generation, hold, images: vec![image()], now: Utc::now() })
             .collect();
+        let captures: Vec<&Capture> = captures.iter().collect();
         write_transaction(conn, |conn| generating::capture_set(conn, &captures)).expect("capture");
         done += batch;
     }

@@ -21,20 +21,23 @@ use crate::{Credits, Error, Result};
 /// The size of a generation that names none (or `auto`), where the model has it.
 pub const DEFAULT_SIZE: &str = "1024x1024";
 
-/// A validated request for images.
-pub struct GenerationRequest<'a> {
-    pub account_id: &'a AccountId,
-    pub api_key_id: Option<&'a ApiKeyId>,
-    pub user_id: Option<&'a UserId>,
-    pub model: &'a str,
-    pub prompt: &'a Prompt,
-    pub size: Option<&'a str>,
+/// A request for images, parsed: who pays (the account, and the key and member whose limits
+/// apply) and what they asked for.
+#[derive(Clone, Debug)]
+pub struct GenerationRequest {
+    pub account_id: AccountId,
+    pub api_key_id: Option<ApiKeyId>,
+    pub user_id: Option<UserId>,
+    pub model: String,
+    pub prompt: Prompt,
+    pub size: Option<String>,
     pub quality: Quality,
     pub n: ImageCount,
     pub response_format: ResponseFormat,
 }
 
 /// A validated, priced request, ready to be reserved.
+#[derive(Clone, Debug)]
 pub struct Prepared {
     model: String,
     prompt: String,
@@ -48,15 +51,15 @@ pub struct Prepared {
 }
 
 /// Validates and prices a request against the catalog. Reads only; nothing is written.
-pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Prepared> {
-    let model = match catalog::get_model(conn, request.model) {
+pub fn prepare(conn: &mut DbConn, request: &GenerationRequest) -> Result<Prepared> {
+    let model = match catalog::get_model(conn, &request.model) {
         Ok(model) if model.active => model,
         Ok(_) | Err(Error::NotFound(_)) => return Err(Error::NotFound("model")),
         Err(e) => return Err(e),
     };
     // `auto` (as OpenAI's SDKs send it) and no size mean the model's default: 1024x1024 where
     // it has it, else its first size.
-    let size = match request.size {
+    let size = match request.size.as_deref() {
         Some("auto") | None => model
             .sizes
             .iter()
@@ -91,21 +94,21 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest<'_>) -> Result<Pre
     })
 }
 
-/// One request's reservation: what [`prepare`] priced, with the hold's expiry.
-pub struct Reservation<'a> {
-    pub request: GenerationRequest<'a>,
-    pub prepared: &'a Prepared,
+/// One request's reservation: the request, what [`prepare`] priced, and the hold's expiry.
+pub struct Reservation {
+    pub request: GenerationRequest,
+    pub prepared: Prepared,
     pub hold_expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
 
-impl Reservation<'_> {
+impl Reservation {
     fn hold_request<'a>(&'a self, id: &'a GenerationId) -> (HoldRequest<'a>, DateTime<Utc>) {
         let request = HoldRequest {
-            account_id: self.request.account_id,
+            account_id: &self.request.account_id,
             amount: self.prepared.cost,
-            api_key_id: self.request.api_key_id,
-            user_id: self.request.user_id,
+            api_key_id: self.request.api_key_id.as_ref(),
+            user_id: self.request.user_id.as_ref(),
             reference_id: id.as_str(),
             expires_at: self.hold_expires_at,
         };
@@ -114,12 +117,12 @@ impl Reservation<'_> {
 
     /// The generation record of an accepted reservation.
     fn processing(&self, id: GenerationId, hold: &Hold) -> Generation {
-        let prepared = self.prepared;
+        let prepared = &self.prepared;
         Generation {
             id,
             account_id: self.request.account_id.clone(),
-            api_key_id: self.request.api_key_id.cloned(),
-            user_id: self.request.user_id.cloned(),
+            api_key_id: self.request.api_key_id.clone(),
+            user_id: self.request.user_id.clone(),
             model: prepared.model.clone(),
             prompt: prepared.prompt.clone(),
             size: prepared.size.clone(),
@@ -142,18 +145,18 @@ impl Reservation<'_> {
 }
 
 /// Reserves what [`prepare`] priced, inside the caller's write transaction (several requests
-/// may share one: see the API's group commit): the generation is recorded as `processing` with
+/// may share one: see [`crate::group_commit`]): the generation is recorded as `processing` with
 /// its hold. On error the caller rolls back (the transaction, or its savepoint): nothing is held
 /// or recorded. A set of one: [`reserve_set`].
-pub fn reserve(conn: &mut DbConn, reservation: &Reservation<'_>) -> Result<(Generation, Hold)> {
-    reserve_set(conn, std::slice::from_ref(reservation))?.pop().expect("one outcome per reservation")
+pub fn reserve(conn: &mut DbConn, reservation: &Reservation) -> Result<(Generation, Hold)> {
+    reserve_set(conn, &[reservation])?.pop().expect("one outcome per reservation")
 }
 
 /// Reserves several requests as one set, inside the caller's write transaction: each request
 /// gets the outcome it would have had reserved alone, in the order given (see
 /// [`holds::reserve_set`]), and the accepted ones are recorded together. An `Err` means the set
 /// as a whole failed: the caller rolls it back and reserves one by one.
-pub fn reserve_set(conn: &mut DbConn, reservations: &[Reservation<'_>]) -> Result<Vec<Result<(Generation, Hold)>>> {
+pub fn reserve_set(conn: &mut DbConn, reservations: &[&Reservation]) -> Result<Vec<Result<(Generation, Hold)>>> {
     let ids: Vec<GenerationId> = reservations.iter().map(|_| GenerationId::generate()).collect();
     let requests: Vec<_> = reservations.iter().zip(&ids).map(|(r, id)| r.hold_request(id)).collect();
     let held = holds::reserve_set(conn, &requests)?;
@@ -182,10 +185,10 @@ const HOLD_EXPIRED: &str = "the credit hold expired before the work finished; no
 
 /// One delivered generation to capture: its record, its hold, and its images (bytes already
 /// stored by [`generations::store_blobs`]).
-pub struct Capture<'a> {
-    pub generation: &'a Generation,
-    pub hold: &'a Hold,
-    pub images: &'a [NewImage<'a>],
+pub struct Capture {
+    pub generation: Generation,
+    pub hold: Hold,
+    pub images: Vec<NewImage>,
     pub now: DateTime<Utc>,
 }
 
@@ -193,8 +196,8 @@ pub struct Capture<'a> {
 /// transaction. If the hold already expired (the sweeper released it), nothing is charged and
 /// the generation is marked failed with `hold_expired`: not an error here, since that must be
 /// committed, but [`Captured::HoldExpired`]. A set of one: [`capture_set`].
-pub fn capture(conn: &mut DbConn, capture: &Capture<'_>) -> Result<Captured> {
-    Ok(capture_set(conn, std::slice::from_ref(capture))?.pop().expect("one outcome per capture"))
+pub fn capture(conn: &mut DbConn, capture: &Capture) -> Result<Captured> {
+    Ok(capture_set(conn, &[capture])?.pop().expect("one outcome per capture"))
 }
 
 /// Captures several generations as one set, inside the caller's write transaction, at
@@ -203,7 +206,7 @@ pub fn capture(conn: &mut DbConn, capture: &Capture<'_>) -> Result<Captured> {
 /// balances updated in one statement per distinct total, the ledger entries in one statement,
 /// one pass over the lots. Each gets the outcome it would have had captured alone. An `Err`
 /// means the set as a whole failed: the caller rolls it back and captures one by one.
-pub fn capture_set(conn: &mut DbConn, captures: &[Capture<'_>]) -> Result<Vec<Captured>> {
+pub fn capture_set(conn: &mut DbConn, captures: &[&Capture]) -> Result<Vec<Captured>> {
     let Some(now) = captures.iter().map(|c| c.now).max() else { return Ok(Vec::new()) };
     // On PostgreSQL the accounts' rows are locked first, in id order. SQLite's write
     // transaction already excludes every other writer, and settling checks that each account
@@ -217,13 +220,12 @@ pub fn capture_set(conn: &mut DbConn, captures: &[Capture<'_>]) -> Result<Vec<Ca
     }
     let hold_ids: Vec<&HoldId> = captures.iter().map(|c| &c.hold.id).collect();
     let claimed = holds::claim_set(conn, &hold_ids, now)?;
-    let (won, lost): (Vec<&Capture<'_>>, Vec<&Capture<'_>>) =
-        captures.iter().partition(|c| claimed.contains(&c.hold.id));
+    let (won, lost): (Vec<&Capture>, Vec<&Capture>) = captures.iter().partition(|c| claimed.contains(&c.hold.id));
     for capture in &lost {
         generations::mark_failed(conn, &capture.generation.id, "hold_expired", HOLD_EXPIRED, now)?;
     }
     if !won.is_empty() {
-        let shown: Vec<_> = won.iter().map(|c| (&c.generation.id, c.images)).collect();
+        let shown: Vec<_> = won.iter().map(|c| (&c.generation.id, c.images.as_slice())).collect();
         generations::mark_succeeded_set(conn, &shown, now)?;
         let mut rollup: Vec<(RollupGroup<'_>, usage::Spent)> = Vec::new();
         for Capture { generation, hold, .. } in &won {
@@ -248,14 +250,15 @@ pub fn capture_set(conn: &mut DbConn, captures: &[Capture<'_>]) -> Result<Vec<Ca
             .map(|((account, model, api_key, user), spent)| usage::Addition { account, model, api_key, user, spent })
             .collect();
         usage::record_many(conn, now, &additions)?;
-        let settled: Vec<_> = won.iter().map(|c| (c.hold, EntryType::Generation, description(c.generation))).collect();
+        let settled: Vec<_> =
+            won.iter().map(|c| (&c.hold, EntryType::Generation, description(&c.generation))).collect();
         holds::settle_captured_set(conn, &settled, now)?;
     }
     Ok(captures
         .iter()
         .map(|c| {
             if claimed.contains(&c.hold.id) {
-                Captured::Succeeded(Box::new(succeeded(c.generation, c.hold, c.images, now)))
+                Captured::Succeeded(Box::new(succeeded(&c.generation, &c.hold, &c.images, now)))
             } else {
                 Captured::HoldExpired { message: HOLD_EXPIRED.to_string() }
             }
@@ -277,7 +280,7 @@ fn description(generation: &Generation) -> String {
 }
 
 /// The generation as a capture leaves it.
-fn succeeded(generation: &Generation, hold: &Hold, images: &[NewImage<'_>], now: DateTime<Utc>) -> Generation {
+fn succeeded(generation: &Generation, hold: &Hold, images: &[NewImage], now: DateTime<Utc>) -> Generation {
     let mut succeeded = generation.clone();
     succeeded.status = GenerationStatus::Succeeded;
     succeeded.credits_charged = hold.amount;
@@ -295,17 +298,21 @@ fn succeeded(generation: &Generation, hold: &Hold, images: &[NewImage<'_>], now:
     succeeded
 }
 
+/// A generation whose provider failed: its hold is to be released, and why recorded.
+pub struct Release {
+    pub generation: Generation,
+    /// The error code recorded on the generation (`upstream_error`).
+    pub code: &'static str,
+    pub message: String,
+    pub now: DateTime<Utc>,
+}
+
 /// The provider failed: release the hold and record why, inside the caller's write
-/// transaction. Nothing is charged.
-pub fn release(
-    conn: &mut DbConn,
-    generation: &Generation,
-    code: &str,
-    message: &str,
-    now: DateTime<Utc>,
-) -> Result<Generation> {
-    holds::release_set(conn, &[(&generation.account_id, &generation.hold_id)], now)?;
-    generations::mark_failed(conn, &generation.id, code, message, now)?;
+/// transaction. Nothing is charged. Returns the generation as it now is.
+pub fn release(conn: &mut DbConn, release: &Release) -> Result<Generation> {
+    let Release { generation, code, message, now } = release;
+    holds::release_set(conn, &[(&generation.account_id, &generation.hold_id)], *now)?;
+    generations::mark_failed(conn, &generation.id, code, message, *now)?;
     generations::get(conn, &generation.account_id, &generation.id)
 }
 

@@ -1,5 +1,5 @@
-//! Holds and captures run as sets (`reserve_set`, `capture_set`, used by the API's group commit
-//! when requests queue together) must leave exactly what running them one by one leaves. The
+//! Holds and captures run as sets (`reserve_set`, `capture_set`, used by group commit when
+//! requests queue together) must leave exactly what running them one by one leaves. The
 //! same scenario runs both ways on two fresh databases of one backend, and everything a user or
 //! the ledger can see is compared: each request's outcome, balances, key and member counters,
 //! holds, generations, ledger entries in order with their running balances, lots, the usage
@@ -121,11 +121,7 @@ const ASKED: [(Who, u32); 9] = [
     (Who::Other, 4),    // B: 8.25 → 1.25
 ];
 
-fn prepare(
-    conn: &mut DbConn,
-    world: &World,
-    missing: &AccountId,
-) -> Vec<(AccountId, Option<ApiKeyId>, UserId, Prepared)> {
+fn prepare(conn: &mut DbConn, world: &World, missing: &AccountId) -> Vec<(GenerationRequest, Prepared)> {
     ASKED
         .iter()
         .map(|(who, n)| {
@@ -137,18 +133,18 @@ fn prepare(
                 Who::Nobody => (missing.clone(), None, world.other.clone()),
             };
             let request = GenerationRequest {
-                account_id: &account,
-                api_key_id: key.as_ref(),
-                user_id: Some(&user),
-                model: "qwen-image",
-                prompt: &apinfer_core::domain::Prompt::parse("a lighthouse").unwrap(),
-                size: Some("512x512"),
+                account_id: account,
+                api_key_id: key,
+                user_id: Some(user),
+                model: "qwen-image".into(),
+                prompt: apinfer_core::domain::Prompt::parse("a lighthouse").unwrap(),
+                size: Some("512x512".into()),
                 quality: Quality::Standard,
                 n: apinfer_core::domain::ImageCount::new(*n).unwrap(),
                 response_format: apinfer_core::domain::ResponseFormat::Url,
             };
             let prepared = generating::prepare(conn, &request).unwrap();
-            (account, key, user, prepared)
+            (request, prepared)
         })
         .collect()
 }
@@ -175,29 +171,19 @@ fn run(pool: &Pool, sets: bool) -> Seen {
     let world = world(conn);
     let missing = AccountId::from_db("acct_missing".into());
     let asked = prepare(conn, &world, &missing);
-    let prompt = apinfer_core::domain::Prompt::parse("a lighthouse").unwrap();
-    let reservations: Vec<Reservation<'_>> = asked
-        .iter()
+    let reservations: Vec<Reservation> = asked
+        .into_iter()
         .enumerate()
-        .map(|(i, (account, key, user, prepared))| Reservation {
-            request: GenerationRequest {
-                account_id: account,
-                api_key_id: key.as_ref(),
-                user_id: Some(user),
-                model: "qwen-image",
-                prompt: &prompt,
-                size: Some("512x512"),
-                quality: Quality::Standard,
-                n: apinfer_core::domain::ImageCount::new(ASKED[i].1).unwrap(),
-                response_format: apinfer_core::domain::ResponseFormat::Url,
-            },
+        .map(|(i, (request, prepared))| Reservation {
+            request,
             prepared,
             hold_expires_at: at(30, 0),
             now: at(1, i as u32),
         })
         .collect();
     let reserved: Vec<Result<(Generation, Hold), String>> = if sets {
-        write_transaction(conn, |conn| generating::reserve_set(conn, &reservations))
+        let all: Vec<&Reservation> = reservations.iter().collect();
+        write_transaction(conn, |conn| generating::reserve_set(conn, &all))
             .unwrap()
             .into_iter()
             .map(|outcome| outcome.map_err(|e| format!("{e:?}")))
@@ -219,20 +205,20 @@ fn run(pool: &Pool, sets: bool) -> Seen {
     );
 
     let blob = "sha256:0000";
-    let images: Vec<Vec<NewImage<'_>>> = ok
+    let image = || NewImage { content_type: "image/png".into(), width: 512, height: 512, blob_id: blob.into() };
+    apinfer_core::store::images::store(conn, &[(blob, b"\x89PNG".as_slice())], chrono::Utc::now()).unwrap();
+    let captures: Vec<Capture> = ok
         .iter()
-        .map(|(g, _)| {
-            (0..g.n).map(|_| NewImage { content_type: "image/png", width: 512, height: 512, blob_id: blob }).collect()
+        .map(|(generation, hold)| Capture {
+            generation: generation.clone(),
+            hold: hold.clone(),
+            images: (0..generation.n).map(|_| image()).collect(),
+            now: at(2, 0),
         })
         .collect();
-    apinfer_core::store::images::store(conn, &[(blob, b"\x89PNG".as_slice())], chrono::Utc::now()).unwrap();
-    let captures: Vec<Capture<'_>> = ok
-        .iter()
-        .zip(&images)
-        .map(|((generation, hold), images)| Capture { generation, hold, images, now: at(2, 0) })
-        .collect();
     let captured: Vec<Captured> = if sets {
-        write_transaction(conn, |conn| generating::capture_set(conn, &captures)).unwrap()
+        let all: Vec<&Capture> = captures.iter().collect();
+        write_transaction(conn, |conn| generating::capture_set(conn, &all)).unwrap()
     } else {
         captures.iter().map(|c| write_transaction(conn, |conn| generating::capture(conn, c)).unwrap()).collect()
     };

@@ -7,6 +7,11 @@
 mod local;
 mod openai;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, UpstreamConfig};
+
 /// What to render.
 #[derive(Clone, Debug)]
 pub struct ImageRequest {
@@ -94,6 +99,54 @@ fn check_request(request: &ImageRequest) -> Result<(), ProviderError> {
         return invalid(format!("invalid request: n = {} is outside 1..={MAX_IMAGES}", request.n));
     }
     Ok(())
+}
+
+/// Which provider renders which model.
+pub struct Providers {
+    local: Arc<LocalProvider>,
+    upstream: Option<(UpstreamConfig, Arc<dyn ImageProvider>)>,
+}
+
+impl Providers {
+    /// The providers `config` names; the local renderer renders on `cpu_gate`'s permits.
+    pub fn from_config(config: &Config, cpu_gate: Arc<tokio::sync::Semaphore>) -> anyhow::Result<Self> {
+        let upstream = match &config.upstream {
+            None => None,
+            Some(u) => {
+                let provider = OpenAiCompatibleProvider::new(OpenAiCompatibleConfig {
+                    base_url: u.base_url.clone(),
+                    api_key: u.api_key.clone(),
+                    upstream_model: u.upstream_model.clone(),
+                    connect_timeout: Duration::from_secs(10),
+                    request_timeout: Duration::from_secs(u.timeout_seconds),
+                    max_retries: u.max_retries,
+                    backoff_base: Duration::from_millis(200),
+                })
+                .map_err(|e| anyhow::anyhow!("configuring the upstream provider: {e}"))?;
+                Some((u.clone(), Arc::new(provider) as Arc<dyn ImageProvider>))
+            }
+        };
+        let local = LocalProvider::new(config.cache_budget().render_cache_bytes, cpu_gate);
+        Ok(Providers { local: Arc::new(local), upstream })
+    }
+
+    /// The provider for a model: the upstream if configured for it, else the local renderer.
+    pub fn for_model(&self, model: &str) -> Arc<dyn ImageProvider> {
+        match &self.upstream {
+            Some((config, provider)) if config.serves(model) => provider.clone(),
+            _ => self.local.clone(),
+        }
+    }
+
+    /// Bytes the local renderer's cache holds now.
+    pub fn render_cache_bytes(&self) -> usize {
+        self.local.cached_bytes()
+    }
+}
+
+/// One permit per core: for CPU-heavy work (the local renderer, password hashes).
+pub fn cpu_gate() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)))
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub struct AccountView {
     pub id: String,
     /// `personal` (default), `family` or `business`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::AccountType, example = "personal")]
+    #[schema(value_type = crate::enums::AccountType, example = "personal")]
     pub account_type: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -57,7 +57,7 @@ impl From<Account> for AccountView {
 pub struct MembershipView {
     pub account: AccountView,
     /// `owner`, `admin` or `member`.
-    #[schema(value_type = super::enums::Role)]
+    #[schema(value_type = crate::enums::Role)]
     pub role: String,
 }
 
@@ -73,7 +73,7 @@ pub struct MeView {
     pub user: UserView,
     pub account: AccountView,
     /// The user's role in `account`: `owner`, `admin` or `member`.
-    #[schema(value_type = super::enums::Role)]
+    #[schema(value_type = crate::enums::Role)]
     pub role: String,
     /// Every account the user belongs to.
     pub accounts: Vec<MembershipView>,

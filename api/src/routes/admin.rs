@@ -93,7 +93,7 @@ pub async fn create_adjustment(
 pub struct UpdateAccountRequest {
     /// `personal`, `family` or `business`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::AccountType, example = "family")]
+    #[schema(value_type = crate::enums::AccountType, example = "family")]
     pub account_type: String,
 }
 
@@ -143,7 +143,7 @@ pub struct CreateModelRequest {
     pub id: String,
     pub name: String,
     /// `basic`, `standard` or `premium`.
-    #[schema(value_type = super::enums::Tier)]
+    #[schema(value_type = crate::enums::Tier)]
     pub tier: String,
     /// Must lie within the tier's range.
     #[schema(value_type = String, format = "decimal", example = "0.5")]
@@ -158,7 +158,7 @@ pub struct CreateModelRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateModelRequest {
     pub name: Option<String>,
-    #[schema(value_type = Option<super::enums::Tier>)]
+    #[schema(value_type = Option<crate::enums::Tier>)]
     pub tier: Option<String>,
     #[schema(value_type = Option<String>, format = "decimal", example = "2")]
     pub credits_per_image: Option<Credits>,

@@ -27,7 +27,7 @@ pub struct CreateApiKeyRequest {
     #[schema(example = "nightly batch")]
     pub name: String,
     /// What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
-    #[schema(value_type = Vec<super::enums::Scope>, example = json!(["balance:read", "generations:write"]))]
+    #[schema(value_type = Vec<crate::enums::Scope>, example = json!(["balance:read", "generations:write"]))]
     pub scopes: Vec<String>,
     /// Most credits the key may spend in total; no limit when absent.
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]

@@ -50,7 +50,7 @@ pub struct AuditActorView {
 pub struct AuditEventView {
     /// `aud_...`
     pub id: String,
-    #[schema(value_type = super::enums::AuditAction)]
+    #[schema(value_type = crate::enums::AuditAction)]
     pub action: String,
     pub actor: AuditActorView,
     /// What was acted on (`key_...`, `usr_...`, `pm_...`, `ref_...`, `txn_...`, `acct_...`).
@@ -85,7 +85,7 @@ list_view!(AuditEventList, AuditEventView, "A page of the audit trail.");
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only records of this action.
-    #[param(value_type = Option<super::enums::AuditAction>)]
+    #[param(value_type = Option<crate::enums::AuditAction>)]
     pub action: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::account::{AccountView, UserView};
-use crate::auth::{AuthRateLimited, Caller};
+use crate::auth::{start_session, AuthRateLimited, Caller};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::state::AppState;
 
@@ -98,7 +98,7 @@ pub async fn signup(
             )
         })
         .await?;
-    let (token, expires_at) = state.sessions.start(&state, &user.id, &account.id).await?;
+    let (token, expires_at) = start_session(&state, &user.id, &account.id).await?;
     Ok(HttpResponse::Created().json(SignupResponse { user: user.into(), account: account.into(), token, expires_at }))
 }
 
@@ -156,7 +156,7 @@ pub async fn login(
     };
     state.limits.login_failures.succeeded(&account_key);
     let membership = membership.ok_or_else(|| ApiError::not_found("account"))?;
-    let (token, expires_at) = state.sessions.start(&state, &user.id, &membership.account.id).await?;
+    let (token, expires_at) = start_session(&state, &user.id, &membership.account.id).await?;
     Ok(HttpResponse::Ok().json(LoginResponse { token, expires_at, account_id: membership.account.id.to_string() }))
 }
 

@@ -58,7 +58,7 @@ pub struct UnitPriceView {
     #[schema(value_type = String, format = "decimal", pattern = r"^[0-9]+\.[0-9]{2,4}$", example = "0.01")]
     pub amount: String,
     /// ISO 4217 currency code.
-    #[schema(value_type = super::enums::Currency, example = "CNY")]
+    #[schema(value_type = crate::enums::Currency, example = "CNY")]
     pub currency: String,
 }
 
@@ -69,7 +69,7 @@ pub struct ModelView {
     #[schema(example = "qwen-image")]
     pub id: String,
     /// Always `model`.
-    #[schema(value_type = super::enums::ModelObject)]
+    #[schema(value_type = crate::enums::ModelObject)]
     pub object: &'static str,
     /// When the model was added (unix seconds).
     pub created: i64,
@@ -79,7 +79,7 @@ pub struct ModelView {
     #[schema(example = "Qwen-Image")]
     pub name: String,
     /// `basic` (0.1–1 credits per image), `standard` (1–5) or `premium` (5–20).
-    #[schema(value_type = super::enums::Tier, example = "standard")]
+    #[schema(value_type = crate::enums::Tier, example = "standard")]
     pub tier: String,
     /// Credits per image at standard quality, whatever the resolution.
     #[schema(value_type = String, format = "decimal", example = "1.75")]
@@ -119,7 +119,7 @@ list_view!(PackageList, PackageView, "A list of credit packages.");
 #[derive(Serialize, ToSchema)]
 pub struct ModelList {
     /// Always `list`.
-    #[schema(value_type = super::enums::ListObject)]
+    #[schema(value_type = crate::enums::ListObject)]
     pub object: &'static str,
     /// The models.
     pub data: Vec<ModelView>,
@@ -182,7 +182,7 @@ pub struct QuoteParams {
     /// Model id, e.g. `qwen-image`.
     pub model: String,
     /// `standard` (default), `high` (or `hd`) or `ultra`.
-    #[param(value_type = Option<super::enums::QualityInput>)]
+    #[param(value_type = Option<crate::enums::QualityInput>)]
     pub quality: Option<String>,
     /// Number of images, 1–10 (default 1).
     #[param(minimum = 1, maximum = 10)]

@@ -33,14 +33,14 @@ pub struct CreateGenerationRequest {
     #[schema(example = "1024x1024")]
     pub size: Option<String>,
     /// `standard` (default, ×1), `high` (×1.5; `hd` accepted) or `ultra` (×2).
-    #[schema(value_type = Option<super::enums::QualityInput>, example = "standard")]
+    #[schema(value_type = Option<crate::enums::QualityInput>, example = "standard")]
     pub quality: Option<String>,
     /// Number of images, 1–10 (default 1).
     #[schema(example = 1)]
     #[serde(default, deserialize_with = "crate::extract::optional_integer")]
     pub n: Option<u32>,
     /// `url` (default) or `b64_json` (images inline too).
-    #[schema(value_type = Option<super::enums::ResponseFormat>, example = "url")]
+    #[schema(value_type = Option<crate::enums::ResponseFormat>, example = "url")]
     pub response_format: Option<String>,
 }
 
@@ -73,7 +73,7 @@ pub struct GenerationView {
     pub quality: String,
     pub n: u32,
     /// `processing`, `succeeded` or `failed`.
-    #[schema(value_type = super::enums::GenerationStatus)]
+    #[schema(value_type = crate::enums::GenerationStatus)]
     pub status: String,
     /// Credits charged: the cost once succeeded, 0 if it failed.
     #[schema(value_type = String, format = "decimal", example = "1.75")]

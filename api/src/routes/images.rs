@@ -31,10 +31,10 @@ pub struct OpenAiImageRequest {
     /// model has it).
     pub size: Option<String>,
     /// `standard` (also `auto`, `low`, `medium`), `hd` or `high` (×1.5), `ultra` (×2).
-    #[schema(value_type = Option<super::enums::OpenAiQuality>)]
+    #[schema(value_type = Option<crate::enums::OpenAiQuality>)]
     pub quality: Option<String>,
     /// `url` (default) or `b64_json`.
-    #[schema(value_type = Option<super::enums::ResponseFormat>)]
+    #[schema(value_type = Option<crate::enums::ResponseFormat>)]
     pub response_format: Option<String>,
 }
 

@@ -25,7 +25,7 @@ pub struct AddMemberRequest {
     #[schema(example = "bob@example.com")]
     pub email: String,
     /// `admin` (manages keys, members, settings) or `member` (spends and reads).
-    #[schema(value_type = super::enums::MemberRole, example = "member")]
+    #[schema(value_type = crate::enums::MemberRole, example = "member")]
     pub role: String,
     /// Most credits the member may spend per calendar month (UTC); no limit when absent.
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
@@ -40,7 +40,7 @@ pub struct MemberView {
     pub email: String,
     pub name: Option<String>,
     /// `owner`, `admin` or `member`.
-    #[schema(value_type = super::enums::Role)]
+    #[schema(value_type = crate::enums::Role)]
     pub role: String,
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
     pub monthly_spend_limit: Option<Credits>,

@@ -7,7 +7,6 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod catalog;
-pub mod enums;
 pub mod generations;
 pub mod images;
 pub mod members;

@@ -20,7 +20,7 @@ pub struct NotificationView {
     pub id: String,
     /// `low_balance`, `auto_topup_succeeded`, `auto_topup_failed` or `auto_topup_skipped`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::NotificationType)]
+    #[schema(value_type = crate::enums::NotificationType)]
     pub kind: String,
     pub message: String,
     /// Details, e.g. `{"available": "99", "threshold": "100"}`.

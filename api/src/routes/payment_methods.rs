@@ -27,7 +27,7 @@ use crate::state::AppState;
 pub struct CreatePaymentMethodRequest {
     /// `card`: only cards can be saved.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::SavedPaymentMethodType)]
+    #[schema(value_type = crate::enums::SavedPaymentMethodType)]
     pub method_type: String,
     /// The provider's card token (the sandbox's: `tok_visa`, `tok_mastercard`, `tok_amex`, ...).
     #[schema(example = "tok_visa")]
@@ -43,7 +43,7 @@ pub struct PaymentMethodView {
     #[serde(rename = "type")]
     pub method_type: String,
     /// `visa`, `mastercard` or `amex`.
-    #[schema(value_type = super::enums::CardBrand)]
+    #[schema(value_type = crate::enums::CardBrand)]
     pub brand: String,
     pub last4: String,
     #[serde(deserialize_with = "crate::extract::integer")]
@@ -174,7 +174,7 @@ pub async fn remove(
 #[derive(Serialize, ToSchema)]
 pub struct PaymentProviderView {
     /// `sandbox` or `stripe`.
-    #[schema(value_type = super::enums::PaymentProviderName)]
+    #[schema(value_type = crate::enums::PaymentProviderName)]
     pub provider: String,
     /// Stripe's publishable key, to initialise Stripe.js with (`stripe` only).
     pub publishable_key: Option<String>,

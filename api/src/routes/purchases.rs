@@ -29,7 +29,7 @@ use crate::state::AppState;
 pub struct PaymentMethodInput {
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::PaymentMethodType, example = "card")]
+    #[schema(value_type = crate::enums::PaymentMethodType, example = "card")]
     pub method_type: String,
     /// A card token from the payment provider (with `type: card`). The sandbox's test tokens:
     /// `tok_visa`, `tok_mastercard`, `tok_amex` succeed; `tok_chargeDeclined` and
@@ -79,11 +79,11 @@ pub struct CreatePurchaseRequest {
 pub struct PaymentMethodSummary {
     /// `card`, `alipay`, `wechat_pay` or `bank_transfer`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::PaymentMethodType)]
+    #[schema(value_type = crate::enums::PaymentMethodType)]
     pub method_type: String,
     /// `visa`, `mastercard` or `amex` (cards).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::enums::CardBrand>)]
+    #[schema(value_type = Option<crate::enums::CardBrand>)]
     pub brand: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last4: Option<String>,
@@ -98,7 +98,7 @@ pub struct NextActionView {
     /// `redirect` (3-D Secure, Alipay), `qr_code` (WeChat Pay), or `use_stripe_sdk` (3-D Secure
     /// completed in the browser by Stripe.js: `stripe.handleNextAction({clientSecret})`).
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::NextActionType)]
+    #[schema(value_type = crate::enums::NextActionType)]
     pub action_type: String,
     /// Where to send the customer, or what to encode in the QR code (`redirect`, `qr_code`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +142,7 @@ pub struct PurchaseView {
     /// What was (or is to be) paid.
     pub amount: MoneyView,
     /// `succeeded`, `requires_action`, `pending`, `processing`, `failed`, `refunded` or `partially_refunded`.
-    #[schema(value_type = super::enums::PurchaseStatus)]
+    #[schema(value_type = crate::enums::PurchaseStatus)]
     pub status: String,
     pub payment_method: PaymentMethodSummary,
     /// For `requires_action`.
@@ -215,7 +215,7 @@ pub struct RefundView {
     /// Money returned, at the price paid per credit.
     pub amount: MoneyView,
     /// `processing`, then `succeeded` once the money has arrived.
-    #[schema(value_type = super::enums::RefundStatus)]
+    #[schema(value_type = crate::enums::RefundStatus)]
     pub status: String,
     /// When the money should arrive: 5 business days after the request.
     pub expected_by: DateTime<Utc>,

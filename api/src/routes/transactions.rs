@@ -22,7 +22,7 @@ pub struct TransactionView {
     pub id: String,
     /// `purchase`, `generation`, `refund`, `adjustment` or `auto_topup`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::TransactionType, example = "generation")]
+    #[schema(value_type = crate::enums::TransactionType, example = "generation")]
     pub entry_type: String,
     /// Signed: positive added credits, negative removed them.
     #[schema(value_type = String, format = "decimal", example = "-1.75")]
@@ -64,7 +64,7 @@ list_view!(TransactionList, TransactionView, "A page of ledger entries.");
 pub struct TransactionFilter {
     /// Only entries of this type.
     #[serde(rename = "type")]
-    #[param(rename = "type", value_type = Option<super::enums::TransactionType>)]
+    #[param(rename = "type", value_type = Option<crate::enums::TransactionType>)]
     pub entry_type: Option<String>,
     /// Only entries at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,

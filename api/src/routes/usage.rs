@@ -24,10 +24,10 @@ pub struct UsageParams {
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<String>,
     /// `model` (default), `day`, `api_key` or `member`.
-    #[param(value_type = Option<super::enums::GroupBy>)]
+    #[param(value_type = Option<crate::enums::GroupBy>)]
     pub group_by: Option<String>,
     /// For the export: `csv` (the only format).
-    #[param(value_type = Option<super::enums::ExportFormat>)]
+    #[param(value_type = Option<crate::enums::ExportFormat>)]
     pub format: Option<String>,
 }
 
@@ -55,7 +55,7 @@ pub struct UsageReport {
     pub from: NaiveDate,
     /// First day excluded.
     pub to: NaiveDate,
-    #[schema(value_type = super::enums::GroupBy)]
+    #[schema(value_type = crate::enums::GroupBy)]
     pub group_by: String,
     #[schema(value_type = String, format = "decimal", example = "12.25")]
     pub total_credits: Credits,

@@ -13,7 +13,7 @@ pub struct MoneyView {
     #[schema(value_type = String, format = "decimal", pattern = r"^[0-9]{1,12}(\.[0-9]{1,2})?$", example = "50.00")]
     pub amount: String,
     /// ISO 4217 currency code.
-    #[schema(value_type = super::enums::Currency, example = "CNY")]
+    #[schema(value_type = crate::enums::Currency, example = "CNY")]
     pub currency: String,
 }
 

@@ -32,7 +32,7 @@ pub struct PaymentEvent {
     pub id: String,
     /// `payment.succeeded` or `payment.failed`.
     #[serde(rename = "type")]
-    #[schema(value_type = super::enums::PaymentEventType, example = "payment.succeeded")]
+    #[schema(value_type = crate::enums::PaymentEventType, example = "payment.succeeded")]
     pub event_type: String,
     pub data: PaymentEventData,
 }
@@ -45,7 +45,7 @@ pub struct WebhookAck {
     pub duplicate: bool,
     /// The purchase's status after the event (null for an event about no purchase, which is
     /// acknowledged and ignored).
-    #[schema(value_type = Option<super::enums::PurchaseStatus>)]
+    #[schema(value_type = Option<crate::enums::PurchaseStatus>)]
     pub purchase_status: Option<String>,
 }
 

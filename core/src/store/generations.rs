@@ -148,19 +148,19 @@ pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
 }
 
 /// One image of a generation, its bytes already stored by [`super::images::store`].
-pub struct NewImage<'a> {
-    pub content_type: &'a str,
+pub struct NewImage {
+    pub content_type: String,
     pub width: u32,
     pub height: u32,
     /// [`blob_id`] of its bytes.
-    pub blob_id: &'a str,
+    pub blob_id: String,
 }
 
 /// Marks processing generations succeeded with their images (in the capture transaction), each
 /// charged its `credits_cost` (what its hold reserved).
 pub fn mark_succeeded_set(
     conn: &mut DbConn,
-    succeeded: &[(&GenerationId, &[NewImage<'_>])],
+    succeeded: &[(&GenerationId, &[NewImage])],
     now: DateTime<Utc>,
 ) -> Result<()> {
     insert_images(conn, succeeded)?;
@@ -182,7 +182,7 @@ pub fn mark_succeeded_set(
 }
 
 /// Records which blobs the generations showed, in one statement.
-fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage<'_>])]) -> Result<()> {
+fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage])]) -> Result<()> {
     let rows: Vec<_> = shown
         .iter()
         .flat_map(|(id, images)| {
@@ -190,10 +190,10 @@ fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage<'_>])]) 
                 (
                     generation_images::generation_id.eq(id.as_str().to_owned()),
                     generation_images::idx.eq(index as i32),
-                    generation_images::content_type.eq(image.content_type.to_owned()),
+                    generation_images::content_type.eq(image.content_type.clone()),
                     generation_images::width.eq(image.width as i32),
                     generation_images::height.eq(image.height as i32),
-                    generation_images::blob_id.eq(image.blob_id.to_owned()),
+                    generation_images::blob_id.eq(image.blob_id.clone()),
                 )
             })
         })

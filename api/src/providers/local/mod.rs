@@ -52,7 +52,7 @@ impl LocalProvider {
 
     /// [`LocalProvider::new`] with a gate of its own.
     pub fn with_cache_bytes(cache_bytes: usize) -> Self {
-        LocalProvider::new(cache_bytes, crate::state::cpu_gate())
+        LocalProvider::new(cache_bytes, super::cpu_gate())
     }
 
     /// Bytes of images the render cache holds now (at most its capacity).

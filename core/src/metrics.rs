@@ -1,15 +1,17 @@
-//! `apinfer_credits_moved_total` and `apinfer_credits_spent_total`: what the ledger engine
-//! reports it moved ([`apinfer_core::ledger::report`]), taken on the thread that ran the
-//! transactions, right after they ran, wherever they ran (a request's database call, a group
-//! committer's batch).
+//! The engine's counters for the process's one metrics registry (the API's `/metrics`
+//! registers them there): `apinfer_credits_moved_total` and `apinfer_credits_spent_total`, what
+//! the ledger engine reports it moved ([`crate::ledger::report`]), taken on the thread that ran
+//! the transactions, right after they ran, wherever they ran (a request's database call, a
+//! group committer's batch). The committers' own counters are [`crate::group_commit::Stats`].
 
 use std::sync::atomic::AtomicU64;
 
-use apinfer_core::ledger::{report, EntryType};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+
+use crate::ledger::{report, EntryType};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CreditLabels {
@@ -43,7 +45,7 @@ impl CreditsMoved {
     pub fn take_from_this_thread(&self) {
         for (entry_type, credits) in report::take() {
             // Display only: the ledger's own integers are the money; Prometheus values are floats.
-            let amount = credits.units().unsigned_abs() as f64 / apinfer_core::credits::UNITS_PER_CREDIT as f64;
+            let amount = credits.units().unsigned_abs() as f64 / crate::credits::UNITS_PER_CREDIT as f64;
             self.moved.get_or_create(&CreditLabels { r#type: entry_type.as_str() }).inc_by(amount);
             if entry_type == EntryType::Generation {
                 self.spent.inc_by(amount);
@@ -54,7 +56,7 @@ impl CreditsMoved {
 
 #[cfg(test)]
 mod tests {
-    use apinfer_core::Credits;
+    use crate::Credits;
 
     use super::*;
 
