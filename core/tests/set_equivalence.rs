@@ -1,5 +1,6 @@
-//! Holds and captures run as sets (`reserve_set`, `capture_set`, used by group commit when
-//! requests queue together) must leave exactly what running them one by one leaves. The
+//! Holds, captures, credits and debits run as sets (`reserve_set`, `capture_set`, used by group
+//! commit when requests queue together, and `append_entries`) must leave exactly what running
+//! them one by one leaves. The
 //! same scenario runs both ways on two fresh databases of one backend, and everything a user or
 //! the ledger can see is compared: each request's outcome, balances, key and member counters,
 //! holds, generations, ledger entries in order with their running balances, lots, the usage
@@ -9,11 +10,13 @@ use apinfer_core::db::{write_transaction, DbConn, Pool};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Prepared, Reservation};
 use apinfer_core::ids::{AccountId, ApiKeyId, UserId};
 use apinfer_core::ledger::holds::{self, Hold};
+use apinfer_core::ledger::{self, EntryType, NewEntry};
 use apinfer_core::payments::sandbox::SandboxProvider;
 use apinfer_core::pricing::Quality;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, AccountType, NewUser, Role};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
+use apinfer_core::store::entries::LedgerEntry;
 use apinfer_core::store::generations::{Generation, NewImage};
 use apinfer_core::store::members;
 use apinfer_core::Credits;
@@ -153,6 +156,7 @@ fn prepare(conn: &mut DbConn, world: &World, missing: &AccountId) -> Vec<(Genera
 #[derive(Debug, PartialEq)]
 struct Seen {
     reserved: Vec<String>,
+    appended: Vec<String>,
     captured: Vec<String>,
     tables: Vec<Vec<String>>,
 }
@@ -223,6 +227,41 @@ fn run(pool: &Pool, sets: bool) -> Seen {
         captures.iter().map(|c| write_transaction(conn, |conn| generating::capture(conn, c)).unwrap()).collect()
     };
 
+    // Credits and debits: accepted ones on both accounts (a debit crossing nothing new), and
+    // each kind of refusal: insufficient, past the maximum balance, no such account.
+    let entry = |account_id, units: i64, description| NewEntry {
+        account_id,
+        entry_type: EntryType::Adjustment,
+        credits: Credits::from_units(units),
+        reference_id: None,
+        description,
+        user_id: None,
+        api_key_id: None,
+    };
+    let entries = [
+        entry(&world.b, 20_000, "credit b"),
+        entry(&world.a, -5_000, "debit a"),
+        entry(&world.a, -1_000_000, "too much"),
+        entry(&world.b, apinfer_core::credits::MAX_BALANCE.units(), "past the maximum"),
+        entry(&missing, 10_000, "nobody"),
+        entry(&world.a, 30_000, "credit a"),
+    ];
+    let appended: Vec<Result<LedgerEntry, String>> = if sets {
+        write_transaction(conn, |conn| ledger::append_entries(conn, &entries, at(3, 0)))
+            .unwrap()
+            .into_iter()
+            .map(|outcome| outcome.map_err(|e| format!("{e:?}")))
+            .collect()
+    } else {
+        entries
+            .iter()
+            .map(|e| {
+                write_transaction(conn, |conn| ledger::append_entry(conn, e.clone(), at(3, 0)))
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .collect()
+    };
+
     // Names for ids: accounts, users and the key by role, generations by request number.
     let mut names: Vec<(String, String)> = vec![
         (world.a.as_str().into(), "A".into()),
@@ -280,6 +319,15 @@ fn run(pool: &Pool, sets: bool) -> Seen {
         })
         .collect();
     Seen {
+        appended: appended
+            .iter()
+            .map(|outcome| match outcome {
+                Ok(entry) => {
+                    rename(format!("ok {} {} {}", entry.account_id.as_str(), entry.credits, entry.balance_after))
+                }
+                Err(e) => e.clone(),
+            })
+            .collect(),
         reserved: reserved
             .iter()
             .enumerate()
@@ -317,7 +365,13 @@ fn equivalent(url_one_by_one: &str, url_sets: &str) {
     assert_eq!(one_by_one.tables[8].len(), 1, "one low-balance alert: {:?}", one_by_one.tables[8]);
     assert_eq!(one_by_one.tables[9].len(), 1, "one top-up request: {:?}", one_by_one.tables[9]);
     assert_eq!(one_by_one.captured.iter().filter(|c| c.starts_with("expired")).count(), 1);
+    let refused: Vec<&String> = one_by_one.appended.iter().filter(|a| !a.starts_with("ok")).collect();
+    assert_eq!(refused.len(), 3, "{:#?}", one_by_one.appended);
+    for expected in ["InsufficientCredits", "balance_limit_exceeded", "NotFound(\"account\")"] {
+        assert!(refused.iter().any(|r| r.contains(expected)), "no refusal like {expected}: {refused:#?}");
+    }
     assert_eq!(one_by_one.reserved, sets.reserved);
+    assert_eq!(one_by_one.appended, sets.appended);
     assert_eq!(one_by_one.captured, sets.captured);
     for (table, (expected, got)) in one_by_one.tables.iter().zip(&sets.tables).enumerate() {
         assert_eq!(expected, got, "table {table} differs");

@@ -22,16 +22,54 @@ pub struct NewEntry<'a> {
     pub api_key_id: Option<&'a ApiKeyId>,
 }
 
-/// Applies `entry.credits` to the balance and appends the entry. Must run inside a write
-/// transaction. A debit that would take `available` below zero fails with
-/// [`Error::InsufficientCredits`] and changes nothing.
+/// Applies `entry.credits` to the balance and appends the entry, inside the caller's write
+/// transaction: a set of one ([`append_entries`]). A debit that would take `available` below
+/// zero fails with [`Error::InsufficientCredits`], and a credit past the maximum balance with
+/// `balance_limit_exceeded`; either changes nothing.
 pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) -> Result<LedgerEntry> {
+    append_entries(conn, &[entry], now)?.pop().expect("one outcome per entry")
+}
+
+/// Credits and debits as one set, inside the caller's write transaction: on PostgreSQL the
+/// accounts are locked first, in id order (so sets never deadlock); then each entry is applied
+/// in the order given, with the outcome it would have had alone (a refused one changes
+/// nothing), and the accepted entries are appended in one statement, each with the balance
+/// after it. An `Err` means the set failed as a whole: the caller rolls back.
+pub fn append_entries(
+    conn: &mut DbConn,
+    entries: &[NewEntry<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<LedgerEntry>>> {
+    if matches!(conn, DbConn::Pg(_)) && entries.len() > 1 {
+        let accounts: Vec<&str> = entries.iter().map(|entry| entry.account_id.as_str()).collect();
+        crate::store::locks::lock_accounts(conn, &accounts)?;
+    }
+    let mut applied = Vec::with_capacity(entries.len());
+    for entry in entries {
+        applied.push(apply(conn, entry, now)?);
+    }
+    let accepted: Vec<(NewEntry<'_>, Credits)> = entries
+        .iter()
+        .zip(&applied)
+        .filter_map(|(entry, after)| after.as_ref().ok().map(|after| (entry.clone(), *after)))
+        .collect();
+    let mut appended = insert_entries(conn, &accepted, now)?.into_iter();
+    Ok(applied
+        .into_iter()
+        .map(|after| after.map(|_| appended.next().expect("one appended entry per accepted one")))
+        .collect())
+}
+
+/// Applies one entry's change to its account's balance; returns the balance after it, or why
+/// it was refused (having changed nothing). `Err` means something failed after the balance
+/// changed, or the database did: the set fails as a whole.
+fn apply(conn: &mut DbConn, entry: &NewEntry<'_>, now: DateTime<Utc>) -> Result<Result<Credits>> {
     let amount = entry.credits.units();
     let account = accounts::table.find(entry.account_id.as_str());
-    let updated: Option<i64> = if amount >= 0 {
+    if amount >= 0 {
         // Never past the maximum balance (checked here, and by the table's CHECK constraint).
         let room = crate::credits::MAX_BALANCE.units().checked_sub(amount).filter(|r| *r >= 0);
-        let credited = match room {
+        let credited: Option<i64> = match room {
             Some(room) => diesel::update(account.filter(accounts::balance.le(room)))
                 .set((accounts::balance.eq(accounts::balance + amount), accounts::updated_at.eq(naive(now))))
                 .returning(accounts::balance)
@@ -39,38 +77,32 @@ pub fn append_entry(conn: &mut DbConn, entry: NewEntry<'_>, now: DateTime<Utc>) 
                 .optional()?,
             None => None,
         };
-        if credited.is_none() {
-            balance(conn, entry.account_id)?;
-            return Err(Error::unprocessable(
+        return Ok(match credited {
+            Some(after) => Ok(Credits::from_units(after)),
+            None => balance(conn, entry.account_id).and(Err(Error::unprocessable(
                 "balance_limit_exceeded",
                 format!("this would take the balance past the maximum of {} credits", crate::credits::MAX_BALANCE),
                 None,
-            ));
-        }
-        credited
-    } else {
-        let debit = -amount;
-        let after: Option<AfterDebit> = diesel::update(account.filter((accounts::balance - accounts::held).ge(debit)))
-            .set((accounts::balance.eq(accounts::balance - debit), accounts::updated_at.eq(naive(now))))
-            .returning(AFTER_DEBIT)
-            .get_result(conn)
-            .optional()?;
-        if let Some((balance_after, held, low, auto)) = after {
-            let overflow = || Error::Internal(anyhow::anyhow!("credits arithmetic overflowed"));
-            let available = balance_after.checked_sub(held).ok_or_else(overflow)?;
-            let before = available.checked_add(debit).ok_or_else(overflow)?;
-            crate::store::alerts::on_available_drop(conn, entry.account_id, before, available, low, auto, now)?;
-        }
-        after.map(|(balance_after, ..)| balance_after)
-    };
-    let Some(balance_after) = updated else {
-        let current = balance(conn, entry.account_id)?;
-        return Err(Error::InsufficientCredits {
-            required: Credits::from_units(-amount),
-            available: current.available(),
+            ))),
         });
+    }
+    let debit = -amount;
+    let after: Option<AfterDebit> = diesel::update(account.filter((accounts::balance - accounts::held).ge(debit)))
+        .set((accounts::balance.eq(accounts::balance - debit), accounts::updated_at.eq(naive(now))))
+        .returning(AFTER_DEBIT)
+        .get_result(conn)
+        .optional()?;
+    let Some((balance_after, held, low, auto)) = after else {
+        let current = balance(conn, entry.account_id);
+        return Ok(current.and_then(|current| {
+            Err(Error::InsufficientCredits { required: Credits::from_units(debit), available: current.available() })
+        }));
     };
-    insert_entry(conn, &entry, Credits::from_units(balance_after), now)
+    let overflow = || Error::Internal(anyhow::anyhow!("credits arithmetic overflowed"));
+    let available = balance_after.checked_sub(held).ok_or_else(overflow)?;
+    let before = available.checked_add(debit).ok_or_else(overflow)?;
+    crate::store::alerts::on_available_drop(conn, entry.account_id, before, available, low, auto, now)?;
+    Ok(Ok(Credits::from_units(balance_after)))
 }
 
 /// Appends an entry whose balance change the caller has already applied in this transaction

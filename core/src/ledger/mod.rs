@@ -11,8 +11,8 @@
 //!   delivered; `balance` and `held` fall together, lots are consumed oldest first;
 //! - **release** ([`holds::release_set`]): the work failed or was abandoned; `held` falls and the
 //!   limits get the amount back;
-//! - **credit** and **debit** ([`append_entry`]): a purchase, an automatic top-up, a refund or
-//!   an admin adjustment;
+//! - **credit** and **debit** ([`append_entries`]; [`append_entry`] is a set of one): a
+//!   purchase, an automatic top-up, a refund or an admin adjustment;
 //! - **lots** ([`open_lot`], [`consume_lots_set`], [`take_from_lot`]): a credited purchase's
 //!   credits open a lot, spending takes lots oldest first, a refund takes back one lot's rest.
 //!
@@ -63,5 +63,5 @@ mod lots;
 pub use crate::db::moved as report;
 pub use crate::store::entries::{AfterDebit, EntryType, LedgerEntry, AFTER_DEBIT};
 pub use crate::store::locks::{lock_account, lock_account_row, lock_accounts};
-pub use entries::{append_entry, insert_entries, insert_entry, NewEntry};
+pub use entries::{append_entries, append_entry, insert_entries, insert_entry, NewEntry};
 pub use lots::{consume_lots, consume_lots_set, open_lot, take_from_lot};
