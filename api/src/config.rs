@@ -279,9 +279,14 @@ impl Config {
 
     /// Loads file and environment. Returns the config and which secrets were generated.
     pub fn load() -> anyhow::Result<(Config, Vec<&'static str>)> {
-        let path = std::env::var("APINFER_CONFIG").unwrap_or_else(|_| "apinfer.toml".into());
+        Config::load_from(&|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::load`] with the environment variables `vars` gives.
+    fn load_from(vars: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<(Config, Vec<&'static str>)> {
+        let path = vars("APINFER_CONFIG").unwrap_or_else(|| "apinfer.toml".into());
         let file = read_file(Path::new(&path))?;
-        let env = |name: &str| std::env::var(format!("APINFER_{name}")).ok().filter(|v| !v.is_empty());
+        let env = |name: &str| vars(&format!("APINFER_{name}")).filter(|v| !v.is_empty());
         let mut generated = Vec::new();
         let mut config = Config::development(
             env("DATABASE_URL").or(file.database_url).unwrap_or_else(|| "sqlite://apinfer.db".into()),
@@ -311,15 +316,16 @@ impl Config {
             }
         }
         config.session_ttl_seconds =
-            parse_env("SESSION_TTL_SECONDS")?.or(file.session_ttl_seconds).unwrap_or(config.session_ttl_seconds);
-        config.rate_limit_per_second =
-            parse_env("RATE_LIMIT_PER_SECOND")?.or(file.rate_limit_per_second).unwrap_or(config.rate_limit_per_second);
+            parse_var(vars, "SESSION_TTL_SECONDS")?.or(file.session_ttl_seconds).unwrap_or(config.session_ttl_seconds);
+        config.rate_limit_per_second = parse_var(vars, "RATE_LIMIT_PER_SECOND")?
+            .or(file.rate_limit_per_second)
+            .unwrap_or(config.rate_limit_per_second);
         config.rate_limit_burst =
-            parse_env("RATE_LIMIT_BURST")?.or(file.rate_limit_burst).unwrap_or(config.rate_limit_burst);
-        config.auth_rate_limit_per_minute = parse_env("AUTH_RATE_LIMIT_PER_MINUTE")?
+            parse_var(vars, "RATE_LIMIT_BURST")?.or(file.rate_limit_burst).unwrap_or(config.rate_limit_burst);
+        config.auth_rate_limit_per_minute = parse_var(vars, "AUTH_RATE_LIMIT_PER_MINUTE")?
             .or(file.auth_rate_limit_per_minute)
             .unwrap_or(config.auth_rate_limit_per_minute);
-        config.public_rate_limit_per_minute = parse_env("PUBLIC_RATE_LIMIT_PER_MINUTE")?
+        config.public_rate_limit_per_minute = parse_var(vars, "PUBLIC_RATE_LIMIT_PER_MINUTE")?
             .or(file.public_rate_limit_per_minute)
             .unwrap_or(config.public_rate_limit_per_minute);
         config.public_base_url = env("PUBLIC_BASE_URL").or(file.public_base_url);
@@ -335,38 +341,43 @@ impl Config {
         if let Some(base) = env("STRIPE_API_BASE").or(file.stripe_api_base) {
             config.stripe.api_base = base;
         }
-        config.body_timeout_seconds =
-            parse_env("BODY_TIMEOUT_SECONDS")?.or(file.body_timeout_seconds).unwrap_or(config.body_timeout_seconds);
-        config.image_url_ttl_seconds =
-            parse_env("IMAGE_URL_TTL_SECONDS")?.or(file.image_url_ttl_seconds).unwrap_or(config.image_url_ttl_seconds);
+        config.body_timeout_seconds = parse_var(vars, "BODY_TIMEOUT_SECONDS")?
+            .or(file.body_timeout_seconds)
+            .unwrap_or(config.body_timeout_seconds);
+        config.image_url_ttl_seconds = parse_var(vars, "IMAGE_URL_TTL_SECONDS")?
+            .or(file.image_url_ttl_seconds)
+            .unwrap_or(config.image_url_ttl_seconds);
         config.allow_private_webhooks =
-            parse_env("ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks).unwrap_or(false);
-        config.hold_timeout_seconds =
-            parse_env("HOLD_TIMEOUT_SECONDS")?.or(file.hold_timeout_seconds).unwrap_or(config.hold_timeout_seconds);
-        config.max_body_bytes = parse_env("MAX_BODY_BYTES")?.or(file.max_body_bytes).unwrap_or(config.max_body_bytes);
-        config.db_pool_size = parse_env("DB_POOL_SIZE")?.or(file.db_pool_size).unwrap_or(config.db_pool_size);
-        config.log_json = parse_env("LOG_JSON")?.or(file.log_json).unwrap_or(false);
-        config.sweep_interval_seconds = parse_env("SWEEP_INTERVAL_SECONDS")?
+            parse_var(vars, "ALLOW_PRIVATE_WEBHOOKS")?.or(file.allow_private_webhooks).unwrap_or(false);
+        config.hold_timeout_seconds = parse_var(vars, "HOLD_TIMEOUT_SECONDS")?
+            .or(file.hold_timeout_seconds)
+            .unwrap_or(config.hold_timeout_seconds);
+        config.max_body_bytes =
+            parse_var(vars, "MAX_BODY_BYTES")?.or(file.max_body_bytes).unwrap_or(config.max_body_bytes);
+        config.db_pool_size = parse_var(vars, "DB_POOL_SIZE")?.or(file.db_pool_size).unwrap_or(config.db_pool_size);
+        config.log_json = parse_var(vars, "LOG_JSON")?.or(file.log_json).unwrap_or(false);
+        config.sweep_interval_seconds = parse_var(vars, "SWEEP_INTERVAL_SECONDS")?
             .or(file.sweep_interval_seconds)
             .unwrap_or(config.sweep_interval_seconds);
         config.worker_interval_ms =
-            parse_env("WORKER_INTERVAL_MS")?.or(file.worker_interval_ms).unwrap_or(config.worker_interval_ms);
-        config.webhook_timeout_seconds = parse_env("WEBHOOK_TIMEOUT_SECONDS")?
+            parse_var(vars, "WORKER_INTERVAL_MS")?.or(file.worker_interval_ms).unwrap_or(config.worker_interval_ms);
+        config.webhook_timeout_seconds = parse_var(vars, "WEBHOOK_TIMEOUT_SECONDS")?
             .or(file.webhook_timeout_seconds)
             .unwrap_or(config.webhook_timeout_seconds);
-        config.webhook_backoff_base_ms = parse_env("WEBHOOK_BACKOFF_BASE_MS")?
+        config.webhook_backoff_base_ms = parse_var(vars, "WEBHOOK_BACKOFF_BASE_MS")?
             .or(file.webhook_backoff_base_ms)
             .unwrap_or(config.webhook_backoff_base_ms);
-        config.webhook_max_attempts =
-            parse_env("WEBHOOK_MAX_ATTEMPTS")?.or(file.webhook_max_attempts).unwrap_or(config.webhook_max_attempts);
+        config.webhook_max_attempts = parse_var(vars, "WEBHOOK_MAX_ATTEMPTS")?
+            .or(file.webhook_max_attempts)
+            .unwrap_or(config.webhook_max_attempts);
         config.key_cache_seconds =
-            parse_env("KEY_CACHE_SECONDS")?.or(file.key_cache_seconds).unwrap_or(config.key_cache_seconds);
-        config.sqlite_wal_restart_pages = parse_env("SQLITE_WAL_RESTART_PAGES")?
+            parse_var(vars, "KEY_CACHE_SECONDS")?.or(file.key_cache_seconds).unwrap_or(config.key_cache_seconds);
+        config.sqlite_wal_restart_pages = parse_var(vars, "SQLITE_WAL_RESTART_PAGES")?
             .or(file.sqlite_wal_restart_pages)
             .unwrap_or(config.sqlite_wal_restart_pages);
         config.cache_memory_mb =
-            parse_env("CACHE_MEMORY_MB")?.or(file.cache_memory_mb).unwrap_or(config.cache_memory_mb);
-        config.image_retention_seconds = parse_env("IMAGE_RETENTION_SECONDS")?
+            parse_var(vars, "CACHE_MEMORY_MB")?.or(file.cache_memory_mb).unwrap_or(config.cache_memory_mb);
+        config.image_retention_seconds = parse_var(vars, "IMAGE_RETENTION_SECONDS")?
             .or(file.image_retention_seconds)
             .unwrap_or(config.image_retention_seconds);
         if let Some(level) = env("SQLITE_SYNCHRONOUS").or(file.sqlite_synchronous) {
@@ -383,12 +394,81 @@ impl Config {
                 api_key: SecretString::from(api_key),
                 models: models.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect(),
                 upstream_model: env("UPSTREAM_MODEL").or(file.upstream_model),
-                timeout_seconds: parse_env("UPSTREAM_TIMEOUT_SECONDS")?.or(file.upstream_timeout_seconds).unwrap_or(60),
-                max_retries: parse_env("UPSTREAM_MAX_RETRIES")?.or(file.upstream_max_retries).unwrap_or(2),
+                timeout_seconds: parse_var(vars, "UPSTREAM_TIMEOUT_SECONDS")?
+                    .or(file.upstream_timeout_seconds)
+                    .unwrap_or(60),
+                max_retries: parse_var(vars, "UPSTREAM_MAX_RETRIES")?.or(file.upstream_max_retries).unwrap_or(2),
             });
         }
         config.validate()?;
         Ok((config, generated))
+    }
+
+    /// The environment variables that make [`Config::load`] (with no `apinfer.toml`) give this
+    /// configuration back: how a supervisor, or the test harness, starts `apinfer serve` with a
+    /// configuration built in code.
+    pub fn to_env(&self) -> Vec<(String, String)> {
+        let secret = |s: &SecretString| s.expose_secret().to_string();
+        let environment = match self.environment {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        };
+        let payments = match self.payments_provider {
+            PaymentsProvider::Sandbox => "sandbox",
+            PaymentsProvider::Stripe => "stripe",
+        };
+        let synchronous = match self.sqlite_durability {
+            apinfer_core::db::SqliteDurability::Full => "full",
+            apinfer_core::db::SqliteDurability::Normal => "normal",
+        };
+        let mut vars: Vec<(&str, Option<String>)> = vec![
+            ("DATABASE_URL", Some(self.database_url.clone())),
+            ("ADDR", Some(self.addr.clone())),
+            ("ENV", Some(environment.into())),
+            ("JWT_SECRET", Some(secret(&self.jwt_secret))),
+            ("PAYMENTS_WEBHOOK_SECRET", Some(secret(&self.payments_webhook_secret))),
+            ("SESSION_TTL_SECONDS", Some(self.session_ttl_seconds.to_string())),
+            ("RATE_LIMIT_PER_SECOND", Some(self.rate_limit_per_second.to_string())),
+            ("RATE_LIMIT_BURST", Some(self.rate_limit_burst.to_string())),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", Some(self.auth_rate_limit_per_minute.to_string())),
+            ("PUBLIC_RATE_LIMIT_PER_MINUTE", Some(self.public_rate_limit_per_minute.to_string())),
+            ("PUBLIC_BASE_URL", self.public_base_url.clone()),
+            ("METRICS_TOKEN", self.metrics_token.as_ref().map(secret)),
+            ("METRICS_ADDR", self.metrics_addr.clone()),
+            ("PAYMENTS_PROVIDER", Some(payments.into())),
+            ("STRIPE_SECRET_KEY", self.stripe.secret_key.as_ref().map(secret)),
+            ("STRIPE_PUBLISHABLE_KEY", self.stripe.publishable_key.clone()),
+            ("STRIPE_WEBHOOK_SECRET", self.stripe.webhook_secret.as_ref().map(secret)),
+            ("STRIPE_API_BASE", Some(self.stripe.api_base.clone())),
+            ("BODY_TIMEOUT_SECONDS", Some(self.body_timeout_seconds.to_string())),
+            ("IMAGE_URL_TTL_SECONDS", Some(self.image_url_ttl_seconds.to_string())),
+            ("ALLOW_PRIVATE_WEBHOOKS", Some(self.allow_private_webhooks.to_string())),
+            ("HOLD_TIMEOUT_SECONDS", Some(self.hold_timeout_seconds.to_string())),
+            ("MAX_BODY_BYTES", Some(self.max_body_bytes.to_string())),
+            ("DB_POOL_SIZE", Some(self.db_pool_size.to_string())),
+            ("LOG_JSON", Some(self.log_json.to_string())),
+            ("SWEEP_INTERVAL_SECONDS", Some(self.sweep_interval_seconds.to_string())),
+            ("WORKER_INTERVAL_MS", Some(self.worker_interval_ms.to_string())),
+            ("WEBHOOK_TIMEOUT_SECONDS", Some(self.webhook_timeout_seconds.to_string())),
+            ("WEBHOOK_BACKOFF_BASE_MS", Some(self.webhook_backoff_base_ms.to_string())),
+            ("WEBHOOK_MAX_ATTEMPTS", Some(self.webhook_max_attempts.to_string())),
+            ("KEY_CACHE_SECONDS", Some(self.key_cache_seconds.to_string())),
+            ("SQLITE_WAL_RESTART_PAGES", Some(self.sqlite_wal_restart_pages.to_string())),
+            ("CACHE_MEMORY_MB", Some(self.cache_memory_mb.to_string())),
+            ("IMAGE_RETENTION_SECONDS", Some(self.image_retention_seconds.to_string())),
+            ("SQLITE_SYNCHRONOUS", Some(synchronous.into())),
+        ];
+        if let Some(upstream) = &self.upstream {
+            vars.extend([
+                ("UPSTREAM_BASE_URL", Some(upstream.base_url.clone())),
+                ("UPSTREAM_API_KEY", Some(secret(&upstream.api_key))),
+                ("UPSTREAM_MODELS", Some(upstream.models.join(","))),
+                ("UPSTREAM_MODEL", upstream.upstream_model.clone()),
+                ("UPSTREAM_TIMEOUT_SECONDS", Some(upstream.timeout_seconds.to_string())),
+                ("UPSTREAM_MAX_RETRIES", Some(upstream.max_retries.to_string())),
+            ]);
+        }
+        vars.into_iter().filter_map(|(name, value)| Some((format!("APINFER_{name}"), value?))).collect()
     }
 
     /// What `serve` needs beyond [`Config::validate`]: in production, a payment provider that
@@ -493,9 +573,10 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     }
 }
 
-fn parse_env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
-    match std::env::var(format!("APINFER_{name}")) {
-        Ok(v) if !v.is_empty() => {
+/// `APINFER_{name}` from `vars`, parsed; `None` when unset or empty.
+fn parse_var<T: std::str::FromStr>(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<Option<T>> {
+    match vars(&format!("APINFER_{name}")) {
+        Some(v) if !v.is_empty() => {
             v.parse().map(Some).map_err(|_| anyhow::anyhow!("APINFER_{name} has an invalid value {v:?}"))
         }
         _ => Ok(None),
@@ -504,4 +585,81 @@ fn parse_env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
 
 fn generated_secret() -> SecretString {
     SecretString::from(apinfer_core::ids::random_base62(48))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads `vars` (and no file) as the binary would.
+    fn load_vars(vars: &[(String, String)]) -> Config {
+        let lookup = |name: &str| match name {
+            "APINFER_CONFIG" => Some("/nonexistent/apinfer.toml".to_string()),
+            _ => vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
+        };
+        let (config, generated) = Config::load_from(&lookup).expect("the variables load");
+        assert!(generated.is_empty(), "no secret is generated: {generated:?}");
+        config
+    }
+
+    /// A configuration with every field away from its default comes back whole from its
+    /// environment: what the test harness relies on to start the binary with a test's config.
+    #[test]
+    fn to_env_loads_back_the_same_configuration() {
+        let mut config = Config::development("postgres://someone@db.example.com:5432/apinfer");
+        let secret = |s: &str| SecretString::from(s.to_string());
+        config.addr = "0.0.0.0:9999".into();
+        config.environment = Environment::Production;
+        config.jwt_secret = secret("a-jwt-secret-of-some-length");
+        config.payments_webhook_secret = secret("a-webhook-secret-of-some-length");
+        config.session_ttl_seconds = 3600;
+        (config.rate_limit_per_second, config.rate_limit_burst) = (7, 9);
+        (config.auth_rate_limit_per_minute, config.public_rate_limit_per_minute) = (11, 13);
+        config.public_base_url = Some("https://api.example.com".into());
+        config.metrics_token = Some(secret("a-metrics-token-0123"));
+        config.metrics_addr = Some("127.0.0.1:9100".into());
+        config.payments_provider = PaymentsProvider::Stripe;
+        config.stripe = StripeSettings {
+            secret_key: Some(secret("sk_test_x")),
+            publishable_key: Some("pk_test_x".into()),
+            webhook_secret: Some(secret("whsec_x")),
+            api_base: "http://127.0.0.1:8420".into(),
+        };
+        (config.body_timeout_seconds, config.image_url_ttl_seconds) = (3, 60);
+        config.allow_private_webhooks = true;
+        (config.hold_timeout_seconds, config.max_body_bytes, config.db_pool_size) = (30, 1000, 3);
+        config.log_json = true;
+        (config.sweep_interval_seconds, config.worker_interval_ms) = (2, 20);
+        (config.webhook_timeout_seconds, config.webhook_backoff_base_ms, config.webhook_max_attempts) = (4, 70, 3);
+        (config.key_cache_seconds, config.sqlite_wal_restart_pages) = (0, 100);
+        (config.cache_memory_mb, config.image_retention_seconds) = (9, 77);
+        config.upstream = Some(UpstreamConfig {
+            base_url: "http://127.0.0.1:9000/v1".into(),
+            api_key: secret("upstream-key"),
+            models: vec!["qwen-image".into(), "flux".into()],
+            upstream_model: Some("gpt-image-1".into()),
+            timeout_seconds: 5,
+            max_retries: 1,
+        });
+        let loaded = load_vars(&config.to_env());
+        assert_eq!(format!("{loaded:?}"), format!("{config:?}"));
+        let secrets = |c: &Config| {
+            let upstream = c.upstream.as_ref().map(|u| u.api_key.expose_secret().to_string());
+            let optional = [&c.metrics_token, &c.stripe.secret_key, &c.stripe.webhook_secret]
+                .map(|s| s.as_ref().map(|s| s.expose_secret().to_string()));
+            (
+                c.jwt_secret.expose_secret().to_string(),
+                c.payments_webhook_secret.expose_secret().to_string(),
+                optional,
+                upstream,
+            )
+        };
+        assert_eq!(secrets(&loaded), secrets(&config), "the secrets too");
+
+        // And the development opt-ins production refuses.
+        let mut config = Config::development("sqlite://apinfer.db");
+        config.sqlite_durability = apinfer_core::db::SqliteDurability::Normal;
+        let loaded = load_vars(&config.to_env());
+        assert_eq!(format!("{loaded:?}"), format!("{config:?}"));
+    }
 }

@@ -335,7 +335,7 @@ async fn abandoned_top_ups_do_not_block_the_account(app: TestApp) {
     let settings = json!({"enabled": true, "threshold": "5", "package_id": "basic", "payment_method_id": pm, "max_topups_per_day": 5});
     app.request(Method::PUT, "/v1/settings/auto-topup", Some(&ada.token), Some(settings), &[]).await.expect(200);
     // What a worker killed mid-top-up leaves behind.
-    let pool = app.app_state.pool.clone();
+    let pool = app.pool.clone();
     let account = ada.account_id.clone();
     let started = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S").to_string();
     tokio::task::spawn_blocking(move || {

@@ -322,7 +322,7 @@ async fn balances_stay_in_range(backend: Backend) {
     app.buy(&ada.token, "basic", "tok_visa").await;
     app.assert_ledger_consistent(&ada.token).await;
     // Underneath the API: overflowing arithmetic or a float never lands in a balance.
-    let (pool, account) = (app.app_state.pool.clone(), ada.account_id.clone());
+    let (pool, account) = (app.pool.clone(), ada.account_id.clone());
     let mut writes = vec![
         "UPDATE accounts SET balance = balance + 9223372036854775000 WHERE id = '{a}'",
         "UPDATE accounts SET balance = 10000000000000001 WHERE id = '{a}'",

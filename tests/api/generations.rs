@@ -110,7 +110,7 @@ async fn images_are_real_pngs_served_with_auth(app: TestApp) {
         .unwrap();
     assert_eq!(first, original);
     // Stored once: three images shown, two distinct contents.
-    let pool = app.app_state.pool.clone();
+    let pool = app.pool.clone();
     let (images, blobs) = tokio::task::spawn_blocking(move || {
         use diesel::RunQueryDsl;
         #[derive(diesel::QueryableByName)]
@@ -388,7 +388,7 @@ async fn the_same_image_on_many_accounts_at_once(app: TestApp) {
         assert_eq!(app.balance(key).await["balance"], "6", "four generations of 2 × 1.75");
         app.assert_ledger_consistent(key).await;
     }
-    let pool = app.app_state.pool.clone();
+    let pool = app.pool.clone();
     let blobs = tokio::task::spawn_blocking(move || {
         use diesel::RunQueryDsl;
         #[derive(diesel::QueryableByName)]
@@ -413,7 +413,7 @@ async fn unknown_stored_values_are_errors_not_defaults(app: TestApp) {
     let id = created["id"].as_str().unwrap().to_string();
     let path = format!("/v1/generations/{id}");
     assert_eq!(app.get(&path, Some(&key)).await.expect(200)["quality"], "high");
-    let pool = app.app_state.pool.clone();
+    let pool = app.pool.clone();
     tokio::task::spawn_blocking(move || {
         use diesel::RunQueryDsl;
         let sql = format!("UPDATE generations SET quality = 'extreme' WHERE id = '{id}'");

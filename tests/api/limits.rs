@@ -67,10 +67,10 @@ async fn limiter_memory_is_bounded(backend: Backend) {
         let (_, key) = app.api_key(&ada, &["balance:read"]).await;
         app.get("/v1/balance", Some(&key)).await.expect(200);
     }
-    assert!(app.app_state.limits.tracked() >= 5);
+    assert!(app.state().limits.tracked() >= 5);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    app.app_state.limits.prune();
-    assert_eq!(app.app_state.limits.tracked(), 0, "idle clients are forgotten");
+    app.state().limits.prune();
+    assert_eq!(app.state().limits.tracked(), 0, "idle clients are forgotten");
 }
 
 per_backend!(keys_and_sessions_are_rate_limited, auth_endpoints_are_limited_per_ip, limiter_memory_is_bounded);

@@ -29,6 +29,5 @@ mod attacker;
 mod bad_input;
 mod multi_process;
 mod outage;
-mod processes;
 mod races;
 mod security;

@@ -3,13 +3,11 @@
 //! ledger still explains the balance), and the mixed race of `races.rs` split over both
 //! processes, with both processes' workers running the automatic top-ups.
 
-use apinfer_core::db::Pool;
 use futures::future::join_all;
 use rust_decimal::Decimal;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::helpers::{metric, Backend, TestDb};
-use crate::processes::{apinfer, create_admin, serve, Client};
+use crate::helpers::{dec, metric, Backend, Client, TestApp};
 use crate::races::race_on_one_account;
 
 /// Spends that fit in the balance.
@@ -17,17 +15,16 @@ const K: usize = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_never_overdraw() {
-    let Some((url, _db)) = TestDb::create(Backend::Postgres) else { return };
-    create_admin(apinfer(&url), "ops@example.com", "ops password 1");
-    let (a, b) = tokio::join!(serve(apinfer(&url)), serve(apinfer(&url)));
-    let (ca, cb) = (Client::new(&a.base), Client::new(&b.base));
-    let admin = ca.login("ops@example.com", "ops password 1").await;
-    let (token, account) = ca.signup("ada@example.com", "ada password 1").await;
+    let Some(app) = TestApp::builder(Backend::Postgres).processes(2).spawn().await else { return };
+    let (ca, cb) = (app.server(0).clone(), app.server(1).clone());
+    let admin = app.admin().await.token;
+    let user = ca.signup("ada@example.com").await;
+    let token = user.token.clone();
     // Sessions are valid on both processes (shared secret, shared database).
-    assert_eq!(cb.get("/v1/balance", Some(&token)).await.0, 200);
+    cb.get("/v1/balance", Some(&token)).await.expect(200);
     let grant = format!("{}", Decimal::new(175, 2) * Decimal::from(K));
-    let path = format!("/v1/admin/accounts/{account}/adjustments");
-    assert_eq!(cb.post(&path, Some(&admin), json!({"credits": grant, "reason": "k spends"})).await.0, 201);
+    let path = format!("/v1/admin/accounts/{}/adjustments", user.account_id);
+    cb.post(&path, Some(&admin), json!({"credits": grant, "reason": "k spends"})).await.expect(201);
 
     // 30 generations and 10 equal negative adjustments (1.75 each), spread over both processes.
     let generation = json!({"model": "qwen-image", "prompt": "two processes", "size": "512x512"});
@@ -42,7 +39,8 @@ async fn two_processes_on_one_postgres_never_overdraw() {
             }
         }
     });
-    let results = join_all(attempts).await;
+    let results: Vec<(u16, Value)> =
+        join_all(attempts).await.into_iter().map(|r| (r.status.as_u16(), r.body)).collect();
     for (status, body) in &results {
         assert!(
             *status == 201 || (*status == 402 && body["error"]["code"] == "insufficient_credits"),
@@ -53,22 +51,20 @@ async fn two_processes_on_one_postgres_never_overdraw() {
     assert_eq!(succeeded, K, "exactly the spends that fit succeed");
 
     for client in [&ca, &cb] {
-        let (status, balance) = client.get("/v1/balance", Some(&token)).await;
-        assert_eq!(status, 200);
+        let balance = client.balance(&token).await;
         assert_eq!(
             (balance["balance"].as_str(), balance["held"].as_str(), balance["available"].as_str()),
             (Some("0"), Some("0"), Some("0"))
         );
     }
-    let (_, page) = cb.get("/v1/transactions?limit=100", Some(&token)).await;
-    let entries = page["data"].as_array().unwrap();
+    let entries = cb.all_transactions(&token).await;
     assert_eq!(entries.len(), 1 + K, "the grant and one entry per successful spend");
-    let sum: Decimal = entries.iter().map(|e| e["credits"].as_str().unwrap().parse::<Decimal>().unwrap()).sum();
+    let sum: Decimal = entries.iter().map(|e| dec(&e["credits"])).sum();
     assert_eq!(sum, Decimal::ZERO, "ledger sum = balance");
     let mut after = Decimal::new(175, 2) * Decimal::from(K);
     for e in entries.iter().rev().skip(1) {
         after -= Decimal::new(175, 2);
-        assert_eq!(e["balance_after"].as_str().unwrap().parse::<Decimal>().unwrap(), after, "{e}");
+        assert_eq!(dec(&e["balance_after"]), after, "{e}");
     }
 }
 
@@ -78,20 +74,13 @@ async fn two_processes_on_one_postgres_never_overdraw() {
 /// process, then every invariant checked through the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_keep_every_invariant_in_a_mixed_race() {
-    let Some((url, _db)) = TestDb::create(Backend::Postgres) else { return };
-    create_admin(apinfer(&url), "ops@example.com", "ops password 1");
-    // Both workers poll for top-ups often, so the race's top-ups are contended across processes.
-    let fast_worker = || {
-        let mut cmd = apinfer(&url);
-        cmd.env("APINFER_WORKER_INTERVAL_MS", "50");
-        cmd
-    };
-    let (a, b) = tokio::join!(serve(fast_worker()), serve(fast_worker()));
-    let (ca, cb) = (Client::new(&a.base), Client::new(&b.base));
-    let admin = cb.login("ops@example.com", "ops password 1").await;
-    let (token, account) = ca.signup("ada@example.com", "ada password 1").await;
-    let pool = Pool::connect(&url, 2).expect("the test database");
-    race_on_one_account(&[&ca, &cb], &pool, &admin, &token, &account).await;
+    // Both workers poll for top-ups often (every 50 ms, the harness's default), so the race's
+    // top-ups are contended across processes.
+    let Some(app) = TestApp::builder(Backend::Postgres).processes(2).spawn().await else { return };
+    let admin = app.admin().await;
+    let ada = app.server(0).signup("ada@example.com").await;
+    let servers: Vec<&Client> = app.servers().iter().collect();
+    race_on_one_account(&servers, &app.pool, &admin.token, &ada.token, &ada.account_id).await;
 }
 
 /// Batches that span accounts, from two processes at once: 96 generations over 8 accounts, each
@@ -103,25 +92,25 @@ async fn two_processes_on_one_postgres_keep_every_invariant_in_a_mixed_race() {
 async fn two_processes_batch_many_accounts_at_once_without_deadlock() {
     const ACCOUNTS: usize = 8;
     const FITS: usize = 5;
-    let Some((url, _db)) = TestDb::create(Backend::Postgres) else { return };
-    create_admin(apinfer(&url), "ops@example.com", "ops password 1");
-    let (a, b) = tokio::join!(serve(apinfer(&url)), serve(apinfer(&url)));
-    let clients = [Client::new(&a.base), Client::new(&b.base)];
-    let admin = clients[0].login("ops@example.com", "ops password 1").await;
+    let Some(app) = TestApp::builder(Backend::Postgres).processes(2).spawn().await else { return };
+    let clients = app.servers();
+    let admin = app.admin().await;
     let grant = format!("{}", Decimal::new(175, 2) * Decimal::from(FITS));
     let mut tokens = Vec::new();
     for n in 0..ACCOUNTS {
-        let (token, account) = clients[n % 2].signup(&format!("user{n}@example.com"), "user password 1").await;
-        let path = format!("/v1/admin/accounts/{account}/adjustments");
-        assert_eq!(clients[0].post(&path, Some(&admin), json!({"credits": grant, "reason": "five"})).await.0, 201);
-        tokens.push(token);
+        let user = clients[n % 2].signup(&format!("user{n}@example.com")).await;
+        clients[0].grant(&admin, &user.account_id, &grant).await;
+        tokens.push(user.token);
     }
 
     let attempts = (0..ACCOUNTS * 12).map(|i| {
         let client = clients[(i / ACCOUNTS) % 2].clone();
         let token = tokens[i % ACCOUNTS].clone();
         let generation = json!({"model": "qwen-image", "prompt": format!("batch {}", i % 3), "size": "512x512"});
-        async move { (i % ACCOUNTS, client.post("/v1/generations", Some(&token), generation).await) }
+        async move {
+            let resp = client.post("/v1/generations", Some(&token), generation).await;
+            (i % ACCOUNTS, (resp.status.as_u16(), resp.body))
+        }
     });
     let results = join_all(attempts).await;
     for (_, (status, body)) in &results {
@@ -133,17 +122,16 @@ async fn two_processes_batch_many_accounts_at_once_without_deadlock() {
     for (n, token) in tokens.iter().enumerate() {
         let succeeded = results.iter().filter(|(account, (status, _))| *account == n && *status == 201).count();
         assert_eq!(succeeded, FITS, "account {n}");
-        let (_, balance) = clients[n % 2].get("/v1/balance", Some(token)).await;
+        let balance = clients[n % 2].balance(token).await;
         assert_eq!((balance["balance"].as_str(), balance["held"].as_str()), (Some("0"), Some("0")), "account {n}");
-        let (_, page) = clients[1 - n % 2].get("/v1/transactions?limit=100", Some(token)).await;
-        let entries = page["data"].as_array().unwrap();
+        let entries = clients[1 - n % 2].all_transactions(token).await;
         assert_eq!(entries.len(), 1 + FITS, "account {n}: the grant and one entry per generation");
-        let sum: Decimal = entries.iter().map(|e| e["credits"].as_str().unwrap().parse::<Decimal>().unwrap()).sum();
+        let sum: Decimal = entries.iter().map(|e| dec(&e["credits"])).sum();
         assert_eq!(sum, Decimal::ZERO, "account {n}: ledger sum = balance");
     }
     // What was checked above went through sets (batches of several requests' holds or captures).
     let mut set_units = 0.0;
-    for server in [&a, &b] {
+    for server in clients {
         let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
         set_units += metric(&metrics, "apinfer_group_commit_set_units_total");
     }

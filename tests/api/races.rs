@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use apinfer_core::db::Pool;
 use chrono::{DateTime, Utc};
-use futures::future::{join_all, BoxFuture};
+use futures::future::join_all;
 use futures::FutureExt;
 use rand::seq::SliceRandom;
 use reqwest::Method;
@@ -31,8 +31,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{card_payment, dec, TestApp};
-use crate::processes::Client;
+use crate::helpers::{card_payment, dec, Client, TestApp};
 
 /// Card lots (the 100-credit `basic` package) bought before the race; each is refunded twice
 /// at once during it.
@@ -50,59 +49,17 @@ const KEY_SPEND_LIMIT: &str = "10";
 const MAX_TOPUPS_PER_DAY: usize = 2;
 const SANDBOX_VISA: &str = "tok_visa";
 
-/// A server the race talks to: the in-process test app, or an `apinfer serve` process.
-pub(crate) trait Server: Sync {
-    /// Sends a request with an optional JSON body; returns the status and the JSON body
-    /// (`Null` if none).
-    fn call<'a>(
-        &'a self,
-        method: Method,
-        path: &'a str,
-        token: Option<&'a str>,
-        body: Option<Value>,
-    ) -> BoxFuture<'a, (u16, Value)>;
-
-    /// Delivers the payment provider's signed `payment.succeeded` event for a purchase.
-    fn confirm_payment<'a>(&'a self, event_id: &'a str, purchase_id: &'a str) -> BoxFuture<'a, (u16, Value)>;
-}
-
-impl Server for TestApp {
-    fn call<'a>(
-        &'a self,
-        method: Method,
-        path: &'a str,
-        token: Option<&'a str>,
-        body: Option<Value>,
-    ) -> BoxFuture<'a, (u16, Value)> {
-        async move {
-            let resp = self.request(method, path, token, body, &[]).await;
-            (resp.status.as_u16(), resp.body)
-        }
-        .boxed()
+/// What the race asks of a server: the status and JSON body of a request, and a signed
+/// `payment.succeeded` event delivered for a purchase.
+impl Client {
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let resp = self.request(method, path, token, body, &[]).await;
+        (resp.status.as_u16(), resp.body)
     }
 
-    fn confirm_payment<'a>(&'a self, event_id: &'a str, purchase_id: &'a str) -> BoxFuture<'a, (u16, Value)> {
-        async move {
-            let resp = self.payment_webhook(event_id, "payment.succeeded", purchase_id, now()).await;
-            (resp.status.as_u16(), resp.body)
-        }
-        .boxed()
-    }
-}
-
-impl Server for Client {
-    fn call<'a>(
-        &'a self,
-        method: Method,
-        path: &'a str,
-        token: Option<&'a str>,
-        body: Option<Value>,
-    ) -> BoxFuture<'a, (u16, Value)> {
-        async move { self.send(method, path, token, body.as_ref()).await }.boxed()
-    }
-
-    fn confirm_payment<'a>(&'a self, event_id: &'a str, purchase_id: &'a str) -> BoxFuture<'a, (u16, Value)> {
-        self.payment_webhook(event_id, "payment.succeeded", purchase_id, now()).boxed()
+    async fn confirm_payment(&self, event_id: &str, purchase_id: &str) -> (u16, Value) {
+        let resp = self.payment_webhook(event_id, "payment.succeeded", purchase_id, now()).await;
+        (resp.status.as_u16(), resp.body)
     }
 }
 
@@ -110,20 +67,20 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-async fn get(server: &dyn Server, path: &str, token: &str) -> Value {
+async fn get(server: &Client, path: &str, token: &str) -> Value {
     let (status, body) = server.call(Method::GET, path, Some(token), None).await;
     assert_eq!(status, 200, "GET {path}: {body}");
     body
 }
 
-async fn created(server: &dyn Server, path: &str, token: &str, body: Value) -> Value {
+async fn created(server: &Client, path: &str, token: &str, body: Value) -> Value {
     let (status, body) = server.call(Method::POST, path, Some(token), Some(body)).await;
     assert_eq!(status, 201, "POST {path}: {body}");
     body
 }
 
 /// Every page of a list endpoint.
-async fn all_pages(server: &dyn Server, path: &str, token: &str) -> Vec<Value> {
+async fn all_pages(server: &Client, path: &str, token: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -218,7 +175,7 @@ async fn finished_topup_requests(pool: &Pool, account: &str) -> Vec<(String, Opt
 /// Runs the race on a new account (`user` is its owner's session) through `servers`, spreading
 /// the operations evenly over them, then checks every invariant. `pool` opens the database the
 /// servers share, to wait for the background top-ups.
-pub(crate) async fn race_on_one_account(servers: &[&dyn Server], pool: &Pool, admin: &str, user: &str, account: &str) {
+pub(crate) async fn race_on_one_account(servers: &[&Client], pool: &Pool, admin: &str, user: &str, account: &str) {
     let day = Utc::now().date_naive();
     let first = servers[0];
     let adjust_path = format!("/v1/admin/accounts/{account}/adjustments");
@@ -587,7 +544,7 @@ fn replay_lots(entries: &[Value], purchases: &[Value], refunds: &[Value]) -> Rep
 async fn a_hundred_mixed_operations_on_one_account_keep_every_invariant(app: TestApp) {
     let admin = app.admin().await;
     let ada = app.signup("ada@example.com").await;
-    race_on_one_account(&[&app], &app.app_state.pool, &admin.token, &ada.token, &ada.account_id).await;
+    race_on_one_account(&[app.server(0)], &app.pool, &admin.token, &ada.token, &ada.account_id).await;
 }
 
 backend_tests!(a_hundred_mixed_operations_on_one_account_keep_every_invariant);

@@ -28,7 +28,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let (pool, sql) = (app.app_state.pool.clone(), sql.to_string());
+    let (pool, sql) = (app.pool.clone(), sql.to_string());
     tokio::task::spawn_blocking(move || {
         use diesel::RunQueryDsl;
         diesel::sql_query(sql).get_result::<N>(&mut *pool.get().unwrap()).unwrap().n
@@ -122,7 +122,7 @@ async fn images_expire_and_their_blobs_are_collected(backend: Backend) {
 /// are collected once their grace has passed, not before; on SQLite the file then shrinks.
 async fn stray_blobs_are_collected_and_sqlite_returns_the_space(backend: Backend) {
     let Some(app) = spawn(backend, |_| {}).await else { return };
-    let now = app.app_state.now().timestamp();
+    let now = app.state().now().timestamp();
     // 24 blobs of 1 MiB: 8 touched long ago, 16 just now.
     let insert = |id: usize, touched: i64| match backend {
         Backend::Sqlite => format!(
@@ -135,7 +135,7 @@ async fn stray_blobs_are_collected_and_sqlite_returns_the_space(backend: Backend
         ),
     };
     let statements: Vec<String> = (0..24).map(|i| insert(i, if i < 8 { 0 } else { now })).collect();
-    let pool = app.app_state.pool.clone();
+    let pool = app.pool.clone();
     tokio::task::spawn_blocking(move || {
         use diesel::RunQueryDsl;
         let mut conn = pool.get().unwrap();
@@ -185,7 +185,7 @@ async fn caches_keep_within_the_memory_budget(backend: Backend) {
             assert_eq!(pages, f64::from(budget.sqlite_cache_kib) * 1024.0);
             assert!(connections > 8.0 && pages * connections <= (6 << 20) as f64, "{pages} x {connections}");
             // Every pool connection has that page cache.
-            let pool = app.app_state.pool.clone();
+            let pool = app.pool.clone();
             let sizes = tokio::task::spawn_blocking(move || {
                 #[derive(diesel::QueryableByName)]
                 struct Size {

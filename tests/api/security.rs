@@ -8,12 +8,11 @@
 //! secrets, and webhook signatures are checked with `hmac`'s constant-time `verify_slice`; see
 //! the unit tests in `core`. A statistical timing test would be flaky on shared CI machines.)
 
-use reqwest::Method;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
-use crate::helpers::{card_payment, Backend, TestDb};
+use crate::helpers::{card_payment, Backend, TestApp};
 use crate::per_backend;
-use crate::processes::{apinfer, create_admin, log_to, serve, Client, JWT_SECRET, WEBHOOK_SECRET};
 
 const ADMIN_PASSWORD: &str = "Adm1n-Pa55word-Never-Logged";
 const PASSWORD: &str = "S1gnup-Pa55word-Never-Logged";
@@ -21,83 +20,59 @@ const WRONG_PASSWORD: &str = "Wr0ng-Gue55-Never-Logged";
 const CARDS: [&str; 3] = ["tok_visa", "tok_chargeDeclined", "tok_mastercard"];
 
 async fn run_and_capture(backend: Backend, json_logs: bool) -> Option<(String, Vec<String>)> {
-    let (url, _db) = TestDb::create(backend)?;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("apinfer.log");
-    let mut cli = apinfer(&url);
-    log_to(&mut cli, &log);
-    cli.env("RUST_LOG", "debug");
-    create_admin(cli, "ops@example.com", ADMIN_PASSWORD);
-    let mut cmd = apinfer(&url);
-    log_to(&mut cmd, &log);
-    cmd.env("RUST_LOG", "debug").env("APINFER_LOG_JSON", if json_logs { "true" } else { "false" });
-    let server = serve(cmd).await;
-    let c = Client::new(&server.base);
-    let mut secrets: Vec<String> = [ADMIN_PASSWORD, PASSWORD, WRONG_PASSWORD, JWT_SECRET, WEBHOOK_SECRET]
+    let mut app = TestApp::builder(backend)
+        .binary()
+        .env("RUST_LOG", "debug")
+        .log_to(&log)
+        .configure(move |c| c.log_json = json_logs)
+        .spawn()
+        .await?;
+    let created = app
+        .cli()
+        .args(["admin", "create-user", "--email", "ops@example.com", "--password", ADMIN_PASSWORD, "--admin"])
+        .status()
+        .expect("apinfer admin create-user runs");
+    assert!(created.success(), "admin create-user failed");
+    let config = &app.config;
+    let mut secrets: Vec<String> = [ADMIN_PASSWORD, PASSWORD, WRONG_PASSWORD]
         .iter()
         .chain(CARDS.iter())
         .map(|s| s.to_string())
+        .chain([
+            config.jwt_secret.expose_secret().to_string(),
+            config.payments_webhook_secret.expose_secret().to_string(),
+        ])
         .collect();
 
-    let admin = c.login("ops@example.com", ADMIN_PASSWORD).await;
-    let (token, account) = c.signup("ada@example.com", PASSWORD).await;
-    let (status, _) =
-        c.post("/v1/auth/login", None, json!({"email": "ada@example.com", "password": WRONG_PASSWORD})).await;
-    assert_eq!(status, 401);
-    let login = c.login("ada@example.com", PASSWORD).await;
-    let (status, created) = c
-        .post(
-            "/v1/api-keys",
-            Some(&token),
-            json!({"name": "logged?", "scopes": ["balance:read", "generations:write", "purchases:write"]}),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
+    let admin = app.login("ops@example.com", ADMIN_PASSWORD).await;
+    let ada = app.signup_with("ada@example.com", PASSWORD).await;
+    let (token, account) = (ada.token.clone(), ada.account_id.clone());
+    let wrong = json!({"email": "ada@example.com", "password": WRONG_PASSWORD});
+    app.post("/v1/auth/login", None, wrong).await.expect(401);
+    let login = app.login("ada@example.com", PASSWORD).await;
+    let scopes = ["balance:read", "generations:write", "purchases:write"];
+    let created =
+        app.post("/v1/api-keys", Some(&token), json!({"name": "logged?", "scopes": scopes})).await.expect(201);
     let key = created["key"].as_str().unwrap().to_string();
     let forged_key = format!("sk_{}", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8");
-    assert_eq!(c.get("/v1/balance", Some(&key)).await.0, 200);
-    assert_eq!(c.get("/v1/balance", Some(&forged_key)).await.0, 401);
-    assert_eq!(c.get("/v1/balance", Some(&token[..token.len() - 4])).await.0, 401);
-    let (status, bought) = c
-        .post("/v1/purchases", Some(&key), json!({"package_id": "basic", "payment_method": card_payment(CARDS[0])}))
-        .await;
-    assert_eq!(status, 201, "{bought}");
-    let (status, _) = c
-        .post("/v1/purchases", Some(&token), json!({"package_id": "basic", "payment_method": card_payment(CARDS[1])}))
-        .await;
-    assert_eq!(status, 402);
-    let card = card_payment(CARDS[2]);
-    assert_eq!(c.post("/v1/payment-methods", Some(&token), card).await.0, 201);
-    let (status, _) = c
-        .post(
-            &format!("/v1/admin/accounts/{account}/adjustments"),
-            Some(&admin),
-            json!({"credits": "5", "reason": "log test"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let (status, _) = c
-        .post("/v1/generations", Some(&key), json!({"model": "qwen-image", "prompt": "a quiet log", "size": "512x512"}))
-        .await;
-    assert_eq!(status, 201);
-    let (status, wallet) = c
-        .post("/v1/purchases", Some(&token), json!({"package_id": "basic", "payment_method": {"type": "alipay"}}))
-        .await;
-    assert_eq!(status, 201);
-    let event =
-        json!({"id": "evt_log", "type": "payment.succeeded", "data": {"purchase_id": wallet["id"]}}).to_string();
-    let signature =
-        apinfer_core::signature::sign(WEBHOOK_SECRET.as_bytes(), chrono::Utc::now().timestamp(), event.as_bytes());
-    let res = reqwest::Client::new()
-        .request(Method::POST, format!("{}/v1/webhooks/payments/sandbox", server.base))
-        .header("content-type", "application/json")
-        .header("Apinfer-Signature", &signature)
-        .body(event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    drop(server);
+    app.get("/v1/balance", Some(&key)).await.expect(200);
+    app.get("/v1/balance", Some(&forged_key)).await.expect(401);
+    app.get("/v1/balance", Some(&token[..token.len() - 4])).await.expect(401);
+    let buy = |card: &str| json!({"package_id": "basic", "payment_method": card_payment(card)});
+    app.post("/v1/purchases", Some(&key), buy(CARDS[0])).await.expect(201);
+    app.post("/v1/purchases", Some(&token), buy(CARDS[1])).await.expect(402);
+    app.post("/v1/payment-methods", Some(&token), card_payment(CARDS[2])).await.expect(201);
+    let adjustment = json!({"credits": "5", "reason": "log test"});
+    app.post(&format!("/v1/admin/accounts/{account}/adjustments"), Some(&admin), adjustment).await.expect(201);
+    let generation = json!({"model": "qwen-image", "prompt": "a quiet log", "size": "512x512"});
+    app.post("/v1/generations", Some(&key), generation).await.expect(201);
+    let wallet = json!({"package_id": "basic", "payment_method": {"type": "alipay"}});
+    let wallet = app.post("/v1/purchases", Some(&token), wallet).await.expect(201);
+    let purchase = wallet["id"].as_str().unwrap();
+    app.payment_webhook("evt_log", "payment.succeeded", purchase, chrono::Utc::now().timestamp()).await.expect(200);
+    app.kill(0);
 
     for session in [&admin, &token, &login] {
         secrets.push(session.to_string());

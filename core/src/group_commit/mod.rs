@@ -7,8 +7,8 @@
 //! whole database; on PostgreSQL one of a few shards of the accounts, see
 //! [`GroupCommit::lane_of`]), and whichever request finds its lane idle becomes its committer:
 //! on the blocking pool, it runs everything queued on the lane in one transaction, until the
-//! lane is empty (flat combining). Alone, a request's work runs exactly as before, in its own
-//! transaction; under contention, one commit serves many requests. On PostgreSQL a batch first
+//! lane is empty (flat combining). Alone, a request's work runs in a transaction of its own;
+//! under contention, one commit serves many requests. On PostgreSQL a batch first
 //! locks all its accounts, in id order, so batches never deadlock with each other.
 //!
 //! Work of a kind that runs as a set ([`work::SetKind`]: generation holds and captures) does so

@@ -16,7 +16,7 @@ use crate::{Error, Result};
 /// Takes the account's row lock for the rest of the transaction. Every transaction that moves
 /// an account's credits takes this lock before any other row of that account (its holds, lots,
 /// key and member counters), so that transactions on one account (several requests' work
-/// batched in one transaction included, see the API's group commit) always lock in the same
+/// batched in one transaction included, see [`crate::group_commit`]) always lock in the same
 /// order and cannot deadlock.
 pub fn lock_account_row(conn: &mut DbConn, account: &AccountId, now: DateTime<Utc>) -> Result<()> {
     let updated = diesel::update(accounts::table.find(account.as_str()))
