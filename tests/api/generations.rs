@@ -367,7 +367,7 @@ async fn openai_compatible_endpoint_charges_alike(app: TestApp) {
 
 /// Many accounts generating the same new image at once (each in its own transaction, on
 /// PostgreSQL each account's in its own lane): every one succeeds and is charged, and the bytes
-/// are stored once.
+/// are stored once, and rendered once.
 async fn the_same_image_on_many_accounts_at_once(app: TestApp) {
     let admin = app.admin().await;
     let mut keys = Vec::new();
@@ -402,6 +402,10 @@ async fn the_same_image_on_many_accounts_at_once(app: TestApp) {
     .await
     .unwrap();
     assert_eq!(blobs, 2, "two distinct images, stored once each");
+    // Each image was rendered once: the requests that found it being rendered waited for that
+    // render rather than queueing their own behind the cores.
+    let metrics = app.get("/metrics", None).await.text;
+    assert_eq!(metric(&metrics, "apinfer_local_renders_total"), 2.0, "{metrics}");
 }
 
 /// A value read back from the database that this version does not know (a row written by a

@@ -138,6 +138,11 @@ impl Providers {
         }
     }
 
+    /// Images the local renderer has rendered.
+    pub fn local_renders(&self) -> u64 {
+        self.local.renders()
+    }
+
     /// Bytes the local renderer's cache holds now.
     pub fn render_cache_bytes(&self) -> usize {
         self.local.cached_bytes()

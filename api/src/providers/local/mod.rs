@@ -8,6 +8,7 @@
 //! dependency upgrade can change them.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -21,6 +22,13 @@ use super::{check_request, GeneratedImage, ImageProvider, ImageRequest, Provider
 #[derive(Debug)]
 pub struct LocalProvider {
     cache: RenderCache,
+    /// Renders under way, by image: a request for an image already being rendered waits for
+    /// that render instead of queueing one of its own. A new prompt that many clients ask for at
+    /// once (a popular one, a load test's first second) is rendered once, not once per request
+    /// queued behind the cores, which made the first such requests wait seconds.
+    in_flight: Mutex<HashMap<RenderKey, Arc<tokio::sync::OnceCell<Rendered>>>>,
+    /// Images rendered (not served from the cache or another request's render).
+    renders: AtomicU64,
     /// A permit per render running: one per core at most (see `AppState::cpu_work`).
     cpu_gate: Arc<tokio::sync::Semaphore>,
 }
@@ -47,12 +55,18 @@ impl LocalProvider {
     /// renders only with a permit of `cpu_gate`: renders beyond the cores would not finish
     /// sooner, and each holds its pixels meanwhile (64 at once took ~600 MB under `bench/run`).
     pub fn new(cache_bytes: usize, cpu_gate: Arc<tokio::sync::Semaphore>) -> Self {
-        LocalProvider { cache: RenderCache { capacity: cache_bytes, state: Mutex::default() }, cpu_gate }
+        let cache = RenderCache { capacity: cache_bytes, state: Mutex::default() };
+        LocalProvider { cache, in_flight: Mutex::default(), renders: AtomicU64::new(0), cpu_gate }
     }
 
     /// [`LocalProvider::new`] with a gate of its own.
     pub fn with_cache_bytes(cache_bytes: usize) -> Self {
         LocalProvider::new(cache_bytes, super::cpu_gate())
+    }
+
+    /// Images rendered so far (each at most once while it is being rendered).
+    pub fn renders(&self) -> u64 {
+        self.renders.load(Ordering::Relaxed)
     }
 
     /// Bytes of images the render cache holds now (at most its capacity).
@@ -62,60 +76,63 @@ impl LocalProvider {
 
     /// Renders the `n` images of `request`, each on tokio's blocking pool (rendering is CPU work
     /// that must not stall the async executor), in parallel where cores allow; images rendered
-    /// recently come from the cache.
+    /// recently come from the cache, and images being rendered from that render.
     async fn render_all(&self, request: &ImageRequest) -> Result<Vec<GeneratedImage>, ProviderError> {
         check_request(request)?;
         let prompt: Arc<str> = Arc::from(request.prompt.as_str());
         let (width, height) = (request.width, request.height);
-        let mut tasks = Vec::with_capacity(request.n as usize);
-        for index in 0..request.n {
-            let key = RenderKey::new(&prompt, index, width, height);
-            tasks.push(match self.cache.get(&key) {
-                Some(rendered) => Rendering::Cached(rendered),
-                None => {
-                    let prompt = Arc::clone(&prompt);
-                    let turn = Arc::clone(&self.cpu_gate)
-                        .acquire_owned()
-                        .await
-                        .map_err(|err| local_failure(format!("render queue closed: {err}")))?;
-                    Rendering::Started(
-                        key,
-                        tokio::task::spawn_blocking(move || {
-                            let png = render_png(&prompt, index, width, height);
-                            drop(turn);
-                            png
-                        }),
-                    )
-                }
-            });
-        }
-        let mut images = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let rendered = match task {
-                Rendering::Cached(rendered) => rendered,
-                Rendering::Started(key, task) => {
-                    let bytes = task.await.map_err(|err| local_failure(format!("render task failed: {err}")))??;
-                    let rendered = Rendered { sha256: Sha256::digest(&bytes).into(), bytes: Arc::from(bytes) };
-                    self.cache.put(key, rendered.clone());
-                    rendered
-                }
-            };
-            images.push(GeneratedImage {
+        let images = (0..request.n).map(|index| self.image(Arc::clone(&prompt), index, width, height));
+        let images = futures_util::future::try_join_all(images).await?;
+        Ok(images
+            .into_iter()
+            .map(|rendered| GeneratedImage {
                 bytes: rendered.bytes.to_vec(),
                 content_type: "image/png".to_string(),
                 width,
                 height,
                 sha256: Some(rendered.sha256),
-            });
-        }
-        Ok(images)
+            })
+            .collect())
     }
-}
 
-/// One image of a request: from the cache, or being rendered.
-enum Rendering {
-    Cached(Rendered),
-    Started(RenderKey, tokio::task::JoinHandle<Result<Vec<u8>, ProviderError>>),
+    /// One image: from the cache, from the render of it already under way, or rendered now
+    /// (with a permit of the CPU gate) and cached.
+    async fn image(&self, prompt: Arc<str>, index: u32, width: u32, height: u32) -> Result<Rendered, ProviderError> {
+        let key = RenderKey::new(&prompt, index, width, height);
+        if let Some(rendered) = self.cache.get(&key) {
+            return Ok(rendered);
+        }
+        let flight = Arc::clone(self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default());
+        let rendered = flight
+            .get_or_try_init(|| async {
+                // Rendered and cached by a flight that ended just before this one began.
+                if let Some(rendered) = self.cache.get(&key) {
+                    return Ok(rendered);
+                }
+                let turn = Arc::clone(&self.cpu_gate)
+                    .acquire_owned()
+                    .await
+                    .map_err(|err| local_failure(format!("render queue closed: {err}")))?;
+                let render = tokio::task::spawn_blocking(move || {
+                    let png = render_png(&prompt, index, width, height);
+                    drop(turn);
+                    png
+                });
+                let bytes = render.await.map_err(|err| local_failure(format!("render task failed: {err}")))??;
+                self.renders.fetch_add(1, Ordering::Relaxed);
+                let rendered = Rendered { sha256: Sha256::digest(&bytes).into(), bytes: Arc::from(bytes) };
+                self.cache.put(key, rendered.clone());
+                Ok(rendered)
+            })
+            .await
+            .cloned();
+        // The flight is over (a failed one is tried again by whoever asks next).
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &flight)) {
+            in_flight.remove(&key);
+        }
+        rendered
+    }
 }
 
 /// What determines an image's bytes: SHA-256 of the prompt, the index and the size.
