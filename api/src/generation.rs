@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use apinfer_core::domain::{ImageCount, Prompt, ResponseFormat};
 use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Release, Reservation};
+use apinfer_core::group_commit::{BlobStore, BlobTouch};
+use apinfer_core::ids::AccountId;
 use apinfer_core::pricing::Quality;
 use apinfer_core::store::generations::{Generation, NewImage};
 use apinfer_core::store::images as image_store;
@@ -67,7 +69,7 @@ pub async fn generate(
     match provider.generate(&request).await {
         Ok(images) => {
             // If this fails, the hold stays until the sweeper releases it: nothing is charged.
-            let (images, blob_ids) = store_images(state, images).await?;
+            let (images, blob_ids) = store_images(state, &generation.account_id, images).await?;
             let (shown, bytes): (Vec<NewImage>, Vec<Vec<u8>>) = images
                 .into_iter()
                 .zip(blob_ids)
@@ -114,6 +116,7 @@ pub async fn generate(
 /// write only then); a missing one is stored. Returns the images with their blob ids.
 async fn store_images(
     state: &AppState,
+    generation_account: &AccountId,
     images: Vec<GeneratedImage>,
 ) -> Result<(Vec<GeneratedImage>, Vec<String>), ApiError> {
     let blob_ids: Vec<String> = images
@@ -133,27 +136,23 @@ async fn store_images(
         .map(|(id, _)| id.clone())
         .collect();
     let mut missing: Vec<String> = unknown.iter().filter(|id| !stored.iter().any(|(s, _)| s == *id)).cloned().collect();
+    // Both writes queue with the generations' (on SQLite the one writer) rather than poll for
+    // the write lock that back-to-back batches hold: polling, the first requests of a new image
+    // could wait seconds for a gap.
+    let account = generation_account.clone();
     if !stale.is_empty() {
         // Collected meanwhile (they were unreferenced): stored again below.
-        missing.extend(state.db(move |conn| image_store::touch(conn, &stale, now)).await?);
+        missing.extend(state.writes.touch_blobs(BlobTouch { account: account.clone(), ids: stale, now }).await?);
     }
-    let images = if missing.is_empty() {
-        images
-    } else {
-        let ids = blob_ids.clone();
-        state
-            .db(move |conn| {
-                let blobs: Vec<(&str, &[u8])> = ids
-                    .iter()
-                    .zip(&images)
-                    .filter(|(id, _)| missing.contains(id))
-                    .map(|(id, i)| (id.as_str(), i.bytes.as_slice()))
-                    .collect();
-                image_store::store(conn, &blobs, now)?;
-                Ok(images)
-            })
-            .await?
-    };
+    if !missing.is_empty() {
+        let blobs: Vec<(String, Arc<[u8]>)> = blob_ids
+            .iter()
+            .zip(&images)
+            .filter(|(id, _)| missing.contains(id))
+            .map(|(id, image)| (id.clone(), Arc::from(image.bytes.as_slice())))
+            .collect();
+        state.writes.store_blobs(BlobStore { account, blobs, now }).await?;
+    }
     state.stored_blobs.remember(&unknown, now.timestamp());
     Ok((images, blob_ids))
 }

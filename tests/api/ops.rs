@@ -33,10 +33,11 @@ async fn health_readiness_and_metrics(app: TestApp) {
     );
     assert!(text.contains("apinfer_credits_moved_total{type=\"adjustment\"} 5.0\n"), "{text}");
     assert!(text.contains("apinfer_credits_spent_total 1.75\n"), "{text}");
-    // One generation alone: its hold and its capture, one transaction each.
-    assert!(text.contains("apinfer_group_commit_transactions_total 2\n"), "{text}");
-    assert!(text.contains("apinfer_group_commit_units_total 2\n"), "{text}");
-    // The committers' time running those two transactions, more than nothing.
+    // One generation alone: its hold, its new image's bytes and its capture, one transaction
+    // each.
+    assert!(text.contains("apinfer_group_commit_transactions_total 3\n"), "{text}");
+    assert!(text.contains("apinfer_group_commit_units_total 3\n"), "{text}");
+    // The committers' time running those transactions, more than nothing.
     assert!(metric(&text, "apinfer_group_commit_busy_seconds_total") > 0.0, "{text}");
 }
 

@@ -17,7 +17,8 @@
 //! a whole, it is rolled back and its requests run one by one in savepoints too.
 //!
 //! What it runs is a closed set ([`Job`]): reservations, captures and releases of generations'
-//! holds, and API keys' last-use notes. Each request's work succeeds or fails on its own: a
+//! holds, and the other writes of a request's path (API keys' last-use notes, generated images'
+//! bytes), which on SQLite would otherwise poll for the write lock that batches hold back to back. Each request's work succeeds or fails on its own: a
 //! failure rolls back its savepoint (or its transaction, alone), and its error is its answer. No
 //! request hears of success before the commit that makes it durable; if that commit fails, every
 //! request of the batch gets the error and nothing of the batch was written.
@@ -33,7 +34,7 @@ use anyhow::anyhow;
 use tokio::sync::oneshot;
 
 pub use self::stats::Stats;
-pub use self::work::KeyTouch;
+pub use self::work::{BlobStore, BlobTouch, KeyTouch};
 use self::work::{Kind, SetKind};
 use crate::db::{savepoint, write_transaction, DbConn, Pool};
 use crate::generating::{Capture, Captured, Release, Reservation};
@@ -89,6 +90,8 @@ enum Job {
     Capture(Unit<Capture>),
     Release(Unit<Release>),
     KeyTouch(Unit<KeyTouch>),
+    BlobStore(Unit<BlobStore>),
+    BlobTouch(Unit<BlobTouch>),
     #[cfg(test)]
     Test(Unit<tests::Put>),
 }
@@ -101,6 +104,8 @@ macro_rules! with_unit {
             Job::Capture($unit) => $body,
             Job::Release($unit) => $body,
             Job::KeyTouch($unit) => $body,
+            Job::BlobStore($unit) => $body,
+            Job::BlobTouch($unit) => $body,
             #[cfg(test)]
             Job::Test($unit) => $body,
         }
@@ -277,6 +282,16 @@ impl GroupCommit {
     /// Notes an API key's use.
     pub async fn touch_key(&self, touch: KeyTouch) -> Result<()> {
         self.run(touch, Job::KeyTouch).await
+    }
+
+    /// Stores generated images' bytes.
+    pub async fn store_blobs(&self, store: BlobStore) -> Result<()> {
+        self.run(store, Job::BlobStore).await
+    }
+
+    /// Touches stored blobs; answers the ids no longer stored.
+    pub async fn touch_blobs(&self, touch: BlobTouch) -> Result<Vec<String>> {
+        self.run(touch, Job::BlobTouch).await
     }
 
     /// Runs `work` inside a write transaction, possibly together with other requests' work;

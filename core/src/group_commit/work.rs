@@ -1,14 +1,16 @@
 //! What group commit runs: a closed set of kinds of work, each knowing how one unit runs, and
 //! for the kinds that have a set form (holds and captures), how several run as one set.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::db::DbConn;
 use crate::generating::{self, Capture, Captured, Release, Reservation};
 use crate::ids::{AccountId, ApiKeyId};
 use crate::ledger::holds::Hold;
-use crate::store::api_keys;
 use crate::store::generations::Generation;
+use crate::store::{api_keys, images};
 use crate::Result;
 
 /// One kind of work.
@@ -94,5 +96,48 @@ impl Kind for KeyTouch {
 
     fn run_one(&self, conn: &mut DbConn) -> Result<()> {
         api_keys::touch(conn, &self.key, self.now)
+    }
+}
+
+/// Stores generated images' bytes (see [`images::store`]) for `account`'s generation: on SQLite
+/// a write, which queues with the money writes rather than polling for the write lock while
+/// batches hold it back to back (polling writers could wait seconds for a gap).
+pub struct BlobStore {
+    pub account: AccountId,
+    /// Each blob's id and bytes.
+    pub blobs: Vec<(String, Arc<[u8]>)>,
+    pub now: DateTime<Utc>,
+}
+
+impl Kind for BlobStore {
+    type Output = ();
+
+    fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    fn run_one(&self, conn: &mut DbConn) -> Result<()> {
+        let blobs: Vec<(&str, &[u8])> = self.blobs.iter().map(|(id, bytes)| (id.as_str(), &bytes[..])).collect();
+        images::store(conn, &blobs, self.now)
+    }
+}
+
+/// Touches stored blobs whose touch is old (see [`images::touch`]); answers the ids no longer
+/// stored. Queued with the money writes for the reason [`BlobStore`] is.
+pub struct BlobTouch {
+    pub account: AccountId,
+    pub ids: Vec<String>,
+    pub now: DateTime<Utc>,
+}
+
+impl Kind for BlobTouch {
+    type Output = Vec<String>;
+
+    fn account(&self) -> &AccountId {
+        &self.account
+    }
+
+    fn run_one(&self, conn: &mut DbConn) -> Result<Vec<String>> {
+        images::touch(conn, &self.ids, self.now)
     }
 }
