@@ -1,8 +1,9 @@
 //! End-to-end tests of the generated SDKs and the examples against real `apinfer` servers.
 //!
-//! Each test starts two servers from the workspace's `apinfer` binary (`APINFER_BIN`, default
-//! `<target>/debug/apinfer`, which `cargo test --workspace` builds first): one with default
-//! limits and one limited to 2 requests/s (burst 2), each on its own SQLite file with an admin.
+//! Each test starts two servers with the shared test harness (`tests/harness.rs`) as processes
+//! of the workspace's `apinfer` binary (`APINFER_BIN`, default `<target>/debug/apinfer`, which
+//! `cargo test --workspace` builds first): one with the harness's generous limits and one
+//! limited to 2 requests/s (burst 2), each on its own SQLite file with an admin.
 //! Then it runs an SDK's own test program against them: Python in a venv with `pip install
 //! ./sdks/python`, TypeScript compiled with `tsc --strict` and run with node, Rust built with
 //! cargo (in `<target>/sdk-rust`). Tool set-up lives under `<target>/sdk-e2e/`.
@@ -10,14 +11,16 @@
 //! Without the binary, python3, node or npm the tests are skipped with a notice, except under
 //! `CI=true`, where they fail.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+#[path = "../../tests/harness.rs"]
+mod helpers;
 
-use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp};
 
 const ADMIN_EMAIL: &str = "sdk-admin@example.com";
 const ADMIN_PASSWORD: &str = "sdk e2e admin password";
@@ -53,10 +56,6 @@ fn has_tool(name: &str) -> bool {
     Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
-fn apinfer_bin() -> PathBuf {
-    std::env::var_os("APINFER_BIN").map(PathBuf::from).unwrap_or_else(|| target_dir().join("debug").join("apinfer"))
-}
-
 /// Runs `cmd`, failing the test with its output when it fails.
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: could not start: {e}"));
@@ -69,172 +68,47 @@ fn run(cmd: &mut Command, what: &str) -> String {
     stdout
 }
 
-/// A running `apinfer serve`, killed on drop.
+/// A running `apinfer serve` (the shared test harness's, as a process of the binary) on its
+/// own SQLite file, with the e2e admin; killed when dropped.
 struct Server {
-    child: Child,
+    app: TestApp,
     url: String,
-    _dir: tempfile::TempDir,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port()
+/// The runtime the harness's set-up requests run on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| tokio::runtime::Runtime::new().expect("a Tokio runtime"))
 }
 
 impl Server {
+    /// With the harness's test settings; `rate_limited` allows 2 requests/s (burst 2).
     fn start(rate_limited: bool) -> Server {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let db = format!("sqlite://{}", dir.path().join("apinfer.db").display());
-        let bin = apinfer_bin();
-        run(
-            Command::new(&bin).args([
-                "admin",
-                "create-user",
-                "--email",
-                ADMIN_EMAIL,
-                "--password",
-                ADMIN_PASSWORD,
-                "--admin",
-                "--database-url",
-                &db,
-            ]),
-            "apinfer admin create-user",
-        );
-        for _attempt in 0..5 {
-            let port = free_port();
-            let mut cmd = Command::new(&bin);
-            cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--database-url", &db])
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+        let builder = TestApp::builder(Backend::Sqlite).binary().configure(move |c| {
             if rate_limited {
-                cmd.env("APINFER_RATE_LIMIT_PER_SECOND", "2").env("APINFER_RATE_LIMIT_BURST", "2");
+                (c.rate_limit_per_second, c.rate_limit_burst) = (2, 2);
             }
-            let mut child = cmd.spawn().expect("apinfer serve starts");
-            let url = format!("http://127.0.0.1:{port}");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if child.try_wait().expect("waitable").is_some() {
-                    break; // the port was taken: try another
-                }
-                if http("GET", &url, "/healthz", None, None).is_some_and(|(status, _)| status == 200) {
-                    return Server { child, url, _dir: dir };
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("apinfer serve did not come up");
-    }
-}
-
-/// A minimal HTTP/1.1 request (enough for set-up, without an HTTP client dependency).
-fn http(method: &str, base: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Option<(u16, Value)> {
-    let host = base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    if !body.is_empty() {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    stream.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let (head, payload) = text.split_once("\r\n\r\n")?;
-    let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        dechunk(payload)
-    } else {
-        payload.to_owned()
-    };
-    Some((status, serde_json::from_str(&payload).unwrap_or(Value::String(payload))))
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn expect_json(resp: Option<(u16, Value)>, status: u16, what: &str) -> Value {
-    match resp {
-        Some((s, v)) if s == status => v,
-        other => panic!("{what}: expected {status}, got {other:?}"),
+        });
+        let app = runtime().block_on(builder.spawn()).expect("SQLite is always at hand");
+        let admin = ["admin", "create-user", "--email", ADMIN_EMAIL, "--password", ADMIN_PASSWORD, "--admin"];
+        run(app.cli().args(admin), "apinfer admin create-user");
+        Server { url: app.base.clone(), app }
     }
 }
 
 /// A user with an API key holding every scope, and `credits` granted by the admin: (key, account).
 fn user_with_key(server: &Server, email: &str, credits: &str) -> (String, String) {
-    let signup = expect_json(
-        http(
-            "POST",
-            &server.url,
-            "/v1/auth/signup",
-            None,
-            Some(&json!({"email": email, "password": "correct horse battery"})),
-        ),
-        201,
-        "signup",
-    );
-    let token = signup["token"].as_str().expect("a token").to_owned();
-    let account = signup["account"]["id"].as_str().expect("an account").to_owned();
-    let key = expect_json(
-        http(
-            "POST",
-            &server.url,
-            "/v1/api-keys",
-            Some(&token),
-            Some(
-                &json!({"name": "examples", "scopes": ["balance:read", "usage:read", "purchases:write", "generations:write"]}),
-            ),
-        ),
-        201,
-        "api key",
-    );
-    let login = expect_json(
-        http(
-            "POST",
-            &server.url,
-            "/v1/auth/login",
-            None,
-            Some(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-        ),
-        200,
-        "admin login",
-    );
-    expect_json(
-        http(
-            "POST",
-            &server.url,
-            &format!("/v1/admin/accounts/{account}/adjustments"),
-            login["token"].as_str(),
-            Some(&json!({"credits": credits, "reason": "examples"})),
-        ),
-        201,
-        "grant",
-    );
-    (key["key"].as_str().expect("a key").to_owned(), account)
+    let app = &server.app;
+    runtime().block_on(async {
+        let user = app.signup(email).await;
+        let scopes = ["balance:read", "usage:read", "purchases:write", "generations:write"];
+        let (_, key) = app.api_key(&user, &scopes).await;
+        let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let grant = json!({"credits": credits, "reason": "examples"});
+        let path = format!("/v1/admin/accounts/{}/adjustments", user.account_id);
+        app.post(&path, Some(&admin), grant).await.expect(201);
+        (key, user.account_id)
+    })
 }
 
 fn e2e_env(cmd: &mut Command, main: &Server, limited: &Server) {
@@ -382,7 +256,7 @@ fn cargo_run(manifest: &Path) -> Command {
 }
 
 fn servers() -> Option<(Server, Server)> {
-    let bin = apinfer_bin();
+    let bin = helpers::apinfer_bin();
     require(&format!("the apinfer binary at {} (build it, or set APINFER_BIN)", bin.display()), bin.exists())?;
     Some((Server::start(false), Server::start(true)))
 }

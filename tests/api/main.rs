@@ -1,5 +1,6 @@
 //! End-to-end tests over HTTP against the real application, on SQLite and PostgreSQL.
 
+#[path = "../harness.rs"]
 mod helpers;
 mod http;
 

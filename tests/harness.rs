@@ -4,6 +4,10 @@
 //! process (the same `startup::build` as `main`, on port 0) or as `apinfer serve` processes of
 //! the built binary, one or several on the one database, all with the same configuration. Where
 //! no PostgreSQL answers, PostgreSQL tests print a notice and pass, except under `CI=true`.
+//!
+//! The API's tests (`tests/api`, as `helpers`) and the SDKs' end-to-end tests
+//! (`sdk-gen/tests/e2e.rs`) include this one file; each uses part of it.
+#![allow(dead_code)]
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -181,7 +185,7 @@ struct Launch {
 impl Launch {
     /// `apinfer` with this configuration and no config file; output to the log or discarded.
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_apinfer"));
+        let mut cmd = Command::new(apinfer_bin());
         // Only this configuration: none of the test runner's own settings.
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("APINFER_")) {
             cmd.env_remove(name);
@@ -232,6 +236,20 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `apinfer` binary: the one cargo built for these tests (the API's), else `APINFER_BIN`,
+/// else the workspace's debug build beside the test executable (`target/debug/apinfer`).
+pub fn apinfer_bin() -> PathBuf {
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_apinfer") {
+        return PathBuf::from(bin);
+    }
+    if let Some(bin) = std::env::var_os("APINFER_BIN") {
+        return PathBuf::from(bin);
+    }
+    // Test executables live in target/<profile>/deps.
+    let exe = std::env::current_exe().expect("the test executable's path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").join("apinfer")
 }
 
 fn free_port() -> u16 {
