@@ -178,12 +178,20 @@ fn allowed_methods(path: &str) -> Vec<&'static str> {
         table
     });
     let wanted = segments(path);
-    let mut allowed: Vec<&'static str> = table
+    let matching: Vec<&(Vec<String>, Vec<&'static str>)> = table
         .iter()
         .filter(|(template, _)| {
             template.len() == wanted.len()
                 && template.iter().zip(&wanted).all(|(t, w)| t == w || (t.starts_with('{') && !w.is_empty()))
         })
+        .collect();
+    // As in OpenAPI, a concrete path wins over a templated one (`/v1/api-keys/current` over
+    // `/v1/api-keys/{id}`): only the most specific templates that match say what is allowed.
+    let literals = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
+    let most = matching.iter().map(|(template, _)| literals(template)).max().unwrap_or(0);
+    let mut allowed: Vec<&'static str> = matching
+        .iter()
+        .filter(|(template, _)| literals(template) == most)
         .flat_map(|(_, methods)| methods.iter().copied())
         .collect();
     allowed.sort_unstable();
@@ -213,6 +221,7 @@ mod tests {
     fn allowed_methods_follow_the_route_table() {
         assert_eq!(allowed_methods("/v1/api-keys"), ["GET", "POST"]);
         assert_eq!(allowed_methods("/v1/api-keys/key_abc"), ["DELETE"]);
+        assert_eq!(allowed_methods("/v1/api-keys/current"), ["GET"], "the concrete path wins");
         assert_eq!(allowed_methods("/v1/generations/gen_1/images/0"), ["GET"]);
         assert!(allowed_methods("/v1/nothing-here").is_empty());
     }

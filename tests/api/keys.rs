@@ -116,7 +116,52 @@ async fn key_creation_validates_input(app: TestApp) {
     assert!(app.get("/v1/api-keys", Some(&ada.token)).await.expect(200)["data"].as_array().unwrap().is_empty());
 }
 
+/// `GET /v1/api-keys/current` describes the calling key: its limit and what it spent, and what it
+/// can still spend, the least of its own remaining, the account's available credits and its
+/// creator's monthly remaining. Any key may ask; a session is told to use one.
+async fn the_current_key_knows_what_it_can_still_spend(app: TestApp) {
+    let admin = app.admin().await;
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let family = json!({"type": "family"});
+    let path = format!("/v1/admin/accounts/{}", ada.account_id);
+    app.request(Method::PATCH, &path, Some(&admin.token), Some(family), &[]).await.expect(200);
+    let member = json!({"email": "bob@example.com", "role": "admin", "monthly_spend_limit": "3"});
+    app.post("/v1/account/members", Some(&ada.token), member).await.expect(201);
+    let login = json!({"email": "bob@example.com", "password": bob.password, "account_id": ada.account_id});
+    let bob_token = app.post("/v1/auth/login", None, login).await.expect(200)["token"].as_str().unwrap().to_string();
+    app.grant(&admin, &ada.account_id, "10").await;
+    let limited = json!({"name": "bob's", "scopes": ["generations:write"], "spend_limit": "5"});
+    let bob_key =
+        app.post("/v1/api-keys", Some(&bob_token), limited).await.expect(201)["key"].as_str().unwrap().to_string();
+    let shown = |body: &serde_json::Value| {
+        ["spend_limit", "spent", "remaining", "account_available", "member_monthly_remaining", "effective_remaining"]
+            .map(|field| body[field].as_str().map(str::to_string))
+    };
+    let some = |v: &str| Some(v.to_string());
+
+    let current = app.get("/v1/api-keys/current", Some(&bob_key)).await.expect(200);
+    assert_eq!(current["scopes"], json!(["generations:write"]));
+    assert_eq!(shown(&current), [some("5"), some("0"), some("5"), some("10"), some("3"), some("3")], "{current}");
+    let generation = json!({"model": "qwen-image", "prompt": "introspection", "size": "512x512"});
+    app.post("/v1/generations", Some(&bob_key), generation).await.expect(201);
+    let current = app.get("/v1/api-keys/current", Some(&bob_key)).await.expect(200);
+    assert_eq!(
+        shown(&current),
+        [some("5"), some("1.75"), some("3.25"), some("8.25"), some("1.25"), some("1.25")],
+        "the member's month is what binds: {current}"
+    );
+
+    // The owner's key: no limit of its own and none on its creator; only a read scope.
+    let (_, ada_key) = app.api_key(&ada, &["balance:read"]).await;
+    let current = app.get("/v1/api-keys/current", Some(&ada_key)).await.expect(200);
+    assert_eq!(shown(&current), [None, some("0"), None, some("8.25"), None, some("8.25")], "{current}");
+
+    app.get("/v1/api-keys/current", Some(&ada.token)).await.expect_error(403, "permission_denied", "api_key_required");
+}
+
 backend_tests!(
+    the_current_key_knows_what_it_can_still_spend,
     keys_are_shown_once_listed_without_secret_and_scoped,
     revocation_is_immediate_and_foreign_keys_are_404,
     keys_expire,

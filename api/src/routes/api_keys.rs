@@ -196,3 +196,64 @@ pub async fn revoke(
     state.key_cache.invalidate(&key.id);
     Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
 }
+
+/// The key a request is made with, and what it can still spend (OpenRouter's `/key`).
+#[derive(Serialize, ToSchema)]
+pub struct CurrentApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+    /// What the key may still spend under its own `spend_limit`, or null when it has none.
+    #[schema(value_type = Option<String>, format = "decimal", example = "487.75")]
+    pub remaining: Option<Credits>,
+    /// The account's available credits (its balance less what is held for work under way).
+    #[schema(value_type = String, format = "decimal", example = "1250.5")]
+    pub account_available: Credits,
+    /// What the key's creator may still spend this calendar month (UTC) under their monthly
+    /// limit in the account, or null when they have none.
+    #[schema(value_type = Option<String>, format = "decimal", example = "20")]
+    pub member_monthly_remaining: Option<Credits>,
+    /// What a spend through this key can take right now: the least of `remaining`,
+    /// `account_available` and `member_monthly_remaining`.
+    #[schema(value_type = String, format = "decimal", example = "20")]
+    pub effective_remaining: Credits,
+}
+
+/// The API key this request is made with: its scopes, its spend limit and what it has spent,
+/// and what it can still spend once the account's credits and its creator's monthly limit are
+/// counted. Any live key may ask, whatever its scopes.
+#[utoipa::path(tag = "api_keys", operation_id = "api_keys_current", security(("bearer" = [])), responses(
+    (status = 200, description = "The calling key", body = CurrentApiKey),
+    (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    (status = 403, description = "Called with a session token, not an API key (`api_key_required`)", body = ErrorBody),
+))]
+#[get("/api-keys/current")]
+pub async fn current(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let Some(key_id) = caller.api_key_id().cloned() else {
+        return Err(ApiError::forbidden(
+            "api_key_required",
+            "this endpoint describes the API key it is called with; call it with an API key, not a session token",
+        ));
+    };
+    let now = state.now();
+    let account = caller.account_id.clone();
+    let (key, available, member) = state
+        .db(move |conn| {
+            let key = api_keys::get(conn, &account, &key_id)?;
+            let available = apinfer_core::store::entries::balance(conn, &account)?.available();
+            let member = apinfer_core::store::members::get(conn, &account, &key.user_id, now)?;
+            Ok((key, available, member))
+        })
+        .await?;
+    let left = |limit: Credits, spent: Credits| Credits::from_units((limit.units() - spent.units()).max(0));
+    let remaining = key.spend_limit.map(|limit| left(limit, key.spent));
+    let member_monthly_remaining = member.monthly_spend_limit.map(|limit| left(limit, member.spent_this_month));
+    let effective_remaining =
+        [remaining, member_monthly_remaining].into_iter().flatten().fold(available, |least, bound| least.min(bound));
+    Ok(HttpResponse::Ok().json(CurrentApiKey {
+        api_key: key.into(),
+        remaining,
+        account_available: available,
+        member_monthly_remaining,
+        effective_remaining,
+    }))
+}

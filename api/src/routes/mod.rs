@@ -34,6 +34,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(members::add)
         .service(members::remove)
         .service(api_keys::create)
+        .service(api_keys::current)
         .service(api_keys::list)
         .service(api_keys::revoke)
         .service(audit::list)

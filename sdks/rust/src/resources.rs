@@ -273,6 +273,15 @@ impl<'a> ApiKeysResource<'a> {
         self.client.execute_json(&call, &self.options).await
     }
 
+    /// The API key this request is made with: its scopes, its spend limit and what it has spent,
+    /// and what it can still spend once the account's credits and its creator's monthly limit are
+    /// counted. Any live key may ask, whatever its scopes.
+    pub async fn current(&self) -> Result<CurrentApiKey, Error> {
+        let mut call = self.new_call(Method::GET, "/v1/api-keys/current".to_owned());
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
     /// Revoke an API key; it stops working at once.
     pub async fn revoke(&self, id: &str) -> Result<ApiKeyView, Error> {
         let mut call = self.new_call(Method::DELETE, format!("/v1/api-keys/{}", path_param(id)));

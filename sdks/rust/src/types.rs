@@ -582,6 +582,49 @@ impl QueryValue for Currency {
     }
 }
 
+/// The key a request is made with, and what it can still spend (OpenRouter's `/key`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CurrentApiKey {
+    /// The account's available credits (its balance less what is held for work under way).
+    pub account_available: Decimal,
+    /// `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// The user who made the key (`usr_...`); their monthly limit applies to its spends.
+    pub created_by: String,
+    /// What a spend through this key can take right now: the least of `remaining`,
+    /// `account_available` and `member_monthly_remaining`.
+    pub effective_remaining: Decimal,
+    /// `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `key_...`
+    pub id: String,
+    /// `last_used_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// What the key's creator may still spend this calendar month (UTC) under their monthly
+    /// limit in the account, or null when they have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_monthly_remaining: Option<Decimal>,
+    /// `name`.
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    /// What the key may still spend under its own `spend_limit`, or null when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<Decimal>,
+    /// Set once the key is revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// `scopes`.
+    pub scopes: Vec<String>,
+    /// Credits the key may spend in total, or null for no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit: Option<Decimal>,
+    /// Credits spent (or held) through this key so far.
+    pub spent: Decimal,
+}
+
 /// The contract's error body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {

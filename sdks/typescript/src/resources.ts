@@ -230,6 +230,24 @@ export class ApiKeysResource extends APIResource {
   }
 
   /**
+   * The API key this request is made with: its scopes, its spend limit and what it has spent,
+   * and what it can still spend once the account's credits and its creator's monthly limit are
+   * counted. Any live key may ask, whatever its scopes.
+   */
+  current(options?: RequestOptions): Promise<types.CurrentApiKey> {
+    return this._client.request<types.CurrentApiKey>(
+      {
+        method: "GET",
+        path: "/v1/api-keys/current",
+        auth: true,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+
+  /**
    * Revoke an API key; it stops working at once.
    */
   revoke(id: string, options?: RequestOptions): Promise<types.ApiKeyView> {

@@ -390,6 +390,59 @@ export interface CreatedApiKey {
 export type Currency = "CNY" | (string & {});
 
 /**
+ * The key a request is made with, and what it can still spend (OpenRouter's `/key`).
+ */
+export interface CurrentApiKey {
+  /**
+   * The account's available credits (its balance less what is held for work under way).
+   */
+  account_available: Decimal;
+  created_at: string;
+  /**
+   * The user who made the key (`usr_...`); their monthly limit applies to its spends.
+   */
+  created_by: string;
+  /**
+   * What a spend through this key can take right now: the least of `remaining`,
+   * `account_available` and `member_monthly_remaining`.
+   */
+  effective_remaining: Decimal;
+  expires_at?: string | null;
+  /**
+   * `key_...`
+   */
+  id: string;
+  last_used_at?: string | null;
+  /**
+   * What the key's creator may still spend this calendar month (UTC) under their monthly
+   * limit in the account, or null when they have none.
+   */
+  member_monthly_remaining?: Decimal | null;
+  name: string;
+  /**
+   * The first characters of the secret, to recognise it.
+   */
+  prefix: string;
+  /**
+   * What the key may still spend under its own `spend_limit`, or null when it has none.
+   */
+  remaining?: Decimal | null;
+  /**
+   * Set once the key is revoked.
+   */
+  revoked_at?: string | null;
+  scopes: Array<string>;
+  /**
+   * Credits the key may spend in total, or null for no limit.
+   */
+  spend_limit?: Decimal | null;
+  /**
+   * Credits spent (or held) through this key so far.
+   */
+  spent: Decimal;
+}
+
+/**
  * The contract's error body.
  */
 export interface ErrorBody {

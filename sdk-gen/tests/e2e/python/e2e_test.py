@@ -61,6 +61,12 @@ def main() -> None:
     assert balance.account_id == account_id
     check("balance")
 
+    current = client.api_keys.current()
+    assert sorted(current.scopes) == sorted(SCOPES) and current.spend_limit is None, current
+    assert current.effective_remaining == current.account_available == Decimal("0"), current
+    assert current.remaining is None and current.member_monthly_remaining is None, current
+    check("the calling key describes itself")
+
     # Typed 402 from a generation the balance cannot pay for (nothing is held or charged).
     try:
         client.generations.create(model="qwen-image", prompt="a red fox", size="512x512")

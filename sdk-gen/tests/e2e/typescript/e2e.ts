@@ -73,6 +73,13 @@ async function main(): Promise<void> {
   assert(balance.available === "0" && balance.account_id === accountId, JSON.stringify(balance));
   check("balance");
 
+  const current = await client.apiKeys.current();
+  assert(
+    current.effective_remaining === "0" && current.remaining == null && current.scopes.length === SCOPES.length,
+    JSON.stringify(current),
+  );
+  check("the calling key describes itself");
+
   const genFail = await expectError(InsufficientCreditsError, () =>
     client.generations.create({ model: "qwen-image", prompt: "a red fox", size: "512x512" }),
   );

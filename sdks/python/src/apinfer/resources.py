@@ -697,6 +697,30 @@ class ApiKeys:
             spec="model:CreatedApiKey",
         )
 
+    def current(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.CurrentApiKey:
+        """The API key this request is made with: its scopes, its spend limit and what it has spent,
+        and what it can still spend once the account's credits and its creator's monthly limit are
+        counted. Any live key may ask, whatever its scopes.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/api-keys/current",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:CurrentApiKey",
+        )
+
     def revoke(
         self,
         id: str,
@@ -798,6 +822,30 @@ class AsyncApiKeys:
             ),
             kind="json",
             spec="model:CreatedApiKey",
+        )
+
+    async def current(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.CurrentApiKey:
+        """The API key this request is made with: its scopes, its spend limit and what it has spent,
+        and what it can still spend once the account's credits and its creator's monthly limit are
+        counted. Any live key may ask, whatever its scopes.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/api-keys/current",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:CurrentApiKey",
         )
 
     async def revoke(

@@ -38,6 +38,7 @@ __all__ = [
     "CreatePurchaseRequest",
     "CreatedApiKey",
     "Currency",
+    "CurrentApiKey",
     "ErrorBody",
     "ErrorDetail",
     "ErrorType",
@@ -623,6 +624,58 @@ class CreatedApiKey(Model):
         ("spent", "spent", "decimal", True),
         ("expires_at", "expires_at", "datetime", False),
         ("last_used_at", "last_used_at", "datetime", False),
+        ("revoked_at", "revoked_at", "datetime", False),
+        ("spend_limit", "spend_limit", "decimal", False),
+    )
+
+
+@register
+@dataclass
+class CurrentApiKey(Model):
+    """The key a request is made with, and what it can still spend (OpenRouter's `/key`)."""
+
+    account_available: Decimal
+    """The account's available credits (its balance less what is held for work under way)."""
+    created_at: datetime.datetime
+    created_by: str
+    """The user who made the key (`usr_...`); their monthly limit applies to its spends."""
+    effective_remaining: Decimal
+    """What a spend through this key can take right now: the least of `remaining`,
+    `account_available` and `member_monthly_remaining`."""
+    id: str
+    """`key_...`"""
+    name: str
+    prefix: str
+    """The first characters of the secret, to recognise it."""
+    scopes: List[str]
+    spent: Decimal
+    """Credits spent (or held) through this key so far."""
+    expires_at: Optional[datetime.datetime] = None
+    last_used_at: Optional[datetime.datetime] = None
+    member_monthly_remaining: Optional[Decimal] = None
+    """What the key's creator may still spend this calendar month (UTC) under their monthly
+    limit in the account, or null when they have none."""
+    remaining: Optional[Decimal] = None
+    """What the key may still spend under its own `spend_limit`, or null when it has none."""
+    revoked_at: Optional[datetime.datetime] = None
+    """Set once the key is revoked."""
+    spend_limit: Optional[Decimal] = None
+    """Credits the key may spend in total, or null for no limit."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("account_available", "account_available", "decimal", True),
+        ("created_at", "created_at", "datetime", True),
+        ("created_by", "created_by", "str", True),
+        ("effective_remaining", "effective_remaining", "decimal", True),
+        ("id", "id", "str", True),
+        ("name", "name", "str", True),
+        ("prefix", "prefix", "str", True),
+        ("scopes", "scopes", "list:str", True),
+        ("spent", "spent", "decimal", True),
+        ("expires_at", "expires_at", "datetime", False),
+        ("last_used_at", "last_used_at", "datetime", False),
+        ("member_monthly_remaining", "member_monthly_remaining", "decimal", False),
+        ("remaining", "remaining", "decimal", False),
         ("revoked_at", "revoked_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
     )

@@ -86,6 +86,12 @@ export declare class ApiKeysResource extends APIResource {
      */
     create(body: types.CreateApiKeyRequest, options?: RequestOptions): Promise<types.CreatedApiKey>;
     /**
+     * The API key this request is made with: its scopes, its spend limit and what it has spent,
+     * and what it can still spend once the account's credits and its creator's monthly limit are
+     * counted. Any live key may ask, whatever its scopes.
+     */
+    current(options?: RequestOptions): Promise<types.CurrentApiKey>;
+    /**
      * Revoke an API key; it stops working at once.
      */
     revoke(id: string, options?: RequestOptions): Promise<types.ApiKeyView>;

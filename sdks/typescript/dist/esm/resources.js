@@ -167,6 +167,20 @@ export class ApiKeysResource extends APIResource {
         }, options);
     }
     /**
+     * The API key this request is made with: its scopes, its spend limit and what it has spent,
+     * and what it can still spend once the account's credits and its creator's monthly limit are
+     * counted. Any live key may ask, whatever its scopes.
+     */
+    current(options) {
+        return this._client.request({
+            method: "GET",
+            path: "/v1/api-keys/current",
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
      * Revoke an API key; it stops working at once.
      */
     revoke(id, options) {
