@@ -45,13 +45,12 @@ pub struct Metrics {
     cache_bytes: Family<CacheLabels, Gauge>,
     images_expired: Counter,
     blobs_collected: Counter,
-    local_renders: Counter,
 }
 
 impl Metrics {
-    /// A registry with the request, credit, cache and retention metrics, and the committers'
-    /// `stats`.
-    pub fn new(stats: &Stats, budget: CacheBudget) -> Self {
+    /// A registry with the request, credit, cache and retention metrics, the committers'
+    /// `stats`, and the local renderer's count of renders.
+    pub fn new(stats: &Stats, budget: CacheBudget, local_renders: Counter) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
@@ -96,14 +95,13 @@ impl Metrics {
             "Image blobs deleted once unreferenced",
             blobs_collected.clone(),
         );
-        let local_renders = Counter::default();
         registry.register(
             "apinfer_local_renders",
             "Images the local renderer rendered (a request for an image being rendered waits for that render; \
              cached images are not rendered again)",
-            local_renders.clone(),
+            local_renders,
         );
-        Metrics { registry, requests, latency, credits, cache_bytes, images_expired, blobs_collected, local_renders }
+        Metrics { registry, requests, latency, credits, cache_bytes, images_expired, blobs_collected }
     }
 
     pub fn observe_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
@@ -126,14 +124,6 @@ impl Metrics {
     /// Records what the render cache holds now.
     pub fn set_render_cache_bytes(&self, bytes: usize) {
         self.cache_bytes.get_or_create(&CacheLabels { cache: "render" }).set(i64::try_from(bytes).unwrap_or(i64::MAX));
-    }
-
-    /// Brings the local renders' counter up to `total` (the renderer's own count).
-    pub fn set_local_renders(&self, total: u64) {
-        let shown = self.local_renders.get();
-        if total > shown {
-            self.local_renders.inc_by(total - shown);
-        }
     }
 
     /// Counts images expired and blobs collected by the retention task.

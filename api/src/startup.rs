@@ -81,10 +81,12 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         Some(addr) => Some(TcpListener::bind(addr).with_context(|| format!("binding the metrics address {addr}"))?),
         None => None,
     };
+    let providers = crate::providers::Providers::from_config(&config, Arc::clone(&cpu_gate))?;
+    let metrics = Metrics::new(writes.stats(), config.cache_budget(), providers.local_renders());
     let state = web::Data::new(AppState {
         sessions: SessionKeys::new(&config),
         limits: RateLimits::new(&config),
-        metrics: Metrics::new(writes.stats(), config.cache_budget()),
+        metrics,
         payments: match config.payments_provider {
             PaymentsProvider::Sandbox => Arc::new(SandboxProvider { base_url: config.base_url() }),
             PaymentsProvider::Stripe => Arc::new(StripeProvider::new(StripeConfig {
@@ -99,7 +101,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
                 return_base: config.base_url(),
             })),
         },
-        providers: crate::providers::Providers::from_config(&config, Arc::clone(&cpu_gate))?,
+        providers,
         key_cache: KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes,
         stored_blobs: crate::stored_blobs::StoredBlobs::default(),

@@ -138,9 +138,9 @@ impl Providers {
         }
     }
 
-    /// Images the local renderer has rendered.
-    pub fn local_renders(&self) -> u64 {
-        self.local.renders()
+    /// The count of images the local renderer has rendered (a clone sharing its value).
+    pub fn local_renders(&self) -> prometheus_client::metrics::counter::Counter {
+        self.local.renders().clone()
     }
 
     /// Bytes the local renderer's cache holds now.

@@ -59,7 +59,6 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         }
     }
     state.metrics.set_render_cache_bytes(state.providers.render_cache_bytes());
-    state.metrics.set_local_renders(state.providers.local_renders());
     let (text, content_type) = state.metrics.render();
     Ok(HttpResponse::Ok().content_type(content_type).body(text))
 }

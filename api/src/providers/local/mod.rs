@@ -8,9 +8,9 @@
 //! dependency upgrade can change them.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 
 mod scene;
@@ -27,8 +27,9 @@ pub struct LocalProvider {
     /// once (a popular one, a load test's first second) is rendered once, not once per request
     /// queued behind the cores, which made the first such requests wait seconds.
     in_flight: Mutex<HashMap<RenderKey, Arc<tokio::sync::OnceCell<Rendered>>>>,
-    /// Images rendered (not served from the cache or another request's render).
-    renders: AtomicU64,
+    /// Images rendered (not served from the cache or another request's render): the counter
+    /// `/metrics` shows as `apinfer_local_renders_total`.
+    renders: Counter,
     /// A permit per render running: one per core at most (see `AppState::cpu_work`).
     cpu_gate: Arc<tokio::sync::Semaphore>,
 }
@@ -56,7 +57,7 @@ impl LocalProvider {
     /// sooner, and each holds its pixels meanwhile (64 at once took ~600 MB under `bench/run`).
     pub fn new(cache_bytes: usize, cpu_gate: Arc<tokio::sync::Semaphore>) -> Self {
         let cache = RenderCache { capacity: cache_bytes, state: Mutex::default() };
-        LocalProvider { cache, in_flight: Mutex::default(), renders: AtomicU64::new(0), cpu_gate }
+        LocalProvider { cache, in_flight: Mutex::default(), renders: Counter::default(), cpu_gate }
     }
 
     /// [`LocalProvider::new`] with a gate of its own.
@@ -64,9 +65,9 @@ impl LocalProvider {
         LocalProvider::new(cache_bytes, super::cpu_gate())
     }
 
-    /// Images rendered so far (each at most once while it is being rendered).
-    pub fn renders(&self) -> u64 {
-        self.renders.load(Ordering::Relaxed)
+    /// Images rendered so far (each at most once while it is being rendered); clones share it.
+    pub fn renders(&self) -> &Counter {
+        &self.renders
     }
 
     /// Bytes of images the render cache holds now (at most its capacity).
@@ -119,7 +120,7 @@ impl LocalProvider {
                     png
                 });
                 let bytes = render.await.map_err(|err| local_failure(format!("render task failed: {err}")))??;
-                self.renders.fetch_add(1, Ordering::Relaxed);
+                self.renders.inc();
                 let rendered = Rendered { sha256: Sha256::digest(&bytes).into(), bytes: Arc::from(bytes) };
                 self.cache.put(key, rendered.clone());
                 Ok(rendered)
