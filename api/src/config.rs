@@ -60,14 +60,31 @@ pub struct Config {
     pub upstream: Option<UpstreamConfig>,
     /// How often the sweeper looks for expired holds.
     pub sweep_interval_seconds: u64,
-    /// How often the webhook and top-up workers run.
+    /// How often the webhook and top-up workers run, and how often the generation queue looks
+    /// for work that another process queued or left behind.
     pub worker_interval_ms: u64,
+    /// Asynchronous generations running at once, across every process on the database
+    /// (`APINFER_ASYNC_CONCURRENCY`); more wait in the queue.
+    pub async_concurrency: u32,
+    /// Asynchronous generations one account may have running at once
+    /// (`APINFER_ASYNC_CONCURRENCY_PER_ACCOUNT`); its others wait in the queue.
+    pub async_concurrency_per_account: u32,
+    /// How long a running asynchronous generation's claim lasts without its process renewing it
+    /// (`APINFER_ASYNC_LEASE_SECONDS`); a process that dies leaves work another picks up after
+    /// this.
+    pub async_lease_seconds: u64,
+    /// How long an asynchronous generation may wait in the queue before its hold expires and
+    /// it fails with `hold_expired` (`APINFER_ASYNC_QUEUE_TIMEOUT_SECONDS`).
+    pub async_queue_timeout_seconds: u64,
     /// Per-attempt timeout of outbound webhooks.
     pub webhook_timeout_seconds: u64,
     /// Backoff base between webhook attempts (doubles each attempt, capped at 1 h).
     pub webhook_backoff_base_ms: u64,
     /// Attempts before a webhook event is given up.
     pub webhook_max_attempts: i32,
+    /// How long a webhook endpoint's deliveries may keep failing before it is disabled (and its
+    /// account notified): `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default.
+    pub webhook_disable_after_seconds: u64,
     /// How long a verified API key is trusted without a database read (0 disables).
     pub key_cache_seconds: u64,
     /// On SQLite, WAL pages past which the log is made to start over (see `spawn_checkpointer`).
@@ -220,9 +237,14 @@ struct FileConfig {
     upstream_max_retries: Option<u32>,
     sweep_interval_seconds: Option<u64>,
     worker_interval_ms: Option<u64>,
+    async_concurrency: Option<u32>,
+    async_concurrency_per_account: Option<u32>,
+    async_lease_seconds: Option<u64>,
+    async_queue_timeout_seconds: Option<u64>,
     webhook_timeout_seconds: Option<u64>,
     webhook_backoff_base_ms: Option<u64>,
     webhook_max_attempts: Option<i32>,
+    webhook_disable_after_seconds: Option<u64>,
     key_cache_seconds: Option<u64>,
     sqlite_wal_restart_pages: Option<u32>,
     cache_memory_mb: Option<u32>,
@@ -266,9 +288,14 @@ impl Config {
             upstream: None,
             sweep_interval_seconds: 5,
             worker_interval_ms: 1000,
+            async_concurrency: 16,
+            async_concurrency_per_account: 4,
+            async_lease_seconds: 30,
+            async_queue_timeout_seconds: 3600,
             webhook_timeout_seconds: 10,
             webhook_backoff_base_ms: 30_000,
             webhook_max_attempts: 8,
+            webhook_disable_after_seconds: 3 * 24 * 3600,
             key_cache_seconds: 10,
             sqlite_wal_restart_pages: 16_384,
             cache_memory_mb: 64,
@@ -361,6 +388,16 @@ impl Config {
             .unwrap_or(config.sweep_interval_seconds);
         config.worker_interval_ms =
             parse_var(vars, "WORKER_INTERVAL_MS")?.or(file.worker_interval_ms).unwrap_or(config.worker_interval_ms);
+        config.async_concurrency =
+            parse_var(vars, "ASYNC_CONCURRENCY")?.or(file.async_concurrency).unwrap_or(config.async_concurrency);
+        config.async_concurrency_per_account = parse_var(vars, "ASYNC_CONCURRENCY_PER_ACCOUNT")?
+            .or(file.async_concurrency_per_account)
+            .unwrap_or(config.async_concurrency_per_account);
+        config.async_lease_seconds =
+            parse_var(vars, "ASYNC_LEASE_SECONDS")?.or(file.async_lease_seconds).unwrap_or(config.async_lease_seconds);
+        config.async_queue_timeout_seconds = parse_var(vars, "ASYNC_QUEUE_TIMEOUT_SECONDS")?
+            .or(file.async_queue_timeout_seconds)
+            .unwrap_or(config.async_queue_timeout_seconds);
         config.webhook_timeout_seconds = parse_var(vars, "WEBHOOK_TIMEOUT_SECONDS")?
             .or(file.webhook_timeout_seconds)
             .unwrap_or(config.webhook_timeout_seconds);
@@ -370,6 +407,9 @@ impl Config {
         config.webhook_max_attempts = parse_var(vars, "WEBHOOK_MAX_ATTEMPTS")?
             .or(file.webhook_max_attempts)
             .unwrap_or(config.webhook_max_attempts);
+        config.webhook_disable_after_seconds = parse_var(vars, "WEBHOOK_DISABLE_AFTER_SECONDS")?
+            .or(file.webhook_disable_after_seconds)
+            .unwrap_or(config.webhook_disable_after_seconds);
         config.key_cache_seconds =
             parse_var(vars, "KEY_CACHE_SECONDS")?.or(file.key_cache_seconds).unwrap_or(config.key_cache_seconds);
         config.sqlite_wal_restart_pages = parse_var(vars, "SQLITE_WAL_RESTART_PAGES")?
@@ -449,9 +489,14 @@ impl Config {
             ("LOG_JSON", Some(self.log_json.to_string())),
             ("SWEEP_INTERVAL_SECONDS", Some(self.sweep_interval_seconds.to_string())),
             ("WORKER_INTERVAL_MS", Some(self.worker_interval_ms.to_string())),
+            ("ASYNC_CONCURRENCY", Some(self.async_concurrency.to_string())),
+            ("ASYNC_CONCURRENCY_PER_ACCOUNT", Some(self.async_concurrency_per_account.to_string())),
+            ("ASYNC_LEASE_SECONDS", Some(self.async_lease_seconds.to_string())),
+            ("ASYNC_QUEUE_TIMEOUT_SECONDS", Some(self.async_queue_timeout_seconds.to_string())),
             ("WEBHOOK_TIMEOUT_SECONDS", Some(self.webhook_timeout_seconds.to_string())),
             ("WEBHOOK_BACKOFF_BASE_MS", Some(self.webhook_backoff_base_ms.to_string())),
             ("WEBHOOK_MAX_ATTEMPTS", Some(self.webhook_max_attempts.to_string())),
+            ("WEBHOOK_DISABLE_AFTER_SECONDS", Some(self.webhook_disable_after_seconds.to_string())),
             ("KEY_CACHE_SECONDS", Some(self.key_cache_seconds.to_string())),
             ("SQLITE_WAL_RESTART_PAGES", Some(self.sqlite_wal_restart_pages.to_string())),
             ("CACHE_MEMORY_MB", Some(self.cache_memory_mb.to_string())),
@@ -508,6 +553,9 @@ impl Config {
         }
         if self.session_ttl_seconds <= 0 || self.hold_timeout_seconds == 0 || self.db_pool_size == 0 {
             bail!("session TTL, hold timeout and pool size must be positive");
+        }
+        if self.async_concurrency == 0 || self.async_concurrency_per_account == 0 || self.async_lease_seconds < 3 {
+            bail!("async concurrency bounds must be positive and the async lease at least 3 seconds");
         }
         if self.sqlite_wal_restart_pages >= apinfer_core::db::AUTOCHECKPOINT_PAGES {
             // Past it SQLite's own checkpoint runs on every commit first: what the restart avoids.
@@ -630,7 +678,10 @@ mod tests {
         (config.hold_timeout_seconds, config.max_body_bytes, config.db_pool_size) = (30, 1000, 3);
         config.log_json = true;
         (config.sweep_interval_seconds, config.worker_interval_ms) = (2, 20);
+        (config.async_concurrency, config.async_concurrency_per_account) = (5, 2);
+        (config.async_lease_seconds, config.async_queue_timeout_seconds) = (7, 99);
         (config.webhook_timeout_seconds, config.webhook_backoff_base_ms, config.webhook_max_attempts) = (4, 70, 3);
+        config.webhook_disable_after_seconds = 4242;
         (config.key_cache_seconds, config.sqlite_wal_restart_pages) = (0, 100);
         (config.cache_memory_mb, config.image_retention_seconds) = (9, 77);
         config.upstream = Some(UpstreamConfig {

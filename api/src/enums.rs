@@ -30,7 +30,13 @@ wire_enum!(
 );
 wire_enum!(
     /// A generation's state.
-    GenerationStatus { Processing = "processing", Succeeded = "succeeded", Failed = "failed" }
+    GenerationStatus {
+        Queued = "queued",
+        Processing = "processing",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Canceled = "canceled",
+    }
 );
 wire_enum!(
     /// A model's price tier: `basic` 0.1–1, `standard` 1–5, `premium` 5–20 credits per image.
@@ -44,6 +50,10 @@ wire_enum!(
         GenerationsWrite = "generations:write",
         PurchasesWrite = "purchases:write",
     }
+);
+wire_enum!(
+    /// When an API key's spend limit starts again from zero (UTC; weeks start on Monday).
+    LimitReset { Daily = "daily", Weekly = "weekly", Monthly = "monthly" }
 );
 wire_enum!(
     /// A user's role in an account.
@@ -178,6 +188,49 @@ wire_enum!(
         AccountTypeChanged = "account.type_changed",
         SessionsRevoked = "sessions.revoked",
     }
+);
+wire_enum!(
+    /// What an event reports.
+    EventType {
+        GenerationSucceeded = "generation.succeeded",
+        GenerationFailed = "generation.failed",
+        GenerationCanceled = "generation.canceled",
+        PurchaseSucceeded = "purchase.succeeded",
+        PurchaseFailed = "purchase.failed",
+        RefundCreated = "refund.created",
+        RefundSucceeded = "refund.succeeded",
+        BalanceLow = "balance.low",
+        AutoTopupSucceeded = "auto_topup.succeeded",
+        AutoTopupFailed = "auto_topup.failed",
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+    }
+);
+wire_enum!(
+    /// An event type a webhook endpoint subscribes to, or `*` for all.
+    EnabledEvent {
+        All = "*",
+        GenerationSucceeded = "generation.succeeded",
+        GenerationFailed = "generation.failed",
+        GenerationCanceled = "generation.canceled",
+        PurchaseSucceeded = "purchase.succeeded",
+        PurchaseFailed = "purchase.failed",
+        RefundCreated = "refund.created",
+        RefundSucceeded = "refund.succeeded",
+        BalanceLow = "balance.low",
+        AutoTopupSucceeded = "auto_topup.succeeded",
+        AutoTopupFailed = "auto_topup.failed",
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+    }
+);
+wire_enum!(
+    /// Whether a webhook endpoint is sent events.
+    WebhookEndpointStatus { Enabled = "enabled", Disabled = "disabled" }
+);
+wire_enum!(
+    /// Where a webhook delivery stands.
+    WebhookDeliveryStatus { Pending = "pending", Delivered = "delivered", Failed = "failed" }
 );
 wire_enum!(
     /// Who takes payments.

@@ -1,6 +1,7 @@
 //! Runs a generation end to end: reserve (core), render (a provider, no lock held), then
-//! capture or release (core). Shared by `/v1/generations` and the OpenAI-compatible
-//! `/v1/images/generations`, so both charge exactly alike.
+//! capture or release (core). Shared by `/v1/generations` (at once, or queued and delivered by
+//! [`crate::queue`]) and the OpenAI-compatible `/v1/images/generations`, so all charge exactly
+//! alike.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use apinfer_core::generating::{self, Capture, Captured, GenerationRequest, Relea
 use apinfer_core::group_commit::{BlobStore, BlobTouch};
 use apinfer_core::ids::AccountId;
 use apinfer_core::pricing::Quality;
-use apinfer_core::store::generations::{Generation, NewImage};
+use apinfer_core::store::generations::{Generation, GenerationMode, NewImage};
 use apinfer_core::store::images as image_store;
 
 use crate::auth::Caller;
@@ -36,8 +37,32 @@ pub async fn generate(
     caller: &Caller,
     command: GenerateCommand,
 ) -> Result<(Generation, Vec<Vec<u8>>), ApiError> {
+    let generation = reserve(state, caller, command, GenerationMode::Sync).await?;
+    deliver(state, generation).await
+}
+
+/// Prices and reserves, and leaves the generation `queued` for a worker (see [`crate::queue`]).
+/// Its hold lasts the queue timeout and then the hold timeout, which starts again when a worker
+/// takes it.
+pub async fn enqueue(state: &AppState, caller: &Caller, command: GenerateCommand) -> Result<Generation, ApiError> {
+    let generation = reserve(state, caller, command, GenerationMode::Async).await?;
+    state.queue.wake();
+    Ok(generation)
+}
+
+async fn reserve(
+    state: &AppState,
+    caller: &Caller,
+    command: GenerateCommand,
+    mode: GenerationMode,
+) -> Result<Generation, ApiError> {
     let now = state.now();
-    let hold_expires_at = now + chrono::Duration::seconds(state.config.hold_timeout_seconds as i64);
+    let config = &state.config;
+    let lasts = match mode {
+        GenerationMode::Sync => config.hold_timeout_seconds,
+        GenerationMode::Async => config.async_queue_timeout_seconds.saturating_add(config.hold_timeout_seconds),
+    };
+    let hold_expires_at = now + chrono::Duration::seconds(lasts.min(i64::MAX as u64) as i64);
     let request = Arc::new(GenerationRequest {
         account_id: caller.account_id.clone(),
         api_key_id: caller.api_key_id().cloned(),
@@ -56,7 +81,14 @@ pub async fn generate(
         state.read(move |conn| generating::prepare(conn, &request)).await?
     };
     let request = Arc::unwrap_or_clone(request);
-    let (generation, hold) = state.writes.reserve(Reservation { request, prepared, hold_expires_at, now }).await?;
+    let (generation, _) = state.writes.reserve(Reservation { request, prepared, mode, hold_expires_at, now }).await?;
+    Ok(generation)
+}
+
+/// Renders a reserved generation and captures its hold with the images, or releases it if the
+/// provider fails (a 502 `upstream_error` naming the generation, which was not charged).
+pub async fn deliver(state: &AppState, generation: Generation) -> Result<(Generation, Vec<Vec<u8>>), ApiError> {
+    let hold = generating::hold_of(&generation);
     let request = ImageRequest {
         model: generation.model.clone(),
         prompt: generation.prompt.clone(),

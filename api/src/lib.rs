@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dispatcher;
 pub mod enums;
 pub mod error;
 pub mod extract;
@@ -17,6 +18,7 @@ pub mod openapi;
 mod openapi_conventions;
 pub mod outbound;
 pub mod providers;
+pub mod queue;
 pub mod rate_limit;
 pub mod request_id;
 pub mod retention;

@@ -54,6 +54,8 @@ of the user); removing a member ends their sessions in that account and revokes 
         (name = "members", description = "Members of family and business accounts"),
         (name = "api_keys", description = "API keys"),
         (name = "audit", description = "Who did what to the account, and when"),
+        (name = "webhook_endpoints", description = "Where the account's events are sent, signed, with a delivery log"),
+        (name = "events", description = "What happened to the account: generations, purchases, refunds, alerts, top-ups, keys"),
         (name = "packages", description = "Credit packages on sale"),
         (name = "models", description = "Image models and their prices (OpenAI-compatible listing)"),
         (name = "pricing", description = "Price quotes"),

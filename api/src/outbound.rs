@@ -136,9 +136,12 @@ async fn deliver_due(state: &AppState, client: &reqwest::Client) -> Result<(), A
     let now = state.now();
     let lease = chrono::Duration::seconds(state.config.webhook_timeout_seconds as i64 + 30);
     let due = state.db(move |conn| alerts::claim_due_deliveries(conn, now, lease, 20)).await?;
+    let disable_after = chrono::Duration::seconds(state.config.webhook_disable_after_seconds as i64);
     for delivery in due {
-        let (status, error) = send(state, client, &delivery).await;
-        let delivered = status.is_some_and(|s| (200..300).contains(&s));
+        let began = std::time::Instant::now();
+        let (status_code, error) = send(state, client, &delivery).await;
+        let duration = began.elapsed();
+        let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
         let attempt = delivery.attempts + 1;
         let retry_at = (!delivered && attempt < state.config.webhook_max_attempts).then(|| {
             state.now()
@@ -146,7 +149,12 @@ async fn deliver_due(state: &AppState, client: &reqwest::Client) -> Result<(), A
         });
         let now = state.now();
         state
-            .db(move |conn| alerts::record_attempt(conn, &delivery, status, error.as_deref(), delivered, retry_at, now))
+            .db(move |conn| {
+                let error = error.as_deref();
+                let outcome =
+                    alerts::AttemptOutcome { status_code, error, delivered, duration, retry_at, disable_after };
+                alerts::record_attempt(conn, &delivery, &outcome, now)
+            })
             .await?;
     }
     Ok(())
@@ -161,7 +169,8 @@ async fn send(
         return (None, Some(e.message));
     }
     let timestamp = Utc::now().timestamp();
-    let header = signature::sign(delivery.secret.as_bytes(), timestamp, delivery.payload.as_bytes());
+    let secrets: Vec<&[u8]> = delivery.secrets.iter().map(|s| s.as_bytes()).collect();
+    let header = signature::sign_all(&secrets, timestamp, delivery.payload.as_bytes());
     let sent = client
         .post(&delivery.url)
         .header("content-type", "application/json")

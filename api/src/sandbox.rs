@@ -90,7 +90,7 @@ async fn settle(
                     MethodType::Card => ("authentication_failed", "the cardholder failed 3-D Secure authentication"),
                     _ => ("payment_canceled", "the customer canceled the payment"),
                 };
-                Ok((purchases::mark_failed(conn, &id, code, message)?, false))
+                Ok((purchases::mark_failed(conn, &id, code, message, now)?, false))
             }
         })
         .await?;

@@ -105,6 +105,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
         key_cache: KeyCache::new(Duration::from_secs(config.key_cache_seconds)),
         writes,
         stored_blobs: crate::stored_blobs::StoredBlobs::default(),
+        queue: crate::queue::GenerationQueue::default(),
         sqlite_reader_cache_kib: config.cache_budget().sqlite_cache_kib,
         db_gate: Arc::new(tokio::sync::Semaphore::new(db_permits)),
         cpu_gate,
@@ -115,6 +116,7 @@ pub async fn build_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyh
     });
     spawn_maintenance(state.clone());
     crate::generation::spawn_hold_sweeper(state.clone());
+    crate::dispatcher::spawn_dispatcher(state.clone());
     crate::retention::spawn(state.clone());
     spawn_checkpointer(state.clone());
     crate::outbound::spawn_workers(state.clone());

@@ -32,6 +32,8 @@ pub struct AppState {
     pub writes: GroupCommit,
     /// Builds and checks the signed URLs of generated images.
     pub image_urls: crate::image_urls::ImageUrls,
+    /// This process's part of the queue of asynchronous generations.
+    pub queue: crate::queue::GenerationQueue,
     /// Image blobs this process knows are stored.
     pub stored_blobs: crate::stored_blobs::StoredBlobs,
     /// The page cache of each per-thread SQLite reader, in KiB.

@@ -24,7 +24,7 @@ use apinfer_core::pricing::Quality;
 use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
-use apinfer_core::store::generations::NewImage;
+use apinfer_core::store::generations::{GenerationMode, NewImage};
 use apinfer_core::Credits;
 use chrono::Utc;
 
@@ -57,6 +57,7 @@ fn seed(conn: &mut DbConn, accounts: usize) -> Vec<Caller> {
                     name: "bench",
                     scopes: &[Scope::GenerationsWrite],
                     spend_limit: None,
+                    spend_limit_reset: None,
                     expires_at: None,
                 },
                 now,
@@ -142,6 +143,7 @@ fn measure(conn: &mut DbConn, callers: &[Caller], batch: usize, span: Span) -> f
                 // A stride through the accounts, so that a batch's accounts are spread.
                 request: request(&callers[(next + i * 37) % callers.len()]),
                 prepared: prepared.clone(),
+                mode: GenerationMode::Sync,
                 hold_expires_at: now + chrono::Duration::minutes(5),
                 now,
             })

@@ -11,6 +11,7 @@ use crate::db::schema::purchases as purchases_table;
 use crate::db::{write_transaction, DbConn};
 use crate::ids::{PurchaseId, RefundId};
 use crate::ledger::{append_entry, open_lot, EntryType, NewEntry};
+use crate::store::events::{self, EventType};
 use crate::store::naive;
 use crate::store::purchases::PurchaseStatus;
 use crate::store::purchases::{self, Purchase};
@@ -75,7 +76,7 @@ pub fn apply(conn: &mut DbConn, received: ProviderEvent<'_>, now: DateTime<Utc>)
             }
             PaymentEvent::Failed { purchase: id, code, message } => {
                 ours(conn, &id)?;
-                Some(purchases::mark_failed(conn, &id, &code, &message)?)
+                Some(purchases::mark_failed(conn, &id, &code, &message, now)?)
             }
             PaymentEvent::RefundsSettled(ids) => {
                 for id in ids {
@@ -174,5 +175,6 @@ fn credit_from(
         },
         now,
     )?;
+    events::record(conn, &purchase.account_id, EventType::PurchaseSucceeded, purchases::event_data(&purchase), now)?;
     Ok((purchase, true))
 }

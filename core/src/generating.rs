@@ -13,7 +13,8 @@ use crate::ledger::holds::{self, Hold, HoldRequest};
 use crate::ledger::{self, EntryType};
 use crate::pricing::{generation_cost, Quality};
 use crate::store::catalog::{self, parse_size};
-use crate::store::generations::{self, Generation, GenerationStatus, ImageMeta, NewImage};
+use crate::store::events::{self, EventType, NewEvent};
+use crate::store::generations::{self, Generation, GenerationMode, GenerationStatus, ImageMeta, NewImage};
 use crate::store::usage;
 use crate::{Credits, Error, Result};
 
@@ -47,6 +48,7 @@ pub struct Prepared {
     quality: Quality,
     n: ImageCount,
     response_format: ResponseFormat,
+    credits_per_image: Credits,
     cost: Credits,
 }
 
@@ -83,6 +85,7 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest) -> Result<Prepare
     }
     Ok(Prepared {
         cost: generation_cost(model.credits_per_image, request.quality, request.n)?,
+        credits_per_image: model.credits_per_image,
         model: model.id,
         prompt: request.prompt.as_str().to_string(),
         size: size.to_string(),
@@ -94,10 +97,12 @@ pub fn prepare(conn: &mut DbConn, request: &GenerationRequest) -> Result<Prepare
     })
 }
 
-/// One request's reservation: the request, what [`prepare`] priced, and the hold's expiry.
+/// One request's reservation: the request, what [`prepare`] priced, whether it is to run now
+/// (`sync`) or wait in the queue (`async`), and the hold's expiry.
 pub struct Reservation {
     pub request: GenerationRequest,
     pub prepared: Prepared,
+    pub mode: GenerationMode,
     pub hold_expires_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
 }
@@ -115,8 +120,9 @@ impl Reservation {
         (request, self.now)
     }
 
-    /// The generation record of an accepted reservation.
-    fn processing(&self, id: GenerationId, hold: &Hold) -> Generation {
+    /// The generation record of an accepted reservation: `processing` from now, or `queued`.
+    fn recorded(&self, id: GenerationId, hold: &Hold) -> Generation {
+        let sync = self.mode == GenerationMode::Sync;
         let prepared = &self.prepared;
         Generation {
             id,
@@ -131,7 +137,9 @@ impl Reservation {
             quality: prepared.quality,
             n: prepared.n.get(),
             response_format: prepared.response_format,
-            status: GenerationStatus::Processing,
+            status: if sync { GenerationStatus::Processing } else { GenerationStatus::Queued },
+            mode: self.mode,
+            credits_per_image: prepared.credits_per_image,
             credits_cost: prepared.cost,
             credits_charged: Credits::ZERO,
             hold_id: hold.id.clone(),
@@ -139,14 +147,15 @@ impl Reservation {
             error_message: None,
             images: Vec::new(),
             created_at: self.now,
+            started_at: sync.then_some(self.now),
             completed_at: None,
         }
     }
 }
 
 /// Reserves what [`prepare`] priced, inside the caller's write transaction (several requests
-/// may share one: see [`crate::group_commit`]): the generation is recorded as `processing` with
-/// its hold. On error the caller rolls back (the transaction, or its savepoint): nothing is held
+/// may share one: see [`crate::group_commit`]): the generation is recorded with its hold, as
+/// `processing` or (asynchronous) `queued`. On error the caller rolls back (the transaction, or its savepoint): nothing is held
 /// or recorded. A set of one: [`reserve_set`].
 pub fn reserve(conn: &mut DbConn, reservation: &Reservation) -> Result<(Generation, Hold)> {
     reserve_set(conn, &[reservation])?.pop().expect("one outcome per reservation")
@@ -163,7 +172,7 @@ pub fn reserve_set(conn: &mut DbConn, reservations: &[&Reservation]) -> Result<V
     let outcomes: Vec<Result<(Generation, Hold)>> = held
         .into_iter()
         .zip(reservations.iter().zip(&ids))
-        .map(|(hold, (reservation, id))| hold.map(|hold| (reservation.processing(id.clone(), &hold), hold)))
+        .map(|(hold, (reservation, id))| hold.map(|hold| (reservation.recorded(id.clone(), &hold), hold)))
         .collect();
     let recorded: Vec<&Generation> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|(g, _)| g).collect();
     if !recorded.is_empty() {
@@ -221,8 +230,11 @@ pub fn capture_set(conn: &mut DbConn, captures: &[&Capture]) -> Result<Vec<Captu
     let hold_ids: Vec<&HoldId> = captures.iter().map(|c| &c.hold.id).collect();
     let claimed = holds::claim_set(conn, &hold_ids, now)?;
     let (won, lost): (Vec<&Capture>, Vec<&Capture>) = captures.iter().partition(|c| claimed.contains(&c.hold.id));
+    let mut lost_here = Vec::new();
     for capture in &lost {
-        generations::mark_failed(conn, &capture.generation.id, "hold_expired", HOLD_EXPIRED, now)?;
+        if generations::mark_failed(conn, &capture.generation.id, "hold_expired", HOLD_EXPIRED, now)? {
+            lost_here.push(capture.generation.id.clone());
+        }
     }
     if !won.is_empty() {
         let shown: Vec<_> = won.iter().map(|c| (&c.generation.id, c.images.as_slice())).collect();
@@ -254,16 +266,29 @@ pub fn capture_set(conn: &mut DbConn, captures: &[&Capture]) -> Result<Vec<Captu
             won.iter().map(|c| (&c.hold, EntryType::Generation, description(&c.generation))).collect();
         holds::settle_captured_set(conn, &settled, now)?;
     }
-    Ok(captures
+    let outcomes: Vec<(Generation, Captured)> = captures
         .iter()
         .map(|c| {
             if claimed.contains(&c.hold.id) {
-                Captured::Succeeded(Box::new(succeeded(&c.generation, &c.hold, &c.images, now)))
+                let generation = succeeded(&c.generation, &c.hold, &c.images, now);
+                (generation.clone(), Captured::Succeeded(Box::new(generation)))
             } else {
-                Captured::HoldExpired { message: HOLD_EXPIRED.to_string() }
+                let mut failed = c.generation.clone();
+                (failed.status, failed.completed_at) = (GenerationStatus::Failed, Some(now));
+                (failed.error_code, failed.error_message) = (Some("hold_expired".into()), Some(HOLD_EXPIRED.into()));
+                (failed, Captured::HoldExpired { message: HOLD_EXPIRED.to_string() })
             }
         })
-        .collect())
+        .collect();
+    // A lost claim reports nothing new when the hold was released by a cancel or the sweeper
+    // (which reported it then): only a generation this set marked failed is reported here.
+    let reported: Vec<NewEvent<'_>> = outcomes
+        .iter()
+        .filter(|(g, _)| g.status == GenerationStatus::Succeeded || lost_here.contains(&g.id))
+        .map(|(g, _)| NewEvent { account_id: &g.account_id, event_type: event_type(g.status), data: event_data(g) })
+        .collect();
+    events::record_many(conn, reported, now)?;
+    Ok(outcomes.into_iter().map(|(_, captured)| captured).collect())
 }
 
 /// A usage rollup group (within one day): account, model, key, member.
@@ -311,9 +336,61 @@ pub struct Release {
 /// transaction. Nothing is charged. Returns the generation as it now is.
 pub fn release(conn: &mut DbConn, release: &Release) -> Result<Generation> {
     let Release { generation, code, message, now } = release;
-    holds::release_set(conn, &[(&generation.account_id, &generation.hold_id)], *now)?;
-    generations::mark_failed(conn, &generation.id, code, message, *now)?;
+    let released = holds::release_set(conn, &[(&generation.account_id, &generation.hold_id)], *now)?[0];
+    if released {
+        fail(conn, &generation.account_id, &generation.id, code, message, *now)?;
+    }
     generations::get(conn, &generation.account_id, &generation.id)
+}
+
+/// Marks an unfinished generation failed (its hold released by the caller) and reports it.
+pub fn fail(
+    conn: &mut DbConn,
+    account: &AccountId,
+    id: &GenerationId,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if generations::mark_failed(conn, id, code, message, now)? {
+        let failed = generations::get(conn, account, id)?;
+        events::record(conn, account, EventType::GenerationFailed, event_data(&failed), now)?;
+    }
+    Ok(())
+}
+
+/// The event reporting a generation's outcome.
+fn event_type(status: GenerationStatus) -> EventType {
+    match status {
+        GenerationStatus::Succeeded => EventType::GenerationSucceeded,
+        GenerationStatus::Canceled => EventType::GenerationCanceled,
+        _ => EventType::GenerationFailed,
+    }
+}
+
+/// What a `generation.*` event carries.
+pub fn event_data(g: &Generation) -> serde_json::Value {
+    serde_json::json!({
+        "object": "generation",
+        "id": g.id.as_str(),
+        "status": g.status.as_str(),
+        "model": g.model,
+        "size": g.size,
+        "quality": g.quality.as_str(),
+        "n": g.n,
+        "cost": {
+            "credits_per_image": g.credits_per_image.to_string(),
+            "quality_multiplier": g.quality.multiplier_text(),
+            "n": g.n,
+            "total": g.credits_cost.to_string(),
+        },
+        "credits_charged": g.credits_charged.to_string(),
+        "error_code": g.error_code,
+        "error_message": g.error_message,
+        "created_at": g.created_at,
+        "started_at": g.started_at,
+        "completed_at": g.completed_at,
+    })
 }
 
 /// Releases holds past their expiry and fails their generations; returns how many.
@@ -324,8 +401,9 @@ pub fn release_expired_holds(conn: &mut DbConn, now: DateTime<Utc>) -> Result<us
         let done = write_transaction(conn, |conn| {
             let released = holds::release_set(conn, &[(&hold.account_id, &hold.id)], now)?[0];
             if released {
-                generations::mark_failed(
+                fail(
                     conn,
+                    &hold.account_id,
                     &GenerationId::from_db(hold.reference_id.clone()),
                     "hold_expired",
                     "the generation did not finish before its credit hold expired; nothing was charged",
@@ -337,4 +415,51 @@ pub fn release_expired_holds(conn: &mut DbConn, now: DateTime<Utc>) -> Result<us
         released += usize::from(done);
     }
     Ok(released)
+}
+
+/// The hold reserving a generation's cost, as its record names it.
+pub fn hold_of(generation: &Generation) -> Hold {
+    Hold {
+        id: generation.hold_id.clone(),
+        account_id: generation.account_id.clone(),
+        amount: generation.credits_cost,
+        api_key_id: generation.api_key_id.clone(),
+        user_id: generation.user_id.clone(),
+        reference_id: generation.id.as_str().to_string(),
+    }
+}
+
+/// A request to cancel one of an account's generations.
+pub struct Cancel {
+    pub account_id: AccountId,
+    pub id: GenerationId,
+    pub now: DateTime<Utc>,
+}
+
+/// Cancels a generation that has not finished, inside the caller's write transaction: its hold
+/// is released (nothing charged) and it is marked `canceled`. The account's row is locked first,
+/// as a capture locks it, so a cancel and a capture of the same generation are ordered: whichever
+/// resolves the hold first decides, and the other changes nothing. A finished generation is
+/// answered as it is (canceling is idempotent); an unfinished synchronous one cannot be canceled
+/// (its request waits for it). Answers the generation as it now is, and whether
+/// this call canceled it.
+pub fn cancel(conn: &mut DbConn, cancel: &Cancel) -> Result<(Generation, bool)> {
+    let Cancel { account_id, id, now } = cancel;
+    let generation = generations::get(conn, account_id, id)?;
+    if generation.status.is_final() {
+        return Ok((generation, false));
+    }
+    if generation.mode == GenerationMode::Sync {
+        return Err(Error::conflict(
+            "generation_not_cancelable",
+            "only an asynchronous generation (Prefer: respond-async) can be canceled; this one's request is waiting for it",
+        ));
+    }
+    let released = holds::release_set(conn, &[(account_id, &generation.hold_id)], *now)?[0];
+    let canceled = released && generations::mark_canceled(conn, id, *now)?;
+    let generation = generations::get(conn, account_id, id)?;
+    if canceled {
+        events::record(conn, account_id, EventType::GenerationCanceled, event_data(&generation), *now)?;
+    }
+    Ok((generation, canceled))
 }

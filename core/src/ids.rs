@@ -110,6 +110,10 @@ typed_id!(/// A login session (named by its token).
     SessionId, "sess_");
 typed_id!(/// An entry of an account's audit trail.
     AuditEventId, "aud_");
+typed_id!(/// A webhook endpoint: where an account's events are sent.
+    WebhookEndpointId, "we_");
+typed_id!(/// One event's delivery to one webhook endpoint (its attempts are numbered within it).
+    WebhookDeliveryId, "whd_");
 
 #[cfg(test)]
 mod tests {

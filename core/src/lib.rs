@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod payments;
 pub mod purchasing;
+pub mod queueing;
 pub mod refunding;
 pub mod signature;
 pub mod signed_url;

@@ -111,7 +111,7 @@ pub fn purchase(
                         &id,
                         now,
                     )?;
-                    let failed = purchases::mark_failed(conn, &id, declined.code, &declined.message)?;
+                    let failed = purchases::mark_failed(conn, &id, declined.code, &declined.message, now)?;
                     Ok(PurchaseOutcome::Declined(failed, declined))
                 }
             }
@@ -179,7 +179,7 @@ fn charge(
             unknown.message
         ))),
         Err(declined) => {
-            let failed = purchases::mark_failed(conn, id, declined.code, &declined.message)?;
+            let failed = purchases::mark_failed(conn, id, declined.code, &declined.message, now)?;
             Ok(PurchaseOutcome::Declined(failed, declined))
         }
     }
@@ -207,7 +207,7 @@ pub fn settle_unknown(conn: &mut DbConn, provider: &dyn PaymentProvider, now: Da
                 changed += usize::from(credited);
             }
             Ok(Settlement::Failed(declined)) => {
-                purchases::mark_failed(conn, &id, declined.code, &declined.message)?;
+                purchases::mark_failed(conn, &id, declined.code, &declined.message, now)?;
                 changed += 1;
             }
             Ok(Settlement::NotFound)
@@ -218,6 +218,7 @@ pub fn settle_unknown(conn: &mut DbConn, provider: &dyn PaymentProvider, now: Da
                     &id,
                     "payment_not_found",
                     "the payment provider never received this charge",
+                    now,
                 )?;
                 changed += 1;
             }

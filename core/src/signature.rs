@@ -25,6 +25,18 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
 }
 
+/// The header value signing `body` at `timestamp` with each secret, in order (during a secret's
+/// rotation, the new one and the previous one): `t=<t>,v1=<new>,v1=<previous>`. A receiver
+/// holding either secret accepts it.
+pub fn sign_all(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(mac(secret, timestamp, body).finalize().into_bytes()));
+    }
+    header
+}
+
 /// Why a signature was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {

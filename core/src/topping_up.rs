@@ -7,12 +7,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::db::DbConn;
+use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PaymentMethodId};
 use crate::payments::PaymentProvider;
 use crate::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use crate::store::alerts::notify;
 use crate::store::autotopup;
+use crate::store::events::{self, EventType};
 use crate::Result;
 
 /// Runs pending top-up requests; returns how many were handled.
@@ -72,7 +73,9 @@ fn run_one(
         return finish(conn, id, "skipped", None, "declined earlier today", now);
     }
     let Some(pm) = PaymentMethodId::parse(&settings.payment_method_id) else {
-        return finish(conn, id, "failed", None, "invalid payment method", now);
+        let data = json!({"object": "auto_topup", "purchase_id": null, "code": "invalid_payment_method"});
+        let report = (EventType::AutoTopupFailed, data);
+        return finish_reporting(conn, (id, account), "failed", None, "invalid payment method", report, now);
     };
     let outcome = purchasing::purchase(
         conn,
@@ -98,7 +101,15 @@ fn run_one(
                 &json!({"purchase_id": p.id.as_str(), "credits": p.credits.to_string()}),
                 now,
             )?;
-            finish(conn, id, "succeeded", Some(p.id.as_str()), "purchased", now)
+            let data = json!({
+                "object": "auto_topup",
+                "purchase_id": p.id.as_str(),
+                "package_id": p.package_id,
+                "credits": p.credits.to_string(),
+                "status": p.status.as_str(),
+            });
+            let report = (EventType::AutoTopupSucceeded, data);
+            finish_reporting(conn, (id, account), "succeeded", Some(p.id.as_str()), "purchased", report, now)
         }
         Ok(PurchaseOutcome::Declined(p, declined)) => {
             let message = format!(
@@ -113,12 +124,33 @@ fn run_one(
                 &json!({"purchase_id": p.id.as_str(), "code": declined.code}),
                 now,
             )?;
-            finish(conn, id, "failed", Some(p.id.as_str()), declined.code, now)
+            let data = json!({"object": "auto_topup", "purchase_id": p.id.as_str(), "code": declined.code});
+            let report = (EventType::AutoTopupFailed, data);
+            finish_reporting(conn, (id, account), "failed", Some(p.id.as_str()), declined.code, report, now)
         }
         Err(e) => {
             let message = format!("Automatic top-up failed: {e}");
             notify(conn, account, "auto_topup_failed", &message, &json!({"code": "error"}), now)?;
-            finish(conn, id, "failed", None, &e.to_string(), now)
+            let data = json!({"object": "auto_topup", "purchase_id": null, "code": "error"});
+            let report = (EventType::AutoTopupFailed, data);
+            finish_reporting(conn, (id, account), "failed", None, &e.to_string(), report, now)
         }
     }
+}
+
+/// Ends a top-up request (`(id, account)`) as `status`, with the event that reports it, in one
+/// transaction.
+fn finish_reporting(
+    conn: &mut DbConn,
+    (id, account): (&str, &AccountId),
+    status: &str,
+    purchase: Option<&str>,
+    why: &str,
+    (event, data): (EventType, serde_json::Value),
+    now: DateTime<Utc>,
+) -> Result<()> {
+    write_transaction(conn, |conn| {
+        events::record(conn, account, event, data, now)?;
+        autotopup::finish(conn, id, status, purchase, why, now)
+    })
 }

@@ -17,7 +17,7 @@ use apinfer_core::purchasing::{self, Payment, PurchaseOutcome, PurchaseRequest};
 use apinfer_core::store::accounts::{self, AccountType, NewUser, Role};
 use apinfer_core::store::api_keys::{self, NewKey, Scope};
 use apinfer_core::store::entries::LedgerEntry;
-use apinfer_core::store::generations::{Generation, NewImage};
+use apinfer_core::store::generations::{Generation, GenerationMode, NewImage};
 use apinfer_core::store::members;
 use apinfer_core::Credits;
 use chrono::{DateTime, TimeZone, Utc};
@@ -83,6 +83,7 @@ fn world(conn: &mut DbConn) -> World {
             name: "limited",
             scopes: &[Scope::GenerationsWrite],
             spend_limit: Some(Credits::from_units(60_000)),
+            spend_limit_reset: None,
             expires_at: None,
         },
         at(0, 3),
@@ -181,6 +182,7 @@ fn run(pool: &Pool, sets: bool) -> Seen {
         .map(|(i, (request, prepared))| Reservation {
             request,
             prepared,
+            mode: GenerationMode::Sync,
             hold_expires_at: at(30, 0),
             now: at(1, i as u32),
         })

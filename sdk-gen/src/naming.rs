@@ -10,6 +10,10 @@ use anyhow::{bail, Result};
 
 /// Splits an identifier (`snake_case`, `camelCase`, `PascalCase`, `kebab-case`, `a.b`) into lower-case words.
 pub fn words(s: &str) -> Vec<String> {
+    // The wildcard of a subscription list (`enabled_events: ["*"]`).
+    if s == "*" {
+        return vec!["all".to_owned()];
+    }
     let mut out = Vec::new();
     let mut cur = String::new();
     let chars: Vec<char> = s.chars().collect();

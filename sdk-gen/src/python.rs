@@ -19,6 +19,7 @@ const TEMPLATES: &[Template] = &[
     ("_client.py", include_str!("../templates/python/_client.py.j2")),
     ("types.py", include_str!("../templates/python/types.py.j2")),
     ("resources.py", include_str!("../templates/python/resources.py.j2")),
+    ("webhooks.py", include_str!("../templates/python/webhooks.py.j2")),
 ];
 
 /// Names the client classes use for themselves, which no resource may take.
@@ -200,6 +201,7 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>> {
         ("_client.py", "python/src/apinfer/_client.py"),
         ("types.py", "python/src/apinfer/types.py"),
         ("resources.py", "python/src/apinfer/resources.py"),
+        ("webhooks.py", "python/src/apinfer/webhooks.py"),
     ];
     let mut out = Vec::new();
     for (template, path) in files {
@@ -361,6 +363,17 @@ fn method(api: &Api, op: &Operation) -> Result<MethodView> {
     }
     let mut headers = Vec::new();
     for p in &op.header_params {
+        if p.is_prefer() {
+            headers.push(ArgView {
+                name: take("wait")?,
+                annotation: "bool".into(),
+                default: " = True".into(),
+                doc: docs(Some(crate::spec::WAIT_DOC)),
+                wire: p.name.clone(),
+                spec: "bool".into(),
+            });
+            continue;
+        }
         let name = take(&snake(&p.name))?;
         let (annotation, default) =
             if p.required { ("str".to_owned(), String::new()) } else { ("Optional[str]".to_owned(), " = None".into()) };

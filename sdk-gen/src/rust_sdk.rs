@@ -18,6 +18,7 @@ const TEMPLATES: &[Template] = &[
     ("error.rs", include_str!("../templates/rust/error.rs.j2")),
     ("types.rs", include_str!("../templates/rust/types.rs.j2")),
     ("resources.rs", include_str!("../templates/rust/resources.rs.j2")),
+    ("webhooks.rs", include_str!("../templates/rust/webhooks.rs.j2")),
 ];
 
 /// Names the crate root exports besides the generated ones.
@@ -176,6 +177,7 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>> {
         ("error.rs", "rust/src/error.rs"),
         ("types.rs", "rust/src/types.rs"),
         ("resources.rs", "rust/src/resources.rs"),
+        ("webhooks.rs", "rust/src/webhooks.rs"),
     ];
     let mut out =
         files.iter().map(|(template, path)| render::render(&env, template, path, &ctx)).collect::<Result<Vec<_>>>()?;
@@ -363,14 +365,23 @@ fn method(api: &Api, class: &str, op: &Operation, memo: &mut BTreeMap<String, bo
         params.push(v);
     }
     for p in &op.header_params {
-        let ident = rust_ident(&snake(&p.name));
-        let ty = if p.required { "String".to_owned() } else { "Option<String>".to_owned() };
-        let v = ParamView {
-            ident,
-            wire: p.name.clone(),
-            ty,
-            required: p.required,
-            doc: param_docs(&p.name, p.description.as_deref()),
+        let v = if p.is_prefer() {
+            ParamView {
+                ident: "wait".into(),
+                wire: p.name.clone(),
+                ty: "Option<bool>".into(),
+                required: false,
+                doc: param_docs("wait", Some(crate::spec::WAIT_DOC)),
+            }
+        } else {
+            let ty = if p.required { "String".to_owned() } else { "Option<String>".to_owned() };
+            ParamView {
+                ident: rust_ident(&snake(&p.name)),
+                wire: p.name.clone(),
+                ty,
+                required: p.required,
+                doc: param_docs(&p.name, p.description.as_deref()),
+            }
         };
         headers.push(ParamView { doc: Vec::new(), ty: String::new(), ..clone_param(&v) });
         params.push(v);

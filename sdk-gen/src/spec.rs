@@ -138,6 +138,10 @@ pub struct Operation {
     pub auth: bool,
 }
 
+/// The doc of the `wait` flag a `Prefer` header parameter becomes in the SDKs.
+pub const WAIT_DOC: &str = "Whether to answer once it is done (the default); false queues it and answers at once \
+(202, `Prefer: respond-async`): follow it with `wait_for`, the events, or a webhook endpoint.";
+
 /// A path or query parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
@@ -149,6 +153,13 @@ pub struct Param {
     pub required: bool,
     /// Its description.
     pub description: Option<String>,
+}
+
+impl Param {
+    /// An RFC 7240 `Prefer` header (`respond-async`): the SDKs offer it as a `wait` flag.
+    pub fn is_prefer(&self) -> bool {
+        self.name.eq_ignore_ascii_case("Prefer")
+    }
 }
 
 /// A JSON request body.
@@ -871,10 +882,22 @@ impl<'a> Parser<'a> {
     fn response(&mut self, op: &Map<String, Value>, ctx: &str, loc: &str) -> Result<Response> {
         let responses = obj(op.get("responses").ok_or_else(|| anyhow!("{loc}: responses missing"))?, loc)?;
         let success: Vec<(&String, &Value)> = responses.iter().filter(|(code, _)| code.starts_with('2')).collect();
-        let Some((code, resp)) = success.first() else { bail!("{loc}.responses: no 2xx response") };
-        if success.len() > 1 {
-            bail!("{loc}.responses: more than one 2xx response is not supported");
+        if success.is_empty() {
+            bail!("{loc}.responses: no 2xx response");
         }
+        // Several 2xx answers (201 done, 202 queued) are one result type to a client.
+        let mut answers = Vec::with_capacity(success.len());
+        for (code, resp) in success {
+            answers.push(self.success_response(code, resp, ctx, loc)?);
+        }
+        let first = answers.remove(0);
+        if answers.iter().any(|other| *other != first) {
+            bail!("{loc}.responses: 2xx responses of different types are not supported");
+        }
+        Ok(first)
+    }
+
+    fn success_response(&mut self, code: &str, resp: &Value, ctx: &str, loc: &str) -> Result<Response> {
         let rloc = format!("{loc}.responses.{code}");
         let resp = obj(resp, &rloc)?;
         check_keys(resp, &["description", "content", "headers"], &rloc)?;

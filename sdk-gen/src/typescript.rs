@@ -21,6 +21,7 @@ const TEMPLATES: &[Template] = &[
     ("core.ts", include_str!("../templates/typescript/core.ts.j2")),
     ("types.ts", include_str!("../templates/typescript/types.ts.j2")),
     ("resources.ts", include_str!("../templates/typescript/resources.ts.j2")),
+    ("webhooks.ts", include_str!("../templates/typescript/webhooks.ts.j2")),
     ("client.ts", include_str!("../templates/typescript/client.ts.j2")),
 ];
 
@@ -163,6 +164,7 @@ pub fn generate(api: &Api) -> Result<Vec<GeneratedFile>> {
         ("types.ts", "typescript/src/types.ts"),
         ("resources.ts", "typescript/src/resources.ts"),
         ("client.ts", "typescript/src/client.ts"),
+        ("webhooks.ts", "typescript/src/webhooks.ts"),
     ];
     let mut out =
         files.iter().map(|(template, path)| render::render(&env, template, path, &ctx)).collect::<Result<Vec<_>>>()?;
@@ -283,12 +285,22 @@ fn method(class: &str, op: &Operation) -> Result<MethodView> {
         params.push(v);
     }
     for p in &op.header_params {
-        let v = ParamView {
-            name: snake(&p.name),
-            wire: p.name.clone(),
-            ty: "string".into(),
-            required: p.required,
-            doc: docs(p.description.as_deref()),
+        let v = if p.is_prefer() {
+            ParamView {
+                name: "wait".into(),
+                wire: p.name.clone(),
+                ty: "boolean".into(),
+                required: false,
+                doc: docs(Some(crate::spec::WAIT_DOC)),
+            }
+        } else {
+            ParamView {
+                name: snake(&p.name),
+                wire: p.name.clone(),
+                ty: "string".into(),
+                required: p.required,
+                doc: docs(p.description.as_deref()),
+            }
         };
         headers.push(ParamView { ty: String::new(), doc: Vec::new(), ..clone_param(&v) });
         params.push(v);

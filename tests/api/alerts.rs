@@ -91,6 +91,10 @@ async fn low_balance_alerts_fire_once_per_crossing(app: TestApp) {
     assert!(first["created"].as_i64().unwrap() > 1_700_000_000);
     assert_eq!(first["data"], json!({"available": "8.5", "threshold": "10"}));
     assert_eq!(verify(&secret, &received[1])["data"]["available"], "6.75");
+    // The same events are listed, with the ids the webhook carried.
+    let events = app.get("/v1/events?type=balance.low", t).await.expect(200);
+    let listed: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, [verify(&secret, &received[1])["id"].as_str().unwrap(), first["id"].as_str().unwrap()]);
     // Disabled: no more alerts.
     app.request(
         Method::PUT,
@@ -238,6 +242,11 @@ async fn auto_topup_buys_once_per_crossing_within_the_daily_maximum(app: TestApp
     let purchases = app.get("/v1/purchases", t).await.expect(200);
     assert_eq!(purchases["data"].as_array().unwrap().iter().filter(|p| p["auto_topup"] == true).count(), 2);
     app.assert_ledger_consistent(&ada.token).await;
+    // Each top-up is an event too, with the purchase it made.
+    let events = app.get("/v1/events?type=auto_topup.succeeded", t).await.expect(200);
+    let events = events["data"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e["data"]["purchase_id"].as_str().is_some_and(|p| p.starts_with("pur_"))));
     // The ledger engine reports what it moved, whoever moved it: the background worker's two
     // top-ups are counted like the generations that requests made.
     let text = app.get("/metrics", None).await.text;
@@ -263,6 +272,9 @@ async fn declined_auto_topups_notify_and_wait_for_the_next_day(app: TestApp) {
     assert!(failed[0]["message"].as_str().unwrap().contains("declined"), "{failed:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(notifications(&app, &ada.token, "auto_topup_failed").await.len(), 1, "no retry loop");
+    let events = app.get("/v1/events?type=auto_topup.failed", t).await.expect(200);
+    assert_eq!(events["data"].as_array().unwrap().len(), 1, "{events}");
+    assert_eq!(events["data"][0]["data"]["code"], "card_declined");
     assert_eq!(app.get("/v1/settings/auto-topup", t).await.expect(200)["enabled"], true, "nothing disabled silently");
     assert_eq!(generate(&app, &ada.token).await, 201); // still below: no new crossing
     tokio::time::sleep(Duration::from_millis(300)).await;

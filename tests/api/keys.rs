@@ -160,7 +160,91 @@ async fn the_current_key_knows_what_it_can_still_spend(app: TestApp) {
     app.get("/v1/api-keys/current", Some(&ada.token)).await.expect_error(403, "permission_denied", "api_key_required");
 }
 
+/// A key's `spend_limit_reset` starts its spend again from zero at 00:00 UTC each day, Monday or
+/// first of the month, checked in the transaction that reserves (with the clock injected): a
+/// key at its limit is refused until its period ends, and only its own period's end frees it.
+async fn a_keys_limit_resets_at_the_period_boundary(app: TestApp) {
+    use apinfer_core::clock::Clock;
+    use chrono::{Datelike, Duration, NaiveTime, Utc};
+    let admin = app.admin().await;
+    let ada = app.signup("ada@example.com").await;
+    app.grant(&admin, &ada.account_id, "20").await;
+    // Sessions last a day and the clock travels up to a month: the rest is done with keys.
+    let (_, reader) = app.api_key(&ada, &["balance:read", "usage:read"]).await;
+    let mut keys = Vec::new();
+    for reset in ["daily", "weekly", "monthly"] {
+        let body =
+            json!({"name": reset, "scopes": ["generations:write"], "spend_limit": "2", "spend_limit_reset": reset});
+        let created = app.post("/v1/api-keys", Some(&ada.token), body).await.expect(201);
+        assert_eq!(created["spend_limit_reset"], reset);
+        keys.push(created["key"].as_str().unwrap().to_string());
+    }
+    let generation = json!({"model": "qwen-image", "prompt": "a period", "size": "512x512"});
+    let spend = |key: String| {
+        let generation = generation.clone();
+        let app = &app;
+        async move { app.post("/v1/generations", Some(&key), generation).await }
+    };
+    for key in &keys {
+        spend(key.clone()).await.expect(201);
+        spend(key.clone()).await.expect_error(402, "insufficient_credits", "spend_limit_exceeded");
+    }
+    let midnight = |day: chrono::NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+    let today = app.clock.now().date_naive();
+    let tomorrow = midnight(today + Duration::days(1));
+    let monday = midnight(today + Duration::days(7 - i64::from(today.weekday().num_days_from_monday())));
+    let first = midnight(today.with_day(1).unwrap().checked_add_months(chrono::Months::new(1)).unwrap());
+    let ends = [tomorrow, monday, first];
+    for (key, end) in keys.iter().zip(ends) {
+        let current = app.get("/v1/api-keys/current", Some(key)).await.expect(200);
+        let shown: chrono::DateTime<Utc> = current["spend_limit_resets_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(shown, end, "{current}");
+        assert_eq!((current["spent"].as_str(), current["remaining"].as_str()), (Some("1.75"), Some("0.25")));
+    }
+
+    // Each boundary in turn: just before it the key is still refused; just after it the key
+    // spends again, and a key whose period has not ended is still refused.
+    let mut order: Vec<usize> = (0..3).collect();
+    order.sort_by_key(|&i| ends[i]);
+    let mut freed = [false; 3];
+    for i in order {
+        if freed[i] {
+            continue;
+        }
+        let before = ends[i] - Duration::seconds(30) - app.clock.now();
+        if before > Duration::zero() {
+            app.clock.advance(before);
+            spend(keys[i].clone()).await.expect_error(402, "insufficient_credits", "spend_limit_exceeded");
+        }
+        app.clock.advance(ends[i] + Duration::seconds(1) - app.clock.now());
+        for j in 0..3 {
+            if !freed[j] && ends[j] <= app.clock.now() {
+                let current = app.get("/v1/api-keys/current", Some(&keys[j])).await.expect(200);
+                assert_eq!(current["spent"], "0", "after its reset: {current}");
+                spend(keys[j].clone()).await.expect(201);
+                let current = app.get("/v1/api-keys/current", Some(&keys[j])).await.expect(200);
+                assert_eq!((current["spent"].as_str(), current["remaining"].as_str()), (Some("1.75"), Some("0.25")));
+                freed[j] = true;
+            } else if !freed[j] {
+                spend(keys[j].clone()).await.expect_error(402, "insufficient_credits", "spend_limit_exceeded");
+            }
+        }
+    }
+    assert_eq!(freed, [true; 3]);
+    // Six generations of 1.75: what the limits let through, never more.
+    assert_eq!(app.balance(&reader).await["balance"], "9.5");
+    app.assert_ledger_consistent(&reader).await;
+
+    let ada_token = app.login("ada@example.com", &ada.password).await;
+    let lifetime = json!({"name": "x", "scopes": ["balance:read"], "spend_limit_reset": "daily"});
+    let refused = app.post("/v1/api-keys", Some(&ada_token), lifetime).await;
+    refused.expect_error(422, "invalid_request", "invalid_parameter");
+    let unknown = json!({"name": "x", "scopes": ["balance:read"], "spend_limit": "1", "spend_limit_reset": "hourly"});
+    app.post("/v1/api-keys", Some(&ada_token), unknown).await.expect_error(400, "invalid_request", "invalid_parameter");
+}
+
 backend_tests!(
+    a_keys_limit_resets_at_the_period_boundary,
     the_current_key_knows_what_it_can_still_spend,
     keys_are_shown_once_listed_without_secret_and_scoped,
     revocation_is_immediate_and_foreign_keys_are_404,

@@ -6,11 +6,13 @@ mod http;
 
 mod admin;
 mod alerts;
+mod async_generations;
 mod auth;
 mod catalog;
 mod cli;
 mod crash;
 mod errors;
+mod events;
 mod generations;
 mod idempotency;
 mod keys;
@@ -23,7 +25,9 @@ mod provider_contract;
 mod purchases;
 mod retention;
 mod stripe;
+mod upstream;
 mod usage;
+mod webhook_endpoints;
 
 // Reliability and security (issue 8).
 mod attacker;

@@ -6,7 +6,7 @@
 
 use actix_web::{delete, get, post, web, HttpResponse};
 use apinfer_core::ids::ApiKeyId;
-use apinfer_core::store::api_keys::{self, ApiKey, NewKey, Scope};
+use apinfer_core::store::api_keys::{self, ApiKey, LimitReset, NewKey, Scope};
 use apinfer_core::store::audit::{self, Action};
 use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
@@ -29,9 +29,14 @@ pub struct CreateApiKeyRequest {
     /// What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
     #[schema(value_type = Vec<crate::enums::Scope>, example = json!(["balance:read", "generations:write"]))]
     pub scopes: Vec<String>,
-    /// Most credits the key may spend in total; no limit when absent.
+    /// Most credits the key may spend in total, or in each period of `spend_limit_reset`; no
+    /// limit when absent.
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
     pub spend_limit: Option<Credits>,
+    /// When `spend_limit` starts again from zero: `daily`, `weekly` (Mondays) or `monthly`, at
+    /// 00:00 UTC. Absent, the limit is for the key's lifetime. Needs a `spend_limit`.
+    #[schema(value_type = Option<crate::enums::LimitReset>, example = "monthly")]
+    pub spend_limit_reset: Option<String>,
     /// When the key stops working; never when absent.
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -46,10 +51,18 @@ pub struct ApiKeyView {
     #[schema(example = "sk_AbC12345")]
     pub prefix: String,
     pub scopes: Vec<String>,
-    /// Credits the key may spend in total, or null for no limit.
+    /// Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    /// limit.
     #[schema(value_type = Option<String>, format = "decimal", example = "500")]
     pub spend_limit: Option<Credits>,
-    /// Credits spent (or held) through this key so far.
+    /// When the limit starts again from zero (`daily`, `weekly`, `monthly`, UTC), or null for a
+    /// lifetime limit.
+    #[schema(value_type = Option<crate::enums::LimitReset>, example = "monthly")]
+    pub spend_limit_reset: Option<String>,
+    /// When `spent` next starts again from zero, or null if it never does.
+    pub spend_limit_resets_at: Option<DateTime<Utc>>,
+    /// Credits spent (or held) through this key: in the current period when the limit resets,
+    /// else so far.
     #[schema(value_type = String, format = "decimal", example = "12.25")]
     pub spent: Credits,
     pub expires_at: Option<DateTime<Utc>>,
@@ -61,15 +74,19 @@ pub struct ApiKeyView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<ApiKey> for ApiKeyView {
-    fn from(k: ApiKey) -> Self {
+impl ApiKeyView {
+    /// The key as it stands at `now` (its spent in the current period).
+    pub fn new(k: ApiKey, now: DateTime<Utc>) -> Self {
+        let (spent, resets_at) = (k.spent_at(now), k.resets_at(now));
         ApiKeyView {
             id: k.id.to_string(),
             name: k.name,
             prefix: k.prefix,
             scopes: k.scopes.iter().map(|s| s.as_str().to_string()).collect(),
             spend_limit: k.spend_limit,
-            spent: k.spent,
+            spend_limit_reset: k.spend_limit_reset.map(|r| r.as_str().to_string()),
+            spend_limit_resets_at: resets_at,
+            spent,
             expires_at: k.expires_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
@@ -95,6 +112,7 @@ list_view!(ApiKeyList, ApiKeyView, "A list of API keys.");
     (status = 201, description = "The key, with its secret", body = CreatedApiKey),
     (status = 409, description = "The account already has 100 live keys (`too_many_api_keys`)", body = ErrorBody),
     (status = 400, description = "Invalid name, scopes, limit or expiry", body = ErrorBody),
+    (status = 422, description = "An expiry in the past, or a `spend_limit_reset` without a `spend_limit`", body = ErrorBody),
     (status = 401, description = "Missing or invalid token", body = ErrorBody),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
 ))]
@@ -113,6 +131,19 @@ pub async fn create(
         })?;
         scopes.push(scope);
     }
+    let spend_limit_reset = request
+        .spend_limit_reset
+        .as_deref()
+        .map(|text| {
+            LimitReset::parse(text).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_parameter",
+                    format!("spend_limit_reset must be daily, weekly or monthly, not {text:?}"),
+                    Some("spend_limit_reset"),
+                )
+            })
+        })
+        .transpose()?;
     let now = state.now();
     let (key, secret) = state
         .db(move |conn| {
@@ -122,6 +153,7 @@ pub async fn create(
                 name: &request.name,
                 scopes: &scopes,
                 spend_limit: request.spend_limit,
+                spend_limit_reset,
                 expires_at: request.expires_at,
             };
             let by = (&caller.account_id, &caller.actor());
@@ -135,13 +167,18 @@ pub async fn create(
                     let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
                     (
                         Some(key.id.to_string()),
-                        json!({"name": key.name, "scopes": scopes, "spend_limit": key.spend_limit}),
+                        json!({
+                            "name": key.name,
+                            "scopes": scopes,
+                            "spend_limit": key.spend_limit,
+                            "spend_limit_reset": key.spend_limit_reset.map(LimitReset::as_str),
+                        }),
                     )
                 },
             )
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreatedApiKey { api_key: key.into(), key: secret }))
+    Ok(HttpResponse::Created().json(CreatedApiKey { api_key: ApiKeyView::new(key, now), key: secret }))
 }
 
 /// List the account's live API keys (never their secrets).
@@ -161,8 +198,9 @@ pub async fn list(
     let cursor = page.cursor_as(ApiKeyId::parse)?;
     let page = state.db(move |conn| api_keys::list(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
     let next_cursor = page.has_more.then(|| page.items.last().map(|k| k.id.to_string())).flatten();
+    let now = state.now();
     Ok(HttpResponse::Ok().json(ApiKeyList {
-        data: page.items.into_iter().map(ApiKeyView::from).collect(),
+        data: page.items.into_iter().map(|k| ApiKeyView::new(k, now)).collect(),
         has_more: page.has_more,
         next_cursor,
     }))
@@ -194,7 +232,7 @@ pub async fn revoke(
         })
         .await?;
     state.key_cache.invalidate(&key.id);
-    Ok(HttpResponse::Ok().json(ApiKeyView::from(key)))
+    Ok(HttpResponse::Ok().json(ApiKeyView::new(key, now)))
 }
 
 /// The key a request is made with, and what it can still spend (OpenRouter's `/key`).
@@ -202,7 +240,8 @@ pub async fn revoke(
 pub struct CurrentApiKey {
     #[serde(flatten)]
     pub api_key: ApiKeyView,
-    /// What the key may still spend under its own `spend_limit`, or null when it has none.
+    /// What the key may still spend under its own `spend_limit` (in this period, when it
+    /// resets), or null when it has none.
     #[schema(value_type = Option<String>, format = "decimal", example = "487.75")]
     pub remaining: Option<Credits>,
     /// The account's available credits (its balance less what is held for work under way).
@@ -245,12 +284,12 @@ pub async fn current(caller: Caller, state: web::Data<AppState>) -> Result<HttpR
         })
         .await?;
     let left = |limit: Credits, spent: Credits| Credits::from_units((limit.units() - spent.units()).max(0));
-    let remaining = key.spend_limit.map(|limit| left(limit, key.spent));
+    let remaining = key.spend_limit.map(|limit| left(limit, key.spent_at(now)));
     let member_monthly_remaining = member.monthly_spend_limit.map(|limit| left(limit, member.spent_this_month));
     let effective_remaining =
         [remaining, member_monthly_remaining].into_iter().flatten().fold(available, |least, bound| least.min(bound));
     Ok(HttpResponse::Ok().json(CurrentApiKey {
-        api_key: key.into(),
+        api_key: ApiKeyView::new(key, now),
         remaining,
         account_available: available,
         member_monthly_remaining,

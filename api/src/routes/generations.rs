@@ -1,8 +1,10 @@
 //! Image generations: priced per model and quality, held while rendering, charged on success.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use apinfer_core::domain::{ImageCount, Prompt, Quality, ResponseFormat};
+use apinfer_core::generating::Cancel;
 use apinfer_core::ids::GenerationId;
 use apinfer_core::store::api_keys::Scope;
 use apinfer_core::store::generations::{self, Generation};
@@ -15,7 +17,7 @@ use utoipa::ToSchema;
 use super::views::{list_view, PageParams};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::generation::{generate, GenerateCommand};
+use crate::generation::{enqueue, generate, GenerateCommand};
 use crate::idempotency::{self, parse_json, IdempotencyKey};
 use crate::image_urls::ImageUrls;
 use crate::state::AppState;
@@ -62,6 +64,34 @@ pub struct ImageView {
     pub content_type: String,
 }
 
+/// What a generation costs: `credits_per_image × quality_multiplier × n`, rounded up to the
+/// ledger's unit (0.0001 credit).
+#[derive(Serialize, ToSchema)]
+pub struct GenerationCost {
+    /// The model's price per image when the generation was asked for.
+    #[schema(value_type = String, format = "decimal", example = "1.75")]
+    pub credits_per_image: Credits,
+    /// `1` (standard), `1.5` (high) or `2` (ultra).
+    #[schema(example = "1.5")]
+    pub quality_multiplier: String,
+    pub n: u32,
+    /// The cost: held while the generation is queued or processing, charged if it succeeds.
+    #[schema(value_type = String, format = "decimal", example = "2.625")]
+    pub total: Credits,
+}
+
+/// When a generation was asked for, started and finished.
+#[derive(Serialize, ToSchema)]
+pub struct GenerationTimings {
+    /// When it was asked for (and queued, if asynchronous).
+    pub queued_at: DateTime<Utc>,
+    /// When the provider was called: at once for a synchronous generation, when a worker took
+    /// it for an asynchronous one; null while queued, or if it never started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it succeeded, failed or was canceled.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
 /// An image generation.
 #[derive(Serialize, ToSchema)]
 pub struct GenerationView {
@@ -72,18 +102,25 @@ pub struct GenerationView {
     pub size: String,
     pub quality: String,
     pub n: u32,
-    /// `processing`, `succeeded` or `failed`.
+    /// `queued` (asynchronous, waiting for a worker), `processing`, then `succeeded`, `failed`
+    /// or `canceled`.
     #[schema(value_type = crate::enums::GenerationStatus)]
     pub status: String,
-    /// Credits charged: the cost once succeeded, 0 if it failed.
+    /// How it is priced.
+    pub cost: GenerationCost,
+    /// Credits held for it while it is queued or processing (its cost), else 0.
+    #[schema(value_type = String, format = "decimal", example = "0")]
+    pub credits_held: Credits,
+    /// Credits charged: the cost once succeeded, 0 if it failed or was canceled.
     #[schema(value_type = String, format = "decimal", example = "1.75")]
     pub credits_charged: Credits,
     pub images: Vec<ImageView>,
-    /// Why it failed (`upstream_error`, `hold_expired`).
+    /// Why it failed (`upstream_error`, `hold_expired`, `worker_lost`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    pub timings: GenerationTimings,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -113,10 +150,22 @@ impl GenerationView {
             quality: g.quality.as_str().to_string(),
             n: g.n,
             status: g.status.as_str().to_string(),
+            cost: GenerationCost {
+                credits_per_image: g.credits_per_image,
+                quality_multiplier: g.quality.multiplier_text().to_string(),
+                n: g.n,
+                total: g.credits_cost,
+            },
+            credits_held: if g.status.is_final() { Credits::ZERO } else { g.credits_cost },
             credits_charged: g.credits_charged,
             images,
             error_code: g.error_code,
             error_message: g.error_message,
+            timings: GenerationTimings {
+                queued_at: g.created_at,
+                started_at: g.started_at,
+                finished_at: g.completed_at,
+            },
             created_at: g.created_at,
             completed_at: g.completed_at,
         }
@@ -129,11 +178,29 @@ list_view!(GenerationList, GenerationView, "A page of generations.");
 ///
 /// The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
 /// called, charged when the images exist, and released if the provider fails (502
-/// `upstream_error` with the `generation_id`; nothing charged).
+/// `upstream_error` with the `generation_id`; nothing charged). `X-Credits-Charged` gives what
+/// was charged.
+///
+/// With `Prefer: respond-async` (RFC 7240) the answer is 202 at once, with the generation
+/// `queued` and its cost held (`credits_held`) and `Location` naming it; a worker then runs it
+/// (`processing`, then `succeeded`, `failed` or `canceled`): follow it with `GET
+/// /v1/generations/{id}`, the `generation.*` events, or a webhook endpoint. How many run at once,
+/// in total and per account, is bounded by configuration; past the bound a generation waits in
+/// the queue. Queued work survives a restart of the server.
 #[utoipa::path(tag = "generations", operation_id = "generations_create", security(("bearer" = [])), request_body = CreateGenerationRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe"),
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: queue the generation and answer 202 at once"),
+    ),
     responses(
-        (status = 201, description = "The succeeded generation", body = GenerationView),
+        (status = 201, description = "The succeeded generation", body = GenerationView,
+            headers(("X-Credits-Charged" = String, description = "Credits charged (decimal)"))),
+        (status = 202, description = "Queued (`Prefer: respond-async`); its cost is held", body = GenerationView,
+            headers(
+                ("X-Credits-Charged" = String, description = "Credits charged so far: 0"),
+                ("Location" = String, description = "The generation's URL"),
+                ("Preference-Applied" = String, description = "`respond-async`"),
+            )),
         (status = 400, description = "Invalid prompt, size, quality, n or response_format", body = ErrorBody),
         (status = 402, description = "`insufficient_credits` (nothing held, no provider call) or `spend_limit_exceeded`", body = ErrorBody),
         (status = 403, description = "The key lacks `generations:write`", body = ErrorBody),
@@ -159,8 +226,14 @@ pub async fn create(
         n: ImageCount::from_wire(request.n)?,
         response_format: ResponseFormat::from_wire(request.response_format.as_deref())?,
     };
+    let respond_async = prefers_async(&req);
     let run_state = state.clone();
-    idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
+    let response = idempotency::run(state, caller.account_id.clone(), key, &req, &body, move || async move {
+        let now = run_state.now();
+        if respond_async {
+            let generation = enqueue(&run_state, &caller, command).await?;
+            return Ok((StatusCode::ACCEPTED, GenerationView::new(generation, &run_state.image_urls, now, None)));
+        }
         let inline = command.response_format == ResponseFormat::B64Json;
         let (generation, images) = generate(&run_state, &caller, command).await?;
         let view = GenerationView::new(
@@ -171,7 +244,47 @@ pub async fn create(
         );
         Ok((StatusCode::CREATED, view))
     })
-    .await
+    .await?;
+    with_charge_headers(response).await
+}
+
+/// Whether the request's `Prefer` headers ask for `respond-async` (RFC 7240: comma-separated
+/// preferences, each maybe with `=value` or parameters, names case-insensitive).
+fn prefers_async(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(actix_web::http::header::HeaderName::from_static("prefer"))
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|preference| preference.split([';', '=']).next().unwrap_or("").trim())
+        .any(|name| name.eq_ignore_ascii_case("respond-async"))
+}
+
+/// Adds `X-Credits-Charged` to a successful generation response, from its body (so that a
+/// replayed idempotent answer carries it too), and for a queued one (202) `Location` and
+/// `Preference-Applied`.
+async fn with_charge_headers(response: HttpResponse) -> Result<HttpResponse, ApiError> {
+    if !response.status().is_success() {
+        return Ok(response);
+    }
+    let (mut head, body) = response.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("reading a generation response: {e}")))?;
+    let view: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let accepted = head.status() == StatusCode::ACCEPTED;
+    let headers = head.headers_mut();
+    if let Some(Ok(charged)) = view["credits_charged"].as_str().map(HeaderValue::from_str) {
+        headers.insert(HeaderName::from_static("x-credits-charged"), charged);
+    }
+    if accepted {
+        if let Some(Ok(location)) =
+            view["id"].as_str().map(|id| HeaderValue::from_str(&format!("/v1/generations/{id}")))
+        {
+            headers.insert(actix_web::http::header::LOCATION, location);
+        }
+        headers.insert(HeaderName::from_static("preference-applied"), HeaderValue::from_static("respond-async"));
+    }
+    Ok(head.set_body(bytes).map_into_boxed_body())
 }
 
 /// Filters for the generation history.
@@ -224,7 +337,48 @@ pub async fn retrieve(
     caller.require_any_scope(&[Scope::GenerationsWrite, Scope::UsageRead])?;
     let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
     let generation = state.db(move |conn| generations::get(conn, &caller.account_id, &id)).await?;
-    Ok(HttpResponse::Ok().json(GenerationView::new(generation, &state.image_urls, state.now(), None)))
+    Ok(charged(HttpResponse::Ok(), &generation).json(GenerationView::new(
+        generation,
+        &state.image_urls,
+        state.now(),
+        None,
+    )))
+}
+
+/// A response builder carrying `X-Credits-Charged`.
+fn charged(mut builder: actix_web::HttpResponseBuilder, generation: &Generation) -> actix_web::HttpResponseBuilder {
+    builder.insert_header(("X-Credits-Charged", generation.credits_charged.to_string()));
+    builder
+}
+
+/// Cancel an asynchronous generation (scope `generations:write`; idempotent).
+///
+/// A generation that has not finished stops: its hold is released (nothing is charged) and it
+/// ends `canceled`; a provider call in flight is abandoned and its result not charged. A
+/// generation that already finished is answered as it is, so check `status`: exactly one of
+/// the cancel and the outcome it was racing wins.
+#[utoipa::path(tag = "generations", operation_id = "generations_cancel", security(("bearer" = [])), params(("id" = String, Path, description = "`gen_...`")), responses(
+    (status = 200, description = "The generation: `canceled`, or the outcome it reached first", body = GenerationView,
+        headers(("X-Credits-Charged" = String, description = "Credits charged (decimal)"))),
+    (status = 403, description = "The key lacks `generations:write`", body = ErrorBody),
+    (status = 404, description = "No such generation in this account", body = ErrorBody),
+    (status = 409, description = "A synchronous generation still running (`generation_not_cancelable`)", body = ErrorBody),
+))]
+#[post("/generations/{id}/cancel")]
+pub async fn cancel(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::GenerationsWrite)?;
+    let id = GenerationId::parse(&id).ok_or_else(|| ApiError::not_found("generation"))?;
+    let now = state.now();
+    let (generation, canceled) =
+        state.writes.cancel(Cancel { account_id: caller.account_id.clone(), id: id.clone(), now }).await?;
+    if canceled {
+        state.queue.abandon(&id);
+    }
+    Ok(charged(HttpResponse::Ok(), &generation).json(GenerationView::new(generation, &state.image_urls, now, None)))
 }
 
 /// A signed image URL's query: both, or the `Authorization` header is needed.

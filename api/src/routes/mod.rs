@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod catalog;
+pub mod events;
 pub mod generations;
 pub mod images;
 pub mod members;
@@ -18,6 +19,7 @@ pub mod settings;
 pub mod transactions;
 pub mod usage;
 pub mod views;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -63,6 +65,17 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(generations::create)
         .service(generations::list)
         .service(generations::retrieve)
+        .service(generations::cancel)
+        .service(events::list)
+        .service(events::retrieve)
+        .service(webhook_endpoints::create)
+        .service(webhook_endpoints::list)
+        .service(webhook_endpoints::retrieve)
+        .service(webhook_endpoints::update)
+        .service(webhook_endpoints::remove)
+        .service(webhook_endpoints::rotate_secret)
+        .service(webhook_endpoints::list_deliveries)
+        .service(webhook_endpoints::retry_delivery)
         .service(generations::image)
         .service(images::create)
         .service(webhooks::payments)

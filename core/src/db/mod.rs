@@ -551,6 +551,48 @@ mod tests {
         assert_eq!(back[0].data, b"png one");
     }
 
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct MigratedEndpoint {
+        #[diesel(sql_type = Text)]
+        url: String,
+        #[diesel(sql_type = Text)]
+        enabled_events: String,
+        #[diesel(sql_type = Text)]
+        secret: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+    }
+
+    /// A low-balance alert's webhook URL becomes an endpoint subscribed to `balance.low`, signed
+    /// with the secret its receiver already has; an alert without a URL gets none.
+    fn migrates_alert_webhooks(url: &str, migrations: fn() -> EmbeddedMigrations) {
+        let pool = Pool::connect(url, 1).unwrap();
+        let mut conn = pool.get().unwrap();
+        let before_endpoints = 12;
+        for _ in 0..before_endpoints {
+            conn.run_next_migration(migrations()).unwrap();
+        }
+        conn.batch_execute(
+            "INSERT INTO accounts (id, name, balance, created_at, updated_at, webhook_secret) VALUES                ('acct_w', 'w', 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00', 'whsec_kept'),                ('acct_n', 'n', 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00', NULL);              INSERT INTO alert_settings (account_id, enabled, threshold, webhook_url, updated_at) VALUES                ('acct_w', true, 1000000, 'https://example.com/hook', '2026-11-02 00:00:00'),                ('acct_n', true, 1000000, NULL, '2026-11-02 00:00:00');",
+        )
+        .unwrap();
+        conn.run_pending_migrations(migrations()).unwrap();
+        let endpoints: Vec<MigratedEndpoint> = diesel::sql_query(
+            "SELECT url, enabled_events, secret, status FROM webhook_endpoints              WHERE managed_by = 'low_balance_alert' ORDER BY account_id",
+        )
+        .load(&mut conn)
+        .unwrap();
+        assert_eq!(
+            endpoints,
+            [MigratedEndpoint {
+                url: "https://example.com/hook".into(),
+                enabled_events: "balance.low".into(),
+                secret: "whsec_kept".into(),
+                status: "enabled".into(),
+            }]
+        );
+    }
+
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -666,6 +708,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("apinfer-migrate-{}", crate::ids::random_base62(10)));
         std::fs::create_dir_all(&dir).unwrap();
         migrates_stored_images(&format!("sqlite://{}", dir.join("m.db").display()), || SQLITE_MIGRATIONS);
+        migrates_alert_webhooks(&format!("sqlite://{}", dir.join("w.db").display()), || SQLITE_MIGRATIONS);
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -704,8 +747,13 @@ mod tests {
         };
         let name = format!("apinfer_migrate_{}", crate::ids::random_base62(10).to_lowercase());
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
-        let outcome =
-            std::panic::catch_unwind(|| migrates_stored_images(&format!("{base}/{name}"), || POSTGRES_MIGRATIONS));
+        let second = format!("{name}_w");
+        diesel::sql_query(format!("CREATE DATABASE {second}")).execute(&mut admin).unwrap();
+        let outcome = std::panic::catch_unwind(|| {
+            migrates_stored_images(&format!("{base}/{name}"), || POSTGRES_MIGRATIONS);
+            migrates_alert_webhooks(&format!("{base}/{second}"), || POSTGRES_MIGRATIONS);
+        });
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {second} WITH (FORCE)")).execute(&mut admin);
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
         outcome.unwrap();
     }

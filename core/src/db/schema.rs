@@ -51,6 +51,8 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        spend_limit_reset -> Nullable<Text>,
+        spent_window -> Text,
     }
 }
 
@@ -221,6 +223,12 @@ diesel::table! {
         error_message -> Nullable<Text>,
         created_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        credits_per_image -> BigInt,
+        mode -> Text,
+        started_at -> Nullable<Timestamp>,
+        worker -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        attempts -> Integer,
     }
 }
 
@@ -323,6 +331,9 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
+        endpoint_id -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        event_type -> Nullable<Text>,
     }
 }
 
@@ -333,6 +344,7 @@ diesel::table! {
         status_code -> Nullable<Integer>,
         error -> Nullable<Text>,
         at -> Timestamp,
+        duration_ms -> Nullable<Integer>,
     }
 }
 
@@ -365,6 +377,37 @@ diesel::table! {
 diesel::joinable!(generation_images -> image_blobs (blob_id));
 diesel::joinable!(generation_images -> generations (generation_id));
 
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        account_id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        account_id -> Text,
+        url -> Text,
+        description -> Text,
+        enabled_events -> Text,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        managed_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     accounts,
@@ -392,4 +435,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     sessions,
     audit_events,
+    events,
+    webhook_endpoints,
 );

@@ -4,10 +4,13 @@
 
 mod account;
 mod entry_type;
+mod event_type;
 mod generation;
+pub mod limit_reset;
 pub mod pricing;
 
 pub use account::{Email, Password, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 pub use entry_type::EntryType;
+pub use event_type::EventType;
 pub use generation::{ImageCount, Prompt, ResponseFormat, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS};
 pub use pricing::Quality;

@@ -37,7 +37,7 @@ pub use self::stats::Stats;
 pub use self::work::{BlobStore, BlobTouch, KeyTouch};
 use self::work::{Kind, SetKind};
 use crate::db::{savepoint, write_transaction, DbConn, Pool};
-use crate::generating::{Capture, Captured, Release, Reservation};
+use crate::generating::{Cancel, Capture, Captured, Release, Reservation};
 use crate::ledger::holds::Hold;
 use crate::store::generations::Generation;
 use crate::store::locks;
@@ -89,6 +89,7 @@ enum Job {
     Reserve(Unit<Reservation>),
     Capture(Unit<Capture>),
     Release(Unit<Release>),
+    Cancel(Unit<Cancel>),
     KeyTouch(Unit<KeyTouch>),
     BlobStore(Unit<BlobStore>),
     BlobTouch(Unit<BlobTouch>),
@@ -103,6 +104,7 @@ macro_rules! with_unit {
             Job::Reserve($unit) => $body,
             Job::Capture($unit) => $body,
             Job::Release($unit) => $body,
+            Job::Cancel($unit) => $body,
             Job::KeyTouch($unit) => $body,
             Job::BlobStore($unit) => $body,
             Job::BlobTouch($unit) => $body,
@@ -277,6 +279,12 @@ impl GroupCommit {
     /// Releases a failed generation's hold (see [`crate::generating::release`]).
     pub async fn release(&self, release: Release) -> Result<Generation> {
         self.run(release, Job::Release).await
+    }
+
+    /// Cancels an unfinished generation, releasing its hold (see
+    /// [`crate::generating::cancel`]); answers it as it now is, and whether this canceled it.
+    pub async fn cancel(&self, cancel: Cancel) -> Result<(Generation, bool)> {
+        self.run(cancel, Job::Cancel).await
     }
 
     /// Notes an API key's use.

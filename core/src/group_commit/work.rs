@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::db::DbConn;
-use crate::generating::{self, Capture, Captured, Release, Reservation};
+use crate::generating::{self, Cancel, Capture, Captured, Release, Reservation};
 use crate::ids::{AccountId, ApiKeyId};
 use crate::ledger::holds::Hold;
 use crate::store::generations::Generation;
@@ -75,6 +75,18 @@ impl Kind for Release {
 
     fn run_one(&self, conn: &mut DbConn) -> Result<Generation> {
         generating::release(conn, self)
+    }
+}
+
+impl Kind for Cancel {
+    type Output = (Generation, bool);
+
+    fn account(&self) -> &AccountId {
+        &self.account_id
+    }
+
+    fn run_one(&self, conn: &mut DbConn) -> Result<(Generation, bool)> {
+        generating::cancel(conn, self)
     }
 }
 

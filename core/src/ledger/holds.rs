@@ -101,7 +101,9 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     let mut available: HashMap<&str, i64> =
         locked.iter().map(|(id, (balance, held, ..))| (id.as_str(), balance.saturating_sub(*held))).collect();
     let key_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.api_key_id.map(ApiKeyId::as_str)).collect();
-    let mut keys = if key_ids.is_empty() { HashMap::new() } else { limits::spend_budgets(conn, &key_ids)? };
+    // Keys' windows are judged at the set's latest time, as its statements are.
+    let latest = requests.iter().map(|(_, now)| *now).max().unwrap_or_default();
+    let mut keys = if key_ids.is_empty() { HashMap::new() } else { limits::spend_budgets(conn, &key_ids, latest)? };
     let user_ids: Vec<&str> = requests.iter().filter_map(|(r, _)| r.user_id.map(UserId::as_str)).collect();
     let limits =
         if user_ids.is_empty() { HashMap::new() } else { limits::month_limits(conn, &account_ids, &user_ids)? };
@@ -124,7 +126,7 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     for (request, now) in requests {
         let amount = request.amount.units();
         let account = request.account_id.as_str();
-        let key = request.api_key_id.map(|key| keys.get(key.as_str()).copied());
+        let key = request.api_key_id.map(|key| keys.get(key.as_str()).map(|budget| (budget.spent, budget.limit)));
         let slot = request.user_id.map(|user| (account, user.as_str(), members::month_of(*now)));
         let member =
             slot.as_ref().and_then(|slot| months.get(slot)).map(|m| (m.limit, m.spent.saturating_add(m.added)));
@@ -146,8 +148,8 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
                 .map(|(limit, _)| limits::month_limit_exceeded(limit)),
         };
         if refusal.is_none() {
-            if let Some((spent, _)) = request.api_key_id.and_then(|key| keys.get_mut(key.as_str())) {
-                *spent = spent.saturating_add(amount);
+            if let Some(budget) = request.api_key_id.and_then(|key| keys.get_mut(key.as_str())) {
+                budget.spent = budget.spent.saturating_add(amount);
             }
             if let Some(month) = slot.and_then(|slot| months.get_mut(&slot)) {
                 month.added = month.added.saturating_add(amount);
@@ -195,6 +197,7 @@ pub fn reserve_set(conn: &mut DbConn, requests: &[(HoldRequest<'_>, DateTime<Utc
     }
     let key_totals =
         totals(accepted.iter().filter_map(|(r, _)| r.api_key_id.map(|key| (key.as_str(), r.amount.units()))));
+    limits::start_windows(conn, &keys)?;
     for (total, ids) in by_total(&key_totals) {
         limits::charge_spend_many(conn, &ids, Credits::from_units(total))?;
     }
@@ -344,7 +347,12 @@ fn release_one(conn: &mut DbConn, account: &AccountId, id: &HoldId, now: DateTim
         .set((accounts::held.eq(accounts::held - amount), accounts::updated_at.eq(naive(now))))
         .execute(conn)?;
     if let Some(key) = api_key_id {
-        limits::uncharge_spend(conn, &ApiKeyId::from_db(key), Credits::from_units(amount))?;
+        limits::uncharge_spend(
+            conn,
+            &ApiKeyId::from_db(key),
+            Credits::from_units(amount),
+            crate::store::utc(created_at),
+        )?;
     }
     if let Some(user) = user_id {
         limits::uncharge_month(

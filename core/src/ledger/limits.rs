@@ -1,4 +1,5 @@
-//! Spending limits: an API key's spend limit and a member's monthly limit. A reservation
+//! Spending limits: an API key's spend limit (for its lifetime, or reset each UTC day, week or
+//! month) and a member's monthly limit. A reservation
 //! counts its amount against both, in the transaction that reserves it, and a release gives it
 //! back in the transaction that releases it, so concurrent spends can never pass a limit.
 
@@ -9,32 +10,68 @@ use diesel::prelude::*;
 
 use crate::db::schema::{api_keys, member_spend, memberships};
 use crate::db::{padded, DbConn, Kept};
+use crate::domain::limit_reset::{window_of, LimitReset};
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::store::members::month_of;
 use crate::{Credits, Error, Result};
 
 // --- API keys' spend limits ---
 
-/// What [`charge_spend`] answers past the key's limit.
+/// What [`charge_spend_many`] answers past the key's limit.
 pub fn spend_limit_exceeded() -> Error {
     Error::SpendLimitExceeded { message: "this API key's spend_limit would be exceeded".into() }
 }
 
-/// The keys' spend so far and limits, as [`charge_spend`] would check them, keyed by id; a
-/// key that does not exist (which [`charge_spend`] refuses) is missing from the answer.
-pub fn spend_budgets(conn: &mut DbConn, ids: &[&str]) -> Result<HashMap<String, (i64, Option<i64>)>> {
-    let rows: Vec<(String, i64, Option<i64>)> =
-        Kept(api_keys::table.filter(api_keys::id.eq_any(padded(ids))).select((
-            api_keys::id,
-            api_keys::spent,
-            api_keys::spend_limit,
-        )))
-        .load(conn)?;
-    Ok(rows.into_iter().map(|(id, spent, limit)| (id, (spent, limit))).collect())
+/// A key's limit as a spend at some time sees it.
+#[derive(Clone, Debug)]
+pub struct KeyBudget {
+    /// Spent in the window of that time (zero once a reset period has passed).
+    pub spent: i64,
+    pub limit: Option<i64>,
+    /// `Some` when the stored spend belongs to an earlier window: the window to start.
+    pub new_window: Option<String>,
 }
 
-/// [`charge_spend`] of the same `amount` on several keys in one statement; fails, as it does,
-/// if any of them would pass its limit (the caller rolls back).
+/// The keys' spend so far and limits at `now`, as [`charge_spend_many`] would check them,
+/// keyed by id; a key that does not exist (which it refuses) is missing from the answer.
+pub fn spend_budgets(conn: &mut DbConn, ids: &[&str], now: DateTime<Utc>) -> Result<HashMap<String, KeyBudget>> {
+    type Row = (String, i64, Option<i64>, Option<String>, String);
+    let rows: Vec<Row> = Kept(api_keys::table.filter(api_keys::id.eq_any(padded(ids))).select((
+        api_keys::id,
+        api_keys::spent,
+        api_keys::spend_limit,
+        api_keys::spend_limit_reset,
+        api_keys::spent_window,
+    )))
+    .load(conn)?;
+    rows.into_iter()
+        .map(|(id, spent, limit, reset, window)| {
+            let reset = reset.as_deref().map(LimitReset::from_db).transpose()?;
+            let current = window_of(reset, now);
+            let budget = if current == window {
+                KeyBudget { spent, limit, new_window: None }
+            } else {
+                KeyBudget { spent: 0, limit, new_window: Some(current) }
+            };
+            Ok((id, budget))
+        })
+        .collect()
+}
+
+/// Starts a new window for keys whose stored spend is of an earlier one (as
+/// [`spend_budgets`] found them, under the accounts' row locks): their spent becomes zero.
+pub fn start_windows(conn: &mut DbConn, budgets: &HashMap<String, KeyBudget>) -> Result<()> {
+    for (id, window) in budgets.iter().filter_map(|(id, b)| Some((id, b.new_window.as_ref()?))) {
+        diesel::update(api_keys::table.find(id))
+            .set((api_keys::spent.eq(0_i64), api_keys::spent_window.eq(window)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Counts the same `amount` against several keys' limits in one statement (their windows
+/// started by [`start_windows`]); fails if any of them would pass its limit (the caller rolls
+/// back).
 pub fn charge_spend_many(conn: &mut DbConn, ids: &[&str], amount: Credits) -> Result<()> {
     let units = amount.units();
     let updated = Kept(
@@ -50,11 +87,21 @@ pub fn charge_spend_many(conn: &mut DbConn, ids: &[&str], amount: Credits) -> Re
     Ok(())
 }
 
-/// Gives back spend counted by [`charge_spend`] for work that was not done.
-pub fn uncharge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits) -> Result<()> {
-    diesel::update(api_keys::table.find(id.as_str()))
-        .set(api_keys::spent.eq(api_keys::spent - amount.units()))
-        .execute(conn)?;
+/// Gives back spend counted by [`charge_spend_many`] at `at` for work that was not done: only
+/// while the key is still in that window (a later window started from zero without it).
+pub fn uncharge_spend(conn: &mut DbConn, id: &ApiKeyId, amount: Credits, at: DateTime<Utc>) -> Result<()> {
+    let reset: Option<Option<String>> =
+        api_keys::table.find(id.as_str()).select(api_keys::spend_limit_reset).first(conn).optional()?;
+    let Some(reset) = reset else { return Ok(()) };
+    let reset = reset.as_deref().map(LimitReset::from_db).transpose()?;
+    diesel::update(
+        api_keys::table
+            .find(id.as_str())
+            .filter(api_keys::spent_window.eq(window_of(reset, at)))
+            .filter(api_keys::spent.ge(amount.units())),
+    )
+    .set(api_keys::spent.eq(api_keys::spent - amount.units()))
+    .execute(conn)?;
     Ok(())
 }
 

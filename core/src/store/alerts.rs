@@ -11,13 +11,16 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
+use super::events::{self, EventType};
+use super::webhook_endpoints;
 use super::Page;
 use super::{naive, utc};
 use crate::db::schema::{
     accounts, alert_settings, auto_topup_requests, notifications, webhook_attempts, webhook_deliveries,
+    webhook_endpoints as endpoints_table,
 };
 use crate::db::{write_transaction, DbConn};
-use crate::ids::{random_base62, AccountId, EventId, NotificationId};
+use crate::ids::{random_base62, AccountId, NotificationId};
 use crate::{Credits, Error, Result};
 
 /// An account's low-balance alert.
@@ -88,6 +91,10 @@ pub fn put_alert_settings(
         diesel::update(accounts::table.find(account.as_str()))
             .set(accounts::low_balance_threshold.eq(enabled.then_some(threshold.units())))
             .execute(conn)?;
+        // The URL is a webhook endpoint subscribed to `balance.low`, signed with the secret these
+        // settings show.
+        let secret = webhook_secret(conn, account)?;
+        webhook_endpoints::set_low_balance_endpoint(conn, account, webhook_url, &secret, now)?;
         alert_settings(conn, account)
     })
 }
@@ -138,27 +145,9 @@ fn record_low_balance(
         &data,
         now,
     )?;
-    let url: Option<Option<String>> = alert_settings::table
-        .find(account.as_str())
-        .filter(alert_settings::enabled.eq(true))
-        .select(alert_settings::webhook_url)
-        .first(conn)
-        .optional()?;
-    if let Some(Some(url)) = url {
-        let id = EventId::generate();
-        let event = json!({"id": id.as_str(), "type": "balance.low", "created": now.timestamp(), "data": data});
-        diesel::insert_into(webhook_deliveries::table)
-            .values((
-                webhook_deliveries::id.eq(id.as_str()),
-                webhook_deliveries::account_id.eq(account.as_str()),
-                webhook_deliveries::url.eq(&url),
-                webhook_deliveries::payload.eq(event.to_string()),
-                webhook_deliveries::status.eq("pending"),
-                webhook_deliveries::next_attempt_at.eq(naive(now)),
-                webhook_deliveries::created_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
-    }
+    // Its webhook goes to every endpoint subscribed to `balance.low`: the alert's own `webhook_url`
+    // is one (see `webhook_endpoints::set_low_balance_endpoint`).
+    events::record(conn, account, EventType::BalanceLow, data, now)?;
     Ok(())
 }
 
@@ -246,7 +235,10 @@ pub struct DueDelivery {
     pub id: String,
     pub url: String,
     pub payload: String,
-    pub secret: String,
+    /// The secrets to sign it with: the endpoint's, and its previous one during a rotation.
+    pub secrets: Vec<String>,
+    /// The endpoint it goes to (none for deliveries queued before endpoints existed).
+    pub endpoint_id: Option<String>,
     /// Attempts made before this one.
     pub attempts: i32,
 }
@@ -263,6 +255,10 @@ pub fn claim_due_deliveries(
         .filter(webhook_deliveries::status.eq("pending"))
         .filter(webhook_deliveries::next_attempt_at.le(naive(now)))
         .filter(webhook_deliveries::lease_until.is_null().or(webhook_deliveries::lease_until.lt(naive(now))))
+        // A disabled endpoint's deliveries wait until it is enabled again.
+        .filter(webhook_deliveries::endpoint_id.is_null().or(webhook_deliveries::endpoint_id.eq_any(
+            endpoints_table::table.filter(endpoints_table::status.eq("enabled")).select(endpoints_table::id.nullable()),
+        )))
         .order(webhook_deliveries::next_attempt_at.asc())
         .limit(limit)
         .select(webhook_deliveries::id)
@@ -280,31 +276,51 @@ pub fn claim_due_deliveries(
         if leased == 0 {
             continue;
         }
-        let (account_id, url, payload, attempts): (String, String, String, i32) = webhook_deliveries::table
-            .find(&id)
-            .select((
-                webhook_deliveries::account_id,
-                webhook_deliveries::url,
-                webhook_deliveries::payload,
-                webhook_deliveries::attempts,
-            ))
-            .first(conn)?;
-        let secret = webhook_secret(conn, &AccountId::from_db(account_id))?;
-        claimed.push(DueDelivery { id, url, payload, secret, attempts });
+        let (account_id, url, payload, attempts, endpoint_id): (String, String, String, i32, Option<String>) =
+            webhook_deliveries::table
+                .find(&id)
+                .select((
+                    webhook_deliveries::account_id,
+                    webhook_deliveries::url,
+                    webhook_deliveries::payload,
+                    webhook_deliveries::attempts,
+                    webhook_deliveries::endpoint_id,
+                ))
+                .first(conn)?;
+        let (url, secrets) = match &endpoint_id {
+            // The endpoint's URL and secrets as they are now (it may have changed since).
+            Some(endpoint) => match webhook_endpoints::signing_secrets(conn, endpoint, now)? {
+                Some(signing) => signing,
+                None => continue,
+            },
+            None => (url, vec![webhook_secret(conn, &AccountId::from_db(account_id))?]),
+        };
+        claimed.push(DueDelivery { id, url, payload, secrets, endpoint_id, attempts });
     }
     Ok(claimed)
 }
 
-/// Records one attempt. `retry_at`: when to try again (None with `delivered` false gives up).
+/// How one attempt went.
+pub struct AttemptOutcome<'a> {
+    pub status_code: Option<u16>,
+    pub error: Option<&'a str>,
+    pub delivered: bool,
+    /// How long the attempt took.
+    pub duration: std::time::Duration,
+    /// When to try again (None with `delivered` false gives up).
+    pub retry_at: Option<DateTime<Utc>>,
+    /// How long an endpoint's deliveries may keep failing before it is disabled.
+    pub disable_after: Duration,
+}
+
+/// Records one attempt, and what it means for its endpoint.
 pub fn record_attempt(
     conn: &mut DbConn,
     delivery: &DueDelivery,
-    status_code: Option<u16>,
-    error: Option<&str>,
-    delivered: bool,
-    retry_at: Option<DateTime<Utc>>,
+    outcome: &AttemptOutcome<'_>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let AttemptOutcome { status_code, error, delivered, duration, retry_at, disable_after } = *outcome;
     write_transaction(conn, |conn| {
         let attempt = delivery.attempts + 1;
         diesel::insert_into(webhook_attempts::table)
@@ -314,8 +330,15 @@ pub fn record_attempt(
                 webhook_attempts::status_code.eq(status_code.map(i32::from)),
                 webhook_attempts::error.eq(error),
                 webhook_attempts::at.eq(naive(now)),
+                webhook_attempts::duration_ms.eq(i32::try_from(duration.as_millis()).unwrap_or(i32::MAX)),
             ))
             .execute(conn)?;
+        if let Some(endpoint) = &delivery.endpoint_id {
+            if let Some(disabled) = webhook_endpoints::record_outcome(conn, endpoint, delivered, disable_after, now)? {
+                let webhook_endpoints::Disabled { account, message, data } = disabled;
+                notify(conn, &account, "webhook_endpoint_disabled", &message, &data, now)?;
+            }
+        }
         let status = match (delivered, retry_at) {
             (true, _) => "delivered",
             (false, Some(_)) => "pending",

@@ -5,12 +5,15 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::events::{self, EventType};
 use super::locks::lock_account_row;
 use super::Page;
 use super::{naive, utc};
 use crate::auth::{api_key_digest, generate_api_key};
 use crate::db::schema::api_keys;
 use crate::db::{write_transaction, DbConn};
+pub use crate::domain::limit_reset::LimitReset;
+use crate::domain::limit_reset::{window_ends, window_of};
 use crate::ids::{AccountId, ApiKeyId, UserId};
 use crate::{Credits, Error, Result};
 
@@ -41,7 +44,11 @@ pub struct ApiKey {
     pub prefix: String,
     pub scopes: Vec<Scope>,
     pub spend_limit: Option<Credits>,
-    pub spent: Credits,
+    /// When the limit starts again from zero; never when `None`.
+    pub spend_limit_reset: Option<LimitReset>,
+    /// Spent in the window `spent_window` names (see [`ApiKey::spent_at`]).
+    spent: Credits,
+    spent_window: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -49,6 +56,20 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
+    /// What the key has spent (or holds) in the window of `now`: zero once its limit has reset.
+    pub fn spent_at(&self, now: DateTime<Utc>) -> Credits {
+        if self.spent_window == window_of(self.spend_limit_reset, now) {
+            self.spent
+        } else {
+            Credits::ZERO
+        }
+    }
+
+    /// When the key's spent next starts again from zero, after `now`, if it ever does.
+    pub fn resets_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        window_ends(self.spend_limit_reset, now)
+    }
+
     /// Whether the key may authenticate at `now`.
     pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
@@ -70,6 +91,8 @@ struct KeyRow {
     last_used_at: Option<chrono::NaiveDateTime>,
     revoked_at: Option<chrono::NaiveDateTime>,
     created_at: chrono::NaiveDateTime,
+    spend_limit_reset: Option<String>,
+    spent_window: String,
 }
 
 impl TryFrom<KeyRow> for ApiKey {
@@ -84,7 +107,9 @@ impl TryFrom<KeyRow> for ApiKey {
             prefix: row.prefix,
             scopes: row.scopes.split(',').map(Scope::from_db).collect::<Result<_>>()?,
             spend_limit: row.spend_limit.map(Credits::from_units),
+            spend_limit_reset: row.spend_limit_reset.as_deref().map(LimitReset::from_db).transpose()?,
             spent: Credits::from_units(row.spent),
+            spent_window: row.spent_window,
             expires_at: row.expires_at.map(utc),
             last_used_at: row.last_used_at.map(utc),
             revoked_at: row.revoked_at.map(utc),
@@ -100,6 +125,7 @@ pub struct NewKey<'a> {
     pub name: &'a str,
     pub scopes: &'a [Scope],
     pub spend_limit: Option<Credits>,
+    pub spend_limit_reset: Option<LimitReset>,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -114,6 +140,14 @@ pub fn create(conn: &mut DbConn, new: NewKey<'_>, now: DateTime<Utc>) -> Result<
     }
     if new.spend_limit.is_some_and(Credits::is_negative) {
         return Err(Error::invalid("invalid_amount", "spend_limit must not be negative", "spend_limit"));
+    }
+    if new.spend_limit_reset.is_some() && new.spend_limit.is_none() {
+        // Well-formed, but there is nothing to reset.
+        return Err(Error::unprocessable(
+            "invalid_parameter",
+            "spend_limit_reset needs a spend_limit to reset",
+            "spend_limit_reset",
+        ));
     }
     if new.expires_at.is_some_and(|e| e <= now) {
         return Err(Error::unprocessable("invalid_expiry", "expires_at must be in the future", "expires_at"));
@@ -166,6 +200,8 @@ fn insert_key(
             api_keys::key_hash.eq(&secret.digest),
             api_keys::scopes.eq(&scope_text),
             api_keys::spend_limit.eq(new.spend_limit.map(Credits::units)),
+            api_keys::spend_limit_reset.eq(new.spend_limit_reset.map(LimitReset::as_str)),
+            api_keys::spent_window.eq(window_of(new.spend_limit_reset, now)),
             api_keys::expires_at.eq(new.expires_at.map(naive)),
             api_keys::created_at.eq(naive(now)),
         ))
@@ -178,12 +214,15 @@ fn insert_key(
         prefix: secret.prefix,
         scopes: scopes.to_vec(),
         spend_limit: new.spend_limit,
+        spend_limit_reset: new.spend_limit_reset,
         spent: Credits::ZERO,
+        spent_window: window_of(new.spend_limit_reset, now),
         expires_at: new.expires_at.map(|t| utc(naive(t).0)),
         last_used_at: None,
         revoked_at: None,
         created_at: utc(naive(now).0),
     };
+    events::record(conn, new.account_id, EventType::ApiKeyCreated, event_data(&key), now)?;
     Ok((key, secret.secret))
 }
 
@@ -275,7 +314,24 @@ pub fn revoke(conn: &mut DbConn, account: &AccountId, id: &ApiKeyId, now: DateTi
     if updated == 0 {
         return Err(Error::NotFound("api key"));
     }
-    get(conn, account, id)
+    let key = get(conn, account, id)?;
+    events::record(conn, account, EventType::ApiKeyRevoked, event_data(&key), now)?;
+    Ok(key)
+}
+
+/// What an `api_key.*` event carries.
+fn event_data(key: &ApiKey) -> serde_json::Value {
+    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    serde_json::json!({
+        "object": "api_key",
+        "id": key.id.as_str(),
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": scopes,
+        "spend_limit": key.spend_limit.map(|l| l.to_string()),
+        "spend_limit_reset": key.spend_limit_reset.map(LimitReset::as_str),
+        "created_by": key.user_id.as_str(),
+    })
 }
 
 /// Revokes every live key `user` made in `account` (when they leave it); the keys revoked.
@@ -293,5 +349,9 @@ pub fn revoke_created_by(
     diesel::update(api_keys::table.filter(api_keys::id.eq_any(&ids)))
         .set(api_keys::revoked_at.eq(naive(now)))
         .execute(conn)?;
+    for id in &ids {
+        let key = get(conn, account, &ApiKeyId::from_db(id.clone()))?;
+        events::record(conn, account, EventType::ApiKeyRevoked, event_data(&key), now)?;
+    }
     Ok(ids.into_iter().map(ApiKeyId::from_db).collect())
 }

@@ -16,11 +16,33 @@ use crate::{Credits, Error, Result};
 
 text_enum! {
     pub enum GenerationStatus {
+        /// Asynchronous, waiting for a worker; its cost is held.
+        Queued = "queued",
         Processing = "processing",
         Succeeded = "succeeded",
         Failed = "failed",
+        /// Canceled before it finished; its hold was released.
+        Canceled = "canceled",
     }
 }
+
+impl GenerationStatus {
+    /// Whether the generation has its outcome (and its hold is resolved).
+    pub fn is_final(self) -> bool {
+        matches!(self, GenerationStatus::Succeeded | GenerationStatus::Failed | GenerationStatus::Canceled)
+    }
+}
+
+text_enum! {
+    /// How a generation was asked for: answered when done (`sync`), or queued (`async`).
+    pub enum GenerationMode {
+        Sync = "sync",
+        Async = "async",
+    }
+}
+
+/// The statuses a generation leaves for its outcome.
+const UNFINISHED: [&str; 2] = ["queued", "processing"];
 
 /// Metadata of one stored image.
 #[derive(Clone, Debug)]
@@ -46,7 +68,10 @@ pub struct Generation {
     pub n: u32,
     pub response_format: ResponseFormat,
     pub status: GenerationStatus,
-    /// What it costs (held while processing).
+    pub mode: GenerationMode,
+    /// The model's price per image when it was asked for.
+    pub credits_per_image: Credits,
+    /// What it costs (held while queued or processing).
     pub credits_cost: Credits,
     /// What was charged: the cost once succeeded, zero otherwise.
     pub credits_charged: Credits,
@@ -54,7 +79,10 @@ pub struct Generation {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub images: Vec<ImageMeta>,
+    /// When it was asked for (and queued, if asynchronous).
     pub created_at: DateTime<Utc>,
+    /// When a worker started it (at once for a synchronous one).
+    pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
 }
 
@@ -81,6 +109,9 @@ struct GenerationRow {
     error_message: Option<String>,
     created_at: chrono::NaiveDateTime,
     completed_at: Option<chrono::NaiveDateTime>,
+    credits_per_image: i64,
+    mode: String,
+    started_at: Option<chrono::NaiveDateTime>,
 }
 
 impl GenerationRow {
@@ -99,6 +130,8 @@ impl GenerationRow {
             n: self.n as u32,
             response_format: ResponseFormat::from_db(&self.response_format)?,
             status: GenerationStatus::from_db(&self.status)?,
+            mode: GenerationMode::from_db(&self.mode)?,
+            credits_per_image: Credits::from_units(self.credits_per_image),
             credits_cost: Credits::from_units(self.credits_cost),
             credits_charged: Credits::from_units(self.credits_charged),
             hold_id: HoldId::from_db(self.hold_id),
@@ -106,12 +139,13 @@ impl GenerationRow {
             error_message: self.error_message,
             images,
             created_at: utc(self.created_at),
+            started_at: self.started_at.map(utc),
             completed_at: self.completed_at.map(utc),
         })
     }
 }
 
-/// Inserts new `processing` generations in one statement (in the transaction that reserves their
+/// Inserts new generations (`processing`, or `queued`) in one statement (in the transaction that reserves their
 /// holds).
 pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
     let rows: Vec<_> = many
@@ -131,9 +165,12 @@ pub fn insert_many(conn: &mut DbConn, many: &[&Generation]) -> Result<()> {
                 generations::n.eq(g.n as i32),
                 generations::response_format.eq(g.response_format.as_str()),
                 generations::status.eq(g.status.as_str()),
+                generations::mode.eq(g.mode.as_str()),
+                generations::credits_per_image.eq(g.credits_per_image.units()),
                 generations::credits_cost.eq(g.credits_cost.units()),
                 generations::hold_id.eq(g.hold_id.as_str().to_owned()),
                 generations::created_at.eq(naive(g.created_at)),
+                generations::started_at.eq(g.started_at.map(naive)),
             )
         })
         .collect();
@@ -156,8 +193,9 @@ pub struct NewImage {
     pub blob_id: String,
 }
 
-/// Marks processing generations succeeded with their images (in the capture transaction), each
-/// charged its `credits_cost` (what its hold reserved).
+/// Marks generations succeeded with their images (in the capture transaction, whose claim of
+/// their holds decided it), each charged its `credits_cost` (what its hold reserved). One that a
+/// lost worker's lease left queued again is marked too: the hold, not the status, decides.
 pub fn mark_succeeded_set(
     conn: &mut DbConn,
     succeeded: &[(&GenerationId, &[NewImage])],
@@ -169,10 +207,12 @@ pub fn mark_succeeded_set(
         diesel::update(
             generations::table
                 .filter(generations::id.eq_any(padded(&ids)))
-                .filter(generations::status.eq("processing")),
+                .filter(generations::status.eq_any(UNFINISHED)),
         )
         .set((
             generations::status.eq("succeeded"),
+            generations::worker.eq(None::<String>),
+            generations::lease_expires_at.eq(None::<chrono::NaiveDateTime>),
             generations::credits_charged.eq(generations::credits_cost),
             generations::completed_at.eq(naive(now)),
         )),
@@ -211,17 +251,42 @@ fn insert_images(conn: &mut DbConn, shown: &[(&GenerationId, &[NewImage])]) -> R
     Ok(())
 }
 
-/// Marks a processing generation failed; nothing was charged.
-pub fn mark_failed(conn: &mut DbConn, id: &GenerationId, code: &str, message: &str, now: DateTime<Utc>) -> Result<()> {
-    diesel::update(generations::table.find(id.as_str()).filter(generations::status.eq("processing")))
+/// Marks an unfinished generation failed; nothing was charged. Answers whether it was
+/// unfinished.
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: &GenerationId,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    mark_ended(conn, id, GenerationStatus::Failed, Some((code, message)), now)
+}
+
+/// Marks an unfinished generation canceled; answers whether it was unfinished.
+pub fn mark_canceled(conn: &mut DbConn, id: &GenerationId, now: DateTime<Utc>) -> Result<bool> {
+    mark_ended(conn, id, GenerationStatus::Canceled, None, now)
+}
+
+fn mark_ended(
+    conn: &mut DbConn,
+    id: &GenerationId,
+    status: GenerationStatus,
+    error: Option<(&str, &str)>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let (code, message) = error.unzip();
+    let updated = diesel::update(generations::table.find(id.as_str()).filter(generations::status.eq_any(UNFINISHED)))
         .set((
-            generations::status.eq("failed"),
+            generations::status.eq(status.as_str()),
+            generations::worker.eq(None::<String>),
+            generations::lease_expires_at.eq(None::<chrono::NaiveDateTime>),
             generations::error_code.eq(code),
             generations::error_message.eq(message),
             generations::completed_at.eq(naive(now)),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(updated == 1)
 }
 
 fn images_of(conn: &mut DbConn, id: &str) -> Result<Vec<ImageMeta>> {

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod autotopup;
 pub mod catalog;
 pub mod entries;
+pub mod events;
 pub mod generations;
 pub mod idempotency;
 pub mod images;
@@ -20,6 +21,7 @@ pub mod purchases;
 pub mod refunds;
 pub mod sessions;
 pub mod usage;
+pub mod webhook_endpoints;
 pub mod webhook_events;
 
 pub(crate) use page::cursor_error;

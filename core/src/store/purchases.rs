@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::catalog::Package;
+use super::events::{self, EventType};
 use super::refunds::REFUND_WINDOW;
 use super::Page;
 use super::{naive, utc};
 use crate::credits::Currency;
 use crate::db::schema::purchases;
-use crate::db::DbConn;
+use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, ApiKeyId, PaymentMethodId, PurchaseId, UserId};
 use crate::payments::{BankInstructions, CardBrand, NextAction};
 use crate::{Credits, Error, Money, Result};
@@ -292,13 +293,43 @@ pub fn set_provider_charge(conn: &mut DbConn, id: &PurchaseId, charge: &str) -> 
     get_any(conn, id)
 }
 
-pub fn mark_failed(conn: &mut DbConn, id: &PurchaseId, code: &str, message: &str) -> Result<Purchase> {
-    diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(AWAITING)))
-        .set((
-            purchases::status.eq(PurchaseStatus::Failed.as_str()),
-            purchases::failure_code.eq(code),
-            purchases::failure_message.eq(message),
-        ))
-        .execute(conn)?;
-    get_any(conn, id)
+/// Marks a purchase awaiting payment failed (and records `purchase.failed`); a purchase in any
+/// other state is left as it is.
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: &PurchaseId,
+    code: &str,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<Purchase> {
+    write_transaction(conn, |conn| {
+        let updated = diesel::update(purchases::table.find(id.as_str()).filter(purchases::status.eq_any(AWAITING)))
+            .set((
+                purchases::status.eq(PurchaseStatus::Failed.as_str()),
+                purchases::failure_code.eq(code),
+                purchases::failure_message.eq(message),
+            ))
+            .execute(conn)?;
+        let purchase = get_any(conn, id)?;
+        if updated == 1 {
+            events::record(conn, &purchase.account_id, EventType::PurchaseFailed, event_data(&purchase), now)?;
+        }
+        Ok(purchase)
+    })
+}
+
+/// What a `purchase.*` event carries.
+pub fn event_data(purchase: &Purchase) -> serde_json::Value {
+    serde_json::json!({
+        "object": "purchase",
+        "id": purchase.id.as_str(),
+        "package_id": purchase.package_id,
+        "credits": purchase.credits.to_string(),
+        "amount": purchase.amount.amount_string(),
+        "currency": purchase.amount.currency().as_str(),
+        "status": purchase.status.as_str(),
+        "auto_topup": purchase.auto_topup,
+        "failure_code": purchase.failure_code,
+        "failure_message": purchase.failure_message,
+    })
 }

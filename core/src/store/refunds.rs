@@ -4,13 +4,14 @@
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use diesel::prelude::*;
 
+use super::events::{self, EventType};
 use super::purchases::Purchase;
 use super::purchases::PurchaseStatus;
 use super::Page;
 use super::{naive, utc};
 use crate::credits::Currency;
 use crate::db::schema::{purchases, refunds};
-use crate::db::DbConn;
+use crate::db::{write_transaction, DbConn};
 use crate::ids::{AccountId, PurchaseId, RefundId};
 use crate::{Credits, Error, Money, Result};
 
@@ -121,7 +122,23 @@ pub fn record(
             refunds::created_at.eq(naive(now)),
         ))
         .execute(conn)?;
+    let refund = get_refund_any(conn, id)?;
+    events::record(conn, &refund.account_id, EventType::RefundCreated, event_data(&refund), now)?;
     Ok(())
+}
+
+/// What a `refund.*` event carries.
+fn event_data(refund: &Refund) -> serde_json::Value {
+    serde_json::json!({
+        "object": "refund",
+        "id": refund.id.as_str(),
+        "purchase_id": refund.purchase_id.as_str(),
+        "credits": refund.credits.to_string(),
+        "amount": refund.amount.amount_string(),
+        "currency": refund.amount.currency().as_str(),
+        "status": refund.status.as_str(),
+        "expected_by": refund.expected_by,
+    })
 }
 
 /// Records the provider's id for a refund.
@@ -167,10 +184,18 @@ pub fn list_refunds(
 
 /// Marks a refund as having reached the customer (admin).
 pub fn complete_refund(conn: &mut DbConn, id: &RefundId, now: DateTime<Utc>) -> Result<Refund> {
-    diesel::update(refunds::table.find(id.as_str()).filter(refunds::status.eq(RefundStatus::Processing.as_str())))
+    write_transaction(conn, |conn| {
+        let updated = diesel::update(
+            refunds::table.find(id.as_str()).filter(refunds::status.eq(RefundStatus::Processing.as_str())),
+        )
         .set((refunds::status.eq(RefundStatus::Succeeded.as_str()), refunds::completed_at.eq(naive(now))))
         .execute(conn)?;
-    get_refund_any(conn, id)
+        let refund = get_refund_any(conn, id)?;
+        if updated == 1 {
+            events::record(conn, &refund.account_id, EventType::RefundSucceeded, event_data(&refund), now)?;
+        }
+        Ok(refund)
+    })
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod client;
 mod error;
 pub mod resources;
 pub mod types;
+pub mod webhooks;
 
 pub use chrono::{DateTime, Utc};
 pub use client::{Client, ClientBuilder, Page, Paginator, RequestOptions, DEFAULT_BASE_URL, VERSION};

@@ -352,6 +352,216 @@ impl<'a> AuditResource<'a> {
     }
 }
 
+/// Parameters of `webhook_endpoints().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebhookEndpointsListParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
+/// Parameters of `webhook_endpoints().list_deliveries()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebhookEndpointsListDeliveriesParams {
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
+/// Where the account's events are sent, signed, with a delivery log: `client.webhook_endpoints()`.
+#[derive(Debug, Clone)]
+pub struct WebhookEndpointsResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// Where the account's events are sent, signed, with a delivery log.
+    pub fn webhook_endpoints(&self) -> WebhookEndpointsResource<'_> {
+        WebhookEndpointsResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> WebhookEndpointsResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
+
+    /// The account's webhook endpoints (owner or admin session).
+    ///
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &WebhookEndpointsListParams) -> Paginator<WebhookEndpointView> {
+        let mut call = self.new_call(Method::GET, "/v1/webhook-endpoints".to_owned());
+        call.auth = true;
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &WebhookEndpointsListParams) -> Result<Page<WebhookEndpointView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
+    }
+
+    /// Create a webhook endpoint (owner or admin session); its secret is shown once.
+    pub async fn create(&self, body: &CreateWebhookEndpointRequest) -> Result<WebhookEndpointWithSecret, Error> {
+        let mut call = self.new_call(Method::POST, "/v1/webhook-endpoints".to_owned());
+        call.auth = true;
+        call.body = Some(to_body(body)?);
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// One webhook endpoint (owner or admin session).
+    pub async fn retrieve(&self, id: &str) -> Result<WebhookEndpointView, Error> {
+        let mut call = self.new_call(Method::GET, format!("/v1/webhook-endpoints/{}", path_param(id)));
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Change a webhook endpoint (owner or admin session): its URL, event types, description, or
+    /// status (enabling a disabled endpoint resumes its waiting deliveries).
+    pub async fn update(&self, id: &str, body: &UpdateWebhookEndpointRequest) -> Result<WebhookEndpointView, Error> {
+        let mut call = self.new_call(Method::PATCH, format!("/v1/webhook-endpoints/{}", path_param(id)));
+        call.auth = true;
+        call.body = Some(to_body(body)?);
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Delete a webhook endpoint (owner or admin session); its waiting deliveries are given up.
+    pub async fn delete(&self, id: &str) -> Result<WebhookEndpointView, Error> {
+        let mut call = self.new_call(Method::DELETE, format!("/v1/webhook-endpoints/{}", path_param(id)));
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// An endpoint's deliveries, newest first, each with its attempts: status, response code and
+    /// duration (owner or admin session).
+    ///
+    /// Walks every item of every page; [`Self::list_deliveries_page`] fetches one page.
+    pub fn list_deliveries(&self, id: &str, params: &WebhookEndpointsListDeliveriesParams) -> Paginator<WebhookDeliveryView> {
+        let mut call = self.new_call(Method::GET, format!("/v1/webhook-endpoints/{}/deliveries", path_param(id)));
+        call.auth = true;
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list_deliveries`] (its `cursor` parameter picks which).
+    pub async fn list_deliveries_page(&self, id: &str, params: &WebhookEndpointsListDeliveriesParams) -> Result<Page<WebhookDeliveryView>, Error> {
+        self.list_deliveries(id, params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
+    }
+
+    /// Send a delivery again, whatever became of it (owner or admin session): it is due at once.
+    pub async fn retry_delivery(&self, id: &str, delivery_id: &str) -> Result<WebhookDeliveryView, Error> {
+        let mut call = self.new_call(Method::POST, format!("/v1/webhook-endpoints/{}/deliveries/{}/retry", path_param(id), path_param(delivery_id)));
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Give a webhook endpoint a new secret (owner or admin session), shown once. The previous one
+    /// keeps signing for the grace period: deliveries meanwhile carry two `v1` signatures, so a
+    /// receiver can switch secrets without missing one.
+    pub async fn rotate_secret(&self, id: &str, body: &RotateWebhookSecretRequest) -> Result<WebhookEndpointWithSecret, Error> {
+        let mut call = self.new_call(Method::POST, format!("/v1/webhook-endpoints/{}/rotate-secret", path_param(id)));
+        call.auth = true;
+        call.body = Some(to_body(body)?);
+        self.client.execute_json(&call, &self.options).await
+    }
+}
+
+/// Parameters of `events().list()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventsListParams {
+    /// Only events of this type.
+    pub r#type: Option<EventType>,
+    /// Only events created at or after this time (RFC 3339).
+    pub created_gte: Option<DateTime<Utc>>,
+    /// Only events created before this time (RFC 3339).
+    pub created_lt: Option<DateTime<Utc>>,
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+    pub cursor: Option<String>,
+}
+
+/// What happened to the account: generations, purchases, refunds, alerts, top-ups, keys: `client.events()`.
+#[derive(Debug, Clone)]
+pub struct EventsResource<'a> {
+    client: &'a Client,
+    options: RequestOptions,
+}
+
+impl Client {
+    /// What happened to the account: generations, purchases, refunds, alerts, top-ups, keys.
+    pub fn events(&self) -> EventsResource<'_> {
+        EventsResource { client: self, options: RequestOptions::default() }
+    }
+}
+
+impl<'a> EventsResource<'a> {
+    /// These calls with `options` (an idempotency key, a timeout, retries, headers).
+    pub fn with_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn new_call(&self, method: Method, path: String) -> Call {
+        Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
+    }
+
+    /// The account's events, newest first (scope `usage:read`).
+    ///
+    /// Walks every item of every page; [`Self::list_page`] fetches one page.
+    pub fn list(&self, params: &EventsListParams) -> Paginator<EventView> {
+        let mut call = self.new_call(Method::GET, "/v1/events".to_owned());
+        call.auth = true;
+        if let Some(v) = &params.r#type {
+            call.query.push(("type", v.to_query()));
+        }
+        if let Some(v) = &params.created_gte {
+            call.query.push(("created_gte", v.to_query()));
+        }
+        if let Some(v) = &params.created_lt {
+            call.query.push(("created_lt", v.to_query()));
+        }
+        if let Some(v) = &params.limit {
+            call.query.push(("limit", v.to_query()));
+        }
+        if let Some(v) = &params.cursor {
+            call.query.push(("cursor", v.to_query()));
+        }
+        Paginator::new(self.client.clone(), call, self.options.clone())
+    }
+
+    /// One page of [`Self::list`] (its `cursor` parameter picks which).
+    pub async fn list_page(&self, params: &EventsListParams) -> Result<Page<EventView>, Error> {
+        self.list(params).next_page().await.unwrap_or_else(|| Ok(Page { data: Vec::new(), has_more: false, next_cursor: None }))
+    }
+
+    /// One event (scope `usage:read`).
+    pub async fn retrieve(&self, id: &str) -> Result<EventView, Error> {
+        let mut call = self.new_call(Method::GET, format!("/v1/events/{}", path_param(id)));
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+}
+
 /// Credit packages on sale: `client.packages()`.
 #[derive(Debug, Clone)]
 pub struct PackagesResource<'a> {
@@ -586,6 +796,13 @@ pub struct GenerationsListParams {
     pub cursor: Option<String>,
 }
 
+/// Parameters of `generations().create()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GenerationsCreateParams {
+    /// Whether to answer once it is done (the default); false queues it and answers at once (202, `Prefer: respond-async`): follow it with `wait_for`, the events, or a webhook endpoint.
+    pub wait: Option<bool>,
+}
+
 /// Parameters of `generations().download_image()`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GenerationsDownloadImageParams {
@@ -646,13 +863,24 @@ impl<'a> GenerationsResource<'a> {
     /// Generate images (scope `generations:write`; honours `Idempotency-Key`).
     /// The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
     /// called, charged when the images exist, and released if the provider fails (502
-    /// `upstream_error` with the `generation_id`; nothing charged).
+    /// `upstream_error` with the `generation_id`; nothing charged). `X-Credits-Charged` gives what
+    /// was charged.
+    ///
+    /// With `Prefer: respond-async` (RFC 7240) the answer is 202 at once, with the generation
+    /// `queued` and its cost held (`credits_held`) and `Location` naming it; a worker then runs it
+    /// (`processing`, then `succeeded`, `failed` or `canceled`): follow it with `GET
+    /// /v1/generations/{id}`, the `generation.*` events, or a webhook endpoint. How many run at once,
+    /// in total and per account, is bounded by configuration; past the bound a generation waits in
+    /// the queue. Queued work survives a restart of the server.
     ///
     /// Sends an `Idempotency-Key` (generated unless set with [`Self::with_options`]), reused by retries.
-    pub async fn create(&self, body: &CreateGenerationRequest) -> Result<GenerationView, Error> {
+    pub async fn create(&self, body: &CreateGenerationRequest, params: &GenerationsCreateParams) -> Result<GenerationView, Error> {
         let mut call = self.new_call(Method::POST, "/v1/generations".to_owned());
         call.auth = true;
         call.idempotent = true;
+        if params.wait == Some(false) {
+            call.headers.push(("Prefer", "respond-async".to_owned()));
+        }
         call.body = Some(to_body(body)?);
         self.client.execute_json(&call, &self.options).await
     }
@@ -660,6 +888,17 @@ impl<'a> GenerationsResource<'a> {
     /// One generation (scope `generations:write` or `usage:read`).
     pub async fn retrieve(&self, id: &str) -> Result<GenerationView, Error> {
         let mut call = self.new_call(Method::GET, format!("/v1/generations/{}", path_param(id)));
+        call.auth = true;
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Cancel an asynchronous generation (scope `generations:write`; idempotent).
+    /// A generation that has not finished stops: its hold is released (nothing is charged) and it
+    /// ends `canceled`; a provider call in flight is abandoned and its result not charged. A
+    /// generation that already finished is answered as it is, so check `status`: exactly one of
+    /// the cancel and the outcome it was racing wins.
+    pub async fn cancel(&self, id: &str) -> Result<GenerationView, Error> {
+        let mut call = self.new_call(Method::POST, format!("/v1/generations/{}/cancel", path_param(id)));
         call.auth = true;
         self.client.execute_json(&call, &self.options).await
     }
@@ -679,6 +918,25 @@ impl<'a> GenerationsResource<'a> {
             call.query.push(("signature", v.to_query()));
         }
         self.client.execute_bytes(&call, &self.options).await
+    }
+
+    /// Polls a generation until it has finished (`succeeded`, `failed` or `canceled`) and
+    /// answers it: first after half a second, then each wait half as long again, up to five
+    /// seconds. Fails with [`Error::Timeout`] after `timeout`.
+    pub async fn wait_for(&self, id: &str, timeout: std::time::Duration) -> Result<GenerationView, Error> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut delay = std::time::Duration::from_millis(500);
+        loop {
+            let generation = self.retrieve(id).await?;
+            if matches!(generation.status, GenerationStatus::Succeeded | GenerationStatus::Failed | GenerationStatus::Canceled) {
+                return Ok(generation);
+            }
+            if std::time::Instant::now() + delay > deadline {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 3 / 2).min(std::time::Duration::from_secs(5));
+        }
     }
 }
 

@@ -148,10 +148,18 @@ pub struct ApiKeyView {
     pub revoked_at: Option<DateTime<Utc>>,
     /// `scopes`.
     pub scopes: Vec<String>,
-    /// Credits the key may spend in total, or null for no limit.
+    /// Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    /// limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_limit: Option<Decimal>,
-    /// Credits spent (or held) through this key so far.
+    /// `spend_limit_reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_reset: Option<LimitReset>,
+    /// When `spent` next starts again from zero, or null if it never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_resets_at: Option<DateTime<Utc>>,
+    /// Credits spent (or held) through this key: in the current period when the limit resets,
+    /// else so far.
     pub spent: Decimal,
 }
 
@@ -413,9 +421,13 @@ pub struct CreateApiKeyRequest {
     pub name: String,
     /// What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
     pub scopes: Vec<Scope>,
-    /// Most credits the key may spend in total; no limit when absent.
+    /// Most credits the key may spend in total, or in each period of `spend_limit_reset`; no
+    /// limit when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_limit: Option<Decimal>,
+    /// `spend_limit_reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_reset: Option<LimitReset>,
 }
 
 /// What to generate.
@@ -496,6 +508,19 @@ pub struct CreatePurchaseRequest {
     pub payment_method: PaymentMethodInput,
 }
 
+/// A new endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CreateWebhookEndpointRequest {
+    /// A note for people, up to 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Event types to send (`generation.succeeded`, ...), or `["*"]` for all.
+    pub enabled_events: Vec<EnabledEvent>,
+    /// Where to send events: an http(s) URL on the public internet (one that does not parse,
+    /// resolve, or resolves inside the network is 422).
+    pub url: String,
+}
+
 /// A newly created key, with its secret shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CreatedApiKey {
@@ -522,10 +547,18 @@ pub struct CreatedApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
     /// `scopes`.
     pub scopes: Vec<String>,
-    /// Credits the key may spend in total, or null for no limit.
+    /// Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    /// limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_limit: Option<Decimal>,
-    /// Credits spent (or held) through this key so far.
+    /// `spend_limit_reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_reset: Option<LimitReset>,
+    /// When `spent` next starts again from zero, or null if it never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_resets_at: Option<DateTime<Utc>>,
+    /// Credits spent (or held) through this key: in the current period when the limit resets,
+    /// else so far.
     pub spent: Decimal,
 }
 
@@ -610,7 +643,8 @@ pub struct CurrentApiKey {
     pub name: String,
     /// The first characters of the secret, to recognise it.
     pub prefix: String,
-    /// What the key may still spend under its own `spend_limit`, or null when it has none.
+    /// What the key may still spend under its own `spend_limit` (in this period, when it
+    /// resets), or null when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<Decimal>,
     /// Set once the key is revoked.
@@ -618,11 +652,120 @@ pub struct CurrentApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
     /// `scopes`.
     pub scopes: Vec<String>,
-    /// Credits the key may spend in total, or null for no limit.
+    /// Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    /// limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend_limit: Option<Decimal>,
-    /// Credits spent (or held) through this key so far.
+    /// `spend_limit_reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_reset: Option<LimitReset>,
+    /// When `spent` next starts again from zero, or null if it never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_limit_resets_at: Option<DateTime<Utc>>,
+    /// Credits spent (or held) through this key: in the current period when the limit resets,
+    /// else so far.
     pub spent: Decimal,
+}
+
+/// An event type a webhook endpoint subscribes to, or `*` for all.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EnabledEvent {
+    /// `*`
+    All,
+    /// `generation.succeeded`
+    GenerationSucceeded,
+    /// `generation.failed`
+    GenerationFailed,
+    /// `generation.canceled`
+    GenerationCanceled,
+    /// `purchase.succeeded`
+    PurchaseSucceeded,
+    /// `purchase.failed`
+    PurchaseFailed,
+    /// `refund.created`
+    RefundCreated,
+    /// `refund.succeeded`
+    RefundSucceeded,
+    /// `balance.low`
+    BalanceLow,
+    /// `auto_topup.succeeded`
+    AutoTopupSucceeded,
+    /// `auto_topup.failed`
+    AutoTopupFailed,
+    /// `api_key.created`
+    ApiKeyCreated,
+    /// `api_key.revoked`
+    ApiKeyRevoked,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl EnabledEvent {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EnabledEvent::All => "*",
+            EnabledEvent::GenerationSucceeded => "generation.succeeded",
+            EnabledEvent::GenerationFailed => "generation.failed",
+            EnabledEvent::GenerationCanceled => "generation.canceled",
+            EnabledEvent::PurchaseSucceeded => "purchase.succeeded",
+            EnabledEvent::PurchaseFailed => "purchase.failed",
+            EnabledEvent::RefundCreated => "refund.created",
+            EnabledEvent::RefundSucceeded => "refund.succeeded",
+            EnabledEvent::BalanceLow => "balance.low",
+            EnabledEvent::AutoTopupSucceeded => "auto_topup.succeeded",
+            EnabledEvent::AutoTopupFailed => "auto_topup.failed",
+            EnabledEvent::ApiKeyCreated => "api_key.created",
+            EnabledEvent::ApiKeyRevoked => "api_key.revoked",
+            EnabledEvent::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for EnabledEvent {
+    fn from(value: &str) -> Self {
+        match value {
+            "*" => EnabledEvent::All,
+            "generation.succeeded" => EnabledEvent::GenerationSucceeded,
+            "generation.failed" => EnabledEvent::GenerationFailed,
+            "generation.canceled" => EnabledEvent::GenerationCanceled,
+            "purchase.succeeded" => EnabledEvent::PurchaseSucceeded,
+            "purchase.failed" => EnabledEvent::PurchaseFailed,
+            "refund.created" => EnabledEvent::RefundCreated,
+            "refund.succeeded" => EnabledEvent::RefundSucceeded,
+            "balance.low" => EnabledEvent::BalanceLow,
+            "auto_topup.succeeded" => EnabledEvent::AutoTopupSucceeded,
+            "auto_topup.failed" => EnabledEvent::AutoTopupFailed,
+            "api_key.created" => EnabledEvent::ApiKeyCreated,
+            "api_key.revoked" => EnabledEvent::ApiKeyRevoked,
+            other => EnabledEvent::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for EnabledEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EnabledEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EnabledEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(EnabledEvent::from(value.as_str()))
+    }
+}
+
+impl QueryValue for EnabledEvent {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// The contract's error body.
@@ -750,6 +893,130 @@ impl QueryValue for ErrorType {
     }
 }
 
+/// A page of events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EventList {
+    /// The items, newest first.
+    pub data: Vec<EventView>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// What an event reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    /// `generation.succeeded`
+    GenerationSucceeded,
+    /// `generation.failed`
+    GenerationFailed,
+    /// `generation.canceled`
+    GenerationCanceled,
+    /// `purchase.succeeded`
+    PurchaseSucceeded,
+    /// `purchase.failed`
+    PurchaseFailed,
+    /// `refund.created`
+    RefundCreated,
+    /// `refund.succeeded`
+    RefundSucceeded,
+    /// `balance.low`
+    BalanceLow,
+    /// `auto_topup.succeeded`
+    AutoTopupSucceeded,
+    /// `auto_topup.failed`
+    AutoTopupFailed,
+    /// `api_key.created`
+    ApiKeyCreated,
+    /// `api_key.revoked`
+    ApiKeyRevoked,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl EventType {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventType::GenerationSucceeded => "generation.succeeded",
+            EventType::GenerationFailed => "generation.failed",
+            EventType::GenerationCanceled => "generation.canceled",
+            EventType::PurchaseSucceeded => "purchase.succeeded",
+            EventType::PurchaseFailed => "purchase.failed",
+            EventType::RefundCreated => "refund.created",
+            EventType::RefundSucceeded => "refund.succeeded",
+            EventType::BalanceLow => "balance.low",
+            EventType::AutoTopupSucceeded => "auto_topup.succeeded",
+            EventType::AutoTopupFailed => "auto_topup.failed",
+            EventType::ApiKeyCreated => "api_key.created",
+            EventType::ApiKeyRevoked => "api_key.revoked",
+            EventType::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for EventType {
+    fn from(value: &str) -> Self {
+        match value {
+            "generation.succeeded" => EventType::GenerationSucceeded,
+            "generation.failed" => EventType::GenerationFailed,
+            "generation.canceled" => EventType::GenerationCanceled,
+            "purchase.succeeded" => EventType::PurchaseSucceeded,
+            "purchase.failed" => EventType::PurchaseFailed,
+            "refund.created" => EventType::RefundCreated,
+            "refund.succeeded" => EventType::RefundSucceeded,
+            "balance.low" => EventType::BalanceLow,
+            "auto_topup.succeeded" => EventType::AutoTopupSucceeded,
+            "auto_topup.failed" => EventType::AutoTopupFailed,
+            "api_key.created" => EventType::ApiKeyCreated,
+            "api_key.revoked" => EventType::ApiKeyRevoked,
+            other => EventType::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(EventType::from(value.as_str()))
+    }
+}
+
+impl QueryValue for EventType {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// Something that happened to the account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    /// When it happened (unix seconds).
+    pub created: i64,
+    /// The object the event is about, as it was then, with an `object` field naming its kind:
+    /// `generation` (`generation.*`), `purchase`, `refund`, `api_key`, `auto_topup`; for
+    /// `balance.low`, `available` and `threshold`.
+    pub data: BTreeMap<String, serde_json::Value>,
+    /// `evt_...`
+    pub id: String,
+    /// `type`.
+    pub r#type: EventType,
+}
+
 /// Usage export formats.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExportFormat {
@@ -803,6 +1070,20 @@ impl QueryValue for ExportFormat {
     }
 }
 
+/// What a generation costs: `credits_per_image × quality_multiplier × n`, rounded up to the
+/// ledger's unit (0.0001 credit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GenerationCost {
+    /// The model's price per image when the generation was asked for.
+    pub credits_per_image: Decimal,
+    /// `n`.
+    pub n: i64,
+    /// `1` (standard), `1.5` (high) or `2` (ultra).
+    pub quality_multiplier: String,
+    /// The cost: held while the generation is queued or processing, charged if it succeeds.
+    pub total: Decimal,
+}
+
 /// A page of generations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GenerationList {
@@ -818,12 +1099,16 @@ pub struct GenerationList {
 /// A generation's state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GenerationStatus {
+    /// `queued`
+    Queued,
     /// `processing`
     Processing,
     /// `succeeded`
     Succeeded,
     /// `failed`
     Failed,
+    /// `canceled`
+    Canceled,
     /// A value this version of the SDK does not know (sent by a newer server).
     Unknown(String),
 }
@@ -832,9 +1117,11 @@ impl GenerationStatus {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
+            GenerationStatus::Queued => "queued",
             GenerationStatus::Processing => "processing",
             GenerationStatus::Succeeded => "succeeded",
             GenerationStatus::Failed => "failed",
+            GenerationStatus::Canceled => "canceled",
             GenerationStatus::Unknown(other) => other,
         }
     }
@@ -843,9 +1130,11 @@ impl GenerationStatus {
 impl From<&str> for GenerationStatus {
     fn from(value: &str) -> Self {
         match value {
+            "queued" => GenerationStatus::Queued,
             "processing" => GenerationStatus::Processing,
             "succeeded" => GenerationStatus::Succeeded,
             "failed" => GenerationStatus::Failed,
+            "canceled" => GenerationStatus::Canceled,
             other => GenerationStatus::Unknown(other.to_owned()),
         }
     }
@@ -876,17 +1165,35 @@ impl QueryValue for GenerationStatus {
     }
 }
 
+/// When a generation was asked for, started and finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GenerationTimings {
+    /// When it succeeded, failed or was canceled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When it was asked for (and queued, if asynchronous).
+    pub queued_at: DateTime<Utc>,
+    /// When the provider was called: at once for a synchronous generation, when a worker took
+    /// it for an asynchronous one; null while queued, or if it never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+}
+
 /// An image generation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationView {
     /// `completed_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+    /// How it is priced.
+    pub cost: GenerationCost,
     /// `created_at`.
     pub created_at: DateTime<Utc>,
-    /// Credits charged: the cost once succeeded, 0 if it failed.
+    /// Credits charged: the cost once succeeded, 0 if it failed or was canceled.
     pub credits_charged: Decimal,
-    /// Why it failed (`upstream_error`, `hold_expired`).
+    /// Credits held for it while it is queued or processing (its cost), else 0.
+    pub credits_held: Decimal,
+    /// Why it failed (`upstream_error`, `hold_expired`, `worker_lost`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// `error_message`.
@@ -906,8 +1213,11 @@ pub struct GenerationView {
     pub quality: String,
     /// `size`.
     pub size: String,
-    /// `processing`, `succeeded` or `failed`.
+    /// `queued` (asynchronous, waiting for a worker), `processing`, then `succeeded`, `failed`
+    /// or `canceled`.
     pub status: GenerationStatus,
+    /// `timings`.
+    pub timings: GenerationTimings,
 }
 
 /// How usage is grouped.
@@ -993,6 +1303,67 @@ pub struct ImageView {
     pub url: String,
     /// `width`.
     pub width: i64,
+}
+
+/// When an API key's spend limit starts again from zero (UTC; weeks start on Monday).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LimitReset {
+    /// `daily`
+    Daily,
+    /// `weekly`
+    Weekly,
+    /// `monthly`
+    Monthly,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl LimitReset {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            LimitReset::Daily => "daily",
+            LimitReset::Weekly => "weekly",
+            LimitReset::Monthly => "monthly",
+            LimitReset::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for LimitReset {
+    fn from(value: &str) -> Self {
+        match value {
+            "daily" => LimitReset::Daily,
+            "weekly" => LimitReset::Weekly,
+            "monthly" => LimitReset::Monthly,
+            other => LimitReset::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for LimitReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for LimitReset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for LimitReset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(LimitReset::from(value.as_str()))
+    }
+}
+
+impl QueryValue for LimitReset {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
 }
 
 /// OpenAI's object name of a list.
@@ -2337,6 +2708,15 @@ impl QueryValue for Role {
     }
 }
 
+/// How long the previous secret keeps signing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RotateWebhookSecretRequest {
+    /// Seconds the previous secret keeps signing beside the new one (0–604800; default 86400,
+    /// a day): deliveries meanwhile carry both signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<i64>,
+}
+
 /// What can be saved for later: cards only.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SavedPaymentMethodType {
@@ -2705,6 +3085,23 @@ pub struct UpdatePackageRequest {
     pub price: Option<MoneyView>,
 }
 
+/// Changes to an endpoint; what is absent stays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UpdateWebhookEndpointRequest {
+    /// `description`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `enabled_events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_events: Option<Vec<EnabledEvent>>,
+    /// `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<WebhookEndpointStatus>,
+    /// `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
 /// One group's usage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct UsageBucket {
@@ -2761,6 +3158,248 @@ pub struct WebhookAck {
     pub purchase_status: Option<PurchaseStatus>,
     /// `received`.
     pub received: bool,
+}
+
+/// One attempt at a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WebhookAttemptView {
+    /// `at`.
+    pub at: DateTime<Utc>,
+    /// From 1.
+    pub attempt: i64,
+    /// How long the attempt took, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    /// Why it failed (`HTTP 500`, `timed out`, `connection failed`, a refused address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The endpoint's HTTP status, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_code: Option<i64>,
+    /// `succeeded` (a 2xx answer) or `failed`.
+    pub status: String,
+}
+
+/// A page of an endpoint's deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WebhookDeliveryList {
+    /// The items, newest first.
+    pub data: Vec<WebhookDeliveryView>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WebhookDeliveryStatus {
+    /// `pending`
+    Pending,
+    /// `delivered`
+    Delivered,
+    /// `failed`
+    Failed,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl WebhookDeliveryStatus {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            WebhookDeliveryStatus::Pending => "pending",
+            WebhookDeliveryStatus::Delivered => "delivered",
+            WebhookDeliveryStatus::Failed => "failed",
+            WebhookDeliveryStatus::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for WebhookDeliveryStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "pending" => WebhookDeliveryStatus::Pending,
+            "delivered" => WebhookDeliveryStatus::Delivered,
+            "failed" => WebhookDeliveryStatus::Failed,
+            other => WebhookDeliveryStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookDeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for WebhookDeliveryStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookDeliveryStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(WebhookDeliveryStatus::from(value.as_str()))
+    }
+}
+
+impl QueryValue for WebhookDeliveryStatus {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// One event's delivery to the endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDeliveryView {
+    /// `attempts`.
+    pub attempts: Vec<WebhookAttemptView>,
+    /// `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// `evt_...`
+    pub event_id: String,
+    /// `event_type`.
+    pub event_type: EventType,
+    /// `whd_...`
+    pub id: String,
+    /// When the next attempt is due, while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// `pending` (an attempt is due), `delivered` or `failed` (given up after its attempts).
+    pub status: WebhookDeliveryStatus,
+}
+
+/// A page of webhook endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct WebhookEndpointList {
+    /// The items, newest first.
+    pub data: Vec<WebhookEndpointView>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Whether a webhook endpoint is sent events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WebhookEndpointStatus {
+    /// `enabled`
+    Enabled,
+    /// `disabled`
+    Disabled,
+    /// A value this version of the SDK does not know (sent by a newer server).
+    Unknown(String),
+}
+
+impl WebhookEndpointStatus {
+    /// The value on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            WebhookEndpointStatus::Enabled => "enabled",
+            WebhookEndpointStatus::Disabled => "disabled",
+            WebhookEndpointStatus::Unknown(other) => other,
+        }
+    }
+}
+
+impl From<&str> for WebhookEndpointStatus {
+    fn from(value: &str) -> Self {
+        match value {
+            "enabled" => WebhookEndpointStatus::Enabled,
+            "disabled" => WebhookEndpointStatus::Disabled,
+            other => WebhookEndpointStatus::Unknown(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookEndpointStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for WebhookEndpointStatus {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for WebhookEndpointStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(WebhookEndpointStatus::from(value.as_str()))
+    }
+}
+
+impl QueryValue for WebhookEndpointStatus {
+    fn to_query(&self) -> String {
+        self.as_str().to_owned()
+    }
+}
+
+/// A webhook endpoint (its secret is only in the creation and rotation responses).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpointView {
+    /// `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// `description`.
+    pub description: String,
+    /// `disabled_reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// Event types sent here, or `["*"]`.
+    pub enabled_events: Vec<String>,
+    /// Since when its deliveries have been failing, when the last one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// `we_...`
+    pub id: String,
+    /// Until when deliveries also carry a signature with the previous secret (after a rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// `enabled`, or `disabled` (by the account, or after its deliveries kept failing for
+    /// `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default).
+    pub status: WebhookEndpointStatus,
+    /// `updated_at`.
+    pub updated_at: DateTime<Utc>,
+    /// `url`.
+    pub url: String,
+}
+
+/// An endpoint with its secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEndpointWithSecret {
+    /// `created_at`.
+    pub created_at: DateTime<Utc>,
+    /// `description`.
+    pub description: String,
+    /// `disabled_reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// Event types sent here, or `["*"]`.
+    pub enabled_events: Vec<String>,
+    /// Since when its deliveries have been failing, when the last one failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// `we_...`
+    pub id: String,
+    /// Until when deliveries also carry a signature with the previous secret (after a rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Signs every delivery (`whsec_...`): verify `Apinfer-Signature` with it. Store it now.
+    pub secret: String,
+    /// `enabled`, or `disabled` (by the account, or after its deliveries kept failing for
+    /// `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default).
+    pub status: WebhookEndpointStatus,
+    /// `updated_at`.
+    pub updated_at: DateTime<Utc>,
+    /// `url`.
+    pub url: String,
 }
 
 // Keep the imports used whatever the spec holds.

@@ -23,6 +23,10 @@ export class Apinfer extends APIClient {
   readonly apiKeys: resources.ApiKeysResource;
   /** Who did what to the account, and when */
   readonly audit: resources.AuditResource;
+  /** Where the account's events are sent, signed, with a delivery log */
+  readonly webhookEndpoints: resources.WebhookEndpointsResource;
+  /** What happened to the account: generations, purchases, refunds, alerts, top-ups, keys */
+  readonly events: resources.EventsResource;
   /** Credit packages on sale */
   readonly packages: resources.PackagesResource;
   /** Image models and their prices (OpenAI-compatible listing) */
@@ -62,6 +66,8 @@ export class Apinfer extends APIClient {
     this.members = new resources.MembersResource(this);
     this.apiKeys = new resources.ApiKeysResource(this);
     this.audit = new resources.AuditResource(this);
+    this.webhookEndpoints = new resources.WebhookEndpointsResource(this);
+    this.events = new resources.EventsResource(this);
     this.packages = new resources.PackagesResource(this);
     this.models = new resources.ModelsResource(this);
     this.pricing = new resources.PricingResource(this);

@@ -107,11 +107,18 @@ export interface ApiKeyView {
   revoked_at?: string | null;
   scopes: Array<string>;
   /**
-   * Credits the key may spend in total, or null for no limit.
+   * Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+   * limit.
    */
   spend_limit?: Decimal | null;
+  spend_limit_reset?: LimitReset | null;
   /**
-   * Credits spent (or held) through this key so far.
+   * When `spent` next starts again from zero, or null if it never does.
+   */
+  spend_limit_resets_at?: string | null;
+  /**
+   * Credits spent (or held) through this key: in the current period when the limit resets,
+   * else so far.
    */
   spent: Decimal;
 }
@@ -260,9 +267,11 @@ export interface CreateApiKeyRequest {
    */
   scopes: Array<Scope>;
   /**
-   * Most credits the key may spend in total; no limit when absent.
+   * Most credits the key may spend in total, or in each period of `spend_limit_reset`; no
+   * limit when absent.
    */
   spend_limit?: Decimal | null;
+  spend_limit_reset?: LimitReset | null;
 }
 
 /**
@@ -346,6 +355,25 @@ export interface CreatePurchaseRequest {
 }
 
 /**
+ * A new endpoint.
+ */
+export interface CreateWebhookEndpointRequest {
+  /**
+   * A note for people, up to 500 characters.
+   */
+  description?: string | null;
+  /**
+   * Event types to send (`generation.succeeded`, ...), or `["*"]` for all.
+   */
+  enabled_events: Array<EnabledEvent>;
+  /**
+   * Where to send events: an http(s) URL on the public internet (one that does not parse,
+   * resolve, or resolves inside the network is 422).
+   */
+  url: string;
+}
+
+/**
  * A newly created key, with its secret shown this once.
  */
 export interface CreatedApiKey {
@@ -375,11 +403,18 @@ export interface CreatedApiKey {
   revoked_at?: string | null;
   scopes: Array<string>;
   /**
-   * Credits the key may spend in total, or null for no limit.
+   * Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+   * limit.
    */
   spend_limit?: Decimal | null;
+  spend_limit_reset?: LimitReset | null;
   /**
-   * Credits spent (or held) through this key so far.
+   * When `spent` next starts again from zero, or null if it never does.
+   */
+  spend_limit_resets_at?: string | null;
+  /**
+   * Credits spent (or held) through this key: in the current period when the limit resets,
+   * else so far.
    */
   spent: Decimal;
 }
@@ -424,7 +459,8 @@ export interface CurrentApiKey {
    */
   prefix: string;
   /**
-   * What the key may still spend under its own `spend_limit`, or null when it has none.
+   * What the key may still spend under its own `spend_limit` (in this period, when it
+   * resets), or null when it has none.
    */
   remaining?: Decimal | null;
   /**
@@ -433,14 +469,26 @@ export interface CurrentApiKey {
   revoked_at?: string | null;
   scopes: Array<string>;
   /**
-   * Credits the key may spend in total, or null for no limit.
+   * Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+   * limit.
    */
   spend_limit?: Decimal | null;
+  spend_limit_reset?: LimitReset | null;
   /**
-   * Credits spent (or held) through this key so far.
+   * When `spent` next starts again from zero, or null if it never does.
+   */
+  spend_limit_resets_at?: string | null;
+  /**
+   * Credits spent (or held) through this key: in the current period when the limit resets,
+   * else so far.
    */
   spent: Decimal;
 }
+
+/**
+ * An event type a webhook endpoint subscribes to, or `*` for all.
+ */
+export type EnabledEvent = "*" | "generation.succeeded" | "generation.failed" | "generation.canceled" | "purchase.succeeded" | "purchase.failed" | "refund.created" | "refund.succeeded" | "balance.low" | "auto_topup.succeeded" | "auto_topup.failed" | "api_key.created" | "api_key.revoked" | (string & {});
 
 /**
  * The contract's error body.
@@ -487,9 +535,73 @@ export interface ErrorDetail {
 export type ErrorType = "invalid_request" | "authentication_required" | "permission_denied" | "not_found" | "conflict" | "idempotency_conflict" | "insufficient_credits" | "payment_failed" | "rate_limited" | "upstream_error" | "unavailable" | "internal" | (string & {});
 
 /**
+ * A page of events.
+ */
+export interface EventList {
+  /**
+   * The items, newest first.
+   */
+  data: Array<EventView>;
+  /**
+   * Whether another page follows.
+   */
+  has_more: boolean;
+  /**
+   * Pass as `cursor` to get the next page; null on the last page.
+   */
+  next_cursor?: string | null;
+}
+
+/**
+ * What an event reports.
+ */
+export type EventType = "generation.succeeded" | "generation.failed" | "generation.canceled" | "purchase.succeeded" | "purchase.failed" | "refund.created" | "refund.succeeded" | "balance.low" | "auto_topup.succeeded" | "auto_topup.failed" | "api_key.created" | "api_key.revoked" | (string & {});
+
+/**
+ * Something that happened to the account.
+ */
+export interface EventView {
+  /**
+   * When it happened (unix seconds).
+   */
+  created: number;
+  /**
+   * The object the event is about, as it was then, with an `object` field naming its kind:
+   * `generation` (`generation.*`), `purchase`, `refund`, `api_key`, `auto_topup`; for
+   * `balance.low`, `available` and `threshold`.
+   */
+  data: Record<string, unknown>;
+  /**
+   * `evt_...`
+   */
+  id: string;
+  type: EventType;
+}
+
+/**
  * Usage export formats.
  */
 export type ExportFormat = "csv" | (string & {});
+
+/**
+ * What a generation costs: `credits_per_image × quality_multiplier × n`, rounded up to the
+ * ledger's unit (0.0001 credit).
+ */
+export interface GenerationCost {
+  /**
+   * The model's price per image when the generation was asked for.
+   */
+  credits_per_image: Decimal;
+  n: number;
+  /**
+   * `1` (standard), `1.5` (high) or `2` (ultra).
+   */
+  quality_multiplier: string;
+  /**
+   * The cost: held while the generation is queued or processing, charged if it succeeds.
+   */
+  total: Decimal;
+}
 
 /**
  * A page of generations.
@@ -512,20 +624,47 @@ export interface GenerationList {
 /**
  * A generation's state.
  */
-export type GenerationStatus = "processing" | "succeeded" | "failed" | (string & {});
+export type GenerationStatus = "queued" | "processing" | "succeeded" | "failed" | "canceled" | (string & {});
+
+/**
+ * When a generation was asked for, started and finished.
+ */
+export interface GenerationTimings {
+  /**
+   * When it succeeded, failed or was canceled.
+   */
+  finished_at?: string | null;
+  /**
+   * When it was asked for (and queued, if asynchronous).
+   */
+  queued_at: string;
+  /**
+   * When the provider was called: at once for a synchronous generation, when a worker took
+   * it for an asynchronous one; null while queued, or if it never started.
+   */
+  started_at?: string | null;
+}
 
 /**
  * An image generation.
  */
 export interface GenerationView {
   completed_at?: string | null;
+  /**
+   * How it is priced.
+   */
+  cost: GenerationCost;
   created_at: string;
   /**
-   * Credits charged: the cost once succeeded, 0 if it failed.
+   * Credits charged: the cost once succeeded, 0 if it failed or was canceled.
    */
   credits_charged: Decimal;
   /**
-   * Why it failed (`upstream_error`, `hold_expired`).
+   * Credits held for it while it is queued or processing (its cost), else 0.
+   */
+  credits_held: Decimal;
+  /**
+   * Why it failed (`upstream_error`, `hold_expired`, `worker_lost`).
    */
   error_code?: string | null;
   error_message?: string | null;
@@ -540,9 +679,11 @@ export interface GenerationView {
   quality: string;
   size: string;
   /**
-   * `processing`, `succeeded` or `failed`.
+   * `queued` (asynchronous, waiting for a worker), `processing`, then `succeeded`, `failed`
+   * or `canceled`.
    */
   status: GenerationStatus;
+  timings: GenerationTimings;
 }
 
 /**
@@ -575,6 +716,11 @@ export interface ImageView {
   url: string;
   width: number;
 }
+
+/**
+ * When an API key's spend limit starts again from zero (UTC; weeks start on Monday).
+ */
+export type LimitReset = "daily" | "weekly" | "monthly" | (string & {});
 
 /**
  * OpenAI's object name of a list.
@@ -1257,6 +1403,17 @@ export type ResponseFormat = "url" | "b64_json" | (string & {});
 export type Role = "owner" | "admin" | "member" | (string & {});
 
 /**
+ * How long the previous secret keeps signing.
+ */
+export interface RotateWebhookSecretRequest {
+  /**
+   * Seconds the previous secret keeps signing beside the new one (0–604800; default 86400,
+   * a day): deliveries meanwhile carry both signatures.
+   */
+  grace_period_seconds?: number | null;
+}
+
+/**
  * What can be saved for later: cards only.
  */
 export type SavedPaymentMethodType = "card" | (string & {});
@@ -1418,6 +1575,16 @@ export interface UpdatePackageRequest {
 }
 
 /**
+ * Changes to an endpoint; what is absent stays.
+ */
+export interface UpdateWebhookEndpointRequest {
+  description?: string | null;
+  enabled_events?: Array<EnabledEvent> | null;
+  status?: WebhookEndpointStatus | null;
+  url?: string | null;
+}
+
+/**
  * One group's usage.
  */
 export interface UsageBucket {
@@ -1475,4 +1642,170 @@ export interface WebhookAck {
   duplicate: boolean;
   purchase_status?: PurchaseStatus | null;
   received: boolean;
+}
+
+/**
+ * One attempt at a delivery.
+ */
+export interface WebhookAttemptView {
+  at: string;
+  /**
+   * From 1.
+   */
+  attempt: number;
+  /**
+   * How long the attempt took, in milliseconds.
+   */
+  duration_ms?: number | null;
+  /**
+   * Why it failed (`HTTP 500`, `timed out`, `connection failed`, a refused address).
+   */
+  error?: string | null;
+  /**
+   * The endpoint's HTTP status, if it answered.
+   */
+  response_code?: number | null;
+  /**
+   * `succeeded` (a 2xx answer) or `failed`.
+   */
+  status: string;
+}
+
+/**
+ * A page of an endpoint's deliveries.
+ */
+export interface WebhookDeliveryList {
+  /**
+   * The items, newest first.
+   */
+  data: Array<WebhookDeliveryView>;
+  /**
+   * Whether another page follows.
+   */
+  has_more: boolean;
+  /**
+   * Pass as `cursor` to get the next page; null on the last page.
+   */
+  next_cursor?: string | null;
+}
+
+/**
+ * Where a webhook delivery stands.
+ */
+export type WebhookDeliveryStatus = "pending" | "delivered" | "failed" | (string & {});
+
+/**
+ * One event's delivery to the endpoint.
+ */
+export interface WebhookDeliveryView {
+  attempts: Array<WebhookAttemptView>;
+  created_at: string;
+  /**
+   * `evt_...`
+   */
+  event_id: string;
+  event_type: EventType;
+  /**
+   * `whd_...`
+   */
+  id: string;
+  /**
+   * When the next attempt is due, while pending.
+   */
+  next_attempt_at?: string | null;
+  /**
+   * `pending` (an attempt is due), `delivered` or `failed` (given up after its attempts).
+   */
+  status: WebhookDeliveryStatus;
+}
+
+/**
+ * A page of webhook endpoints.
+ */
+export interface WebhookEndpointList {
+  /**
+   * The items, newest first.
+   */
+  data: Array<WebhookEndpointView>;
+  /**
+   * Whether another page follows.
+   */
+  has_more: boolean;
+  /**
+   * Pass as `cursor` to get the next page; null on the last page.
+   */
+  next_cursor?: string | null;
+}
+
+/**
+ * Whether a webhook endpoint is sent events.
+ */
+export type WebhookEndpointStatus = "enabled" | "disabled" | (string & {});
+
+/**
+ * A webhook endpoint (its secret is only in the creation and rotation responses).
+ */
+export interface WebhookEndpointView {
+  created_at: string;
+  description: string;
+  disabled_reason?: string | null;
+  /**
+   * Event types sent here, or `["*"]`.
+   */
+  enabled_events: Array<string>;
+  /**
+   * Since when its deliveries have been failing, when the last one failed.
+   */
+  failing_since?: string | null;
+  /**
+   * `we_...`
+   */
+  id: string;
+  /**
+   * Until when deliveries also carry a signature with the previous secret (after a rotation).
+   */
+  previous_secret_expires_at?: string | null;
+  /**
+   * `enabled`, or `disabled` (by the account, or after its deliveries kept failing for
+   * `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default).
+   */
+  status: WebhookEndpointStatus;
+  updated_at: string;
+  url: string;
+}
+
+/**
+ * An endpoint with its secret, shown this once.
+ */
+export interface WebhookEndpointWithSecret {
+  created_at: string;
+  description: string;
+  disabled_reason?: string | null;
+  /**
+   * Event types sent here, or `["*"]`.
+   */
+  enabled_events: Array<string>;
+  /**
+   * Since when its deliveries have been failing, when the last one failed.
+   */
+  failing_since?: string | null;
+  /**
+   * `we_...`
+   */
+  id: string;
+  /**
+   * Until when deliveries also carry a signature with the previous secret (after a rotation).
+   */
+  previous_secret_expires_at?: string | null;
+  /**
+   * Signs every delivery (`whsec_...`): verify `Apinfer-Signature` with it. Store it now.
+   */
+  secret: string;
+  /**
+   * `enabled`, or `disabled` (by the account, or after its deliveries kept failing for
+   * `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default).
+   */
+  status: WebhookEndpointStatus;
+  updated_at: string;
+  url: string;
 }

@@ -68,7 +68,7 @@ const badFormat: GenerationRequest = { model: "qwen-image", prompt: "a red fox",
 // @ts-expect-error unknown fields are refused (additionalProperties: false)
 const unknownField: GenerationRequest = { model: "qwen-image", prompt: "a red fox", seed: 1 };
 
-const statusIsTheEnum: Equals<Generation["status"], "processing" | "succeeded" | "failed"> = true;
+const statusIsTheEnum: Equals<Generation["status"], "queued" | "processing" | "succeeded" | "failed" | "canceled"> = true;
 
 function charged(generation: Generation): string {
   // Credits are exact decimal strings, never numbers.

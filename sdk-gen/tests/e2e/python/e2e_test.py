@@ -8,8 +8,10 @@ both). Each check prints its name; any failure exits non-zero.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import os
 import sys
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -18,6 +20,7 @@ import httpx
 
 import apinfer
 from apinfer import Apinfer, AsyncApinfer
+from apinfer.webhooks import WebhookVerificationError, construct_event
 
 BASE = os.environ["APINFER_E2E_BASE_URL"]
 RL_BASE = os.environ["APINFER_E2E_RL_BASE_URL"]
@@ -43,6 +46,68 @@ def new_user(base: str) -> tuple[Apinfer, str, str]:
 def admin_client(base: str) -> Apinfer:
     login = Apinfer(base_url=base, api_key="").auth.login(email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
     return Apinfer(base_url=base, api_key=login.token)
+
+
+def async_generations_events_and_webhooks() -> None:
+    """create(wait=False), wait_for, cancel, iterating events, and a webhook delivery verified
+    with apinfer.webhooks, on an account of its own."""
+    session, key, account_id = new_user(BASE)
+    admin_client(BASE).admin.create_adjustment(account_id, credits=Decimal("20"), reason="e2e async")
+    client = Apinfer(base_url=BASE, api_key=key)
+    received: list[tuple[bytes, str]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((body, self.headers["apinfer-signature"]))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    endpoint = session.webhook_endpoints.create(url=url, enabled_events=["generation.succeeded"])
+    assert endpoint.secret.startswith("whsec_"), endpoint
+
+    queued = client.generations.create(model="qwen-image", prompt="a patient fox", size="512x512", wait=False)
+    assert queued.status == "queued" and queued.credits_held == Decimal("1.75"), queued
+    done = client.generations.wait_for(queued.id, timeout=60, poll_interval=0.1)
+    assert done.status == "succeeded" and done.credits_charged == Decimal("1.75"), done
+    assert done.cost.total == Decimal("1.75") and done.cost.quality_multiplier == "1", done.cost
+    check("create(wait=False) queues; wait_for polls until it succeeds")
+
+    other = client.generations.create(model="qwen-image", prompt="a fox, canceled", size="512x512", wait=False)
+    canceled = client.generations.cancel(other.id)
+    assert canceled.status in ("canceled", "succeeded"), canceled
+    charged = Decimal("0") if canceled.status == "canceled" else Decimal("1.75")
+    assert canceled.credits_charged == charged, canceled
+    assert client.generations.cancel(other.id).status == canceled.status, "canceling is idempotent"
+    assert client.balance.retrieve().balance == Decimal("18.25") - charged
+    check(f"cancel ({canceled.status})")
+
+    ids = [e.data["id"] for e in client.events.list(type="generation.succeeded", limit=1)]
+    assert queued.id in ids, ids
+    check("iterating events across pages")
+
+    deadline = time.monotonic() + 20
+    while not any(queued.id.encode() in body for body, _ in received):
+        assert time.monotonic() < deadline, "the webhook arrives"
+        time.sleep(0.05)
+    body, header = next((b, h) for b, h in received if queued.id.encode() in b)
+    event = construct_event(body, header, endpoint.secret)
+    assert event["type"] == "generation.succeeded" and event["data"]["id"] == queued.id, event
+    for tampered, secret in [(body + b" ", endpoint.secret), (body, "whsec_not_it")]:
+        try:
+            construct_event(tampered, header, secret)
+            raise AssertionError("expected a WebhookVerificationError")
+        except WebhookVerificationError:
+            pass
+    receiver.shutdown()
+    check("webhook delivery verified with apinfer.webhooks.construct_event")
 
 
 def main() -> None:
@@ -151,6 +216,7 @@ def main() -> None:
     assert client.generations.retrieve(generation.id).id == generation.id
     assert client.balance.retrieve().available == Decimal("204.75")
     check("generation and its PNG download")
+    async_generations_events_and_webhooks()
     try:
         client.purchases.create(
             package_id="basic",

@@ -8,6 +8,8 @@ import {
   NotFoundError,
   PaymentFailedError,
   RateLimitError,
+  WebhookVerificationError,
+  constructEvent,
   type TransactionView,
 } from "apinfer";
 
@@ -58,6 +60,78 @@ async function newUser(base: string): Promise<{ key: string; accountId: string }
 async function adminClient(base: string): Promise<Apinfer> {
   const login = await new Apinfer({ baseURL: base, apiKey: "" }).auth.login({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
   return new Apinfer({ baseURL: base, apiKey: login.token });
+}
+
+/** create({wait: false}), waitFor, cancel, iterating events, and a webhook delivery verified
+ * with constructEvent, on an account of its own. */
+async function asyncGenerationsEventsAndWebhooks(): Promise<void> {
+  const anon = new Apinfer({ baseURL: BASE, apiKey: "" });
+  const email = `ts-${Math.random().toString(36).slice(2, 14)}@example.com`;
+  const signup = await anon.auth.signup({ email, password: "correct horse battery" });
+  const session = new Apinfer({ baseURL: BASE, apiKey: signup.token });
+  const key = (await session.apiKeys.create({ name: "e2e", scopes: SCOPES })).key;
+  const admin = await adminClient(BASE);
+  await admin.admin.createAdjustment(signup.account.id, { credits: "20", reason: "e2e async" });
+  const client = new Apinfer({ baseURL: BASE, apiKey: key });
+
+  // A local receiver (node:http, loaded at run time: the SDK itself needs no Node types).
+  const httpModule = "node:http";
+  const http = await import(httpModule);
+  const received: { body: string; header: string }[] = [];
+  const server = http.createServer((req: any, res: any) => {
+    let body = "";
+    req.on("data", (chunk: any) => (body += chunk));
+    req.on("end", () => {
+      received.push({ body, header: req.headers["apinfer-signature"] });
+      res.writeHead(200);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}/hook`;
+  const endpoint = await session.webhookEndpoints.create({ url, enabled_events: ["generation.succeeded"] });
+  assert(endpoint.secret.startsWith("whsec_"), "a secret");
+
+  const request = { model: "qwen-image", prompt: "a patient fox", size: "512x512" };
+  const queued = await client.generations.create(request, { wait: false });
+  assert(queued.status === "queued" && queued.credits_held === "1.75", JSON.stringify(queued));
+  const done = await client.generations.waitFor(queued.id, { timeoutMs: 60_000, pollIntervalMs: 100 });
+  assert(done.status === "succeeded" && done.credits_charged === "1.75" && done.cost.total === "1.75", JSON.stringify(done));
+  check("create({ wait: false }) queues; waitFor polls until it succeeds");
+
+  const other = await client.generations.create({ ...request, prompt: "a fox, canceled" }, { wait: false });
+  const canceled = await client.generations.cancel(other.id);
+  assert(canceled.status === "canceled" || canceled.status === "succeeded", canceled.status);
+  assert(canceled.credits_charged === (canceled.status === "canceled" ? "0" : "1.75"), "charged by the outcome");
+  assert((await client.generations.cancel(other.id)).status === canceled.status, "canceling is idempotent");
+  check(`cancel (${canceled.status})`);
+
+  const ids: string[] = [];
+  for await (const event of client.events.list({ type: "generation.succeeded", limit: 1 })) {
+    ids.push(String(event.data["id"]));
+  }
+  assert(ids.includes(queued.id), ids.join(","));
+  check("iterating events across pages");
+
+  const deadline = Date.now() + 20_000;
+  while (!received.some((r) => r.body.includes(queued.id))) {
+    assert(Date.now() < deadline, "the webhook arrives");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const delivery = received.find((r) => r.body.includes(queued.id))!;
+  const event = await constructEvent(delivery.body, delivery.header, endpoint.secret);
+  assert(event.type === "generation.succeeded" && event.data["id"] === queued.id, JSON.stringify(event));
+  for (const [body, secret] of [[delivery.body + " ", endpoint.secret], [delivery.body, "whsec_not_it"]] as const) {
+    let refused = false;
+    try {
+      await constructEvent(body, delivery.header, secret);
+    } catch (e) {
+      refused = e instanceof WebhookVerificationError;
+    }
+    assert(refused, "a tampered body or another secret is refused");
+  }
+  server.close();
+  check("webhook delivery verified with constructEvent");
 }
 
 async function main(): Promise<void> {
@@ -144,6 +218,7 @@ async function main(): Promise<void> {
   assert(png instanceof Uint8Array && signature.every((b, i) => png[i] === b), "a PNG");
   assert((await client.balance.retrieve()).available === "204.75", "charged 1.75");
   check("generation and its PNG download");
+  await asyncGenerationsEventsAndWebhooks();
   const declined = await expectError(PaymentFailedError, () =>
     client.purchases.create({ package_id: "basic", payment_method: { type: "card", token: "tok_chargeDeclined" } }),
   );

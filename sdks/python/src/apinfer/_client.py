@@ -37,6 +37,10 @@ class Apinfer(SyncAPIClient):
     """API keys"""
     audit: resources.Audit
     """Who did what to the account, and when"""
+    webhook_endpoints: resources.WebhookEndpoints
+    """Where the account's events are sent, signed, with a delivery log"""
+    events: resources.Events
+    """What happened to the account: generations, purchases, refunds, alerts, top-ups, keys"""
     packages: resources.Packages
     """Credit packages on sale"""
     models: resources.Models
@@ -92,6 +96,8 @@ class Apinfer(SyncAPIClient):
         self.members = resources.Members(self)
         self.api_keys = resources.ApiKeys(self)
         self.audit = resources.Audit(self)
+        self.webhook_endpoints = resources.WebhookEndpoints(self)
+        self.events = resources.Events(self)
         self.packages = resources.Packages(self)
         self.models = resources.Models(self)
         self.pricing = resources.Pricing(self)
@@ -124,6 +130,10 @@ class AsyncApinfer(AsyncAPIClient):
     """API keys"""
     audit: resources.AsyncAudit
     """Who did what to the account, and when"""
+    webhook_endpoints: resources.AsyncWebhookEndpoints
+    """Where the account's events are sent, signed, with a delivery log"""
+    events: resources.AsyncEvents
+    """What happened to the account: generations, purchases, refunds, alerts, top-ups, keys"""
     packages: resources.AsyncPackages
     """Credit packages on sale"""
     models: resources.AsyncModels
@@ -179,6 +189,8 @@ class AsyncApinfer(AsyncAPIClient):
         self.members = resources.AsyncMembers(self)
         self.api_keys = resources.AsyncApiKeys(self)
         self.audit = resources.AsyncAudit(self)
+        self.webhook_endpoints = resources.AsyncWebhookEndpoints(self)
+        self.events = resources.AsyncEvents(self)
         self.packages = resources.AsyncPackages(self)
         self.models = resources.AsyncModels(self)
         self.pricing = resources.AsyncPricing(self)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime  # noqa: F401
+import time
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Union  # noqa: F401
 
 from . import types
@@ -26,6 +28,10 @@ __all__ = [
     "AsyncApiKeys",
     "Audit",
     "AsyncAudit",
+    "WebhookEndpoints",
+    "AsyncWebhookEndpoints",
+    "Events",
+    "AsyncEvents",
     "Packages",
     "AsyncPackages",
     "Models",
@@ -668,6 +674,7 @@ class ApiKeys:
         scopes: Sequence[types.Scope],
         expires_at: Union[Optional[datetime.datetime], NotGiven] = NOT_GIVEN,
         spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
+        spend_limit_reset: Union[Optional[types.LimitReset], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -678,14 +685,15 @@ class ApiKeys:
             name: A label, 1–100 characters.
             scopes: What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
             expires_at: When the key stops working; never when absent.
-            spend_limit: Most credits the key may spend in total; no limit when absent.
+            spend_limit: Most credits the key may spend in total, or in each period of `spend_limit_reset`; no limit when absent.
+            spend_limit_reset: -
         """
         return self._client.request(
             FinalRequestOptions(
                 "POST",
                 "/v1/api-keys",
                 body=types.CreateApiKeyRequest._body(
-                    {"name": name, "scopes": scopes, "expires_at": expires_at, "spend_limit": spend_limit}
+                    {"name": name, "scopes": scopes, "expires_at": expires_at, "spend_limit": spend_limit, "spend_limit_reset": spend_limit_reset}
                 ),
                 has_body=True,
                 auth=True,
@@ -795,6 +803,7 @@ class AsyncApiKeys:
         scopes: Sequence[types.Scope],
         expires_at: Union[Optional[datetime.datetime], NotGiven] = NOT_GIVEN,
         spend_limit: Union[Optional[types.DecimalInput], NotGiven] = NOT_GIVEN,
+        spend_limit_reset: Union[Optional[types.LimitReset], NotGiven] = NOT_GIVEN,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -805,14 +814,15 @@ class AsyncApiKeys:
             name: A label, 1–100 characters.
             scopes: What the key may do: `balance:read`, `usage:read`, `generations:write`, `purchases:write`.
             expires_at: When the key stops working; never when absent.
-            spend_limit: Most credits the key may spend in total; no limit when absent.
+            spend_limit: Most credits the key may spend in total, or in each period of `spend_limit_reset`; no limit when absent.
+            spend_limit_reset: -
         """
         return await self._client.request(
             FinalRequestOptions(
                 "POST",
                 "/v1/api-keys",
                 body=types.CreateApiKeyRequest._body(
-                    {"name": name, "scopes": scopes, "expires_at": expires_at, "spend_limit": spend_limit}
+                    {"name": name, "scopes": scopes, "expires_at": expires_at, "spend_limit": spend_limit, "spend_limit_reset": spend_limit_reset}
                 ),
                 has_body=True,
                 auth=True,
@@ -964,6 +974,688 @@ class AsyncAudit:
                 extra_headers=extra_headers,
             ),
             "model:AuditEventView",
+        )
+
+
+class WebhookEndpoints:
+    """Where the account's events are sent, signed, with a delivery log"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SyncPage[types.WebhookEndpointView]:
+        """The account's webhook endpoints (owner or admin session).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return SyncPage(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/webhook-endpoints",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:WebhookEndpointView",
+        )
+
+    def create(
+        self,
+        *,
+        enabled_events: Sequence[types.EnabledEvent],
+        url: str,
+        description: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointWithSecret:
+        """Create a webhook endpoint (owner or admin session); its secret is shown once.
+
+        Args:
+            enabled_events: Event types to send (`generation.succeeded`, ...), or `["*"]` for all.
+            url: Where to send events: an http(s) URL on the public internet (one that does not parse, resolve, or resolves inside the network is 422).
+            description: A note for people, up to 500 characters.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/webhook-endpoints",
+                body=types.CreateWebhookEndpointRequest._body(
+                    {"enabled_events": enabled_events, "url": url, "description": description}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointWithSecret",
+        )
+
+    def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointView:
+        """One webhook endpoint (owner or admin session).
+
+        Args:
+            id: `we_...`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                f"/v1/webhook-endpoints/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointView",
+        )
+
+    def update(
+        self,
+        id: str,
+        *,
+        description: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        enabled_events: Union[Optional[Sequence[types.EnabledEvent]], NotGiven] = NOT_GIVEN,
+        status: Union[Optional[types.WebhookEndpointStatus], NotGiven] = NOT_GIVEN,
+        url: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointView:
+        """Change a webhook endpoint (owner or admin session): its URL, event types, description, or
+        status (enabling a disabled endpoint resumes its waiting deliveries).
+
+        Args:
+            id: `we_...`
+            description: -
+            enabled_events: -
+            status: -
+            url: -
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "PATCH",
+                f"/v1/webhook-endpoints/{path_param(id)}",
+                body=types.UpdateWebhookEndpointRequest._body(
+                    {"description": description, "enabled_events": enabled_events, "status": status, "url": url}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointView",
+        )
+
+    def delete(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointView:
+        """Delete a webhook endpoint (owner or admin session); its waiting deliveries are given up.
+
+        Args:
+            id: `we_...`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "DELETE",
+                f"/v1/webhook-endpoints/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointView",
+        )
+
+    def list_deliveries(
+        self,
+        id: str,
+        *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SyncPage[types.WebhookDeliveryView]:
+        """An endpoint's deliveries, newest first, each with its attempts: status, response code and
+        duration (owner or admin session).
+
+        Args:
+            id: `we_...`
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return SyncPage(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                f"/v1/webhook-endpoints/{path_param(id)}/deliveries",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:WebhookDeliveryView",
+        )
+
+    def retry_delivery(
+        self,
+        id: str,
+        delivery_id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookDeliveryView:
+        """Send a delivery again, whatever became of it (owner or admin session): it is due at once.
+
+        Args:
+            id: `we_...`
+            delivery_id: `whd_...`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                f"/v1/webhook-endpoints/{path_param(id)}/deliveries/{path_param(delivery_id)}/retry",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookDeliveryView",
+        )
+
+    def rotate_secret(
+        self,
+        id: str,
+        *,
+        grace_period_seconds: Union[Optional[int], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointWithSecret:
+        """Give a webhook endpoint a new secret (owner or admin session), shown once. The previous one
+        keeps signing for the grace period: deliveries meanwhile carry two `v1` signatures, so a
+        receiver can switch secrets without missing one.
+
+        Args:
+            id: `we_...`
+            grace_period_seconds: Seconds the previous secret keeps signing beside the new one (0–604800; default 86400, a day): deliveries meanwhile carry both signatures.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                f"/v1/webhook-endpoints/{path_param(id)}/rotate-secret",
+                body=types.RotateWebhookSecretRequest._body(
+                    {"grace_period_seconds": grace_period_seconds}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointWithSecret",
+        )
+
+
+class AsyncWebhookEndpoints:
+    """Where the account's events are sent, signed, with a delivery log"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncPaginator[types.WebhookEndpointView]:
+        """The account's webhook endpoints (owner or admin session).
+
+        Args:
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return AsyncPaginator(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/webhook-endpoints",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:WebhookEndpointView",
+        )
+
+    async def create(
+        self,
+        *,
+        enabled_events: Sequence[types.EnabledEvent],
+        url: str,
+        description: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointWithSecret:
+        """Create a webhook endpoint (owner or admin session); its secret is shown once.
+
+        Args:
+            enabled_events: Event types to send (`generation.succeeded`, ...), or `["*"]` for all.
+            url: Where to send events: an http(s) URL on the public internet (one that does not parse, resolve, or resolves inside the network is 422).
+            description: A note for people, up to 500 characters.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/webhook-endpoints",
+                body=types.CreateWebhookEndpointRequest._body(
+                    {"enabled_events": enabled_events, "url": url, "description": description}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointWithSecret",
+        )
+
+    async def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointView:
+        """One webhook endpoint (owner or admin session).
+
+        Args:
+            id: `we_...`
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                f"/v1/webhook-endpoints/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointView",
+        )
+
+    async def update(
+        self,
+        id: str,
+        *,
+        description: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        enabled_events: Union[Optional[Sequence[types.EnabledEvent]], NotGiven] = NOT_GIVEN,
+        status: Union[Optional[types.WebhookEndpointStatus], NotGiven] = NOT_GIVEN,
+        url: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointView:
+        """Change a webhook endpoint (owner or admin session): its URL, event types, description, or
+        status (enabling a disabled endpoint resumes its waiting deliveries).
+
+        Args:
+            id: `we_...`
+            description: -
+            enabled_events: -
+            status: -
+            url: -
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "PATCH",
+                f"/v1/webhook-endpoints/{path_param(id)}",
+                body=types.UpdateWebhookEndpointRequest._body(
+                    {"description": description, "enabled_events": enabled_events, "status": status, "url": url}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointView",
+        )
+
+    async def delete(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointView:
+        """Delete a webhook endpoint (owner or admin session); its waiting deliveries are given up.
+
+        Args:
+            id: `we_...`
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "DELETE",
+                f"/v1/webhook-endpoints/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointView",
+        )
+
+    def list_deliveries(
+        self,
+        id: str,
+        *,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncPaginator[types.WebhookDeliveryView]:
+        """An endpoint's deliveries, newest first, each with its attempts: status, response code and
+        duration (owner or admin session).
+
+        Args:
+            id: `we_...`
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return AsyncPaginator(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                f"/v1/webhook-endpoints/{path_param(id)}/deliveries",
+                query=encode_query(
+                    [
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:WebhookDeliveryView",
+        )
+
+    async def retry_delivery(
+        self,
+        id: str,
+        delivery_id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookDeliveryView:
+        """Send a delivery again, whatever became of it (owner or admin session): it is due at once.
+
+        Args:
+            id: `we_...`
+            delivery_id: `whd_...`
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                f"/v1/webhook-endpoints/{path_param(id)}/deliveries/{path_param(delivery_id)}/retry",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookDeliveryView",
+        )
+
+    async def rotate_secret(
+        self,
+        id: str,
+        *,
+        grace_period_seconds: Union[Optional[int], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.WebhookEndpointWithSecret:
+        """Give a webhook endpoint a new secret (owner or admin session), shown once. The previous one
+        keeps signing for the grace period: deliveries meanwhile carry two `v1` signatures, so a
+        receiver can switch secrets without missing one.
+
+        Args:
+            id: `we_...`
+            grace_period_seconds: Seconds the previous secret keeps signing beside the new one (0–604800; default 86400, a day): deliveries meanwhile carry both signatures.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                f"/v1/webhook-endpoints/{path_param(id)}/rotate-secret",
+                body=types.RotateWebhookSecretRequest._body(
+                    {"grace_period_seconds": grace_period_seconds}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:WebhookEndpointWithSecret",
+        )
+
+
+class Events:
+    """What happened to the account: generations, purchases, refunds, alerts, top-ups, keys"""
+
+    def __init__(self, client: "SyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        type: Union[types.EventType, None, NotGiven] = NOT_GIVEN,
+        created_gte: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
+        created_lt: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SyncPage[types.EventView]:
+        """The account's events, newest first (scope `usage:read`).
+
+        Args:
+            type: Only events of this type.
+            created_gte: Only events created at or after this time (RFC 3339).
+            created_lt: Only events created before this time (RFC 3339).
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return SyncPage(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/events",
+                query=encode_query(
+                    [
+                        ("type", type, "enum"),
+                        ("created_gte", created_gte, "datetime"),
+                        ("created_lt", created_lt, "datetime"),
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:EventView",
+        )
+
+    def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.EventView:
+        """One event (scope `usage:read`).
+
+        Args:
+            id: `evt_...`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                f"/v1/events/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:EventView",
+        )
+
+
+class AsyncEvents:
+    """What happened to the account: generations, purchases, refunds, alerts, top-ups, keys"""
+
+    def __init__(self, client: "AsyncAPIClient") -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        type: Union[types.EventType, None, NotGiven] = NOT_GIVEN,
+        created_gte: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
+        created_lt: Union[datetime.datetime, None, NotGiven] = NOT_GIVEN,
+        limit: Union[int, None, NotGiven] = NOT_GIVEN,
+        cursor: Union[str, None, NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncPaginator[types.EventView]:
+        """The account's events, newest first (scope `usage:read`).
+
+        Args:
+            type: Only events of this type.
+            created_gte: Only events created at or after this time (RFC 3339).
+            created_lt: Only events created before this time (RFC 3339).
+            limit: Items per page, 1–100 (default 20).
+            cursor: `next_cursor` of the previous page; a cursor that names no item of this list answers 404.
+        """
+        return AsyncPaginator(
+            self._client,
+            FinalRequestOptions(
+                "GET",
+                "/v1/events",
+                query=encode_query(
+                    [
+                        ("type", type, "enum"),
+                        ("created_gte", created_gte, "datetime"),
+                        ("created_lt", created_lt, "datetime"),
+                        ("limit", limit, "int"),
+                        ("cursor", cursor, "str"),
+                    ]
+                ),
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            "model:EventView",
+        )
+
+    async def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.EventView:
+        """One event (scope `usage:read`).
+
+        Args:
+            id: `evt_...`
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                f"/v1/events/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:EventView",
         )
 
 
@@ -1433,6 +2125,7 @@ class Generations:
         quality: Union[Optional[types.QualityInput], NotGiven] = NOT_GIVEN,
         response_format: Union[Optional[types.ResponseFormat], NotGiven] = NOT_GIVEN,
         size: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        wait: bool = True,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -1441,7 +2134,15 @@ class Generations:
         """Generate images (scope `generations:write`; honours `Idempotency-Key`).
         The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
         called, charged when the images exist, and released if the provider fails (502
-        `upstream_error` with the `generation_id`; nothing charged).
+        `upstream_error` with the `generation_id`; nothing charged). `X-Credits-Charged` gives what
+        was charged.
+        
+        With `Prefer: respond-async` (RFC 7240) the answer is 202 at once, with the generation
+        `queued` and its cost held (`credits_held`) and `Location` naming it; a worker then runs it
+        (`processing`, then `succeeded`, `failed` or `canceled`): follow it with `GET
+        /v1/generations/{id}`, the `generation.*` events, or a webhook endpoint. How many run at once,
+        in total and per account, is bounded by configuration; past the bound a generation waits in
+        the queue. Queued work survives a restart of the server.
 
         Args:
             model: -
@@ -1450,12 +2151,14 @@ class Generations:
             quality: -
             response_format: -
             size: One of the model's sizes (default `1024x1024`); the size never changes the cost.
+            wait: Whether to answer once it is done (the default); false queues it and answers at once (202, `Prefer: respond-async`): follow it with `wait_for`, the events, or a webhook endpoint.
             idempotency_key: Makes retries safe; one is generated for you when not given.
         """
         return self._client.request(
             FinalRequestOptions(
                 "POST",
                 "/v1/generations",
+                headers={"Prefer": None if wait else "respond-async"},
                 body=types.CreateGenerationRequest._body(
                     {"model": model, "prompt": prompt, "n": n, "quality": quality, "response_format": response_format, "size": size}
                 ),
@@ -1488,6 +2191,36 @@ class Generations:
             FinalRequestOptions(
                 "GET",
                 f"/v1/generations/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:GenerationView",
+        )
+
+    def cancel(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.GenerationView:
+        """Cancel an asynchronous generation (scope `generations:write`; idempotent).
+        A generation that has not finished stops: its hold is released (nothing is charged) and it
+        ends `canceled`; a provider call in flight is abandoned and its result not charged. A
+        generation that already finished is answered as it is, so check `status`: exactly one of
+        the cancel and the outcome it was racing wins.
+
+        Args:
+            id: `gen_...`
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                f"/v1/generations/{path_param(id)}/cancel",
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -1538,6 +2271,29 @@ class Generations:
             kind="binary",
             spec="any",
         )
+
+    def wait_for(
+        self,
+        id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 0.5,
+        max_poll_interval: float = 5.0,
+    ) -> types.GenerationView:
+        """Polls a generation until it has finished (`succeeded`, `failed` or `canceled`) and
+        answers it: first after `poll_interval` seconds, then each wait half as long again, up to
+        `max_poll_interval`. Raises `TimeoutError` after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        delay = poll_interval
+        while True:
+            generation = self.retrieve(id)
+            if generation.status in ("succeeded", "failed", "canceled"):
+                return generation
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"generation {id} is still {generation.status} after {timeout} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, max_poll_interval)
 
 
 class AsyncGenerations:
@@ -1592,6 +2348,7 @@ class AsyncGenerations:
         quality: Union[Optional[types.QualityInput], NotGiven] = NOT_GIVEN,
         response_format: Union[Optional[types.ResponseFormat], NotGiven] = NOT_GIVEN,
         size: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        wait: bool = True,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -1600,7 +2357,15 @@ class AsyncGenerations:
         """Generate images (scope `generations:write`; honours `Idempotency-Key`).
         The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
         called, charged when the images exist, and released if the provider fails (502
-        `upstream_error` with the `generation_id`; nothing charged).
+        `upstream_error` with the `generation_id`; nothing charged). `X-Credits-Charged` gives what
+        was charged.
+        
+        With `Prefer: respond-async` (RFC 7240) the answer is 202 at once, with the generation
+        `queued` and its cost held (`credits_held`) and `Location` naming it; a worker then runs it
+        (`processing`, then `succeeded`, `failed` or `canceled`): follow it with `GET
+        /v1/generations/{id}`, the `generation.*` events, or a webhook endpoint. How many run at once,
+        in total and per account, is bounded by configuration; past the bound a generation waits in
+        the queue. Queued work survives a restart of the server.
 
         Args:
             model: -
@@ -1609,12 +2374,14 @@ class AsyncGenerations:
             quality: -
             response_format: -
             size: One of the model's sizes (default `1024x1024`); the size never changes the cost.
+            wait: Whether to answer once it is done (the default); false queues it and answers at once (202, `Prefer: respond-async`): follow it with `wait_for`, the events, or a webhook endpoint.
             idempotency_key: Makes retries safe; one is generated for you when not given.
         """
         return await self._client.request(
             FinalRequestOptions(
                 "POST",
                 "/v1/generations",
+                headers={"Prefer": None if wait else "respond-async"},
                 body=types.CreateGenerationRequest._body(
                     {"model": model, "prompt": prompt, "n": n, "quality": quality, "response_format": response_format, "size": size}
                 ),
@@ -1647,6 +2414,36 @@ class AsyncGenerations:
             FinalRequestOptions(
                 "GET",
                 f"/v1/generations/{path_param(id)}",
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:GenerationView",
+        )
+
+    async def cancel(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.GenerationView:
+        """Cancel an asynchronous generation (scope `generations:write`; idempotent).
+        A generation that has not finished stops: its hold is released (nothing is charged) and it
+        ends `canceled`; a provider call in flight is abandoned and its result not charged. A
+        generation that already finished is answered as it is, so check `status`: exactly one of
+        the cancel and the outcome it was racing wins.
+
+        Args:
+            id: `gen_...`
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                f"/v1/generations/{path_param(id)}/cancel",
                 auth=True,
                 timeout=timeout,
                 max_retries=max_retries,
@@ -1697,6 +2494,29 @@ class AsyncGenerations:
             kind="binary",
             spec="any",
         )
+
+    async def wait_for(
+        self,
+        id: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 0.5,
+        max_poll_interval: float = 5.0,
+    ) -> types.GenerationView:
+        """Polls a generation until it has finished (`succeeded`, `failed` or `canceled`) and
+        answers it: first after `poll_interval` seconds, then each wait half as long again, up to
+        `max_poll_interval`. Raises `TimeoutError` after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        delay = poll_interval
+        while True:
+            generation = await self.retrieve(id)
+            if generation.status in ("succeeded", "failed", "canceled"):
+                return generation
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"generation {id} is still {generation.status} after {timeout} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, max_poll_interval)
 
 
 class Images:

@@ -36,18 +36,26 @@ __all__ = [
     "CreatePackageRequest",
     "CreatePaymentMethodRequest",
     "CreatePurchaseRequest",
+    "CreateWebhookEndpointRequest",
     "CreatedApiKey",
     "Currency",
     "CurrentApiKey",
+    "EnabledEvent",
     "ErrorBody",
     "ErrorDetail",
     "ErrorType",
+    "EventList",
+    "EventType",
+    "EventView",
     "ExportFormat",
+    "GenerationCost",
     "GenerationList",
     "GenerationStatus",
+    "GenerationTimings",
     "GenerationView",
     "GroupBy",
     "ImageView",
+    "LimitReset",
     "ListObject",
     "LoginRequest",
     "LoginResponse",
@@ -94,6 +102,7 @@ __all__ = [
     "RefundView",
     "ResponseFormat",
     "Role",
+    "RotateWebhookSecretRequest",
     "SavedPaymentMethodType",
     "Scope",
     "SignupRequest",
@@ -106,10 +115,19 @@ __all__ = [
     "UpdateAccountRequest",
     "UpdateModelRequest",
     "UpdatePackageRequest",
+    "UpdateWebhookEndpointRequest",
     "UsageBucket",
     "UsageReport",
     "UserView",
     "WebhookAck",
+    "WebhookAttemptView",
+    "WebhookDeliveryList",
+    "WebhookDeliveryStatus",
+    "WebhookDeliveryView",
+    "WebhookEndpointList",
+    "WebhookEndpointStatus",
+    "WebhookEndpointView",
+    "WebhookEndpointWithSecret",
 ]
 
 
@@ -129,20 +147,32 @@ Currency = Literal["CNY"]
 """ISO 4217 currency code (apinfer sells in yuan)."""
 
 
+EnabledEvent = Literal["*", "generation.succeeded", "generation.failed", "generation.canceled", "purchase.succeeded", "purchase.failed", "refund.created", "refund.succeeded", "balance.low", "auto_topup.succeeded", "auto_topup.failed", "api_key.created", "api_key.revoked"]
+"""An event type a webhook endpoint subscribes to, or `*` for all."""
+
+
 ErrorType = Literal["invalid_request", "authentication_required", "permission_denied", "not_found", "conflict", "idempotency_conflict", "insufficient_credits", "payment_failed", "rate_limited", "upstream_error", "unavailable", "internal"]
 """The contract's error classes; each fixes the status code."""
+
+
+EventType = Literal["generation.succeeded", "generation.failed", "generation.canceled", "purchase.succeeded", "purchase.failed", "refund.created", "refund.succeeded", "balance.low", "auto_topup.succeeded", "auto_topup.failed", "api_key.created", "api_key.revoked"]
+"""What an event reports."""
 
 
 ExportFormat = Literal["csv"]
 """Usage export formats."""
 
 
-GenerationStatus = Literal["processing", "succeeded", "failed"]
+GenerationStatus = Literal["queued", "processing", "succeeded", "failed", "canceled"]
 """A generation's state."""
 
 
 GroupBy = Literal["model", "day", "api_key", "member"]
 """How usage is grouped."""
+
+
+LimitReset = Literal["daily", "weekly", "monthly"]
+"""When an API key's spend limit starts again from zero (UTC; weeks start on Monday)."""
 
 
 ListObject = Literal["list"]
@@ -216,6 +246,14 @@ Tier = Literal["basic", "standard", "premium"]
 
 TransactionType = Literal["purchase", "generation", "refund", "adjustment", "auto_topup"]
 """A ledger entry's kind."""
+
+
+WebhookDeliveryStatus = Literal["pending", "delivered", "failed"]
+"""Where a webhook delivery stands."""
+
+
+WebhookEndpointStatus = Literal["enabled", "disabled"]
+"""Whether a webhook endpoint is sent events."""
 
 
 @register
@@ -307,13 +345,18 @@ class ApiKeyView(Model):
     """The first characters of the secret, to recognise it."""
     scopes: List[str]
     spent: Decimal
-    """Credits spent (or held) through this key so far."""
+    """Credits spent (or held) through this key: in the current period when the limit resets,
+    else so far."""
     expires_at: Optional[datetime.datetime] = None
     last_used_at: Optional[datetime.datetime] = None
     revoked_at: Optional[datetime.datetime] = None
     """Set once the key is revoked."""
     spend_limit: Optional[Decimal] = None
-    """Credits the key may spend in total, or null for no limit."""
+    """Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    limit."""
+    spend_limit_reset: Optional[LimitReset] = None
+    spend_limit_resets_at: Optional[datetime.datetime] = None
+    """When `spent` next starts again from zero, or null if it never does."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("created_at", "created_at", "datetime", True),
@@ -327,6 +370,8 @@ class ApiKeyView(Model):
         ("last_used_at", "last_used_at", "datetime", False),
         ("revoked_at", "revoked_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
+        ("spend_limit_reset", "spend_limit_reset", "enum", False),
+        ("spend_limit_resets_at", "spend_limit_resets_at", "datetime", False),
     )
 
 
@@ -474,13 +519,16 @@ class CreateApiKeyRequest(Model):
     expires_at: Optional[datetime.datetime] = None
     """When the key stops working; never when absent."""
     spend_limit: Optional[Decimal] = None
-    """Most credits the key may spend in total; no limit when absent."""
+    """Most credits the key may spend in total, or in each period of `spend_limit_reset`; no
+    limit when absent."""
+    spend_limit_reset: Optional[LimitReset] = None
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("name", "name", "str", True),
         ("scopes", "scopes", "list:enum", True),
         ("expires_at", "expires_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
+        ("spend_limit_reset", "spend_limit_reset", "enum", False),
     )
 
 
@@ -590,6 +638,26 @@ class CreatePurchaseRequest(Model):
 
 @register
 @dataclass
+class CreateWebhookEndpointRequest(Model):
+    """A new endpoint."""
+
+    enabled_events: List[EnabledEvent]
+    """Event types to send (`generation.succeeded`, ...), or `["*"]` for all."""
+    url: str
+    """Where to send events: an http(s) URL on the public internet (one that does not parse,
+    resolve, or resolves inside the network is 422)."""
+    description: Optional[str] = None
+    """A note for people, up to 500 characters."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("enabled_events", "enabled_events", "list:enum", True),
+        ("url", "url", "str", True),
+        ("description", "description", "str", False),
+    )
+
+
+@register
+@dataclass
 class CreatedApiKey(Model):
     """A newly created key, with its secret shown this once."""
 
@@ -605,13 +673,18 @@ class CreatedApiKey(Model):
     """The first characters of the secret, to recognise it."""
     scopes: List[str]
     spent: Decimal
-    """Credits spent (or held) through this key so far."""
+    """Credits spent (or held) through this key: in the current period when the limit resets,
+    else so far."""
     expires_at: Optional[datetime.datetime] = None
     last_used_at: Optional[datetime.datetime] = None
     revoked_at: Optional[datetime.datetime] = None
     """Set once the key is revoked."""
     spend_limit: Optional[Decimal] = None
-    """Credits the key may spend in total, or null for no limit."""
+    """Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    limit."""
+    spend_limit_reset: Optional[LimitReset] = None
+    spend_limit_resets_at: Optional[datetime.datetime] = None
+    """When `spent` next starts again from zero, or null if it never does."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("created_at", "created_at", "datetime", True),
@@ -626,6 +699,8 @@ class CreatedApiKey(Model):
         ("last_used_at", "last_used_at", "datetime", False),
         ("revoked_at", "revoked_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
+        ("spend_limit_reset", "spend_limit_reset", "enum", False),
+        ("spend_limit_resets_at", "spend_limit_resets_at", "datetime", False),
     )
 
 
@@ -649,18 +724,24 @@ class CurrentApiKey(Model):
     """The first characters of the secret, to recognise it."""
     scopes: List[str]
     spent: Decimal
-    """Credits spent (or held) through this key so far."""
+    """Credits spent (or held) through this key: in the current period when the limit resets,
+    else so far."""
     expires_at: Optional[datetime.datetime] = None
     last_used_at: Optional[datetime.datetime] = None
     member_monthly_remaining: Optional[Decimal] = None
     """What the key's creator may still spend this calendar month (UTC) under their monthly
     limit in the account, or null when they have none."""
     remaining: Optional[Decimal] = None
-    """What the key may still spend under its own `spend_limit`, or null when it has none."""
+    """What the key may still spend under its own `spend_limit` (in this period, when it
+    resets), or null when it has none."""
     revoked_at: Optional[datetime.datetime] = None
     """Set once the key is revoked."""
     spend_limit: Optional[Decimal] = None
-    """Credits the key may spend in total, or null for no limit."""
+    """Credits the key may spend (in total, or per `spend_limit_reset` period), or null for no
+    limit."""
+    spend_limit_reset: Optional[LimitReset] = None
+    spend_limit_resets_at: Optional[datetime.datetime] = None
+    """When `spent` next starts again from zero, or null if it never does."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("account_available", "account_available", "decimal", True),
@@ -678,6 +759,8 @@ class CurrentApiKey(Model):
         ("remaining", "remaining", "decimal", False),
         ("revoked_at", "revoked_at", "datetime", False),
         ("spend_limit", "spend_limit", "decimal", False),
+        ("spend_limit_reset", "spend_limit_reset", "enum", False),
+        ("spend_limit_resets_at", "spend_limit_resets_at", "datetime", False),
     )
 
 
@@ -725,6 +808,70 @@ class ErrorDetail(Model):
 
 @register
 @dataclass
+class EventList(Model):
+    """A page of events."""
+
+    data: List[EventView]
+    """The items, newest first."""
+    has_more: bool
+    """Whether another page follows."""
+    next_cursor: Optional[str] = None
+    """Pass as `cursor` to get the next page; null on the last page."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("data", "data", "list:model:EventView", True),
+        ("has_more", "has_more", "bool", True),
+        ("next_cursor", "next_cursor", "str", False),
+    )
+
+
+@register
+@dataclass
+class EventView(Model):
+    """Something that happened to the account."""
+
+    created: int
+    """When it happened (unix seconds)."""
+    data: Dict[str, Any]
+    """The object the event is about, as it was then, with an `object` field naming its kind:
+    `generation` (`generation.*`), `purchase`, `refund`, `api_key`, `auto_topup`; for
+    `balance.low`, `available` and `threshold`."""
+    id: str
+    """`evt_...`"""
+    type: EventType
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("created", "created", "int", True),
+        ("data", "data", "map:any", True),
+        ("id", "id", "str", True),
+        ("type", "type", "enum", True),
+    )
+
+
+@register
+@dataclass
+class GenerationCost(Model):
+    """What a generation costs: `credits_per_image × quality_multiplier × n`, rounded up to the
+    ledger's unit (0.0001 credit)."""
+
+    credits_per_image: Decimal
+    """The model's price per image when the generation was asked for."""
+    n: int
+    quality_multiplier: str
+    """`1` (standard), `1.5` (high) or `2` (ultra)."""
+    total: Decimal
+    """The cost: held while the generation is queued or processing, charged if it succeeds."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("credits_per_image", "credits_per_image", "decimal", True),
+        ("n", "n", "int", True),
+        ("quality_multiplier", "quality_multiplier", "str", True),
+        ("total", "total", "decimal", True),
+    )
+
+
+@register
+@dataclass
 class GenerationList(Model):
     """A page of generations."""
 
@@ -744,12 +891,36 @@ class GenerationList(Model):
 
 @register
 @dataclass
+class GenerationTimings(Model):
+    """When a generation was asked for, started and finished."""
+
+    queued_at: datetime.datetime
+    """When it was asked for (and queued, if asynchronous)."""
+    finished_at: Optional[datetime.datetime] = None
+    """When it succeeded, failed or was canceled."""
+    started_at: Optional[datetime.datetime] = None
+    """When the provider was called: at once for a synchronous generation, when a worker took
+    it for an asynchronous one; null while queued, or if it never started."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("queued_at", "queued_at", "datetime", True),
+        ("finished_at", "finished_at", "datetime", False),
+        ("started_at", "started_at", "datetime", False),
+    )
+
+
+@register
+@dataclass
 class GenerationView(Model):
     """An image generation."""
 
+    cost: GenerationCost
+    """How it is priced."""
     created_at: datetime.datetime
     credits_charged: Decimal
-    """Credits charged: the cost once succeeded, 0 if it failed."""
+    """Credits charged: the cost once succeeded, 0 if it failed or was canceled."""
+    credits_held: Decimal
+    """Credits held for it while it is queued or processing (its cost), else 0."""
     id: str
     """`gen_...`"""
     images: List[ImageView]
@@ -759,15 +930,19 @@ class GenerationView(Model):
     quality: str
     size: str
     status: GenerationStatus
-    """`processing`, `succeeded` or `failed`."""
+    """`queued` (asynchronous, waiting for a worker), `processing`, then `succeeded`, `failed`
+    or `canceled`."""
+    timings: GenerationTimings
     completed_at: Optional[datetime.datetime] = None
     error_code: Optional[str] = None
-    """Why it failed (`upstream_error`, `hold_expired`)."""
+    """Why it failed (`upstream_error`, `hold_expired`, `worker_lost`)."""
     error_message: Optional[str] = None
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("cost", "cost", "model:GenerationCost", True),
         ("created_at", "created_at", "datetime", True),
         ("credits_charged", "credits_charged", "decimal", True),
+        ("credits_held", "credits_held", "decimal", True),
         ("id", "id", "str", True),
         ("images", "images", "list:model:ImageView", True),
         ("model", "model", "str", True),
@@ -776,6 +951,7 @@ class GenerationView(Model):
         ("quality", "quality", "str", True),
         ("size", "size", "str", True),
         ("status", "status", "enum", True),
+        ("timings", "timings", "model:GenerationTimings", True),
         ("completed_at", "completed_at", "datetime", False),
         ("error_code", "error_code", "str", False),
         ("error_message", "error_message", "str", False),
@@ -1506,6 +1682,20 @@ class RefundView(Model):
 
 @register
 @dataclass
+class RotateWebhookSecretRequest(Model):
+    """How long the previous secret keeps signing."""
+
+    grace_period_seconds: Optional[int] = None
+    """Seconds the previous secret keeps signing beside the new one (0–604800; default 86400,
+    a day): deliveries meanwhile carry both signatures."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("grace_period_seconds", "grace_period_seconds", "int", False),
+    )
+
+
+@register
+@dataclass
 class SignupRequest(Model):
     """A new user and their personal account."""
 
@@ -1671,6 +1861,24 @@ class UpdatePackageRequest(Model):
 
 @register
 @dataclass
+class UpdateWebhookEndpointRequest(Model):
+    """Changes to an endpoint; what is absent stays."""
+
+    description: Optional[str] = None
+    enabled_events: Optional[List[EnabledEvent]] = None
+    status: Optional[WebhookEndpointStatus] = None
+    url: Optional[str] = None
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("description", "description", "str", False),
+        ("enabled_events", "enabled_events", "list:enum", False),
+        ("status", "status", "enum", False),
+        ("url", "url", "str", False),
+    )
+
+
+@register
+@dataclass
 class UsageBucket(Model):
     """One group's usage."""
 
@@ -1748,4 +1956,172 @@ class WebhookAck(Model):
         ("duplicate", "duplicate", "bool", True),
         ("received", "received", "bool", True),
         ("purchase_status", "purchase_status", "enum", False),
+    )
+
+
+@register
+@dataclass
+class WebhookAttemptView(Model):
+    """One attempt at a delivery."""
+
+    at: datetime.datetime
+    attempt: int
+    """From 1."""
+    status: str
+    """`succeeded` (a 2xx answer) or `failed`."""
+    duration_ms: Optional[int] = None
+    """How long the attempt took, in milliseconds."""
+    error: Optional[str] = None
+    """Why it failed (`HTTP 500`, `timed out`, `connection failed`, a refused address)."""
+    response_code: Optional[int] = None
+    """The endpoint's HTTP status, if it answered."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("at", "at", "datetime", True),
+        ("attempt", "attempt", "int", True),
+        ("status", "status", "str", True),
+        ("duration_ms", "duration_ms", "int", False),
+        ("error", "error", "str", False),
+        ("response_code", "response_code", "int", False),
+    )
+
+
+@register
+@dataclass
+class WebhookDeliveryList(Model):
+    """A page of an endpoint's deliveries."""
+
+    data: List[WebhookDeliveryView]
+    """The items, newest first."""
+    has_more: bool
+    """Whether another page follows."""
+    next_cursor: Optional[str] = None
+    """Pass as `cursor` to get the next page; null on the last page."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("data", "data", "list:model:WebhookDeliveryView", True),
+        ("has_more", "has_more", "bool", True),
+        ("next_cursor", "next_cursor", "str", False),
+    )
+
+
+@register
+@dataclass
+class WebhookDeliveryView(Model):
+    """One event's delivery to the endpoint."""
+
+    attempts: List[WebhookAttemptView]
+    created_at: datetime.datetime
+    event_id: str
+    """`evt_...`"""
+    event_type: EventType
+    id: str
+    """`whd_...`"""
+    status: WebhookDeliveryStatus
+    """`pending` (an attempt is due), `delivered` or `failed` (given up after its attempts)."""
+    next_attempt_at: Optional[datetime.datetime] = None
+    """When the next attempt is due, while pending."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("attempts", "attempts", "list:model:WebhookAttemptView", True),
+        ("created_at", "created_at", "datetime", True),
+        ("event_id", "event_id", "str", True),
+        ("event_type", "event_type", "enum", True),
+        ("id", "id", "str", True),
+        ("status", "status", "enum", True),
+        ("next_attempt_at", "next_attempt_at", "datetime", False),
+    )
+
+
+@register
+@dataclass
+class WebhookEndpointList(Model):
+    """A page of webhook endpoints."""
+
+    data: List[WebhookEndpointView]
+    """The items, newest first."""
+    has_more: bool
+    """Whether another page follows."""
+    next_cursor: Optional[str] = None
+    """Pass as `cursor` to get the next page; null on the last page."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("data", "data", "list:model:WebhookEndpointView", True),
+        ("has_more", "has_more", "bool", True),
+        ("next_cursor", "next_cursor", "str", False),
+    )
+
+
+@register
+@dataclass
+class WebhookEndpointView(Model):
+    """A webhook endpoint (its secret is only in the creation and rotation responses)."""
+
+    created_at: datetime.datetime
+    description: str
+    enabled_events: List[str]
+    """Event types sent here, or `["*"]`."""
+    id: str
+    """`we_...`"""
+    status: WebhookEndpointStatus
+    """`enabled`, or `disabled` (by the account, or after its deliveries kept failing for
+    `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default)."""
+    updated_at: datetime.datetime
+    url: str
+    disabled_reason: Optional[str] = None
+    failing_since: Optional[datetime.datetime] = None
+    """Since when its deliveries have been failing, when the last one failed."""
+    previous_secret_expires_at: Optional[datetime.datetime] = None
+    """Until when deliveries also carry a signature with the previous secret (after a rotation)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("created_at", "created_at", "datetime", True),
+        ("description", "description", "str", True),
+        ("enabled_events", "enabled_events", "list:str", True),
+        ("id", "id", "str", True),
+        ("status", "status", "enum", True),
+        ("updated_at", "updated_at", "datetime", True),
+        ("url", "url", "str", True),
+        ("disabled_reason", "disabled_reason", "str", False),
+        ("failing_since", "failing_since", "datetime", False),
+        ("previous_secret_expires_at", "previous_secret_expires_at", "datetime", False),
+    )
+
+
+@register
+@dataclass
+class WebhookEndpointWithSecret(Model):
+    """An endpoint with its secret, shown this once."""
+
+    created_at: datetime.datetime
+    description: str
+    enabled_events: List[str]
+    """Event types sent here, or `["*"]`."""
+    id: str
+    """`we_...`"""
+    secret: str
+    """Signs every delivery (`whsec_...`): verify `Apinfer-Signature` with it. Store it now."""
+    status: WebhookEndpointStatus
+    """`enabled`, or `disabled` (by the account, or after its deliveries kept failing for
+    `APINFER_WEBHOOK_DISABLE_AFTER_SECONDS`, three days by default)."""
+    updated_at: datetime.datetime
+    url: str
+    disabled_reason: Optional[str] = None
+    failing_since: Optional[datetime.datetime] = None
+    """Since when its deliveries have been failing, when the last one failed."""
+    previous_secret_expires_at: Optional[datetime.datetime] = None
+    """Until when deliveries also carry a signature with the previous secret (after a rotation)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("created_at", "created_at", "datetime", True),
+        ("description", "description", "str", True),
+        ("enabled_events", "enabled_events", "list:str", True),
+        ("id", "id", "str", True),
+        ("secret", "secret", "str", True),
+        ("status", "status", "enum", True),
+        ("updated_at", "updated_at", "datetime", True),
+        ("url", "url", "str", True),
+        ("disabled_reason", "disabled_reason", "str", False),
+        ("failing_since", "failing_since", "datetime", False),
+        ("previous_secret_expires_at", "previous_secret_expires_at", "datetime", False),
     )

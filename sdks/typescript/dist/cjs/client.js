@@ -21,6 +21,8 @@ class Apinfer extends core_js_1.APIClient {
         this.members = new resources.MembersResource(this);
         this.apiKeys = new resources.ApiKeysResource(this);
         this.audit = new resources.AuditResource(this);
+        this.webhookEndpoints = new resources.WebhookEndpointsResource(this);
+        this.events = new resources.EventsResource(this);
         this.packages = new resources.PackagesResource(this);
         this.models = new resources.ModelsResource(this);
         this.pricing = new resources.PricingResource(this);

@@ -14,3 +14,5 @@ export * from "./errors.js";
 export type * from "./types.js";
 export * from "./resources.js";
 export { VERSION } from "./version.js";
+export { TOLERANCE_SECONDS, WebhookVerificationError, constructEvent, verifySignature } from "./webhooks.js";
+export type { VerifyOptions, WebhookEvent } from "./webhooks.js";

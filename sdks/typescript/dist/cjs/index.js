@@ -24,7 +24,7 @@ var __exportStar = (this && this.__exportStar) || function(m, exports) {
     for (var p in m) if (p !== "default" && !Object.prototype.hasOwnProperty.call(exports, p)) __createBinding(exports, m, p);
 };
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.VERSION = exports.PagePromise = exports.Page = exports.APIClient = exports.default = exports.Apinfer = void 0;
+exports.verifySignature = exports.constructEvent = exports.WebhookVerificationError = exports.TOLERANCE_SECONDS = exports.VERSION = exports.PagePromise = exports.Page = exports.APIClient = exports.default = exports.Apinfer = void 0;
 var client_js_1 = require("./client.js");
 Object.defineProperty(exports, "Apinfer", { enumerable: true, get: function () { return client_js_1.Apinfer; } });
 Object.defineProperty(exports, "default", { enumerable: true, get: function () { return client_js_1.Apinfer; } });
@@ -36,3 +36,8 @@ __exportStar(require("./errors.js"), exports);
 __exportStar(require("./resources.js"), exports);
 var version_js_1 = require("./version.js");
 Object.defineProperty(exports, "VERSION", { enumerable: true, get: function () { return version_js_1.VERSION; } });
+var webhooks_js_1 = require("./webhooks.js");
+Object.defineProperty(exports, "TOLERANCE_SECONDS", { enumerable: true, get: function () { return webhooks_js_1.TOLERANCE_SECONDS; } });
+Object.defineProperty(exports, "WebhookVerificationError", { enumerable: true, get: function () { return webhooks_js_1.WebhookVerificationError; } });
+Object.defineProperty(exports, "constructEvent", { enumerable: true, get: function () { return webhooks_js_1.constructEvent; } });
+Object.defineProperty(exports, "verifySignature", { enumerable: true, get: function () { return webhooks_js_1.verifySignature; } });

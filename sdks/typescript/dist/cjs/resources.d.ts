@@ -116,6 +116,89 @@ export declare class AuditResource extends APIResource {
      */
     eventsList(params?: AuditEventsListParams, options?: RequestOptions): PagePromise<types.AuditEventView>;
 }
+/** Parameters of `webhookEndpoints.list()`. */
+export interface WebhookEndpointsListParams {
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
+/** Parameters of `webhookEndpoints.listDeliveries()`. */
+export interface WebhookEndpointsListDeliveriesParams {
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
+/** Where the account's events are sent, signed, with a delivery log */
+export declare class WebhookEndpointsResource extends APIResource {
+    /**
+     * The account's webhook endpoints (owner or admin session).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    list(params?: WebhookEndpointsListParams, options?: RequestOptions): PagePromise<types.WebhookEndpointView>;
+    /**
+     * Create a webhook endpoint (owner or admin session); its secret is shown once.
+     */
+    create(body: types.CreateWebhookEndpointRequest, options?: RequestOptions): Promise<types.WebhookEndpointWithSecret>;
+    /**
+     * One webhook endpoint (owner or admin session).
+     */
+    retrieve(id: string, options?: RequestOptions): Promise<types.WebhookEndpointView>;
+    /**
+     * Change a webhook endpoint (owner or admin session): its URL, event types, description, or
+     * status (enabling a disabled endpoint resumes its waiting deliveries).
+     */
+    update(id: string, body: types.UpdateWebhookEndpointRequest, options?: RequestOptions): Promise<types.WebhookEndpointView>;
+    /**
+     * Delete a webhook endpoint (owner or admin session); its waiting deliveries are given up.
+     */
+    delete(id: string, options?: RequestOptions): Promise<types.WebhookEndpointView>;
+    /**
+     * An endpoint's deliveries, newest first, each with its attempts: status, response code and
+     * duration (owner or admin session).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    listDeliveries(id: string, params?: WebhookEndpointsListDeliveriesParams, options?: RequestOptions): PagePromise<types.WebhookDeliveryView>;
+    /**
+     * Send a delivery again, whatever became of it (owner or admin session): it is due at once.
+     */
+    retryDelivery(id: string, deliveryId: string, options?: RequestOptions): Promise<types.WebhookDeliveryView>;
+    /**
+     * Give a webhook endpoint a new secret (owner or admin session), shown once. The previous one
+     * keeps signing for the grace period: deliveries meanwhile carry two `v1` signatures, so a
+     * receiver can switch secrets without missing one.
+     */
+    rotateSecret(id: string, body: types.RotateWebhookSecretRequest, options?: RequestOptions): Promise<types.WebhookEndpointWithSecret>;
+}
+/** Parameters of `events.list()`. */
+export interface EventsListParams {
+    /** Only events of this type. */
+    type?: types.EventType;
+    /** Only events created at or after this time (RFC 3339). */
+    created_gte?: string | Date;
+    /** Only events created before this time (RFC 3339). */
+    created_lt?: string | Date;
+    /** Items per page, 1–100 (default 20). */
+    limit?: number;
+    /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
+    cursor?: string;
+}
+/** What happened to the account: generations, purchases, refunds, alerts, top-ups, keys */
+export declare class EventsResource extends APIResource {
+    /**
+     * The account's events, newest first (scope `usage:read`).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    list(params?: EventsListParams, options?: RequestOptions): PagePromise<types.EventView>;
+    /**
+     * One event (scope `usage:read`).
+     */
+    retrieve(id: string, options?: RequestOptions): Promise<types.EventView>;
+}
 /** Credit packages on sale */
 export declare class PackagesResource extends APIResource {
     /**
@@ -188,6 +271,11 @@ export interface GenerationsListParams {
     /** `next_cursor` of the previous page; a cursor that names no item of this list answers 404. */
     cursor?: string;
 }
+/** Parameters of `generations.create()`. */
+export interface GenerationsCreateParams {
+    /** Whether to answer once it is done (the default); false queues it and answers at once (202, `Prefer: respond-async`): follow it with `wait_for`, the events, or a webhook endpoint. */
+    wait?: boolean;
+}
 /** Parameters of `generations.downloadImage()`. */
 export interface GenerationsDownloadImageParams {
     /** When the URL stops working (unix seconds), as the generation gave it. */
@@ -207,15 +295,31 @@ export declare class GenerationsResource extends APIResource {
      * Generate images (scope `generations:write`; honours `Idempotency-Key`).
      * The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
      * called, charged when the images exist, and released if the provider fails (502
-     * `upstream_error` with the `generation_id`; nothing charged).
+     * `upstream_error` with the `generation_id`; nothing charged). `X-Credits-Charged` gives what
+     * was charged.
+     *
+     * With `Prefer: respond-async` (RFC 7240) the answer is 202 at once, with the generation
+     * `queued` and its cost held (`credits_held`) and `Location` naming it; a worker then runs it
+     * (`processing`, then `succeeded`, `failed` or `canceled`): follow it with `GET
+     * /v1/generations/{id}`, the `generation.*` events, or a webhook endpoint. How many run at once,
+     * in total and per account, is bounded by configuration; past the bound a generation waits in
+     * the queue. Queued work survives a restart of the server.
      *
      * Sends an `Idempotency-Key` (generated unless `options.idempotencyKey` is given), reused by retries.
      */
-    create(body: types.CreateGenerationRequest, options?: RequestOptions): Promise<types.GenerationView>;
+    create(body: types.CreateGenerationRequest, params?: GenerationsCreateParams, options?: RequestOptions): Promise<types.GenerationView>;
     /**
      * One generation (scope `generations:write` or `usage:read`).
      */
     retrieve(id: string, options?: RequestOptions): Promise<types.GenerationView>;
+    /**
+     * Cancel an asynchronous generation (scope `generations:write`; idempotent).
+     * A generation that has not finished stops: its hold is released (nothing is charged) and it
+     * ends `canceled`; a provider call in flight is abandoned and its result not charged. A
+     * generation that already finished is answered as it is, so check `status`: exactly one of
+     * the cancel and the outcome it was racing wins.
+     */
+    cancel(id: string, options?: RequestOptions): Promise<types.GenerationView>;
     /**
      * Download one image of a generation (its bytes, `image/png` from the local renderer).
      * Either with the `Authorization` header (scope `generations:write` or `usage:read`), or
@@ -224,6 +328,16 @@ export declare class GenerationsResource extends APIResource {
      * Resolves to the raw bytes (image/png).
      */
     downloadImage(id: string, index: number, params?: GenerationsDownloadImageParams, options?: RequestOptions): Promise<Uint8Array>;
+    /**
+     * Polls a generation until it has finished (`succeeded`, `failed` or `canceled`) and answers
+     * it: first after `pollIntervalMs`, then each wait half as long again, up to
+     * `maxPollIntervalMs`. Rejects after `timeoutMs`.
+     */
+    waitFor(id: string, opts?: {
+        timeoutMs?: number;
+        pollIntervalMs?: number;
+        maxPollIntervalMs?: number;
+    }): Promise<types.GenerationView>;
 }
 /** OpenAI-compatible image generation */
 export declare class ImagesResource extends APIResource {

@@ -21,6 +21,10 @@ export declare class Apinfer extends APIClient {
     readonly apiKeys: resources.ApiKeysResource;
     /** Who did what to the account, and when */
     readonly audit: resources.AuditResource;
+    /** Where the account's events are sent, signed, with a delivery log */
+    readonly webhookEndpoints: resources.WebhookEndpointsResource;
+    /** What happened to the account: generations, purchases, refunds, alerts, top-ups, keys */
+    readonly events: resources.EventsResource;
     /** Credit packages on sale */
     readonly packages: resources.PackagesResource;
     /** Image models and their prices (OpenAI-compatible listing) */

@@ -13,3 +13,4 @@ export { APIClient, Page, PagePromise } from "./core.js";
 export * from "./errors.js";
 export * from "./resources.js";
 export { VERSION } from "./version.js";
+export { TOLERANCE_SECONDS, WebhookVerificationError, constructEvent, verifySignature } from "./webhooks.js";

@@ -213,6 +213,148 @@ export class AuditResource extends APIResource {
         }, options);
     }
 }
+/** Where the account's events are sent, signed, with a delivery log */
+export class WebhookEndpointsResource extends APIResource {
+    /**
+     * The account's webhook endpoints (owner or admin session).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    list(params, options) {
+        return this._client.page({
+            method: "GET",
+            path: "/v1/webhook-endpoints",
+            query: { "limit": params?.limit, "cursor": params?.cursor },
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Create a webhook endpoint (owner or admin session); its secret is shown once.
+     */
+    create(body, options) {
+        return this._client.request({
+            method: "POST",
+            path: "/v1/webhook-endpoints",
+            body,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * One webhook endpoint (owner or admin session).
+     */
+    retrieve(id, options) {
+        return this._client.request({
+            method: "GET",
+            path: `/v1/webhook-endpoints/${pathParam(id)}`,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Change a webhook endpoint (owner or admin session): its URL, event types, description, or
+     * status (enabling a disabled endpoint resumes its waiting deliveries).
+     */
+    update(id, body, options) {
+        return this._client.request({
+            method: "PATCH",
+            path: `/v1/webhook-endpoints/${pathParam(id)}`,
+            body,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Delete a webhook endpoint (owner or admin session); its waiting deliveries are given up.
+     */
+    delete(id, options) {
+        return this._client.request({
+            method: "DELETE",
+            path: `/v1/webhook-endpoints/${pathParam(id)}`,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * An endpoint's deliveries, newest first, each with its attempts: status, response code and
+     * duration (owner or admin session).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    listDeliveries(id, params, options) {
+        return this._client.page({
+            method: "GET",
+            path: `/v1/webhook-endpoints/${pathParam(id)}/deliveries`,
+            query: { "limit": params?.limit, "cursor": params?.cursor },
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Send a delivery again, whatever became of it (owner or admin session): it is due at once.
+     */
+    retryDelivery(id, deliveryId, options) {
+        return this._client.request({
+            method: "POST",
+            path: `/v1/webhook-endpoints/${pathParam(id)}/deliveries/${pathParam(deliveryId)}/retry`,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Give a webhook endpoint a new secret (owner or admin session), shown once. The previous one
+     * keeps signing for the grace period: deliveries meanwhile carry two `v1` signatures, so a
+     * receiver can switch secrets without missing one.
+     */
+    rotateSecret(id, body, options) {
+        return this._client.request({
+            method: "POST",
+            path: `/v1/webhook-endpoints/${pathParam(id)}/rotate-secret`,
+            body,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+}
+/** What happened to the account: generations, purchases, refunds, alerts, top-ups, keys */
+export class EventsResource extends APIResource {
+    /**
+     * The account's events, newest first (scope `usage:read`).
+     *
+     * Await it for the first page, or `for await` over every item of every page.
+     */
+    list(params, options) {
+        return this._client.page({
+            method: "GET",
+            path: "/v1/events",
+            query: { "type": params?.type, "created_gte": params?.created_gte, "created_lt": params?.created_lt, "limit": params?.limit, "cursor": params?.cursor },
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * One event (scope `usage:read`).
+     */
+    retrieve(id, options) {
+        return this._client.request({
+            method: "GET",
+            path: `/v1/events/${pathParam(id)}`,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+}
 /** Credit packages on sale */
 export class PackagesResource extends APIResource {
     /**
@@ -325,14 +467,23 @@ export class GenerationsResource extends APIResource {
      * Generate images (scope `generations:write`; honours `Idempotency-Key`).
      * The cost (`credits_per_image × quality multiplier × n`) is held before the provider is
      * called, charged when the images exist, and released if the provider fails (502
-     * `upstream_error` with the `generation_id`; nothing charged).
+     * `upstream_error` with the `generation_id`; nothing charged). `X-Credits-Charged` gives what
+     * was charged.
+     *
+     * With `Prefer: respond-async` (RFC 7240) the answer is 202 at once, with the generation
+     * `queued` and its cost held (`credits_held`) and `Location` naming it; a worker then runs it
+     * (`processing`, then `succeeded`, `failed` or `canceled`): follow it with `GET
+     * /v1/generations/{id}`, the `generation.*` events, or a webhook endpoint. How many run at once,
+     * in total and per account, is bounded by configuration; past the bound a generation waits in
+     * the queue. Queued work survives a restart of the server.
      *
      * Sends an `Idempotency-Key` (generated unless `options.idempotencyKey` is given), reused by retries.
      */
-    create(body, options) {
+    create(body, params, options) {
         return this._client.request({
             method: "POST",
             path: "/v1/generations",
+            headers: { "Prefer": params?.wait === false ? "respond-async" : undefined },
             body,
             auth: true,
             idempotent: true,
@@ -346,6 +497,22 @@ export class GenerationsResource extends APIResource {
         return this._client.request({
             method: "GET",
             path: `/v1/generations/${pathParam(id)}`,
+            auth: true,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Cancel an asynchronous generation (scope `generations:write`; idempotent).
+     * A generation that has not finished stops: its hold is released (nothing is charged) and it
+     * ends `canceled`; a provider call in flight is abandoned and its result not charged. A
+     * generation that already finished is answered as it is, so check `status`: exactly one of
+     * the cancel and the outcome it was racing wins.
+     */
+    cancel(id, options) {
+        return this._client.request({
+            method: "POST",
+            path: `/v1/generations/${pathParam(id)}/cancel`,
             auth: true,
             idempotent: false,
             response: "json",
@@ -367,6 +534,26 @@ export class GenerationsResource extends APIResource {
             idempotent: false,
             response: "binary",
         }, options);
+    }
+    /**
+     * Polls a generation until it has finished (`succeeded`, `failed` or `canceled`) and answers
+     * it: first after `pollIntervalMs`, then each wait half as long again, up to
+     * `maxPollIntervalMs`. Rejects after `timeoutMs`.
+     */
+    async waitFor(id, opts = {}) {
+        const deadline = Date.now() + (opts.timeoutMs ?? 600000);
+        let delay = opts.pollIntervalMs ?? 500;
+        for (;;) {
+            const generation = await this.retrieve(id);
+            if (generation.status === "succeeded" || generation.status === "failed" || generation.status === "canceled") {
+                return generation;
+            }
+            if (Date.now() + delay > deadline) {
+                throw new Error(`generation ${id} is still ${generation.status} after ${opts.timeoutMs ?? 600000} ms`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, delay));
+            delay = Math.min(delay * 1.5, opts.maxPollIntervalMs ?? 5000);
+        }
     }
 }
 /** OpenAI-compatible image generation */

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use apinfer::{
-    AdjustmentRequest, Client, CreateApiKeyRequest, CreateGenerationRequest, CreatePurchaseRequest, Decimal,
-    Error, LoginRequest, PaymentMethodInput, PurchaseStatus, RequestOptions, Scope, SignupRequest, TransactionsListParams,
+    AdjustmentRequest, Client, CreateApiKeyRequest, CreateGenerationRequest, CreatePurchaseRequest,
+    CreateWebhookEndpointRequest, Decimal, Error, EventType, EventsListParams, GenerationStatus,
+    GenerationsCreateParams, LoginRequest, PaymentMethodInput, PurchaseStatus, RequestOptions, Scope, SignupRequest,
+    TransactionsListParams,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -45,6 +47,7 @@ async fn new_user(base: &str, tag: &str) -> (String, String) {
             name: "e2e".into(),
             scopes: ["balance:read", "usage:read", "purchases:write", "generations:write"].map(Scope::from).to_vec(),
             spend_limit: None,
+            spend_limit_reset: None,
             expires_at: None,
         })
         .await
@@ -113,6 +116,134 @@ async fn flaky_server(body: String) -> (String, Arc<Mutex<Vec<Option<String>>>>)
     (format!("http://{addr}"), seen)
 }
 
+/// A receiver of webhook deliveries: each request's body and `Apinfer-Signature`, answered 200.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<(Vec<u8>, String)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let store = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned())).unwrap_or_default()
+                    };
+                    let length: usize = header("content-length:").parse().unwrap_or(0);
+                    let signature = String::from_utf8_lossy(&buf[..end])
+                        .lines()
+                        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("apinfer-signature")))
+                        .map(|(_, v)| v.trim().to_owned())
+                        .unwrap_or_default();
+                    while buf.len() < end + 4 + length {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let body = buf[end + 4..end + 4 + length].to_vec();
+                    buf.drain(..end + 4 + length);
+                    store.lock().unwrap().push((body, signature));
+                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                }
+            });
+        }
+    });
+    (url, received)
+}
+
+/// Queued generations (`wait: Some(false)`), `wait_for`, cancel, events, and a webhook delivery
+/// verified with `apinfer::webhooks`, on an account of its own.
+async fn async_generations_events_and_webhooks(base: &str, admin: &Client) {
+    let signup = anon(base)
+        .auth()
+        .signup(&SignupRequest {
+            email: format!("rs-async-{}@example.com", std::process::id()),
+            password: "correct horse battery".into(),
+            name: None,
+        })
+        .await
+        .expect("signup");
+    let session = with_key(base, &signup.token);
+    let scopes = ["balance:read", "usage:read", "generations:write"].map(Scope::from).to_vec();
+    let request = CreateApiKeyRequest { name: "async".into(), scopes, spend_limit: None, spend_limit_reset: None, expires_at: None };
+    let client = with_key(base, &session.api_keys().create(&request).await.expect("key").key);
+    admin.admin().create_adjustment(&signup.account.id, &adjustment("20", "e2e async")).await.expect("grant");
+    let (url, received) = webhook_receiver().await;
+    let endpoint = session
+        .webhook_endpoints()
+        .create(&CreateWebhookEndpointRequest {
+            url,
+            enabled_events: vec!["generation.succeeded".into()],
+            description: None,
+        })
+        .await
+        .expect("endpoint");
+
+    let fox = CreateGenerationRequest {
+        model: "qwen-image".into(),
+        prompt: "a patient fox".into(),
+        size: Some("512x512".into()),
+        quality: None,
+        n: None,
+        response_format: None,
+    };
+    let queue = GenerationsCreateParams { wait: Some(false) };
+    let queued = client.generations().create(&fox, &queue).await.expect("queued");
+    assert_eq!((queued.status.clone(), queued.credits_held), (GenerationStatus::Queued, dec("1.75")));
+    let done = client.generations().wait_for(&queued.id, Duration::from_secs(60)).await.expect("finished");
+    assert_eq!((done.status, done.credits_charged, done.cost.total), (GenerationStatus::Succeeded, dec("1.75"), dec("1.75")));
+    check("create with wait: Some(false) queues; wait_for polls until it succeeds");
+
+    let other = client.generations().create(&fox, &queue).await.expect("queued");
+    let canceled = client.generations().cancel(&other.id).await.expect("cancel");
+    let charged = match canceled.status {
+        GenerationStatus::Canceled => dec("0"),
+        GenerationStatus::Succeeded => dec("1.75"),
+        ref other => panic!("canceled or succeeded, not {other:?}"),
+    };
+    assert_eq!(canceled.credits_charged, charged);
+    assert_eq!(client.generations().cancel(&other.id).await.expect("again").status, canceled.status);
+    check("cancel");
+
+    let params = EventsListParams { r#type: Some(EventType::GenerationSucceeded), limit: Some(1), ..Default::default() };
+    let events = client.events().list(&params).collect_all().await.expect("events");
+    assert!(events.iter().any(|e| e.data["id"] == queued.id.as_str()), "{events:?}");
+    check("iterating events across pages");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (body, header) = loop {
+        let found = received.lock().unwrap().iter().find(|(b, _)| String::from_utf8_lossy(b).contains(&queued.id)).cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the webhook arrives");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let secret = endpoint.secret.as_str();
+    let event = apinfer::webhooks::construct_event(&body, &header, &[secret], 300).expect("a verified delivery");
+    assert_eq!((event["type"].as_str(), event["data"]["id"].as_str()), (Some("generation.succeeded"), Some(queued.id.as_str())));
+    let mut tampered = body.clone();
+    tampered.push(b' ');
+    assert!(apinfer::webhooks::construct_event(&tampered, &header, &[secret], 300).is_err());
+    assert!(apinfer::webhooks::construct_event(&body, &header, &["whsec_not_it"], 300).is_err());
+    check("webhook delivery verified with apinfer::webhooks::construct_event");
+}
+
 #[tokio::main]
 async fn main() {
     let base = env("APINFER_E2E_BASE_URL");
@@ -144,7 +275,7 @@ async fn main() {
         size: Some("512x512".into()),
         ..Default::default()
     };
-    match client.generations().create(&fox).await {
+    match client.generations().create(&fox, &Default::default()).await {
         Err(Error::InsufficientCredits(e)) => assert_eq!(e.r#type.as_deref(), Some("insufficient_credits")),
         other => panic!("expected InsufficientCredits, got {other:?}"),
     }
@@ -218,12 +349,13 @@ async fn main() {
     assert_eq!(purchase.credits, dec("100"));
     assert_eq!(client.balance().retrieve().await.expect("balance").balance, dec("206.5"));
     check("purchase with a card");
-    let generation = client.generations().create(&fox).await.expect("generation");
+    let generation = client.generations().create(&fox, &Default::default()).await.expect("generation");
     assert_eq!(generation.credits_charged, dec("1.75"));
     let png = client.generations().download_image(&generation.id, 0, &Default::default()).await.expect("image");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{:?}", &png[..png.len().min(16)]);
     assert_eq!(client.balance().retrieve().await.expect("balance").available, dec("204.75"));
     check("generation and its PNG download");
+    async_generations_events_and_webhooks(&base, &admin).await;
     match client.purchases().create(&card("tok_chargeDeclined")).await {
         Err(Error::PaymentFailed(e)) => assert_eq!(e.code.as_deref(), Some("card_declined")),
         other => panic!("expected PaymentFailed, got {other:?}"),

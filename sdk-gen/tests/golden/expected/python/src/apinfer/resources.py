@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime  # noqa: F401
+import time
 from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Union  # noqa: F401
 
 from . import types

@@ -1,0 +1,11 @@
+DROP INDEX generations_running;
+DROP INDEX generations_queued;
+UPDATE generations SET status = 'failed' WHERE status IN ('queued', 'canceled');
+ALTER TABLE generations DROP COLUMN attempts;
+ALTER TABLE generations DROP COLUMN lease_expires_at;
+ALTER TABLE generations DROP COLUMN worker;
+ALTER TABLE generations DROP COLUMN started_at;
+ALTER TABLE generations DROP COLUMN mode;
+ALTER TABLE generations DROP COLUMN credits_per_image;
+ALTER TABLE generations DROP CONSTRAINT generations_status_check;
+ALTER TABLE generations ADD CONSTRAINT generations_status_check CHECK (status IN ('processing', 'succeeded', 'failed'));
