@@ -118,7 +118,7 @@ env = dict(
 )
 subprocess.run([BIN, "admin", "create-user", "--email", "admin@async.test", "--password", "bench admin password",
                 "--admin"], env=env, check=True, stdout=subprocess.DEVNULL)
-server = subprocess.Popen([BIN, "serve", "--addr", f"127.0.0.1:{port}"], env=env)
+server = subprocess.Popen([BIN, "serve", "--addr", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL)
 
 
 def call(method, path, body=None, token=None, headers=None):

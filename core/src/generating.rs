@@ -368,29 +368,21 @@ fn event_type(status: GenerationStatus) -> EventType {
     }
 }
 
-/// What a `generation.*` event carries.
+/// What a `generation.*` event carries: the generation's id and outcome, kept small (a capture
+/// writes one per generation; `GET /v1/generations/{id}` has the rest).
 pub fn event_data(g: &Generation) -> serde_json::Value {
-    serde_json::json!({
+    let mut data = serde_json::json!({
         "object": "generation",
         "id": g.id.as_str(),
         "status": g.status.as_str(),
         "model": g.model,
-        "size": g.size,
-        "quality": g.quality.as_str(),
         "n": g.n,
-        "cost": {
-            "credits_per_image": g.credits_per_image.to_string(),
-            "quality_multiplier": g.quality.multiplier_text(),
-            "n": g.n,
-            "total": g.credits_cost.to_string(),
-        },
         "credits_charged": g.credits_charged.to_string(),
-        "error_code": g.error_code,
-        "error_message": g.error_message,
-        "created_at": g.created_at,
-        "started_at": g.started_at,
-        "completed_at": g.completed_at,
-    })
+    });
+    if let Some(code) = &g.error_code {
+        data["error_code"] = code.as_str().into();
+    }
+    data
 }
 
 /// Releases holds past their expiry and fails their generations; returns how many.

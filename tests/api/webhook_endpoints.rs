@@ -159,6 +159,8 @@ async fn latest_delivery(app: &TestApp, path: &str, token: Option<&str>) -> Valu
 async fn a_failing_endpoint_is_retried_then_disabled(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| {
         c.webhook_max_attempts = 3;
+        // Waits of 200 and 400 ms, well apart at the worker's 50 ms tick.
+        c.webhook_backoff_base_ms = 200;
         c.webhook_disable_after_seconds = 3600;
     })
     .await

@@ -378,8 +378,7 @@ diesel::joinable!(generation_images -> image_blobs (blob_id));
 diesel::joinable!(generation_images -> generations (generation_id));
 
 diesel::table! {
-    events (seq) {
-        seq -> BigInt,
+    events (id) {
         id -> Text,
         account_id -> Text,
         #[sql_name = "type"]

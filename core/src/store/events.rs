@@ -182,17 +182,12 @@ pub fn list(
         query = query.filter(events::created_at.lt(naive(until)));
     }
     if let Some(after) = after {
-        let seq: i64 = events::table
-            .filter(events::id.eq(after.as_str()))
-            .filter(events::account_id.eq(account.as_str()))
-            .select(events::seq)
-            .first(conn)
-            .optional()?
-            .ok_or(Error::NotFound(super::CURSOR))?;
-        query = query.filter(events::seq.lt(seq));
+        // The cursor must be one of the account's events.
+        get(conn, account, after).map_err(super::cursor_error)?;
+        query = query.filter(events::id.lt(after.as_str().to_string()));
     }
     let rows: Vec<Row> = query
-        .order(events::seq.desc())
+        .order(events::id.desc())
         .limit(limit + 1)
         .select((events::id, events::event_type, events::data, events::created_at))
         .load(conn)?;

@@ -1008,8 +1008,9 @@ pub struct EventView {
     /// When it happened (unix seconds).
     pub created: i64,
     /// The object the event is about, as it was then, with an `object` field naming its kind:
-    /// `generation` (`generation.*`), `purchase`, `refund`, `api_key`, `auto_topup`; for
-    /// `balance.low`, `available` and `threshold`.
+    /// `generation` (`generation.*`: its `id`, `status`, `model`, `n`, `credits_charged` and, if
+    /// it failed, `error_code`; `GET /v1/generations/{id}` has the rest), `purchase`, `refund`,
+    /// `api_key`, `auto_topup`; for `balance.low`, `available` and `threshold`.
     pub data: BTreeMap<String, serde_json::Value>,
     /// `evt_...`
     pub id: String,

@@ -533,8 +533,9 @@ export interface EventView {
     created: number;
     /**
      * The object the event is about, as it was then, with an `object` field naming its kind:
-     * `generation` (`generation.*`), `purchase`, `refund`, `api_key`, `auto_topup`; for
-     * `balance.low`, `available` and `threshold`.
+     * `generation` (`generation.*`: its `id`, `status`, `model`, `n`, `credits_charged` and, if
+     * it failed, `error_code`; `GET /v1/generations/{id}` has the rest), `purchase`, `refund`,
+     * `api_key`, `auto_topup`; for `balance.low`, `available` and `threshold`.
      */
     data: Record<string, unknown>;
     /**
