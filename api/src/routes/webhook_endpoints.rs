@@ -399,3 +399,15 @@ pub async fn retry_delivery(
         state.db(move |conn| webhook_endpoints::retry_delivery(conn, &caller.account_id, &id, &delivery, now)).await?;
     Ok(HttpResponse::Accepted().json(WebhookDeliveryView::from(retried)))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The spec's subscribable events are `*` and core's event types, value for value.
+    #[test]
+    fn the_spec_names_every_subscribable_event() {
+        let documented = &crate::openapi::document()["components"]["schemas"]["EnabledEvent"]["enum"];
+        let mut subscribable = vec!["*"];
+        subscribable.extend(apinfer_core::domain::EventType::ALL.iter().map(|t| t.as_str()));
+        assert_eq!(documented, &serde_json::json!(subscribable));
+    }
+}
