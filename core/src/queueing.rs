@@ -105,15 +105,16 @@ pub fn claim(conn: &mut DbConn, claim: &Claim<'_>) -> Result<Claimed> {
             .limit(SCAN)
             .select((generations::id, generations::account_id, generations::hold_id))
             .load(conn)?;
-        let mut picked: Vec<(String, String)> = Vec::new();
+        // (generation, its account, its hold)
+        let mut picked: Vec<(String, String, String)> = Vec::new();
         for (id, account, hold) in queued {
             if picked.len() == free {
                 break;
             }
-            let count = per_account.entry(account).or_default();
+            let count = per_account.entry(account.clone()).or_default();
             if *count < claim.per_account {
                 *count += 1;
-                picked.push((id, hold));
+                picked.push((id, account, hold));
             }
         }
         if picked.is_empty() {
@@ -122,13 +123,13 @@ pub fn claim(conn: &mut DbConn, claim: &Claim<'_>) -> Result<Claimed> {
         // The holds first, then the generations: the order a capture or a cancel takes them in
         // (after its account's row), so that a claim never waits on one while holding what it
         // waits for. The provider gets its full time from the start, however long the wait was.
-        let hold_ids: Vec<&str> = picked.iter().map(|(_, hold)| hold.as_str()).collect();
+        let hold_ids: Vec<&str> = picked.iter().map(|(_, _, hold)| hold.as_str()).collect();
         Kept(
             diesel::update(holds::table.filter(holds::id.eq_any(padded(&hold_ids))).filter(holds::status.eq("active")))
                 .set(holds::expires_at.eq(naive(claim.now + claim.hold))),
         )
         .execute(conn)?;
-        let ids: Vec<&str> = picked.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = picked.iter().map(|(id, ..)| id.as_str()).collect();
         let started: Vec<String> = Kept(
             diesel::update(
                 generations::table
@@ -145,10 +146,9 @@ pub fn claim(conn: &mut DbConn, claim: &Claim<'_>) -> Result<Claimed> {
             .returning(generations::id),
         )
         .get_results(conn)?;
-        for id in started {
-            let id = GenerationId::from_db(id);
-            let account: String = generations::table.find(id.as_str()).select(generations::account_id).first(conn)?;
-            claimed.started.push(generation_store::get(conn, &crate::ids::AccountId::from_db(account), &id)?);
+        for (id, account, _) in picked.iter().filter(|(id, ..)| started.contains(id)) {
+            let (id, account) = (GenerationId::from_db(id.clone()), crate::ids::AccountId::from_db(account.clone()));
+            claimed.started.push(generation_store::get(conn, &account, &id)?);
         }
         Ok(claimed)
     })
