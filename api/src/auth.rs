@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
@@ -33,6 +34,65 @@ pub async fn start_session(
     let (u, a) = (user.clone(), account.clone());
     let session = state.db(move |conn| sessions::create(conn, &u, &a, now, expires_at)).await?;
     state.sessions.sign(user, account, &session, now, expires_at)
+}
+
+/// The dashboard's session cookie: HttpOnly (page scripts never see the token), SameSite=Strict,
+/// Secure when the public base URL is HTTPS, sent only to `/v1`.
+pub const SESSION_COOKIE: &str = "apinfer_session";
+
+/// Marks a request authenticated by the session cookie (see [`session_cookie`]).
+#[derive(Clone, Copy)]
+pub struct ViaCookie;
+
+/// The session cookie of a request: a session token (never an API key: keys are bearer only).
+fn session_cookie(req: &HttpRequest) -> Option<String> {
+    let value = req.cookie(SESSION_COOKIE)?.value().to_string();
+    (!value.is_empty() && !looks_like_api_key(&value)).then_some(value)
+}
+
+/// The `Set-Cookie` that carries a new dashboard session.
+pub fn session_cookie_for(state: &AppState, token: String, expires_at: DateTime<Utc>) -> Cookie<'static> {
+    let max_age = (expires_at - state.now()).num_seconds().max(0);
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/v1")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.config.base_url().starts_with("https://"))
+        .max_age(actix_web::cookie::time::Duration::seconds(max_age))
+        .finish()
+}
+
+/// The `Set-Cookie` that ends the dashboard session in the browser.
+pub fn expired_session_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = session_cookie_for(state, String::new(), state.now());
+    cookie.make_removal();
+    cookie
+}
+
+/// CSRF defence for cookie-authenticated requests (on top of SameSite=Strict): a request that
+/// changes state must come from a page of this server's own origin, as browsers tell by
+/// `Origin` (sent with every non-GET fetch) or `Sec-Fetch-Site`; with `unknown_ok`, a request
+/// that says neither (not a browser's) passes too. Requests that carry their token in
+/// `Authorization` need no such check: another site cannot make a browser send one.
+pub fn check_same_origin(req: &HttpRequest, state: &AppState, unknown_ok: bool) -> Result<(), ApiError> {
+    if req.method().is_safe() {
+        return Ok(());
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let own = reqwest::Url::parse(&state.config.base_url()).map(|u| u.origin().ascii_serialization()).ok();
+    let same = match (header("origin"), header("sec-fetch-site")) {
+        (Some(origin), _) => own.as_deref() == Some(origin),
+        (None, Some(site)) => site == "same-origin",
+        (None, None) => unknown_ok,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "cross_site_request",
+            "a request with the session cookie must come from this server's own pages; scripts and servers authenticate with `Authorization: Bearer`",
+        ))
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -110,13 +170,21 @@ impl FromRequest for Caller {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
-            let token = bearer(&req).ok_or_else(|| {
-                ApiError::new(
-                    crate::error::ErrorKind::AuthenticationRequired,
-                    "missing_token",
-                    "send an API key or session token as `Authorization: Bearer <token>`",
-                )
-            })?;
+            let token = match bearer(&req) {
+                Some(token) => token,
+                None => {
+                    let token = session_cookie(&req).ok_or_else(|| {
+                        ApiError::new(
+                            crate::error::ErrorKind::AuthenticationRequired,
+                            "missing_token",
+                            "send an API key or session token as `Authorization: Bearer <token>`",
+                        )
+                    })?;
+                    check_same_origin(&req, &state, false)?;
+                    req.extensions_mut().insert(ViaCookie);
+                    token
+                }
+            };
             let caller = authenticate(&state, token).await?;
             match state.limits.check_client(&caller.rate_limit_key()) {
                 Ok(status) => {

@@ -7,6 +7,9 @@ use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+/// The contract keeps events at least 30 days.
+pub const MIN_EVENT_RETENTION_SECONDS: u64 = 30 * 24 * 3600;
+
 /// Everything the server needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -94,6 +97,10 @@ pub struct Config {
     pub cache_memory_mb: u32,
     /// How long generated images are kept after their generation was created.
     pub image_retention_seconds: u64,
+    /// How long events, finished webhook deliveries (with their attempts) and ended sessions are
+    /// kept (`APINFER_EVENT_RETENTION_SECONDS`, default 30 days, at least 30 days in production:
+    /// the contract keeps events that long).
+    pub event_retention_seconds: u64,
     /// On SQLite, whether every commit is fsynced before it is answered
     /// (`APINFER_SQLITE_SYNCHRONOUS`: `full`, the default, or `normal`, refused in production).
     pub sqlite_durability: apinfer_core::db::SqliteDurability,
@@ -192,6 +199,9 @@ pub struct StripeSettings {
     pub webhook_secret: Option<SecretString>,
     /// `APINFER_STRIPE_API_BASE`, default `https://api.stripe.com`.
     pub api_base: String,
+    /// `APINFER_STRIPE_JS_URL`, default `https://js.stripe.com/v3/`: the Stripe.js the dashboard
+    /// loads (its origin is the one third party its Content-Security-Policy allows).
+    pub js_url: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,6 +233,7 @@ struct FileConfig {
     stripe_publishable_key: Option<String>,
     stripe_webhook_secret: Option<String>,
     stripe_api_base: Option<String>,
+    stripe_js_url: Option<String>,
     body_timeout_seconds: Option<u64>,
     allow_private_webhooks: Option<bool>,
     hold_timeout_seconds: Option<u64>,
@@ -249,6 +260,7 @@ struct FileConfig {
     sqlite_wal_restart_pages: Option<u32>,
     cache_memory_mb: Option<u32>,
     image_retention_seconds: Option<u64>,
+    event_retention_seconds: Option<u64>,
     sqlite_synchronous: Option<String>,
 }
 
@@ -278,7 +290,11 @@ impl Config {
             metrics_token: None,
             metrics_addr: None,
             payments_provider: PaymentsProvider::Sandbox,
-            stripe: StripeSettings { api_base: "https://api.stripe.com".into(), ..StripeSettings::default() },
+            stripe: StripeSettings {
+                api_base: "https://api.stripe.com".into(),
+                js_url: "https://js.stripe.com/v3/".into(),
+                ..StripeSettings::default()
+            },
             body_timeout_seconds: 10,
             allow_private_webhooks: false,
             hold_timeout_seconds: 300,
@@ -300,6 +316,7 @@ impl Config {
             sqlite_wal_restart_pages: 16_384,
             cache_memory_mb: 64,
             image_retention_seconds: 30 * 24 * 3600,
+            event_retention_seconds: MIN_EVENT_RETENTION_SECONDS,
             sqlite_durability: apinfer_core::db::SqliteDurability::Full,
         }
     }
@@ -365,6 +382,9 @@ impl Config {
         config.stripe.publishable_key = env("STRIPE_PUBLISHABLE_KEY").or(file.stripe_publishable_key);
         config.stripe.webhook_secret =
             env("STRIPE_WEBHOOK_SECRET").or(file.stripe_webhook_secret).map(SecretString::from);
+        if let Some(url) = env("STRIPE_JS_URL").or(file.stripe_js_url) {
+            config.stripe.js_url = url;
+        }
         if let Some(base) = env("STRIPE_API_BASE").or(file.stripe_api_base) {
             config.stripe.api_base = base;
         }
@@ -420,6 +440,9 @@ impl Config {
         config.image_retention_seconds = parse_var(vars, "IMAGE_RETENTION_SECONDS")?
             .or(file.image_retention_seconds)
             .unwrap_or(config.image_retention_seconds);
+        config.event_retention_seconds = parse_var(vars, "EVENT_RETENTION_SECONDS")?
+            .or(file.event_retention_seconds)
+            .unwrap_or(config.event_retention_seconds);
         if let Some(level) = env("SQLITE_SYNCHRONOUS").or(file.sqlite_synchronous) {
             config.sqlite_durability = apinfer_core::db::SqliteDurability::parse(&level)
                 .ok_or_else(|| anyhow::anyhow!("APINFER_SQLITE_SYNCHRONOUS must be full or normal, not {level:?}"))?;
@@ -480,6 +503,7 @@ impl Config {
             ("STRIPE_PUBLISHABLE_KEY", self.stripe.publishable_key.clone()),
             ("STRIPE_WEBHOOK_SECRET", self.stripe.webhook_secret.as_ref().map(secret)),
             ("STRIPE_API_BASE", Some(self.stripe.api_base.clone())),
+            ("STRIPE_JS_URL", Some(self.stripe.js_url.clone())),
             ("BODY_TIMEOUT_SECONDS", Some(self.body_timeout_seconds.to_string())),
             ("IMAGE_URL_TTL_SECONDS", Some(self.image_url_ttl_seconds.to_string())),
             ("ALLOW_PRIVATE_WEBHOOKS", Some(self.allow_private_webhooks.to_string())),
@@ -501,6 +525,7 @@ impl Config {
             ("SQLITE_WAL_RESTART_PAGES", Some(self.sqlite_wal_restart_pages.to_string())),
             ("CACHE_MEMORY_MB", Some(self.cache_memory_mb.to_string())),
             ("IMAGE_RETENTION_SECONDS", Some(self.image_retention_seconds.to_string())),
+            ("EVENT_RETENTION_SECONDS", Some(self.event_retention_seconds.to_string())),
             ("SQLITE_SYNCHRONOUS", Some(synchronous.into())),
         ];
         if let Some(upstream) = &self.upstream {
@@ -544,6 +569,12 @@ impl Config {
 
     /// Checks the values that would otherwise fail obscurely later.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.event_retention_seconds == 0 || i64::try_from(self.event_retention_seconds).is_err() {
+            bail!("APINFER_EVENT_RETENTION_SECONDS must be positive");
+        }
+        if self.environment == Environment::Production && self.event_retention_seconds < MIN_EVENT_RETENTION_SECONDS {
+            bail!("APINFER_EVENT_RETENTION_SECONDS must be at least 30 days (2592000) in production: events are kept that long");
+        }
         if self.rate_limit_per_second == 0
             || self.rate_limit_burst == 0
             || self.auth_rate_limit_per_minute == 0
@@ -650,6 +681,25 @@ mod tests {
         config
     }
 
+    /// Events are kept at least the contract's 30 days in production; shorter only elsewhere.
+    #[test]
+    fn production_keeps_events_thirty_days() {
+        let mut config = Config::development("sqlite://unused.db");
+        config.event_retention_seconds = 3600;
+        assert!(config.validate().is_ok(), "development may shorten it");
+        config.environment = Environment::Production;
+        config.jwt_secret = SecretString::from("a-jwt-secret-of-some-length".to_string());
+        config.public_base_url = Some("https://api.example.com".into());
+        let about_events = |config: &Config| {
+            config.validate().err().is_some_and(|e| e.to_string().contains("APINFER_EVENT_RETENTION_SECONDS"))
+        };
+        assert!(about_events(&config), "production refuses an hour");
+        config.event_retention_seconds = MIN_EVENT_RETENTION_SECONDS;
+        assert!(!about_events(&config), "{:?}", config.validate());
+        config.event_retention_seconds = 0;
+        assert!(about_events(&config));
+    }
+
     /// A configuration with every field away from its default comes back whole from its
     /// environment: what the test harness relies on to start the binary with a test's config.
     #[test]
@@ -672,6 +722,7 @@ mod tests {
             publishable_key: Some("pk_test_x".into()),
             webhook_secret: Some(secret("whsec_x")),
             api_base: "http://127.0.0.1:8420".into(),
+            js_url: "http://127.0.0.1:8420/js.stripe.com/v3/".into(),
         };
         (config.body_timeout_seconds, config.image_url_ttl_seconds) = (3, 60);
         config.allow_private_webhooks = true;
@@ -684,6 +735,7 @@ mod tests {
         config.webhook_disable_after_seconds = 4242;
         (config.key_cache_seconds, config.sqlite_wal_restart_pages) = (0, 100);
         (config.cache_memory_mb, config.image_retention_seconds) = (9, 77);
+        config.event_retention_seconds = 3_000_000;
         config.upstream = Some(UpstreamConfig {
             base_url: "http://127.0.0.1:9000/v1".into(),
             api_key: secret("upstream-key"),

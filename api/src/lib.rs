@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod dispatcher;
 pub mod enums;
 pub mod error;

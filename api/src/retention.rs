@@ -1,6 +1,7 @@
 //! The retention task: deletes generated images past `APINFER_IMAGE_RETENTION_SECONDS`, then
 //! the blobs no image references any more, then (on SQLite) gives surplus free pages back to
-//! the file system. See `apinfer_core::store::images` for the rules that make this safe while
+//! the file system; and events, finished webhook deliveries and expired sessions past
+//! `APINFER_EVENT_RETENTION_SECONDS`, so that storage stops growing under a steady load. See `apinfer_core::store::images` for the rules that make this safe while
 //! generations keep storing and referencing blobs, from this process or another.
 //!
 //! Each step is a series of small transactions with a pause between them, so that the writers
@@ -10,7 +11,9 @@
 use std::time::{Duration, Instant};
 
 use actix_web::web;
+use apinfer_core::db::DbConn;
 use apinfer_core::store::images::{self, BlobCursor};
+use apinfer_core::store::{events, sessions, webhook_endpoints};
 
 use crate::state::AppState;
 
@@ -18,6 +21,8 @@ use crate::state::AppState;
 const IMAGE_BATCH: i64 = 500;
 /// Blobs looked at per transaction (their bytes are freed in it, so fewer).
 const BLOB_BATCH: i64 = 100;
+/// Events, deliveries or sessions deleted per transaction.
+const RECORD_BATCH: i64 = 500;
 /// Free pages returned to the file system per transaction (4 MiB).
 const VACUUM_STEP_PAGES: i64 = 1024;
 /// The pause between two transactions of a round.
@@ -40,6 +45,11 @@ pub fn spawn(state: web::Data<AppState>) {
                     tracing::info!(images, blobs, "deleted images past their retention");
                 }
                 Err(e) => tracing::warn!(error = %e, "the image retention round failed"),
+            }
+            match expire_records(&state).await {
+                Ok(0) => {}
+                Ok(records) => tracing::info!(records, "deleted events, deliveries and sessions past their retention"),
+                Err(e) => tracing::warn!(error = %e, "the event retention round failed"),
             }
         }
     });
@@ -92,4 +102,26 @@ async fn round(state: &web::Data<AppState>, cursor: &mut Option<BlobCursor>) -> 
         }
     }
     Ok((images, blobs))
+}
+
+/// Deletes events, finished webhook deliveries and expired sessions older than the event
+/// retention, a batch per transaction, within one round's budget; returns how many rows.
+async fn expire_records(state: &web::Data<AppState>) -> Result<usize, String> {
+    type Expire = fn(&mut DbConn, chrono::DateTime<chrono::Utc>, i64) -> apinfer_core::Result<usize>;
+    const KINDS: [Expire; 3] = [events::expire, webhook_endpoints::expire_deliveries, sessions::expire];
+    let started = Instant::now();
+    let retention = i64::try_from(state.config.event_retention_seconds).unwrap_or(i64::MAX);
+    let before = state.now() - chrono::Duration::seconds(retention);
+    let mut total = 0;
+    for expire in KINDS {
+        while started.elapsed() < ROUND_BUDGET {
+            let deleted = state.db(move |conn| expire(conn, before, RECORD_BATCH)).await.map_err(|e| e.to_string())?;
+            total += deleted;
+            if deleted < RECORD_BATCH as usize {
+                break;
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+    }
+    Ok(total)
 }

@@ -193,6 +193,8 @@ pub fn app(
         SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", crate::openapi::document().clone()),
     )
     .route("/docs", web::get().to(|| async { HttpResponse::Found().insert_header(("Location", "/docs/")).finish() }))
+    // The dashboard (`/`, `/app.js`, `/app.css`).
+    .configure(crate::dashboard::routes)
     // The sandbox provider's own pages (3-D Secure, wallets, a tokenizing checkout form).
     .configure(|cfg| {
         if sandbox {

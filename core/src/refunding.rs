@@ -16,8 +16,8 @@ use crate::store::locks::lock_account;
 use crate::store::purchases;
 use crate::store::purchases::PurchaseStatus;
 use crate::store::refunds::{self, Refund};
+use crate::Error;
 use crate::Result;
-use crate::{Error, Money};
 
 /// Refunds the unused credits of `account`'s purchase `id`, on behalf of `actor`.
 pub fn refund(
@@ -78,10 +78,7 @@ fn take_back(conn: &mut DbConn, account: &AccountId, id: &PurchaseId, now: DateT
                 "this purchase's unused credits are reserved by generations in flight; retry when they finish",
             ));
         }
-        // Price paid per credit, rounded down to the fen: never more back than was paid.
-        let amount_minor =
-            i128::from(purchase.amount.minor()) * i128::from(credits.units()) / i128::from(purchase.credits.units());
-        let amount = Money::from_minor(amount_minor as i64, purchase.amount.currency());
+        let amount = purchase.refund_value(credits);
         let refund_id = RefundId::generate();
         if !take_from_lot(conn, &purchase.id, credits)? {
             return Err(Error::conflict("concurrent_change", "the purchase changed; retry"));

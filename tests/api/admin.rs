@@ -140,9 +140,10 @@ async fn models_are_priced_within_their_tier(app: TestApp) {
     )
     .await
     .expect_error(400, "invalid_request", "invalid_id");
+    // The seeded catalog: Qwen-Image and one local model per tier.
     assert_eq!(
         app.get("/v1/models", None).await.expect(200)["data"].as_array().unwrap().len(),
-        1,
+        4,
         "nothing was written"
     );
     let created = app
@@ -171,8 +172,8 @@ async fn models_are_priced_within_their_tier(app: TestApp) {
     assert_eq!((moved["tier"].as_str(), moved["credits_per_image"].as_str()), (Some("standard"), Some("2")));
     app.request(Method::PATCH, "/v1/admin/models/flux", t, Some(json!({"active": false})), &[]).await.expect(200);
     app.get("/v1/pricing/quote?model=flux", None).await.expect_error(404, "not_found", "resource_missing");
-    assert_eq!(app.get("/v1/models", None).await.expect(200)["data"].as_array().unwrap().len(), 1);
-    assert_eq!(app.get("/v1/admin/models", t).await.expect(200)["data"].as_array().unwrap().len(), 2);
+    assert_eq!(app.get("/v1/models", None).await.expect(200)["data"].as_array().unwrap().len(), 4);
+    assert_eq!(app.get("/v1/admin/models", t).await.expect(200)["data"].as_array().unwrap().len(), 5);
     app.request(Method::PATCH, "/v1/admin/models/nope", t, Some(json!({"active": false})), &[]).await.expect_error(
         404,
         "not_found",

@@ -324,7 +324,12 @@ async fn auto_topup_settings_are_validated(app: TestApp) {
     put(json!({"enabled": true, "threshold": "-5", "package_id": "basic", "payment_method_id": own, "max_topups_per_day": 1}))
         .await
         .expect_error(400, "invalid_request", "invalid_amount");
-    app.get("/v1/settings/auto-topup", t).await.expect_error(404, "not_found", "resource_missing");
+    // Nothing was saved: the settings are still off with nothing chosen.
+    let settings = app.get("/v1/settings/auto-topup", t).await.expect(200);
+    assert_eq!(
+        settings,
+        json!({"enabled": false, "threshold": null, "package_id": null, "payment_method_id": null, "max_topups_per_day": null})
+    );
 }
 
 backend_tests!(

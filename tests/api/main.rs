@@ -11,6 +11,7 @@ mod auth;
 mod catalog;
 mod cli;
 mod crash;
+mod dashboard;
 mod errors;
 mod events;
 mod generations;

@@ -281,7 +281,7 @@ async fn authorization_matrix(app: TestApp) {
             Some(json!({"enabled": false, "threshold": "1"})),
             [200, 200, 403, 403, 403, 403, 403, 200, 401],
         ),
-        (Method::GET, "/v1/settings/auto-topup".into(), None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+        (Method::GET, "/v1/settings/auto-topup".into(), None, [200, 200, 403, 403, 403, 403, 403, 200, 401]),
         (
             Method::POST,
             "/v1/payment-methods".into(),

@@ -356,6 +356,9 @@ async fn lots_are_spent_oldest_first_and_refunds_return_the_unused_part(app: Tes
     };
     assert_eq!(get(&first).await.expect(200)["credits_remaining"], "0");
     assert_eq!(get(&second).await.expect(200)["credits_remaining"], "50");
+    // What each lot's unused credits are worth back, before asking: nothing, and half of ¥10.
+    assert!(get(&first).await.expect(200)["refundable_amount"].is_null());
+    assert_eq!(get(&second).await.expect(200)["refundable_amount"], json!({"amount": "5.00", "currency": "CNY"}));
     let first_id = first["id"].as_str().unwrap();
     let second_id = second["id"].as_str().unwrap();
     app.post(&format!("/v1/purchases/{first_id}/refund"), t, json!({})).await.expect_error(
@@ -378,6 +381,7 @@ async fn lots_are_spent_oldest_first_and_refunds_return_the_unused_part(app: Tes
         (after["status"].as_str(), after["credits_remaining"].as_str(), after["refunded_credits"].as_str()),
         (Some("partially_refunded"), Some("0"), Some("50"))
     );
+    assert!(after["refundable_amount"].is_null(), "nothing left to refund");
     // The credits left at once; the bonus remains.
     assert_eq!(app.balance(&ada.token).await["balance"], "10");
     let refunds = app.get("/v1/refunds", t).await.expect(200);

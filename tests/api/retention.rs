@@ -1,6 +1,7 @@
 //! Image retention and the cache memory budget (issue 22): images past
 //! `APINFER_IMAGE_RETENTION_SECONDS` answer 410, their blobs are collected once nothing uses
-//! them, SQLite gives the space back, and the money history is untouched.
+//! them, SQLite gives the space back, and the money history is untouched; events, finished
+//! webhook deliveries and expired sessions go after `APINFER_EVENT_RETENTION_SECONDS`.
 
 use std::time::Duration;
 
@@ -234,7 +235,55 @@ async fn caches_keep_within_the_memory_budget(backend: Backend) {
     assert!(held > 0.0 && held <= limit as f64, "the render cache holds {held} of {limit} bytes");
 }
 
+/// Events, finished webhook deliveries (with their attempts) and expired sessions are deleted
+/// once past `APINFER_EVENT_RETENTION_SECONDS`, not before; the money history is untouched.
+async fn events_deliveries_and_sessions_expire(backend: Backend) {
+    const EVENTS_KEPT: i64 = 2 * 24 * 3600;
+    let Some(app) = spawn(backend, |config| config.event_retention_seconds = EVENTS_KEPT as u64).await else {
+        return;
+    };
+    let admin = app.admin().await;
+    let ada = app.signup("ada@example.com").await;
+    app.grant(&admin, &ada.account_id, "100").await;
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint = json!({"url": format!("{}/hook", receiver.uri()), "enabled_events": ["*"]});
+    app.post("/v1/webhook-endpoints", Some(&ada.token), endpoint).await.expect(201);
+    let (_, key) = app.api_key(&ada, &["generations:write", "balance:read", "usage:read"]).await;
+    app.post("/v1/generations", Some(&key), json!({"model": "qwen-image", "prompt": "kept", "size": "512x512"}))
+        .await
+        .expect(201);
+    // api_key.created and generation.succeeded, each delivered.
+    eventually(&app, "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'delivered'", 2).await;
+    eventually(&app, "SELECT COUNT(*) AS n FROM webhook_attempts", 2).await;
+    let events = count(&app, "SELECT COUNT(*) AS n FROM events").await;
+    assert!(events >= 2, "{events}");
+    assert!(count(&app, "SELECT COUNT(*) AS n FROM sessions").await >= 2);
+    let (balance, history) = (app.balance(&key).await, app.all_transactions(&key).await);
+
+    // Rounds run meanwhile and keep everything within the retention.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM events").await, events);
+    assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM webhook_deliveries").await, 2);
+
+    // Past the retention, and past the sessions' expiry by as much: all of it goes.
+    let ttl = app.state().config.session_ttl_seconds;
+    app.clock.advance(chrono::Duration::seconds(EVENTS_KEPT + ttl + 1));
+    eventually(&app, "SELECT COUNT(*) AS n FROM events", 0).await;
+    eventually(&app, "SELECT COUNT(*) AS n FROM webhook_deliveries", 0).await;
+    eventually(&app, "SELECT COUNT(*) AS n FROM webhook_attempts", 0).await;
+    eventually(&app, "SELECT COUNT(*) AS n FROM sessions", 0).await;
+    assert_eq!(app.get("/v1/events", Some(&key)).await.expect(200)["data"], json!([]));
+    assert_eq!(app.balance(&key).await, balance);
+    assert_eq!(app.all_transactions(&key).await, history);
+    app.assert_ledger_consistent(&key).await;
+}
+
 per_backend!(
+    events_deliveries_and_sessions_expire,
     images_expire_and_their_blobs_are_collected,
     stray_blobs_are_collected_and_sqlite_returns_the_space,
     caches_keep_within_the_memory_budget,

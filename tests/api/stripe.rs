@@ -186,7 +186,10 @@ async fn cards_and_wallets_go_through_payment_intents(backend: Backend) {
     let ada = app.signup("ada@example.com").await;
     let t = Some(ada.token.as_str());
     let provider = app.get("/v1/payment-provider", None).await.expect(200);
-    assert_eq!(provider, json!({"provider": "stripe", "publishable_key": "pk_test_local", "checkout_url": null}));
+    assert_eq!(
+        provider,
+        json!({"provider": "stripe", "publishable_key": "pk_test_local", "checkout_url": null, "script_url": "https://js.stripe.com/v3/"})
+    );
     let buy = |pm: Value| app.post("/v1/purchases", t, json!({"package_id": "standard", "payment_method": pm}));
     let card = |token: &str| json!({"type": "card", "token": token});
 

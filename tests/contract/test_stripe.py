@@ -84,6 +84,8 @@ def _start_apinfer(
         APINFER_STRIPE_PUBLISHABLE_KEY="pk_test_contract",
         APINFER_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         APINFER_STRIPE_API_BASE=stripe,
+        # localstripe serves its Stripe.js stand-in here.
+        APINFER_STRIPE_JS_URL=f"{stripe}/js.stripe.com/v3/",
         RUST_LOG=os.environ.get("RUST_LOG", "warn"),
         **(extra_env or {}),
     )
@@ -162,6 +164,7 @@ def test_stripe_purchases_refunds_and_webhooks(stripe_world):
         "provider": "stripe",
         "publishable_key": "pk_test_contract",
         "checkout_url": None,
+        "script_url": f"{stripe}/js.stripe.com/v3/",
     }
 
     def buy(payment_method: dict, package: str = "standard") -> httpx.Response:

@@ -2,6 +2,8 @@
 
 use actix_web::{get, web, HttpResponse};
 use apinfer_core::store::accounts::{self, Account, Membership, User};
+use apinfer_core::store::members;
+use apinfer_core::Credits;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -79,6 +81,12 @@ pub struct MeView {
     pub accounts: Vec<MembershipView>,
     /// When authenticated by API key, its id (`key_...`).
     pub api_key_id: Option<String>,
+    /// The user's monthly spending limit in `account` (credits; null: none).
+    #[schema(value_type = Option<String>, format = "decimal", example = "500")]
+    pub monthly_spend_limit: Option<Credits>,
+    /// What the user spent (or holds) in `account` this calendar month (UTC), in credits.
+    #[schema(value_type = String, format = "decimal", example = "12.5")]
+    pub monthly_spent: Credits,
 }
 
 /// Who am I: the user, the account the token acts for, and all the user's accounts.
@@ -88,13 +96,17 @@ pub struct MeView {
 ))]
 #[get("/me")]
 pub async fn me(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (user_id, account_id) = (caller.user_id.clone(), caller.account_id.clone());
-    let (user, memberships) = state
-        .db(move |conn| Ok((accounts::get_user(conn, &user_id)?, accounts::memberships_of(conn, &user_id)?)))
+    let (user_id, account_id, now) = (caller.user_id.clone(), caller.account_id.clone(), state.now());
+    let (user, memberships, member) = state
+        .db(move |conn| {
+            let member = members::get(conn, &account_id, &user_id, now)?;
+            Ok((accounts::get_user(conn, &user_id)?, accounts::memberships_of(conn, &user_id)?, member))
+        })
         .await?;
+    let account_id = &caller.account_id;
     let current = memberships
         .iter()
-        .find(|m| m.account.id == account_id)
+        .find(|m| &m.account.id == account_id)
         .cloned()
         .ok_or_else(|| ApiError::unauthorized("the session is no longer valid"))?;
     Ok(HttpResponse::Ok().json(MeView {
@@ -103,6 +115,8 @@ pub async fn me(caller: Caller, state: web::Data<AppState>) -> Result<HttpRespon
         account: current.account.into(),
         accounts: memberships.into_iter().map(MembershipView::from).collect(),
         api_key_id: caller.api_key_id().map(ToString::to_string),
+        monthly_spend_limit: member.monthly_spend_limit,
+        monthly_spent: member.spent_this_month,
     }))
 }
 

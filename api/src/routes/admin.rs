@@ -370,7 +370,7 @@ pub async fn confirm_purchase(
             format!("a {} purchase cannot be confirmed", purchase.status.as_str()),
         ));
     }
-    Ok(HttpResponse::Ok().json(PurchaseView::from(purchase)))
+    Ok(HttpResponse::Ok().json(PurchaseView::at(purchase, now)))
 }
 
 /// Mark a refund's money as arrived at the customer (`succeeded`).

@@ -1,9 +1,9 @@
 //! Sign-up and login. Both are limited per client IP against password guessing.
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use apinfer_core::auth::{dummy_password_hash, hash_password, verify_password};
 use apinfer_core::domain::{Email, Password};
-use apinfer_core::ids::AccountId;
+use apinfer_core::ids::{AccountId, UserId};
 use apinfer_core::store::accounts::{self, NewUser};
 use apinfer_core::store::audit::{self, Action};
 use apinfer_core::store::sessions;
@@ -13,7 +13,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::account::{AccountView, UserView};
-use crate::auth::{start_session, AuthRateLimited, Caller};
+use crate::auth::{
+    check_same_origin, expired_session_cookie, session_cookie_for, start_session, AuthRateLimited, Caller, ViaCookie,
+};
 use crate::error::{ApiError, ErrorBody, ErrorKind};
 use crate::state::AppState;
 
@@ -116,6 +118,19 @@ pub async fn login(
     body: crate::extract::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password, account_id } = body.into_inner();
+    let (user, account) = check_credentials(&state, email, password, account_id).await?;
+    let (token, expires_at) = start_session(&state, &user, &account).await?;
+    Ok(HttpResponse::Ok().json(LoginResponse { token, expires_at, account_id: account.to_string() }))
+}
+
+/// Checks a login: the password (throttled per account as well as per IP), and that the user
+/// belongs to `account_id` (default: their own account). Returns the user and the account.
+async fn check_credentials(
+    state: &AppState,
+    email: String,
+    password: String,
+    account_id: Option<String>,
+) -> Result<(UserId, AccountId), ApiError> {
     // Throttled per account as well as per IP; the same for an address that has no account.
     let account_key = Email::normalize(&email);
     if let Err(seconds) = state.limits.login_failures.check(&account_key) {
@@ -156,8 +171,134 @@ pub async fn login(
     };
     state.limits.login_failures.succeeded(&account_key);
     let membership = membership.ok_or_else(|| ApiError::not_found("account"))?;
-    let (token, expires_at) = start_session(&state, &user.id, &membership.account.id).await?;
-    Ok(HttpResponse::Ok().json(LoginResponse { token, expires_at, account_id: membership.account.id.to_string() }))
+    Ok((user.id, membership.account.id))
+}
+
+/// A dashboard session, started or switched: its token is only in the `Set-Cookie`.
+#[derive(Serialize, ToSchema)]
+pub struct CookieSessionView {
+    /// The logged-in user (`usr_...`).
+    pub user_id: String,
+    /// The account the session acts for (`acct_...`).
+    pub account_id: String,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Which of the user's accounts the dashboard session should act for.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchAccountRequest {
+    /// An account the user belongs to (`acct_...`; see `GET /v1/me`'s `accounts`).
+    pub account_id: String,
+}
+
+/// Starts a session and answers it as a cookie.
+async fn cookie_session(
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    user: UserId,
+    account: AccountId,
+) -> Result<HttpResponse, ApiError> {
+    let (token, expires_at) = start_session(state, &user, &account).await?;
+    let view = CookieSessionView { user_id: user.to_string(), account_id: account.to_string(), expires_at };
+    Ok(HttpResponse::build(status).cookie(session_cookie_for(state, token, expires_at)).json(view))
+}
+
+/// Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+/// HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+/// scripts cannot read, and is not in the body. Requests with the cookie that change state must
+/// come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+/// servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+#[utoipa::path(tag = "auth", operation_id = "auth_create_session", request_body = LoginRequest, responses(
+    (status = 201, description = "Logged in; the session is in the `Set-Cookie` header", body = CookieSessionView,
+        headers(("Set-Cookie" = String, description = "`apinfer_session=...; Path=/v1; HttpOnly; SameSite=Strict`"))),
+    (status = 401, description = "Wrong email or password", body = ErrorBody),
+    (status = 403, description = "Sent from another site's page (`cross_site_request`)", body = ErrorBody),
+    (status = 404, description = "The user is not a member of `account_id`", body = ErrorBody),
+    (status = 429, description = "Too many attempts from this IP, or too many failed logins for this account", body = ErrorBody),
+))]
+#[post("/auth/session")]
+pub async fn create_session(
+    _limit: AuthRateLimited,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    // Login CSRF: another site must not log a browser into an account of its choosing. (A
+    // client that is no browser sends no `Origin`; it gets a cookie it could as well not use.)
+    check_same_origin(&req, &state, true)?;
+    let LoginRequest { email, password, account_id } = body.into_inner();
+    let (user, account) = check_credentials(&state, email, password, account_id).await?;
+    cookie_session(&state, actix_web::http::StatusCode::CREATED, user, account).await
+}
+
+/// Whether the request carries a live session.
+#[derive(Serialize, ToSchema)]
+pub struct SessionStatusView {
+    /// True when the session cookie (or a bearer session token) is valid.
+    pub signed_in: bool,
+    /// The session's user (`usr_...`), when signed in.
+    pub user_id: Option<String>,
+    /// The account the session acts for (`acct_...`), when signed in.
+    pub account_id: Option<String>,
+}
+
+/// Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+/// provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+#[utoipa::path(tag = "auth", operation_id = "auth_retrieve_session", security(()), responses(
+    (status = 200, description = "Whether a live session came with the request", body = SessionStatusView),
+))]
+#[get("/auth/session")]
+pub async fn retrieve_session(caller: Option<Caller>) -> HttpResponse {
+    let session = caller.filter(|c| c.session_id().is_some());
+    HttpResponse::Ok().json(SessionStatusView {
+        signed_in: session.is_some(),
+        user_id: session.as_ref().map(|c| c.user_id.to_string()),
+        account_id: session.as_ref().map(|c| c.account_id.to_string()),
+    })
+}
+
+/// Switch the dashboard session to another of the user's accounts (the account switcher): ends
+/// this session and sets a new cookie for `account_id`. Needs the session cookie.
+#[utoipa::path(tag = "auth", operation_id = "auth_switch_account", security(("bearer" = [])), request_body = SwitchAccountRequest, responses(
+    (status = 200, description = "The new session is in the `Set-Cookie` header", body = CookieSessionView,
+        headers(("Set-Cookie" = String, description = "`apinfer_session=...; Path=/v1; HttpOnly; SameSite=Strict`"))),
+    (status = 400, description = "A malformed body", body = ErrorBody),
+    (status = 401, description = "Missing or invalid session", body = ErrorBody),
+    (status = 403, description = "Sent from another site's page (`cross_site_request`), or not a cookie session (`cookie_session_required`, `session_required`)", body = ErrorBody),
+    (status = 404, description = "The user is not a member of `account_id`", body = ErrorBody),
+))]
+#[post("/auth/switch-account")]
+pub async fn switch_account(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: crate::extract::Json<SwitchAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let session = caller.session_id().cloned().ok_or_else(session_required)?;
+    if req.extensions().get::<ViaCookie>().is_none() {
+        return Err(ApiError::forbidden(
+            "cookie_session_required",
+            "switching accounts is for the dashboard's cookie session; with a token, log in again with `account_id`",
+        ));
+    }
+    let account = AccountId::parse(&body.account_id).ok_or_else(|| ApiError::not_found("account"))?;
+    let (user, now) = (caller.user_id.clone(), state.now());
+    let (a, u) = (account.clone(), user.clone());
+    let member = state
+        .db(move |conn| {
+            let member = accounts::membership(conn, &a, &u)?.is_some();
+            if member {
+                sessions::revoke(conn, &session, &u, now)?;
+            }
+            Ok(member)
+        })
+        .await?;
+    if !member {
+        return Err(ApiError::not_found("account"));
+    }
+    cookie_session(&state, actix_web::http::StatusCode::OK, user, account).await
 }
 
 /// How many sessions a logout ended.
@@ -174,11 +315,15 @@ pub struct LogoutResponse {
     (status = 403, description = "An API key, not a session token (`session_required`)", body = ErrorBody),
 ))]
 #[post("/auth/logout")]
-pub async fn logout(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(caller: Caller, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let session = caller.session_id().cloned().ok_or_else(session_required)?;
     let now = state.now();
     let revoked = state.db(move |conn| sessions::revoke(conn, &session, &caller.user_id, now)).await?;
-    Ok(HttpResponse::Ok().json(LogoutResponse { revoked_sessions: revoked as u64 }))
+    let mut answer = HttpResponse::Ok();
+    if req.extensions().get::<ViaCookie>().is_some() {
+        answer.cookie(expired_session_cookie(&state));
+    }
+    Ok(answer.json(LogoutResponse { revoked_sessions: revoked as u64 }))
 }
 
 /// Log out everywhere: end every session of this user, in every account, this one included.

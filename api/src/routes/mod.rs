@@ -28,6 +28,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn v1(cfg: &mut ServiceConfig) {
     cfg.service(auth::signup)
         .service(auth::login)
+        .service(auth::create_session)
+        .service(auth::retrieve_session)
+        .service(auth::switch_account)
         .service(auth::logout)
         .service(auth::logout_all)
         .service(account::me)

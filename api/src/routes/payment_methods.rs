@@ -180,6 +180,8 @@ pub struct PaymentProviderView {
     pub publishable_key: Option<String>,
     /// The sandbox's card form, which hands back test tokens (`sandbox` only).
     pub checkout_url: Option<String>,
+    /// Stripe.js, to load from Stripe (`stripe` only).
+    pub script_url: Option<String>,
 }
 
 /// Which payment provider takes the money, and what a browser needs to collect a card for it
@@ -194,5 +196,6 @@ pub async fn payment_provider(_limit: crate::auth::PublicRateLimited, state: web
         provider: name.to_string(),
         publishable_key: (name == "stripe").then(|| state.config.stripe.publishable_key.clone()).flatten(),
         checkout_url: (name == "sandbox").then(|| format!("{}/sandbox/checkout", state.config.base_url())),
+        script_url: (name == "stripe").then(|| state.config.stripe.js_url.clone()),
     })
 }

@@ -157,6 +157,9 @@ pub struct PurchaseView {
     /// Credits refunded from this lot.
     #[schema(value_type = String, format = "decimal", example = "0")]
     pub refunded_credits: Credits,
+    /// What the unused credits are worth back (the price paid per credit, rounded down to the
+    /// fen); null when the purchase cannot be refunded (not paid, window over, nothing left).
+    pub refundable_amount: Option<MoneyView>,
     /// Until when unused credits may be refunded (30 days after payment); null until paid.
     pub refundable_until: Option<DateTime<Utc>>,
     /// Why it failed (`card_declined`, `insufficient_funds`, ...).
@@ -170,9 +173,11 @@ pub struct PurchaseView {
     pub succeeded_at: Option<DateTime<Utc>>,
 }
 
-impl From<Purchase> for PurchaseView {
-    fn from(p: Purchase) -> Self {
+impl PurchaseView {
+    /// The purchase as it stands at `now`.
+    pub fn at(p: Purchase, now: DateTime<Utc>) -> Self {
         PurchaseView {
+            refundable_amount: p.refundable_amount(now).map(MoneyView::from),
             refundable_until: p.refundable_until(),
             id: p.id.to_string(),
             package_id: p.package_id,
@@ -322,7 +327,7 @@ pub async fn create(
             })
             .await?;
         match outcome {
-            PurchaseOutcome::Accepted(purchase) => Ok((StatusCode::CREATED, PurchaseView::from(purchase))),
+            PurchaseOutcome::Accepted(purchase) => Ok((StatusCode::CREATED, PurchaseView::at(purchase, now))),
             PurchaseOutcome::Declined(purchase, declined) => Err(ApiError::new(
                 ErrorKind::PaymentFailed,
                 declined.code,
@@ -350,8 +355,9 @@ pub async fn list(
     let cursor = page.cursor_as(PurchaseId::parse)?;
     let page = state.db(move |conn| purchases::list(conn, &caller.account_id, cursor.as_ref(), limit)).await?;
     let next_cursor = page.has_more.then(|| page.items.last().map(|p| p.id.to_string())).flatten();
+    let now = state.now();
     Ok(HttpResponse::Ok().json(PurchaseList {
-        data: page.items.into_iter().map(PurchaseView::from).collect(),
+        data: page.items.into_iter().map(|p| PurchaseView::at(p, now)).collect(),
         has_more: page.has_more,
         next_cursor,
     }))
@@ -371,7 +377,7 @@ pub async fn retrieve(
     caller.require_any_scope(&[Scope::UsageRead, Scope::PurchasesWrite])?;
     let id = PurchaseId::parse(&id).ok_or_else(|| ApiError::not_found("purchase"))?;
     let purchase = state.db(move |conn| purchases::get(conn, &caller.account_id, &id)).await?;
-    Ok(HttpResponse::Ok().json(PurchaseView::from(purchase)))
+    Ok(HttpResponse::Ok().json(PurchaseView::at(purchase, state.now())))
 }
 
 /// Refund a purchase's unused credits (owner/admin session or `purchases:write`; honours

@@ -126,18 +126,54 @@ impl From<AutoTopup> for AutoTopupSettings {
     }
 }
 
-/// The automatic top-up settings (404 until set).
+/// The automatic top-up settings as they are: never set, they are off with nothing chosen.
+#[derive(Serialize, ToSchema)]
+pub struct AutoTopupView {
+    pub enabled: bool,
+    /// Buy when `available` drops below this (null: never set).
+    #[schema(value_type = Option<String>, format = "decimal", example = "50")]
+    pub threshold: Option<Credits>,
+    /// The package to buy (null: never set).
+    #[schema(example = "standard")]
+    pub package_id: Option<String>,
+    /// The saved card to charge (`pm_...`; null: never set).
+    pub payment_method_id: Option<String>,
+    /// At most this many top-ups per UTC day (null: never set).
+    #[schema(example = 3)]
+    pub max_topups_per_day: Option<i32>,
+}
+
+impl From<Option<AutoTopup>> for AutoTopupView {
+    fn from(s: Option<AutoTopup>) -> Self {
+        match s {
+            Some(s) => AutoTopupView {
+                enabled: s.enabled,
+                threshold: Some(s.threshold),
+                package_id: Some(s.package_id),
+                payment_method_id: Some(s.payment_method_id),
+                max_topups_per_day: Some(s.max_topups_per_day),
+            },
+            None => AutoTopupView {
+                enabled: false,
+                threshold: None,
+                package_id: None,
+                payment_method_id: None,
+                max_topups_per_day: None,
+            },
+        }
+    }
+}
+
+/// The automatic top-up settings (off, with nothing chosen, until set).
 #[utoipa::path(tag = "settings", operation_id = "settings_retrieve_auto_topup", security(("bearer" = [])), responses(
-    (status = 200, description = "The settings", body = AutoTopupSettings),
+    (status = 200, description = "The settings", body = AutoTopupView),
     (status = 403, description = "Not an owner/admin session", body = ErrorBody),
-    (status = 404, description = "Never configured", body = ErrorBody),
 ))]
 #[get("/settings/auto-topup")]
 pub async fn get_topup(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.require_manager()?;
     let settings = state.db(move |conn| autotopup::get(conn, &caller.account_id)).await?;
-    let settings = settings.ok_or_else(|| ApiError::not_found("auto-topup settings"))?;
-    Ok(HttpResponse::Ok().json(AutoTopupSettings::from(settings)))
+    Ok(HttpResponse::Ok().json(AutoTopupView::from(settings)))
 }
 
 /// Set automatic top-up: when `available` drops below the threshold, the package is bought

@@ -194,3 +194,19 @@ pub fn list(
     let items = rows.into_iter().map(event).collect::<Result<Vec<_>>>()?;
     Ok(Page::from_overfetch(items, limit))
 }
+
+/// Deletes up to `batch` of the oldest events made before `before` (their time-ordered ids sort
+/// before [`EventId::sorting_after`]`(before)`, so the primary key finds them); returns how many.
+pub fn expire(conn: &mut DbConn, before: DateTime<Utc>, batch: i64) -> Result<usize> {
+    let below = EventId::sorting_after(before);
+    let ids: Vec<String> = events::table
+        .filter(events::id.lt(&below))
+        .order(events::id.asc())
+        .select(events::id)
+        .limit(batch)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(events::table.filter(events::id.eq_any(&ids))).execute(conn)?)
+}

@@ -79,6 +79,20 @@ impl Purchase {
     pub fn refundable_until(&self) -> Option<DateTime<Utc>> {
         self.succeeded_at.map(|t| t + REFUND_WINDOW)
     }
+
+    /// What its unused credits are worth back at `now`, if they can be refunded then.
+    pub fn refundable_amount(&self, now: DateTime<Utc>) -> Option<Money> {
+        let paid = matches!(self.status, PurchaseStatus::Succeeded | PurchaseStatus::PartiallyRefunded);
+        let open = self.refundable_until().is_some_and(|until| now <= until);
+        (paid && open && self.credits_remaining.is_positive()).then(|| self.refund_value(self.credits_remaining))
+    }
+
+    /// What `credits` of this purchase are worth back: the price paid per credit, rounded down
+    /// to the fen (never more back than was paid).
+    pub fn refund_value(&self, credits: Credits) -> Money {
+        let minor = i128::from(self.amount.minor()) * i128::from(credits.units()) / i128::from(self.credits.units());
+        Money::from_minor(minor as i64, self.amount.currency())
+    }
 }
 
 #[derive(Queryable, Selectable)]

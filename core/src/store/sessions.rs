@@ -73,3 +73,14 @@ pub fn revoke_all(conn: &mut DbConn, user: &UserId, account: Option<&AccountId>,
         .set(sessions::revoked_at.eq(naive(now)))
         .execute(conn)?)
 }
+
+/// Deletes up to `batch` sessions that expired before `before` (revoked ones too, once past
+/// their expiry); returns how many. Their tokens were refused since; the rows only took space.
+pub fn expire(conn: &mut DbConn, before: DateTime<Utc>, batch: i64) -> Result<usize> {
+    let ids: Vec<String> =
+        sessions::table.filter(sessions::expires_at.lt(naive(before))).select(sessions::id).limit(batch).load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(sessions::table.filter(sessions::id.eq_any(&ids))).execute(conn)?)
+}

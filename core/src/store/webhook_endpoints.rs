@@ -561,3 +561,22 @@ pub fn retry_delivery(
     let row: DeliveryRow = webhook_deliveries::table.find(id.as_str()).select(delivery_columns!()).first(conn)?;
     delivery(conn, row)
 }
+
+/// Deletes up to `batch` finished deliveries (delivered, or failed for good) queued before
+/// `before`, with their attempts; returns how many deliveries. Pending ones stay, however old:
+/// they still have a receiver to reach.
+pub fn expire_deliveries(conn: &mut DbConn, before: DateTime<Utc>, batch: i64) -> Result<usize> {
+    crate::db::write_transaction(conn, |conn| {
+        let ids: Vec<String> = webhook_deliveries::table
+            .filter(webhook_deliveries::created_at.lt(naive(before)))
+            .filter(webhook_deliveries::status.eq_any(["delivered", "failed"]))
+            .select(webhook_deliveries::id)
+            .limit(batch)
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(&ids))).execute(conn)?;
+        Ok(diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids))).execute(conn)?)
+    })
+}

@@ -65,9 +65,36 @@ impl<'a> AuthResource<'a> {
         self.client.execute_json(&call, &self.options).await
     }
 
+    /// Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+    /// provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+    pub async fn retrieve_session(&self) -> Result<SessionStatusView, Error> {
+        let call = self.new_call(Method::GET, "/v1/auth/session".to_owned());
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+    /// HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+    /// scripts cannot read, and is not in the body. Requests with the cookie that change state must
+    /// come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+    /// servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+    pub async fn create_session(&self, body: &LoginRequest) -> Result<CookieSessionView, Error> {
+        let mut call = self.new_call(Method::POST, "/v1/auth/session".to_owned());
+        call.body = Some(to_body(body)?);
+        self.client.execute_json(&call, &self.options).await
+    }
+
     /// Create a user with a personal account, and log them in.
     pub async fn signup(&self, body: &SignupRequest) -> Result<SignupResponse, Error> {
         let mut call = self.new_call(Method::POST, "/v1/auth/signup".to_owned());
+        call.body = Some(to_body(body)?);
+        self.client.execute_json(&call, &self.options).await
+    }
+
+    /// Switch the dashboard session to another of the user's accounts (the account switcher): ends
+    /// this session and sets a new cookie for `account_id`. Needs the session cookie.
+    pub async fn switch_account(&self, body: &SwitchAccountRequest) -> Result<CookieSessionView, Error> {
+        let mut call = self.new_call(Method::POST, "/v1/auth/switch-account".to_owned());
+        call.auth = true;
         call.body = Some(to_body(body)?);
         self.client.execute_json(&call, &self.options).await
     }
@@ -1149,8 +1176,8 @@ impl<'a> SettingsResource<'a> {
         Call { method, path, query: Vec::new(), headers: Vec::new(), body: None, auth: false, idempotent: false }
     }
 
-    /// The automatic top-up settings (404 until set).
-    pub async fn retrieve_auto_topup(&self) -> Result<AutoTopupSettings, Error> {
+    /// The automatic top-up settings (off, with nothing chosen, until set).
+    pub async fn retrieve_auto_topup(&self) -> Result<AutoTopupView, Error> {
         let mut call = self.new_call(Method::GET, "/v1/settings/auto-topup".to_owned());
         call.auth = true;
         self.client.execute_json(&call, &self.options).await

@@ -319,6 +319,25 @@ pub struct AutoTopupSettings {
     pub threshold: Decimal,
 }
 
+/// The automatic top-up settings as they are: never set, they are off with nothing chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AutoTopupView {
+    /// `enabled`.
+    pub enabled: bool,
+    /// At most this many top-ups per UTC day (null: never set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_topups_per_day: Option<i64>,
+    /// The package to buy (null: never set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<String>,
+    /// The saved card to charge (`pm_...`; null: never set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method_id: Option<String>,
+    /// Buy when `available` drops below this (null: never set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Decimal>,
+}
+
 /// Credits on the account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct BalanceView {
@@ -409,6 +428,17 @@ impl QueryValue for CardBrand {
     fn to_query(&self) -> String {
         self.as_str().to_owned()
     }
+}
+
+/// A dashboard session, started or switched: its token is only in the `Set-Cookie`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CookieSessionView {
+    /// The account the session acts for (`acct_...`).
+    pub account_id: String,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+    /// The logged-in user (`usr_...`).
+    pub user_id: String,
 }
 
 /// A new key.
@@ -1486,6 +1516,11 @@ pub struct MeView {
     /// When authenticated by API key, its id (`key_...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_id: Option<String>,
+    /// The user's monthly spending limit in `account` (credits; null: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_spend_limit: Option<Decimal>,
+    /// What the user spent (or holds) in `account` this calendar month (UTC), in credits.
+    pub monthly_spent: Decimal,
     /// The user's role in `account`: `owner`, `admin` or `member`.
     pub role: Role,
     /// `user`.
@@ -2286,6 +2321,9 @@ pub struct PaymentProviderView {
     /// Stripe's publishable key, to initialise Stripe.js with (`stripe` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publishable_key: Option<String>,
+    /// Stripe.js, to load from Stripe (`stripe` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_url: Option<String>,
 }
 
 /// A page of purchases.
@@ -2408,6 +2446,9 @@ pub struct PurchaseView {
     pub package_id: String,
     /// `payment_method`.
     pub payment_method: PaymentMethodSummary,
+    /// `refundable_amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refundable_amount: Option<MoneyView>,
     /// Until when unused credits may be refunded (30 days after payment); null until paid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refundable_until: Option<DateTime<Utc>>,
@@ -2836,6 +2877,19 @@ impl QueryValue for Scope {
     }
 }
 
+/// Whether the request carries a live session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionStatusView {
+    /// The account the session acts for (`acct_...`), when signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// True when the session cookie (or a bearer session token) is valid.
+    pub signed_in: bool,
+    /// The session's user (`usr_...`), when signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
 /// A new user and their personal account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SignupRequest {
@@ -2860,6 +2914,13 @@ pub struct SignupResponse {
     pub token: String,
     /// The new user.
     pub user: UserView,
+}
+
+/// Which of the user's accounts the dashboard session should act for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SwitchAccountRequest {
+    /// An account the user belongs to (`acct_...`; see `GET /v1/me`'s `accounts`).
+    pub account_id: String,
 }
 
 /// A model's price tier: `basic` 0.1–1, `standard` 1–5, `premium` 5–20 credits per image.

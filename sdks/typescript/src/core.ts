@@ -37,6 +37,12 @@ export interface ClientOptions {
   defaultHeaders?: Record<string, string> | undefined;
   /** The `fetch` to use (default: the global one). */
   fetch?: typeof fetch | undefined;
+  /**
+   * Authenticate with the dashboard's session cookie instead of a token: for a web page served
+   * by the apinfer server itself, logged in with `auth.createSession`. The page never sees the
+   * token (the cookie is HttpOnly); requests go with the browser's same-origin credentials.
+   */
+  cookieSession?: boolean | undefined;
 }
 
 /** Per-call options, the last argument of every method. */
@@ -142,9 +148,11 @@ export class APIClient {
   maxRetries: number;
   private readonly defaultHeaders: Record<string, string>;
   private readonly fetchImpl: typeof fetch;
+  private readonly cookieSession: boolean;
 
   constructor(options: ClientOptions = {}) {
-    this.apiKey = options.apiKey ?? readEnv("APINFER_API_KEY") ?? null;
+    this.cookieSession = options.cookieSession ?? false;
+    this.apiKey = options.apiKey ?? (this.cookieSession ? null : readEnv("APINFER_API_KEY")) ?? null;
     this.baseURL = (options.baseURL ?? readEnv("APINFER_BASE_URL") ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
     this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -152,7 +160,8 @@ export class APIClient {
     this.defaultHeaders = { ...(options.defaultHeaders ?? {}) };
     const f = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
     if (!f) throw new ApinferError("no global fetch: use Node 18+ or pass the fetch option");
-    this.fetchImpl = f;
+    // Bound: a browser's fetch throws "Illegal invocation" when called as another object's method.
+    this.fetchImpl = options.fetch ?? f.bind(globalThis);
   }
 
   /** The `User-Agent` sent with every request. */
@@ -178,7 +187,7 @@ export class APIClient {
     if (call.body !== undefined) headers["content-type"] = "application/json";
     if (this.apiKey) {
       headers["authorization"] = `Bearer ${this.apiKey}`;
-    } else if (call.auth) {
+    } else if (call.auth && !this.cookieSession) {
       throw new ApinferError("no API key: pass apiKey to the client or set the APINFER_API_KEY environment variable");
     }
     if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;
@@ -227,6 +236,7 @@ export class APIClient {
           headers,
           body: call.body === undefined ? undefined : JSON.stringify(call.body),
           signal: controller.signal,
+          ...(this.cookieSession ? { credentials: "same-origin" as const } : {}),
         });
       } catch (err) {
         clearTimeout(timer);

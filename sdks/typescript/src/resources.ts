@@ -63,6 +63,44 @@ export class AuthResource extends APIResource {
   }
 
   /**
+   * Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+   * provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+   */
+  retrieveSession(options?: RequestOptions): Promise<types.SessionStatusView> {
+    return this._client.request<types.SessionStatusView>(
+      {
+        method: "GET",
+        path: "/v1/auth/session",
+        auth: false,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+
+  /**
+   * Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+   * HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+   * scripts cannot read, and is not in the body. Requests with the cookie that change state must
+   * come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+   * servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+   */
+  createSession(body: types.LoginRequest, options?: RequestOptions): Promise<types.CookieSessionView> {
+    return this._client.request<types.CookieSessionView>(
+      {
+        method: "POST",
+        path: "/v1/auth/session",
+        body,
+        auth: false,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+
+  /**
    * Create a user with a personal account, and log them in.
    */
   signup(body: types.SignupRequest, options?: RequestOptions): Promise<types.SignupResponse> {
@@ -72,6 +110,24 @@ export class AuthResource extends APIResource {
         path: "/v1/auth/signup",
         body,
         auth: false,
+        idempotent: false,
+        response: "json",
+      },
+      options,
+    );
+  }
+
+  /**
+   * Switch the dashboard session to another of the user's accounts (the account switcher): ends
+   * this session and sets a new cookie for `account_id`. Needs the session cookie.
+   */
+  switchAccount(body: types.SwitchAccountRequest, options?: RequestOptions): Promise<types.CookieSessionView> {
+    return this._client.request<types.CookieSessionView>(
+      {
+        method: "POST",
+        path: "/v1/auth/switch-account",
+        body,
+        auth: true,
         idempotent: false,
         response: "json",
       },
@@ -923,10 +979,10 @@ export class NotificationsResource extends APIResource {
 /** Low-balance alerts and automatic top-up */
 export class SettingsResource extends APIResource {
   /**
-   * The automatic top-up settings (404 until set).
+   * The automatic top-up settings (off, with nothing chosen, until set).
    */
-  retrieveAutoTopup(options?: RequestOptions): Promise<types.AutoTopupSettings> {
-    return this._client.request<types.AutoTopupSettings>(
+  retrieveAutoTopup(options?: RequestOptions): Promise<types.AutoTopupView> {
+    return this._client.request<types.AutoTopupView>(
       {
         method: "GET",
         path: "/v1/settings/auto-topup",

@@ -209,6 +209,29 @@ export interface AutoTopupSettings {
 }
 
 /**
+ * The automatic top-up settings as they are: never set, they are off with nothing chosen.
+ */
+export interface AutoTopupView {
+  enabled: boolean;
+  /**
+   * At most this many top-ups per UTC day (null: never set).
+   */
+  max_topups_per_day?: number | null;
+  /**
+   * The package to buy (null: never set).
+   */
+  package_id?: string | null;
+  /**
+   * The saved card to charge (`pm_...`; null: never set).
+   */
+  payment_method_id?: string | null;
+  /**
+   * Buy when `available` drops below this (null: never set).
+   */
+  threshold?: Decimal | null;
+}
+
+/**
  * Credits on the account.
  */
 export interface BalanceView {
@@ -249,6 +272,24 @@ export interface BankTransferView {
  * A card's brand (only these are accepted).
  */
 export type CardBrand = "visa" | "mastercard" | "amex" | (string & {});
+
+/**
+ * A dashboard session, started or switched: its token is only in the `Set-Cookie`.
+ */
+export interface CookieSessionView {
+  /**
+   * The account the session acts for (`acct_...`).
+   */
+  account_id: string;
+  /**
+   * When the session ends.
+   */
+  expires_at: string;
+  /**
+   * The logged-in user (`usr_...`).
+   */
+  user_id: string;
+}
 
 /**
  * A new key.
@@ -810,6 +851,14 @@ export interface MeView {
    */
   api_key_id?: string | null;
   /**
+   * The user's monthly spending limit in `account` (credits; null: none).
+   */
+  monthly_spend_limit?: Decimal | null;
+  /**
+   * What the user spent (or holds) in `account` this calendar month (UTC), in credits.
+   */
+  monthly_spent: Decimal;
+  /**
    * The user's role in `account`: `owner`, `admin` or `member`.
    */
   role: Role;
@@ -1248,6 +1297,10 @@ export interface PaymentProviderView {
    * Stripe's publishable key, to initialise Stripe.js with (`stripe` only).
    */
   publishable_key?: string | null;
+  /**
+   * Stripe.js, to load from Stripe (`stripe` only).
+   */
+  script_url?: string | null;
 }
 
 /**
@@ -1307,6 +1360,7 @@ export interface PurchaseView {
   next_action?: NextActionView | null;
   package_id: string;
   payment_method: PaymentMethodSummary;
+  refundable_amount?: MoneyView | null;
   /**
    * Until when unused credits may be refunded (30 days after payment); null until paid.
    */
@@ -1425,6 +1479,24 @@ export type SavedPaymentMethodType = "card" | (string & {});
 export type Scope = "balance:read" | "usage:read" | "generations:write" | "purchases:write" | (string & {});
 
 /**
+ * Whether the request carries a live session.
+ */
+export interface SessionStatusView {
+  /**
+   * The account the session acts for (`acct_...`), when signed in.
+   */
+  account_id?: string | null;
+  /**
+   * True when the session cookie (or a bearer session token) is valid.
+   */
+  signed_in: boolean;
+  /**
+   * The session's user (`usr_...`), when signed in.
+   */
+  user_id?: string | null;
+}
+
+/**
  * A new user and their personal account.
  */
 export interface SignupRequest {
@@ -1463,6 +1535,16 @@ export interface SignupResponse {
    * The new user.
    */
   user: UserView;
+}
+
+/**
+ * Which of the user's accounts the dashboard session should act for.
+ */
+export interface SwitchAccountRequest {
+  /**
+   * An account the user belongs to (`acct_...`; see `GET /v1/me`'s `accounts`).
+   */
+  account_id: string;
 }
 
 /**

@@ -15,6 +15,18 @@ use sha2::{Digest, Sha256};
 
 mod scene;
 
+pub use scene::Detail;
+
+/// How much detail the local provider draws for a model: the built-in catalog's local models of
+/// the basic and premium tiers (migration 000014) draw less and more than every other model.
+pub fn detail_of(model: &str) -> Detail {
+    match model {
+        "scene-sketch" => Detail::Sketch,
+        "scene-vista" => Detail::Vista,
+        _ => Detail::Scene,
+    }
+}
+
 use super::{check_request, GeneratedImage, ImageProvider, ImageRequest, ProviderError, ProviderFuture};
 
 /// Renders deterministic procedural PNG landscapes locally: the same prompt and image index always
@@ -82,7 +94,8 @@ impl LocalProvider {
         check_request(request)?;
         let prompt: Arc<str> = Arc::from(request.prompt.as_str());
         let (width, height) = (request.width, request.height);
-        let images = (0..request.n).map(|index| self.image(Arc::clone(&prompt), index, width, height));
+        let detail = detail_of(&request.model);
+        let images = (0..request.n).map(|index| self.image(Arc::clone(&prompt), index, width, height, detail));
         let images = futures_util::future::try_join_all(images).await?;
         Ok(images
             .into_iter()
@@ -98,8 +111,15 @@ impl LocalProvider {
 
     /// One image: from the cache, from the render of it already under way, or rendered now
     /// (with a permit of the CPU gate) and cached.
-    async fn image(&self, prompt: Arc<str>, index: u32, width: u32, height: u32) -> Result<Rendered, ProviderError> {
-        let key = RenderKey::new(&prompt, index, width, height);
+    async fn image(
+        &self,
+        prompt: Arc<str>,
+        index: u32,
+        width: u32,
+        height: u32,
+        detail: Detail,
+    ) -> Result<Rendered, ProviderError> {
+        let key = RenderKey::new(&prompt, index, width, height, detail);
         if let Some(rendered) = self.cache.get(&key) {
             return Ok(rendered);
         }
@@ -115,7 +135,7 @@ impl LocalProvider {
                     .await
                     .map_err(|err| local_failure(format!("render queue closed: {err}")))?;
                 let render = tokio::task::spawn_blocking(move || {
-                    let png = render_png(&prompt, index, width, height);
+                    let png = render_png(&prompt, index, width, height, detail);
                     drop(turn);
                     png
                 });
@@ -136,12 +156,12 @@ impl LocalProvider {
     }
 }
 
-/// What determines an image's bytes: SHA-256 of the prompt, the index and the size.
+/// What determines an image's bytes: SHA-256 of the prompt, the index, the size and the detail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct RenderKey([u8; 32]);
 
 impl RenderKey {
-    fn new(prompt: &str, index: u32, width: u32, height: u32) -> Self {
+    fn new(prompt: &str, index: u32, width: u32, height: u32, detail: Detail) -> Self {
         let digest = Sha256::new()
             .chain_update(b"apinfer-local-cache-v1\0")
             .chain_update((prompt.len() as u64).to_le_bytes())
@@ -149,6 +169,7 @@ impl RenderKey {
             .chain_update(index.to_le_bytes())
             .chain_update(width.to_le_bytes())
             .chain_update(height.to_le_bytes())
+            .chain_update([detail as u8])
             .finalize();
         RenderKey(digest.into())
     }
@@ -206,8 +227,9 @@ impl RenderCache {
 }
 
 /// Renders image number `index` for `prompt` as an RGB 8-bit PNG of exactly `width` x `height`.
-fn render_png(prompt: &str, index: u32, width: u32, height: u32) -> Result<Vec<u8>, ProviderError> {
-    scene::render_png(prompt, index, width, height).map_err(|err| local_failure(format!("PNG encoding failed: {err}")))
+fn render_png(prompt: &str, index: u32, width: u32, height: u32, detail: Detail) -> Result<Vec<u8>, ProviderError> {
+    scene::render_png(prompt, index, width, height, detail)
+        .map_err(|err| local_failure(format!("PNG encoding failed: {err}")))
 }
 
 /// The local provider has no upstream, so its rare failures are reported without a status.
@@ -220,6 +242,22 @@ mod tests {
     use super::*;
 
     /// Decodes a PNG fully (checking CRCs and the zlib stream), returning its header info and pixels.
+    #[tokio::test]
+    async fn the_local_models_draw_at_increasing_detail() {
+        assert_eq!(detail_of("qwen-image"), Detail::Scene);
+        let provider = LocalProvider::default();
+        let mut sizes = Vec::new();
+        for model in ["scene-sketch", "scene-studio", "scene-vista"] {
+            let mut request = request("a harbour at dawn", 512, 512, 1);
+            request.model = model.into();
+            let image = provider.generate(&request).await.unwrap().remove(0);
+            let (_, pixels) = decode(&image.bytes);
+            // More ranges and finer ridges: more distinct row-to-row changes to compress.
+            sizes.push((model, image.bytes.len(), pixels.len()));
+        }
+        assert!(sizes[0].1 < sizes[1].1 && sizes[1].1 < sizes[2].1, "PNG sizes by detail: {sizes:?}");
+    }
+
     fn decode(bytes: &[u8]) -> (png::OutputInfo, Vec<u8>) {
         let mut reader = png::Decoder::new(bytes).read_info().expect("valid PNG header");
         let mut pixels = vec![0; reader.output_buffer_size()];
@@ -235,7 +273,7 @@ mod tests {
     #[test]
     fn renders_exact_size_as_rgb8() {
         for (width, height) in [(64, 64), (1024, 1024), (640, 360), (360, 640), (1, 1), (3, 200)] {
-            let bytes = render_png("a lighthouse at dusk", 0, width, height).unwrap();
+            let bytes = render_png("a lighthouse at dusk", 0, width, height, Detail::Scene).unwrap();
             let (info, pixels) = decode(&bytes);
             assert_eq!((info.width, info.height), (width, height));
             assert_eq!(info.color_type, png::ColorType::Rgb);
@@ -246,16 +284,16 @@ mod tests {
 
     #[test]
     fn same_prompt_and_index_give_identical_bytes() {
-        let first = render_png("a red fox in snow", 3, 256, 192).unwrap();
-        let second = render_png("a red fox in snow", 3, 256, 192).unwrap();
+        let first = render_png("a red fox in snow", 3, 256, 192, Detail::Scene).unwrap();
+        let second = render_png("a red fox in snow", 3, 256, 192, Detail::Scene).unwrap();
         assert_eq!(first, second);
     }
 
     #[test]
     fn different_prompts_or_indexes_give_visibly_different_images() {
-        let (_, base) = decode(&render_png("a red fox in snow", 0, 128, 128).unwrap());
+        let (_, base) = decode(&render_png("a red fox in snow", 0, 128, 128, Detail::Scene).unwrap());
         for (prompt, index) in [("a red fox in snow!", 0), ("a blue whale", 0), ("a red fox in snow", 1)] {
-            let (_, other) = decode(&render_png(prompt, index, 128, 128).unwrap());
+            let (_, other) = decode(&render_png(prompt, index, 128, 128, Detail::Scene).unwrap());
             let differing = base.chunks_exact(3).zip(other.chunks_exact(3)).filter(|(a, b)| a != b).count();
             assert!(differing > 128 * 128 / 4, "{prompt:?}/{index}: only {differing} pixels differ");
         }
@@ -263,7 +301,7 @@ mod tests {
 
     #[test]
     fn scenes_are_not_flat() {
-        let (_, pixels) = decode(&render_png("mountains", 0, 200, 200).unwrap());
+        let (_, pixels) = decode(&render_png("mountains", 0, 200, 200, Detail::Scene).unwrap());
         let mut colors: Vec<&[u8]> = pixels.chunks_exact(3).collect();
         colors.sort_unstable();
         colors.dedup();
@@ -281,7 +319,7 @@ mod tests {
             assert_eq!((image.width, image.height), (320, 240));
             let (info, _) = decode(&image.bytes);
             assert_eq!((info.width, info.height), (320, 240));
-            assert_eq!(image.bytes, render_png("a castle", index as u32, 320, 240).unwrap());
+            assert_eq!(image.bytes, render_png("a castle", index as u32, 320, 240, Detail::Scene).unwrap());
         }
         assert_ne!(images[0].bytes, images[1].bytes);
     }
@@ -296,7 +334,7 @@ mod tests {
     async fn repeated_requests_come_from_the_cache_with_the_same_bytes() {
         let provider = LocalProvider::default();
         let first = provider.generate(&request("a cached castle", 96, 64, 2)).await.unwrap();
-        let key = RenderKey::new("a cached castle", 1, 96, 64);
+        let key = RenderKey::new("a cached castle", 1, 96, 64, Detail::Scene);
         let kept = provider.cache.get(&key).expect("rendered images are kept");
         assert_eq!(&*kept.bytes, first[1].bytes.as_slice());
         assert_eq!(kept.sha256, <[u8; 32]>::from(Sha256::digest(&first[1].bytes)), "with their SHA-256");
@@ -307,7 +345,7 @@ mod tests {
             again.iter().map(|i| &i.bytes).collect::<Vec<_>>()
         );
         // Another size is another image.
-        assert!(provider.cache.get(&RenderKey::new("a cached castle", 1, 64, 96)).is_none());
+        assert!(provider.cache.get(&RenderKey::new("a cached castle", 1, 64, 96, Detail::Scene)).is_none());
     }
 
     #[test]
@@ -316,18 +354,24 @@ mod tests {
         let cache = &provider.cache;
         let image: Arc<[u8]> = Arc::from(vec![7u8; 1 << 20]);
         for i in 0..100u32 {
-            cache.put(RenderKey::new("p", i, 1, 1), Rendered { bytes: Arc::clone(&image), sha256: [0; 32] });
+            cache.put(
+                RenderKey::new("p", i, 1, 1, Detail::Scene),
+                Rendered { bytes: Arc::clone(&image), sha256: [0; 32] },
+            );
         }
         assert_eq!(provider.cached_bytes(), 8 << 20, "full, and no fuller");
         // An image over a quarter of the budget is not kept at all.
-        cache.put(RenderKey::new("big", 0, 1, 1), Rendered { bytes: Arc::from(vec![0u8; 3 << 20]), sha256: [0; 32] });
-        assert!(cache.get(&RenderKey::new("big", 0, 1, 1)).is_none());
+        cache.put(
+            RenderKey::new("big", 0, 1, 1, Detail::Scene),
+            Rendered { bytes: Arc::from(vec![0u8; 3 << 20]), sha256: [0; 32] },
+        );
+        assert!(cache.get(&RenderKey::new("big", 0, 1, 1, Detail::Scene)).is_none());
         let state = cache.state.lock().unwrap();
         assert!(state.bytes <= 8 << 20, "{} bytes kept", state.bytes);
         assert_eq!(state.bytes, state.images.values().map(|r| r.bytes.len()).sum::<usize>());
         assert_eq!(state.images.len(), state.order.len());
-        assert!(state.images.contains_key(&RenderKey::new("p", 99, 1, 1)), "the newest stays");
-        assert!(!state.images.contains_key(&RenderKey::new("p", 0, 1, 1)), "the oldest went first");
+        assert!(state.images.contains_key(&RenderKey::new("p", 99, 1, 1, Detail::Scene)), "the newest stays");
+        assert!(!state.images.contains_key(&RenderKey::new("p", 0, 1, 1, Detail::Scene)), "the oldest went first");
     }
 
     /// Release-mode timing: `cargo test --release -- --ignored --nocapture render_timing`.
@@ -338,7 +382,7 @@ mod tests {
             let mut times: Vec<_> = (0..40)
                 .map(|round| {
                     let started = std::time::Instant::now();
-                    let bytes = render_png(&format!("timing prompt {round}"), 0, width, height).unwrap();
+                    let bytes = render_png(&format!("timing prompt {round}"), 0, width, height, Detail::Scene).unwrap();
                     let elapsed = started.elapsed();
                     std::hint::black_box(bytes);
                     elapsed

@@ -4,10 +4,26 @@
 
 use sha2::{Digest, Sha256};
 
+/// How much a scene holds: the local models of the three tiers render the same prompt as a
+/// sketch (two smooth ranges), a scene (three to five jagged ones) or a vista (six, finely
+/// jagged). `Scene` is what the local provider always drew, and draws the same bytes still.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Detail {
+    Sketch,
+    Scene,
+    Vista,
+}
+
 /// Renders image number `index` for `prompt` as an RGB 8-bit PNG of exactly `width` x `height`.
-pub(super) fn render_png(prompt: &str, index: u32, width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
+pub(super) fn render_png(
+    prompt: &str,
+    index: u32,
+    width: u32,
+    height: u32,
+    detail: Detail,
+) -> Result<Vec<u8>, png::EncodingError> {
     let mut rng = SplitMix64::from_prompt(prompt, index);
-    let scene = Scene::new(&mut rng, width as usize, height as usize);
+    let scene = Scene::new(&mut rng, width as usize, height as usize, detail);
     let pixels = scene.render();
     encode_png(&pixels, width, height)
 }
@@ -221,7 +237,7 @@ struct Scene {
 }
 
 /// Most mountain ranges in a scene.
-const MAX_LAYERS: usize = 5;
+const MAX_LAYERS: usize = 6;
 /// What [`Column::visible`] holds when the sky shows; layer `i` is `i + 1`.
 const SKY: u8 = 0;
 
@@ -237,13 +253,13 @@ struct Column {
 }
 
 impl Scene {
-    fn new(rng: &mut SplitMix64, width: usize, height: usize) -> Self {
+    fn new(rng: &mut SplitMix64, width: usize, height: usize, detail: Detail) -> Self {
         let night = rng.unit() < 0.25;
         let hue = rng.range(0.0, 360.0);
         let (zenith, horizon) = sky_colors(rng, hue, night);
         let sky = sky_gradient(rng, zenith, horizon, height);
         let sun = make_sun(rng, hue, night, width, height);
-        let layers = make_layers(rng, hue, horizon, width, height);
+        let layers = make_layers(rng, hue, horizon, width, height, detail);
         let stars = night.then(|| rng.next_u64());
         Self { width, height, sky, sun, layers, stars }
     }
@@ -269,7 +285,7 @@ impl Scene {
         let nearest = self.layers.iter().position(|layer| layer.ridge[x] <= y);
         let nearer = &self.layers[..nearest.unwrap_or(self.layers.len())];
         Column {
-            // At most MAX_LAYERS (5) ranges exist, so the index always fits in a u8.
+            // At most MAX_LAYERS (6) ranges exist, so the index always fits in a u8.
             visible: nearest.map_or(SKY, |index| index as u8 + 1),
             next_change: nearer.iter().map(|layer| layer.ridge[x]).min().unwrap_or(u32::MAX),
         }
@@ -383,8 +399,19 @@ fn make_sun(rng: &mut SplitMix64, hue: f32, night: bool, width: usize, height: u
 
 /// Builds 3 to 5 mountain ranges, nearest first: nearer ranges sit lower, rise higher and are darker;
 /// farther ones fade into the horizon colour (aerial perspective).
-fn make_layers(rng: &mut SplitMix64, hue: f32, horizon: Color, width: usize, height: usize) -> Vec<Layer> {
-    let count = rng.int(3, MAX_LAYERS);
+fn make_layers(
+    rng: &mut SplitMix64,
+    hue: f32,
+    horizon: Color,
+    width: usize,
+    height: usize,
+    detail: Detail,
+) -> Vec<Layer> {
+    let count = match detail {
+        Detail::Sketch => 2,
+        Detail::Scene => rng.int(3, 5),
+        Detail::Vista => MAX_LAYERS,
+    };
     let rock_hue = hue + rng.range(120.0, 240.0);
     let near_color = hsv(rock_hue, rng.range(0.25, 0.6), rng.range(0.08, 0.22));
     let mut layers: Vec<Layer> = (0..count)
@@ -394,7 +421,7 @@ fn make_layers(rng: &mut SplitMix64, hue: f32, horizon: Color, width: usize, hei
             let top = lerp(horizon, near_color, 0.25 + 0.7 * depth);
             let bottom = lerp(top, [0.0; 3], 0.15 + 0.25 * depth);
             Layer {
-                ridge: make_ridge(rng, depth, width, height),
+                ridge: make_ridge(rng, depth, width, height, detail),
                 shade: (0..height).map(|y| to_bytes(lerp(top, bottom, y as f32 / height as f32))).collect(),
             }
         })
@@ -403,15 +430,21 @@ fn make_layers(rng: &mut SplitMix64, hue: f32, horizon: Color, width: usize, hei
     layers
 }
 
-/// A jagged ridge line: a coarse random polyline (the peaks) plus smooth fine detail.
-fn make_ridge(rng: &mut SplitMix64, depth: f32, width: usize, height: usize) -> Vec<u32> {
+/// A jagged ridge line: a coarse random polyline (the peaks) plus smooth fine detail (none in a
+/// sketch, three times as much in a vista).
+fn make_ridge(rng: &mut SplitMix64, depth: f32, width: usize, height: usize, detail: Detail) -> Vec<u32> {
     let h = height as f32;
     let base = h * (0.5 + 0.38 * depth + rng.range(-0.04, 0.04));
     let amplitude = h * rng.range(0.08, 0.2) * (0.6 + 0.5 * depth);
     let peaks: Vec<f32> = (0..rng.int(5, 9) + 2 * (depth * 4.0) as usize).map(|_| rng.unit()).collect();
-    let detail: Vec<f32> = (0..rng.int(30, 60)).map(|_| rng.range(-1.0, 1.0)).collect();
+    let points = match detail {
+        Detail::Sketch => 0,
+        Detail::Scene => rng.int(30, 60),
+        Detail::Vista => 3 * rng.int(30, 60),
+    };
+    let wobbles: Vec<f32> = (0..points).map(|_| rng.range(-1.0, 1.0)).collect();
     let coarse = sample_polyline(&peaks, width, false);
-    let fine = sample_polyline(&detail, width, true);
+    let fine = sample_polyline(&wobbles, width, true);
     coarse
         .iter()
         .zip(&fine)

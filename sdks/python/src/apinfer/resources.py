@@ -150,6 +150,67 @@ class Auth:
             spec="model:LogoutResponse",
         )
 
+    def retrieve_session(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.SessionStatusView:
+        """Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+        provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/auth/session",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:SessionStatusView",
+        )
+
+    def create_session(
+        self,
+        *,
+        email: str,
+        password: str,
+        account_id: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.CookieSessionView:
+        """Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+        HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+        scripts cannot read, and is not in the body. Requests with the cookie that change state must
+        come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+        servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+
+        Args:
+            email: -
+            password: -
+            account_id: An account the user belongs to; default: the user's own (personal) account.
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/session",
+                body=types.LoginRequest._body(
+                    {"email": email, "password": password, "account_id": account_id}
+                ),
+                has_body=True,
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:CookieSessionView",
+        )
+
     def signup(
         self,
         *,
@@ -182,6 +243,37 @@ class Auth:
             ),
             kind="json",
             spec="model:SignupResponse",
+        )
+
+    def switch_account(
+        self,
+        *,
+        account_id: str,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.CookieSessionView:
+        """Switch the dashboard session to another of the user's accounts (the account switcher): ends
+        this session and sets a new cookie for `account_id`. Needs the session cookie.
+
+        Args:
+            account_id: An account the user belongs to (`acct_...`; see `GET /v1/me`'s `accounts`).
+        """
+        return self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/switch-account",
+                body=types.SwitchAccountRequest._body(
+                    {"account_id": account_id}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:CookieSessionView",
         )
 
 
@@ -270,6 +362,67 @@ class AsyncAuth:
             spec="model:LogoutResponse",
         )
 
+    async def retrieve_session(
+        self,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.SessionStatusView:
+        """Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+        provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "GET",
+                "/v1/auth/session",
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:SessionStatusView",
+        )
+
+    async def create_session(
+        self,
+        *,
+        email: str,
+        password: str,
+        account_id: Union[Optional[str], NotGiven] = NOT_GIVEN,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.CookieSessionView:
+        """Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+        HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+        scripts cannot read, and is not in the body. Requests with the cookie that change state must
+        come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+        servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+
+        Args:
+            email: -
+            password: -
+            account_id: An account the user belongs to; default: the user's own (personal) account.
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/session",
+                body=types.LoginRequest._body(
+                    {"email": email, "password": password, "account_id": account_id}
+                ),
+                has_body=True,
+                auth=False,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:CookieSessionView",
+        )
+
     async def signup(
         self,
         *,
@@ -302,6 +455,37 @@ class AsyncAuth:
             ),
             kind="json",
             spec="model:SignupResponse",
+        )
+
+    async def switch_account(
+        self,
+        *,
+        account_id: str,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> types.CookieSessionView:
+        """Switch the dashboard session to another of the user's accounts (the account switcher): ends
+        this session and sets a new cookie for `account_id`. Needs the session cookie.
+
+        Args:
+            account_id: An account the user belongs to (`acct_...`; see `GET /v1/me`'s `accounts`).
+        """
+        return await self._client.request(
+            FinalRequestOptions(
+                "POST",
+                "/v1/auth/switch-account",
+                body=types.SwitchAccountRequest._body(
+                    {"account_id": account_id}
+                ),
+                has_body=True,
+                auth=True,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            kind="json",
+            spec="model:CookieSessionView",
         )
 
 
@@ -2889,8 +3073,8 @@ class Settings:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.AutoTopupSettings:
-        """The automatic top-up settings (404 until set).
+    ) -> types.AutoTopupView:
+        """The automatic top-up settings (off, with nothing chosen, until set).
         """
         return self._client.request(
             FinalRequestOptions(
@@ -2902,7 +3086,7 @@ class Settings:
                 extra_headers=extra_headers,
             ),
             kind="json",
-            spec="model:AutoTopupSettings",
+            spec="model:AutoTopupView",
         )
 
     def update_auto_topup(
@@ -3015,8 +3199,8 @@ class AsyncSettings:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> types.AutoTopupSettings:
-        """The automatic top-up settings (404 until set).
+    ) -> types.AutoTopupView:
+        """The automatic top-up settings (off, with nothing chosen, until set).
         """
         return await self._client.request(
             FinalRequestOptions(
@@ -3028,7 +3212,7 @@ class AsyncSettings:
                 extra_headers=extra_headers,
             ),
             kind="json",
-            spec="model:AutoTopupSettings",
+            spec="model:AutoTopupView",
         )
 
     async def update_auto_topup(

@@ -27,9 +27,11 @@ __all__ = [
     "AuditEventList",
     "AuditEventView",
     "AutoTopupSettings",
+    "AutoTopupView",
     "BalanceView",
     "BankTransferView",
     "CardBrand",
+    "CookieSessionView",
     "CreateApiKeyRequest",
     "CreateGenerationRequest",
     "CreateModelRequest",
@@ -105,8 +107,10 @@ __all__ = [
     "RotateWebhookSecretRequest",
     "SavedPaymentMethodType",
     "Scope",
+    "SessionStatusView",
     "SignupRequest",
     "SignupResponse",
+    "SwitchAccountRequest",
     "Tier",
     "TransactionList",
     "TransactionType",
@@ -464,6 +468,30 @@ class AutoTopupSettings(Model):
 
 @register
 @dataclass
+class AutoTopupView(Model):
+    """The automatic top-up settings as they are: never set, they are off with nothing chosen."""
+
+    enabled: bool
+    max_topups_per_day: Optional[int] = None
+    """At most this many top-ups per UTC day (null: never set)."""
+    package_id: Optional[str] = None
+    """The package to buy (null: never set)."""
+    payment_method_id: Optional[str] = None
+    """The saved card to charge (`pm_...`; null: never set)."""
+    threshold: Optional[Decimal] = None
+    """Buy when `available` drops below this (null: never set)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("enabled", "enabled", "bool", True),
+        ("max_topups_per_day", "max_topups_per_day", "int", False),
+        ("package_id", "package_id", "str", False),
+        ("payment_method_id", "payment_method_id", "str", False),
+        ("threshold", "threshold", "decimal", False),
+    )
+
+
+@register
+@dataclass
 class BalanceView(Model):
     """Credits on the account."""
 
@@ -504,6 +532,25 @@ class BankTransferView(Model):
         ("bank_name", "bank_name", "str", True),
         ("beneficiary", "beneficiary", "str", True),
         ("reference", "reference", "str", True),
+    )
+
+
+@register
+@dataclass
+class CookieSessionView(Model):
+    """A dashboard session, started or switched: its token is only in the `Set-Cookie`."""
+
+    account_id: str
+    """The account the session acts for (`acct_...`)."""
+    expires_at: datetime.datetime
+    """When the session ends."""
+    user_id: str
+    """The logged-in user (`usr_...`)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("account_id", "account_id", "str", True),
+        ("expires_at", "expires_at", "datetime", True),
+        ("user_id", "user_id", "str", True),
     )
 
 
@@ -1081,18 +1128,24 @@ class MeView(Model):
     account: AccountView
     accounts: List[MembershipView]
     """Every account the user belongs to."""
+    monthly_spent: Decimal
+    """What the user spent (or holds) in `account` this calendar month (UTC), in credits."""
     role: Role
     """The user's role in `account`: `owner`, `admin` or `member`."""
     user: UserView
     api_key_id: Optional[str] = None
     """When authenticated by API key, its id (`key_...`)."""
+    monthly_spend_limit: Optional[Decimal] = None
+    """The user's monthly spending limit in `account` (credits; null: none)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("account", "account", "model:AccountView", True),
         ("accounts", "accounts", "list:model:MembershipView", True),
+        ("monthly_spent", "monthly_spent", "decimal", True),
         ("role", "role", "enum", True),
         ("user", "user", "model:UserView", True),
         ("api_key_id", "api_key_id", "str", False),
+        ("monthly_spend_limit", "monthly_spend_limit", "decimal", False),
     )
 
 
@@ -1532,11 +1585,14 @@ class PaymentProviderView(Model):
     """The sandbox's card form, which hands back test tokens (`sandbox` only)."""
     publishable_key: Optional[str] = None
     """Stripe's publishable key, to initialise Stripe.js with (`stripe` only)."""
+    script_url: Optional[str] = None
+    """Stripe.js, to load from Stripe (`stripe` only)."""
 
     _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
         ("provider", "provider", "enum", True),
         ("checkout_url", "checkout_url", "str", False),
         ("publishable_key", "publishable_key", "str", False),
+        ("script_url", "script_url", "str", False),
     )
 
 
@@ -1586,6 +1642,7 @@ class PurchaseView(Model):
     """Why it failed (`card_declined`, `insufficient_funds`, ...)."""
     failure_message: Optional[str] = None
     next_action: Optional[NextActionView] = None
+    refundable_amount: Optional[MoneyView] = None
     refundable_until: Optional[datetime.datetime] = None
     """Until when unused credits may be refunded (30 days after payment); null until paid."""
     succeeded_at: Optional[datetime.datetime] = None
@@ -1605,6 +1662,7 @@ class PurchaseView(Model):
         ("failure_code", "failure_code", "str", False),
         ("failure_message", "failure_message", "str", False),
         ("next_action", "next_action", "model:NextActionView", False),
+        ("refundable_amount", "refundable_amount", "model:MoneyView", False),
         ("refundable_until", "refundable_until", "datetime", False),
         ("succeeded_at", "succeeded_at", "datetime", False),
     )
@@ -1697,6 +1755,25 @@ class RotateWebhookSecretRequest(Model):
 
 @register
 @dataclass
+class SessionStatusView(Model):
+    """Whether the request carries a live session."""
+
+    signed_in: bool
+    """True when the session cookie (or a bearer session token) is valid."""
+    account_id: Optional[str] = None
+    """The account the session acts for (`acct_...`), when signed in."""
+    user_id: Optional[str] = None
+    """The session's user (`usr_...`), when signed in."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("signed_in", "signed_in", "bool", True),
+        ("account_id", "account_id", "str", False),
+        ("user_id", "user_id", "str", False),
+    )
+
+
+@register
+@dataclass
 class SignupRequest(Model):
     """A new user and their personal account."""
 
@@ -1734,6 +1811,19 @@ class SignupResponse(Model):
         ("expires_at", "expires_at", "datetime", True),
         ("token", "token", "str", True),
         ("user", "user", "model:UserView", True),
+    )
+
+
+@register
+@dataclass
+class SwitchAccountRequest(Model):
+    """Which of the user's accounts the dashboard session should act for."""
+
+    account_id: str
+    """An account the user belongs to (`acct_...`; see `GET /v1/me`'s `accounts`)."""
+
+    _fields: ClassVar[Tuple[Tuple[str, str, str, bool], ...]] = (
+        ("account_id", "account_id", "str", True),
     )
 
 

@@ -81,7 +81,8 @@ function retryAfterMs(headers) {
 /** The transport shared by the resources. */
 class APIClient {
     constructor(options = {}) {
-        this.apiKey = options.apiKey ?? readEnv("APINFER_API_KEY") ?? null;
+        this.cookieSession = options.cookieSession ?? false;
+        this.apiKey = options.apiKey ?? (this.cookieSession ? null : readEnv("APINFER_API_KEY")) ?? null;
         this.baseURL = (options.baseURL ?? readEnv("APINFER_BASE_URL") ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
         this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
         this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -91,7 +92,8 @@ class APIClient {
         const f = options.fetch ?? globalThis.fetch;
         if (!f)
             throw new errors_js_1.ApinferError("no global fetch: use Node 18+ or pass the fetch option");
-        this.fetchImpl = f;
+        // Bound: a browser's fetch throws "Illegal invocation" when called as another object's method.
+        this.fetchImpl = options.fetch ?? f.bind(globalThis);
     }
     /** The `User-Agent` sent with every request. */
     get userAgent() {
@@ -117,7 +119,7 @@ class APIClient {
         if (this.apiKey) {
             headers["authorization"] = `Bearer ${this.apiKey}`;
         }
-        else if (call.auth) {
+        else if (call.auth && !this.cookieSession) {
             throw new errors_js_1.ApinferError("no API key: pass apiKey to the client or set the APINFER_API_KEY environment variable");
         }
         if (idempotencyKey !== undefined)
@@ -169,6 +171,7 @@ class APIClient {
                     headers,
                     body: call.body === undefined ? undefined : JSON.stringify(call.body),
                     signal: controller.signal,
+                    ...(this.cookieSession ? { credentials: "same-origin" } : {}),
                 });
             }
             catch (err) {

@@ -52,6 +52,36 @@ class AuthResource extends APIResource {
         }, options);
     }
     /**
+     * Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+     * provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+     */
+    retrieveSession(options) {
+        return this._client.request({
+            method: "GET",
+            path: "/v1/auth/session",
+            auth: false,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+     * HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+     * scripts cannot read, and is not in the body. Requests with the cookie that change state must
+     * come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+     * servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+     */
+    createSession(body, options) {
+        return this._client.request({
+            method: "POST",
+            path: "/v1/auth/session",
+            body,
+            auth: false,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
      * Create a user with a personal account, and log them in.
      */
     signup(body, options) {
@@ -60,6 +90,20 @@ class AuthResource extends APIResource {
             path: "/v1/auth/signup",
             body,
             auth: false,
+            idempotent: false,
+            response: "json",
+        }, options);
+    }
+    /**
+     * Switch the dashboard session to another of the user's accounts (the account switcher): ends
+     * this session and sets a new cookie for `account_id`. Needs the session cookie.
+     */
+    switchAccount(body, options) {
+        return this._client.request({
+            method: "POST",
+            path: "/v1/auth/switch-account",
+            body,
+            auth: true,
             idempotent: false,
             response: "json",
         }, options);
@@ -645,7 +689,7 @@ exports.NotificationsResource = NotificationsResource;
 /** Low-balance alerts and automatic top-up */
 class SettingsResource extends APIResource {
     /**
-     * The automatic top-up settings (404 until set).
+     * The automatic top-up settings (off, with nothing chosen, until set).
      */
     retrieveAutoTopup(options) {
         return this._client.request({

@@ -26,6 +26,12 @@ export interface ClientOptions {
     defaultHeaders?: Record<string, string> | undefined;
     /** The `fetch` to use (default: the global one). */
     fetch?: typeof fetch | undefined;
+    /**
+     * Authenticate with the dashboard's session cookie instead of a token: for a web page served
+     * by the apinfer server itself, logged in with `auth.createSession`. The page never sees the
+     * token (the cookie is HttpOnly); requests go with the browser's same-origin credentials.
+     */
+    cookieSession?: boolean | undefined;
 }
 /** Per-call options, the last argument of every method. */
 export interface RequestOptions {
@@ -67,6 +73,7 @@ export declare class APIClient {
     maxRetries: number;
     private readonly defaultHeaders;
     private readonly fetchImpl;
+    private readonly cookieSession;
     constructor(options?: ClientOptions);
     /** The `User-Agent` sent with every request. */
     get userAgent(): string;

@@ -77,7 +77,8 @@ function retryAfterMs(headers) {
 /** The transport shared by the resources. */
 export class APIClient {
     constructor(options = {}) {
-        this.apiKey = options.apiKey ?? readEnv("APINFER_API_KEY") ?? null;
+        this.cookieSession = options.cookieSession ?? false;
+        this.apiKey = options.apiKey ?? (this.cookieSession ? null : readEnv("APINFER_API_KEY")) ?? null;
         this.baseURL = (options.baseURL ?? readEnv("APINFER_BASE_URL") ?? DEFAULT_BASE_URL).replace(/\/+$/, "");
         this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
         this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -87,7 +88,8 @@ export class APIClient {
         const f = options.fetch ?? globalThis.fetch;
         if (!f)
             throw new ApinferError("no global fetch: use Node 18+ or pass the fetch option");
-        this.fetchImpl = f;
+        // Bound: a browser's fetch throws "Illegal invocation" when called as another object's method.
+        this.fetchImpl = options.fetch ?? f.bind(globalThis);
     }
     /** The `User-Agent` sent with every request. */
     get userAgent() {
@@ -113,7 +115,7 @@ export class APIClient {
         if (this.apiKey) {
             headers["authorization"] = `Bearer ${this.apiKey}`;
         }
-        else if (call.auth) {
+        else if (call.auth && !this.cookieSession) {
             throw new ApinferError("no API key: pass apiKey to the client or set the APINFER_API_KEY environment variable");
         }
         if (idempotencyKey !== undefined)
@@ -165,6 +167,7 @@ export class APIClient {
                     headers,
                     body: call.body === undefined ? undefined : JSON.stringify(call.body),
                     signal: controller.signal,
+                    ...(this.cookieSession ? { credentials: "same-origin" } : {}),
                 });
             }
             catch (err) {

@@ -22,9 +22,27 @@ export declare class AuthResource extends APIResource {
      */
     logoutAll(options?: RequestOptions): Promise<types.LogoutResponse>;
     /**
+     * Is this browser signed in? Answers 200 either way (a page that starts signed out need not
+     * provoke a 401 to find out); the session itself stays in its HttpOnly cookie.
+     */
+    retrieveSession(options?: RequestOptions): Promise<types.SessionStatusView>;
+    /**
+     * Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
+     * HttpOnly, SameSite=Strict cookie (`apinfer_session`, path `/v1`, Secure over HTTPS) that page
+     * scripts cannot read, and is not in the body. Requests with the cookie that change state must
+     * come from this server's own origin (`Origin`), else 403 `cross_site_request`. Scripts and
+     * servers use `POST /v1/auth/login` and `Authorization: Bearer` instead.
+     */
+    createSession(body: types.LoginRequest, options?: RequestOptions): Promise<types.CookieSessionView>;
+    /**
      * Create a user with a personal account, and log them in.
      */
     signup(body: types.SignupRequest, options?: RequestOptions): Promise<types.SignupResponse>;
+    /**
+     * Switch the dashboard session to another of the user's accounts (the account switcher): ends
+     * this session and sets a new cookie for `account_id`. Needs the session cookie.
+     */
+    switchAccount(body: types.SwitchAccountRequest, options?: RequestOptions): Promise<types.CookieSessionView>;
 }
 /** The caller: user, account, role, memberships */
 export declare class MeResource extends APIResource {
@@ -400,9 +418,9 @@ export declare class NotificationsResource extends APIResource {
 /** Low-balance alerts and automatic top-up */
 export declare class SettingsResource extends APIResource {
     /**
-     * The automatic top-up settings (404 until set).
+     * The automatic top-up settings (off, with nothing chosen, until set).
      */
-    retrieveAutoTopup(options?: RequestOptions): Promise<types.AutoTopupSettings>;
+    retrieveAutoTopup(options?: RequestOptions): Promise<types.AutoTopupView>;
     /**
      * Set automatic top-up: when `available` drops below the threshold, the package is bought
      * with the saved card, one at a time per account, at most `max_topups_per_day`; every

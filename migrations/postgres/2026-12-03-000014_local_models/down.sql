@@ -1,0 +1,1 @@
+DELETE FROM models WHERE id IN ('scene-sketch', 'scene-studio', 'scene-vista');

@@ -1,0 +1,2 @@
+DROP INDEX webhook_deliveries_created;
+DROP INDEX sessions_expires;
