@@ -219,6 +219,11 @@ def test_a_new_user_does_everything_in_the_dashboard(api, browser):
     rows = csv.strip().splitlines()
     assert rows[0].startswith("id,created_at,type"), csv
     assert len(rows) == 2 and ",generation," in rows[1] and "-2.625" in rows[1], csv
+    by(page, "tx-from").fill("2030-01-01")
+    expect(by(page, "tx-empty")).to_be_visible()
+    w.check("transactions-empty")
+    by(page, "tx-from").fill("")
+    expect(page.locator("[data-testid=transaction-row][data-type=generation]")).to_have_count(1)
     w.check("transactions")
 
     # The usage chart.
@@ -226,12 +231,16 @@ def test_a_new_user_does_everything_in_the_dashboard(api, browser):
     expect(by(page, "usage-day-chart").locator("canvas")).to_be_visible()
     expect(by(page, "usage-models-table")).to_contain_text("qwen-image")
     expect(by(page, "usage-total")).to_contain_text("2.625")
+    expect(by(page, "usage-model-chart").locator("canvas")).to_be_visible()
+    expect(by(page, "usage-keys-table")).to_contain_text("2.625")
+    expect(by(page, "usage-members-table")).to_contain_text(email)
     w.check("usage")
 
     # A key: created with scopes and a limit, copied, then revoked.
     go(w, "keys")
     by(page, "key-name").fill("ci script")
     by(page, "key-spend-limit").fill("100")
+    by(page, "key-expires").fill("2030-01-31")
     by(page, "create-key").click()
     secret = by(page, "key-secret").input_value()
     assert secret.startswith("sk_"), secret
@@ -239,6 +248,10 @@ def test_a_new_user_does_everything_in_the_dashboard(api, browser):
     expect(by(page, "copy-status")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == secret
     assert httpx.get(api.base + "/v1/balance", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    keys = page.evaluate("fetch('/v1/api-keys').then(r => r.json())")["data"]
+    made = next(k for k in keys if k["name"] == "ci script")
+    assert made["spend_limit"] == "100" and made["expires_at"].startswith("2030-01-31"), made
+    assert sorted(made["scopes"]) != [] and secret.startswith(made["prefix"]), made
     w.check("keys-created")
     by(page, "key-secret-done").click()
     row = page.locator("[data-testid=key-row][data-name='ci script']")
@@ -363,6 +376,28 @@ def test_a_family_member_spends_the_shared_balance_within_their_limit(api, brows
     go(w, "overview")
     expect(by(page, "balance")).to_have_attribute("data-value", "498.25")
     expect(by(page, "monthly-spent")).to_have_attribute("data-value", "1.75")
+
+    # The owner pages through the shared ledger (22 entries, 20 a page) and removes the member.
+    for _ in range(20):
+        api.grant(owner["account"]["id"], "1")
+    by(page, "logout").click()
+    log_in(w, "family-owner@example.com", USER_PASSWORD)
+    go(w, "transactions")
+    expect(by(page, "transaction-row")).to_have_count(20)
+    by(page, "page-next").click()
+    expect(by(page, "transaction-row")).to_have_count(2)
+    expect(page.locator("[data-testid=transaction-row][data-type=generation]")).to_have_count(1)
+    w.check("transactions-page-2")
+    by(page, "page-prev").click()
+    expect(by(page, "transaction-row")).to_have_count(20)
+    go(w, "members")
+    row = page.locator("[data-testid=member-row][data-email='family-member@example.com']")
+    expect(row).to_contain_text("1.75")
+    row.get_by_test_id("remove-member").click()
+    row.get_by_test_id("confirm-remove-member").click()
+    expect(row).to_have_count(0)
+    members = page.evaluate("fetch('/v1/account/members').then(r => r.json())")["data"]
+    assert [m["email"] for m in members] == ["family-owner@example.com"], members
     page.context.close()
 
 
