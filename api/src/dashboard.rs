@@ -50,17 +50,22 @@ fn asset(state: &AppState, content_type: &'static str, body: &'static [u8]) -> H
 /// The dashboard's Content-Security-Policy for this configuration.
 pub fn content_security_policy(config: &Config) -> String {
     let stripe = match config.payments_provider {
-        PaymentsProvider::Stripe => [&config.stripe.js_url, &config.stripe.api_base]
-            .iter()
-            .filter_map(|url| reqwest::Url::parse(url).ok())
-            .map(|url| format!(" {}", url.origin().ascii_serialization()))
-            .collect::<Vec<_>>()
-            .join(""),
+        PaymentsProvider::Stripe => {
+            let mut origins: Vec<String> = [&config.stripe.js_url, &config.stripe.api_base]
+                .iter()
+                .filter_map(|url| reqwest::Url::parse(url).ok())
+                .map(|url| format!(" {}", url.origin().ascii_serialization()))
+                .collect();
+            origins.dedup();
+            origins.join("")
+        }
         PaymentsProvider::Sandbox => String::new(),
     };
+    // Stripe's own 3-D Secure frames come from hooks.stripe.com (Stripe's CSP guide).
+    let stripe_frames = if stripe.contains("https://js.stripe.com") { " https://hooks.stripe.com" } else { "" };
     format!(
         "default-src 'self'; script-src 'self'{stripe}; style-src 'self'; img-src 'self' data: blob:; \
-         connect-src 'self'{stripe}; frame-src 'self'{stripe}; object-src 'none'; base-uri 'none'; \
+         connect-src 'self'{stripe}; frame-src 'self'{stripe}{stripe_frames}; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'none'"
     )
 }
@@ -81,6 +86,14 @@ mod tests {
         config.stripe.api_base = "https://api.stripe.com".into();
         let csp = content_security_policy(&config);
         assert!(csp.contains("script-src 'self' https://js.stripe.com https://api.stripe.com;"), "{csp}");
-        assert!(csp.contains("frame-src 'self' https://js.stripe.com"), "{csp}");
+        assert!(
+            csp.contains("frame-src 'self' https://js.stripe.com https://api.stripe.com https://hooks.stripe.com;"),
+            "{csp}"
+        );
+        config.stripe.js_url = "http://127.0.0.1:8420/js.stripe.com/v3/".into();
+        config.stripe.api_base = "http://127.0.0.1:8420".into();
+        let csp = content_security_policy(&config);
+        assert!(csp.contains("script-src 'self' http://127.0.0.1:8420;"), "{csp}");
+        assert!(!csp.contains("hooks.stripe.com"), "{csp}");
     }
 }
