@@ -193,16 +193,15 @@ pub struct SwitchAccountRequest {
     pub account_id: String,
 }
 
-/// Starts a session and answers it as a cookie.
-async fn cookie_session(
+/// Answers a started session as its cookie (the token is in no body).
+fn cookie_answer(
     state: &AppState,
     status: actix_web::http::StatusCode,
-    user: UserId,
-    account: AccountId,
-) -> Result<HttpResponse, ApiError> {
-    let (token, expires_at) = start_session(state, &user, &account).await?;
+    (user, account): (&UserId, &AccountId),
+    (token, expires_at): (String, DateTime<Utc>),
+) -> HttpResponse {
     let view = CookieSessionView { user_id: user.to_string(), account_id: account.to_string(), expires_at };
-    Ok(HttpResponse::build(status).cookie(session_cookie_for(state, token, expires_at)).json(view))
+    HttpResponse::build(status).cookie(session_cookie_for(state, token, expires_at)).json(view)
 }
 
 /// Log in to the dashboard: like `POST /v1/auth/login`, but the session token is set as an
@@ -230,7 +229,8 @@ pub async fn create_session(
     check_same_origin(&req, &state, true)?;
     let LoginRequest { email, password, account_id } = body.into_inner();
     let (user, account) = check_credentials(&state, email, password, account_id).await?;
-    cookie_session(&state, actix_web::http::StatusCode::CREATED, user, account).await
+    let started = start_session(&state, &user, &account).await?;
+    Ok(cookie_answer(&state, actix_web::http::StatusCode::CREATED, (&user, &account), started))
 }
 
 /// Whether the request carries a live session.
@@ -285,20 +285,12 @@ pub async fn switch_account(
     }
     let account = AccountId::parse(&body.account_id).ok_or_else(|| ApiError::not_found("account"))?;
     let (user, now) = (caller.user_id.clone(), state.now());
+    let expires_at = now + state.sessions.ttl();
     let (a, u) = (account.clone(), user.clone());
-    let member = state
-        .db(move |conn| {
-            let member = accounts::membership(conn, &a, &u)?.is_some();
-            if member {
-                sessions::revoke(conn, &session, &u, now)?;
-            }
-            Ok(member)
-        })
-        .await?;
-    if !member {
-        return Err(ApiError::not_found("account"));
-    }
-    cookie_session(&state, actix_web::http::StatusCode::OK, user, account).await
+    let new = state.db(move |conn| sessions::switch(conn, &session, &u, &a, now, expires_at)).await?;
+    let new = new.ok_or_else(|| ApiError::not_found("account"))?;
+    let started = state.sessions.sign(&user, &account, &new, now, expires_at)?;
+    Ok(cookie_answer(&state, actix_web::http::StatusCode::OK, (&user, &account), started))
 }
 
 /// How many sessions a logout ended.

@@ -32,6 +32,25 @@ pub fn create(
     Ok(id)
 }
 
+/// Moves `user` from session `old` to a new session acting for `account`, in one transaction:
+/// `None` (and `old` still open) when the user is not a member of `account`.
+pub fn switch(
+    conn: &mut DbConn,
+    old: &SessionId,
+    user: &UserId,
+    account: &AccountId,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Option<SessionId>> {
+    crate::db::write_transaction(conn, |conn| {
+        if super::accounts::membership(conn, account, user)?.is_none() {
+            return Ok(None);
+        }
+        revoke(conn, old, user, now)?;
+        create(conn, user, account, now, expires_at).map(Some)
+    })
+}
+
 /// Whether the session is open: it exists for this user and account and is not revoked. (Its
 /// token's own `exp`, checked before, is what expires it.)
 pub fn is_open(conn: &mut DbConn, id: &SessionId, user: &UserId, account: &AccountId) -> Result<bool> {

@@ -566,16 +566,22 @@ pub fn retry_delivery(
 /// `before`, with their attempts; returns how many deliveries. Pending ones stay, however old:
 /// they still have a receiver to reach.
 pub fn expire_deliveries(conn: &mut DbConn, before: DateTime<Utc>, batch: i64) -> Result<usize> {
-    crate::db::write_transaction(conn, |conn| {
-        let ids: Vec<String> = webhook_deliveries::table
+    let expired = |conn: &mut DbConn| -> Result<Vec<String>> {
+        Ok(webhook_deliveries::table
             .filter(webhook_deliveries::created_at.lt(naive(before)))
             .filter(webhook_deliveries::status.eq_any(["delivered", "failed"]))
             .select(webhook_deliveries::id)
             .limit(batch)
-            .load(conn)?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
+            .load(conn)?)
+    };
+    // Looked for first outside a write transaction: most rounds find nothing, and on SQLite a
+    // write transaction would take the one write lock the generations' commits queue for.
+    if expired(conn)?.is_empty() {
+        return Ok(0);
+    }
+    crate::db::write_transaction(conn, |conn| {
+        // Again under the lock: a retry may have made a failed one pending meanwhile.
+        let ids = expired(conn)?;
         diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(&ids))).execute(conn)?;
         Ok(diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids))).execute(conn)?)
     })
