@@ -118,7 +118,8 @@ env = dict(
 )
 subprocess.run([BIN, "admin", "create-user", "--email", "admin@async.test", "--password", "bench admin password",
                 "--admin"], env=env, check=True, stdout=subprocess.DEVNULL)
-server = subprocess.Popen([BIN, "serve", "--addr", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL)
+server = subprocess.Popen([BIN, "serve", "--addr", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
+                          stderr=sys.stderr)
 
 
 def call(method, path, body=None, token=None, headers=None):
@@ -197,6 +198,11 @@ try:
         f"max_in_flight={most_in_flight} not_succeeded={failed}",
         flush=True,
     )
+    if most_in_flight > BOUND:
+        print(f"async_queue: the upstream saw {most_in_flight} calls at once, over the bound {BOUND}", file=sys.stderr)
+    for g in done:
+        if g["status"] != "succeeded":
+            print(f"async_queue: {g['id']} ended {g['status']}: {json.dumps(g.get('error'))}", file=sys.stderr)
     if most_in_flight > BOUND or failed:
         sys.exit(1)
 finally:
