@@ -6,10 +6,11 @@
     after=$(bench/cpu.py SERVER_PID $$)
     bench/cpu.py --diff "$before" "$after" # one line: cpu=server:48%,wrk:40%,...
 
-The shares are of all cores' time between the two snapshots (from /proc/stat): the apinfer server,
-wrk (the time of the bench shell's finished children: wrk has exited by the second snapshot, and
-the kernel adds a reaped child's time to its parent's), PostgreSQL's processes (every backend and background worker: checkpointer, autovacuum, the
-WAL writer), everything else that ran, the time the hypervisor took (steal) and idle. `preempted`
+The shares are of all cores' time between the two snapshots (from /proc/stat): the apinfer server;
+wrk (the time of the bench shell's reaped children, which the kernel adds to the shell's own: wrk
+has exited by the second snapshot; the first snapshot's own few milliseconds count here too);
+PostgreSQL's processes (every backend and background worker: checkpointer, autovacuum, the WAL
+writer); everything else that ran; the time the hypervisor took (steal) and idle. `preempted`
 counts the times the server's threads were switched out while still runnable (the sum of their
 nonvoluntary_ctxt_switches): each is a wait a request may have sat through, and what makes a tail
 when the server shares the cores with others. Standard library only; Linux only.
